@@ -1,0 +1,5 @@
+"""Allow ``python -m rfbench``."""
+
+from rfbench.cli import main
+
+raise SystemExit(main())

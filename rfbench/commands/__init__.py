@@ -1,0 +1,1 @@
+"""One module per ``rfbench`` sub-command; each exposes ``register(subparsers)``."""

@@ -1,0 +1,37 @@
+"""The detections record passed from decoders to writers and evaluators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Face detections of one image.
+
+    Attributes:
+        boxes: (N, 4) float64, ``x1, y1, x2, y2`` in pixels of the image they refer to
+            (network input pixels straight out of a decoder, original-image pixels after
+            :func:`rfbench.postprocess` maps them back).
+        scores: (N,) float64 face probability in [0, 1], sorted descending after post-processing.
+        landmarks: (N, 5, 2) float64 ``x, y`` of left eye, right eye, nose, left and right mouth
+            corner, same pixel frame as ``boxes``.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    @staticmethod
+    def empty() -> Detections:
+        """No detections."""
+        return Detections(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, 5, 2)))
+
+    def take(self, index: np.ndarray) -> Detections:
+        """The subset selected by an integer index or boolean mask, in that order."""
+        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
