@@ -1,0 +1,65 @@
+"""Score detections against WIDER ground truth with the requested protocols, and describe
+the outcome as result fields, CSV rows and a console table."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from rfbench.evaluation import ProtocolResult, evaluate_official, evaluate_omz
+from rfbench.wider import WiderGroundTruth
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_CHOICES = ("all", "wider", "omz")
+PROTOCOL_TITLES = {
+    "wider": "official WIDER FACE (eval_tools, Easy/Medium/Hard)",
+    "omz": "OMZ model card (faces >= 64 px high, as 'AP 87.30%')",
+}
+
+
+def protocols_for(choice: str) -> tuple[str, ...]:
+    """The protocol names ``--protocol CHOICE`` runs."""
+    return ("wider", "omz") if choice == "all" else (choice,)
+
+
+def score(
+    gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray], protocols: tuple[str, ...]
+) -> tuple[list[ProtocolResult], float]:
+    """Run the protocols; returns (results in table order, evaluator seconds)."""
+    start = time.perf_counter()
+    results: list[ProtocolResult] = []
+    if "wider" in protocols:
+        results.extend(evaluate_official(gt, predictions).values())
+    if "omz" in protocols:
+        results.append(evaluate_omz(gt, predictions))
+    return results, time.perf_counter() - start
+
+
+def accuracy_fields(results: list[ProtocolResult]) -> dict[str, Any]:
+    """results.json fields: per protocol/setting summaries, parameters and PR curves."""
+    return {
+        "protocols": {name: PROTOCOL_TITLES[name] for name in dict.fromkeys(r.protocol for r in results)},
+        "metrics": [r.summary() for r in results],
+        "protocol_params": {r.protocol: r.params for r in results},
+        "pr_curves": {f"{r.protocol}/{r.setting}": r.curve() for r in results},
+    }
+
+
+def csv_rows(results: list[ProtocolResult], context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One tidy row per protocol/setting, with the run's context columns first."""
+    return [{**context, **r.summary()} for r in results]
+
+
+def format_table(results: list[ProtocolResult]) -> str:
+    """A small fixed-width table: protocol, setting, AP (%), counted faces, predictions."""
+    header = f"{'protocol':<9} {'setting':<8} {'AP %':>7} {'faces':>7} {'predictions':>12}"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        ap = "n/a" if np.isnan(r.ap) else f"{100 * r.ap:.2f}"
+        lines.append(f"{r.protocol:<9} {r.setting:<8} {ap:>7} {r.num_faces:>7,} {r.num_predictions:>12,}")
+    return "\n".join(lines)

@@ -1,0 +1,324 @@
+"""WIDER FACE validation ground truth: the GT text and the easy/medium/hard ``.mat`` lists.
+
+On-disk layout (as users download it; see ``datasets/README.md``)::
+
+    <data_root>/WIDER_val/images/<event>/<name>.jpg
+    <data_root>/wider_face_split/wider_face_val_bbx_gt.txt
+    <data_root>/eval_tools/ground_truth/wider_{easy,medium,hard}_val.mat   (or in wider_face_split/)
+
+The GT text drives which images are evaluated: a text listing a subset of val evaluates that
+subset. The ``.mat`` files only supply, per image, which faces count in each setting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rfbench.errors import InputFormatError, RfbenchError
+
+log = logging.getLogger(__name__)
+
+SETTINGS = ("easy", "medium", "hard")
+GT_TEXT_NAME = "wider_face_val_bbx_gt.txt"
+GT_TEXT_PLACES = ("wider_face_split", ".", "eval_tools/ground_truth", "ground_truth")
+MAT_PLACES = ("eval_tools/ground_truth", "wider_face_split", "ground_truth", ".")
+IMAGES_PLACES = ("WIDER_val/images", "images")
+
+
+def setting_mat_name(setting: str) -> str:
+    """File name of the official list of evaluated faces for ``setting``."""
+    return f"wider_{setting}_val.mat"
+
+
+@dataclass(frozen=True)
+class WiderGroundTruth:
+    """Ground truth of the evaluated images, in GT-text order.
+
+    Attributes:
+        image_ids: ``"<event>/<name>"`` without extension, one per image.
+        boxes_xywh: per image, (n, 4) float64 ``x, y, w, h`` in pixels: every face row of the
+            image; the all-zero placeholder row of a face-less image is dropped (n = 0).
+        invalid: per image, (n,) bool, the official ``invalid`` flag (all False if unknown).
+        setting_indices: ``{"easy"|"medium"|"hard": per image (k,) int64}``, 0-based indices into
+            that image's boxes of the faces evaluated in the setting; empty when no .mat was read.
+        source: where the GT text and the setting lists came from (for results).
+    """
+
+    image_ids: list[str]
+    boxes_xywh: list[np.ndarray]
+    invalid: list[np.ndarray]
+    setting_indices: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def from_arrays(
+        image_ids: Sequence[str],
+        boxes_xywh: Sequence[np.ndarray],
+        setting_indices: dict[str, Sequence[np.ndarray]] | None = None,
+        invalid: Sequence[np.ndarray] | None = None,
+    ) -> WiderGroundTruth:
+        """Build from plain arrays (tests, generated data). Shapes as in the class docstring."""
+        boxes = [np.asarray(b, dtype=np.float64).reshape(-1, 4) for b in boxes_xywh]
+        if invalid is None:
+            flags = [np.zeros(len(b), dtype=bool) for b in boxes]
+        else:
+            flags = [np.asarray(f, dtype=bool) for f in invalid]
+        settings = {
+            name: [np.asarray(ix, dtype=np.int64).reshape(-1) for ix in lists]
+            for name, lists in (setting_indices or {}).items()
+        }
+        return WiderGroundTruth(list(image_ids), boxes, flags, settings)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.image_ids)
+
+    @property
+    def num_boxes(self) -> int:
+        return int(sum(len(b) for b in self.boxes_xywh))
+
+    def num_faces(self, setting: str) -> int:
+        """Faces counted in an official setting (sum of its per-image list lengths)."""
+        return int(sum(len(ix) for ix in self.setting_indices[setting]))
+
+
+def parse_gt_text(path: Path) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Parse an official WIDER GT text file.
+
+    Returns ``(image_ids, boxes_xywh, invalid)``; face-less images (count 0 or 1 followed by an
+    all-zero row) get zero boxes. Raises InputFormatError naming the file and line on bad input.
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RfbenchError(f"{path}: cannot read ground truth: {exc}") from exc
+    ids: list[str] = []
+    counts: list[int] = []
+    row_lines: list[int] = []
+    pos = 0
+    while pos < len(lines):
+        if not lines[pos].strip():
+            pos += 1
+            continue
+        image_id, first_row, count = _parse_gt_header(path, lines, pos)
+        ids.append(image_id)
+        counts.append(count)
+        row_lines.extend(range(first_row, first_row + count))
+        pos = first_row + count
+    if not ids:
+        raise InputFormatError(f"{path}: no images in ground truth file")
+    rows = _parse_gt_rows(path, lines, row_lines)
+    boxes, flags = [], []
+    for image_rows in np.split(rows, np.cumsum(counts)[:-1]):
+        image_rows = image_rows[np.any(image_rows[:, :4] != 0, axis=1)]
+        boxes.append(np.ascontiguousarray(image_rows[:, :4]))
+        flags.append(image_rows[:, 7] != 0)
+    return ids, boxes, flags
+
+
+def _parse_gt_header(path: Path, lines: list[str], pos: int) -> tuple[str, int, int]:
+    """Parse the name and count lines at ``lines[pos]``; returns (id, first row line, count)."""
+    name = lines[pos].strip()
+    if not name.lower().endswith((".jpg", ".jpeg", ".png")) or "/" not in name:
+        raise InputFormatError(f"{path}:{pos + 1}: expected '<event>/<name>.jpg', got {name!r}")
+    if pos + 1 >= len(lines):
+        raise InputFormatError(f"{path}:{pos + 2}: missing face count for {name}")
+    try:
+        count = int(lines[pos + 1].strip())
+    except ValueError:
+        raise InputFormatError(
+            f"{path}:{pos + 2}: expected a face count, got {lines[pos + 1].strip()!r}"
+        ) from None
+    if count < 0:
+        raise InputFormatError(f"{path}:{pos + 2}: negative face count {count}")
+    first_row = pos + 2
+    # A face-less image may be written as count 0 followed by one all-zero row.
+    if count == 0 and first_row < len(lines) and _is_zero_row(lines[first_row]):
+        first_row += 1
+    if first_row + count > len(lines):
+        raise InputFormatError(f"{path}:{len(lines)}: file ends inside {name} ({count} faces)")
+    return name.rsplit(".", 1)[0], first_row, count
+
+
+def _is_zero_row(line: str) -> bool:
+    fields = line.split()
+    try:
+        return len(fields) >= 4 and all(float(f) == 0 for f in fields)
+    except ValueError:
+        return False
+
+
+def _parse_gt_rows(path: Path, lines: list[str], row_lines: list[int]) -> np.ndarray:
+    """Parse face rows (``x y w h`` + up to 6 attributes) -> (n, 10) float64, zero-padded."""
+    texts = [lines[i] for i in row_lines]
+    widths = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
+    if len(texts) and np.all(widths == 10):
+        try:
+            rows = np.array(" ".join(texts).split(), dtype=np.float64).reshape(-1, 10)
+            if np.isfinite(rows).all():
+                return rows
+        except ValueError:
+            pass  # fall through to the line-by-line parse, which names the bad line
+    rows = np.zeros((len(texts), 10))
+    for k, (line_no, text) in enumerate(zip(row_lines, texts)):
+        rows[k] = _parse_gt_row(path, line_no, text)
+    return rows
+
+
+def _parse_gt_row(path: Path, line_no: int, line: str) -> np.ndarray:
+    """``x y w h [blur expression illumination invalid occlusion pose]`` -> (10,) float64."""
+    fields = line.split()
+    if len(fields) < 4 or len(fields) > 10:
+        raise InputFormatError(
+            f"{path}:{line_no + 1}: expected 'x y w h' and up to 6 attributes, got {line.strip()!r}"
+        )
+    try:
+        values = [float(f) for f in fields]
+    except ValueError:
+        raise InputFormatError(f"{path}:{line_no + 1}: non-numeric value in {line.strip()!r}") from None
+    if not all(np.isfinite(values)):  # negative w/h do occur in the official val GT: keep them
+        raise InputFormatError(f"{path}:{line_no + 1}: non-finite value in {line.strip()!r}")
+    row = np.zeros(10)
+    row[: len(values)] = values
+    return row
+
+
+def read_setting_lists(mat_dir: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Read the easy/medium/hard .mat files in ``mat_dir``.
+
+    Returns ``{setting: {image_id: gt_list (k,) int64, 0-based}}`` (row indices of the faces
+    evaluated in that setting; the .mat rows are the GT text's rows, in the same order).
+    """
+    import scipy.io
+
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for setting in SETTINGS:
+        path = Path(mat_dir) / setting_mat_name(setting)
+        try:
+            mat = scipy.io.loadmat(str(path), variable_names=["event_list", "file_list", "gt_list"])
+            out[setting] = _setting_table(mat)
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+            raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({exc})") from exc
+    return out
+
+
+def _setting_table(mat: dict) -> dict[str, np.ndarray]:
+    table: dict[str, np.ndarray] = {}
+    events, files, gt_lists = mat["event_list"], mat["file_list"], mat["gt_list"]
+    for e in range(events.shape[0]):
+        event = str(events[e, 0][0])
+        for i in range(files[e, 0].shape[0]):
+            name = str(files[e, 0][i, 0][0])
+            table[f"{event}/{name}"] = np.asarray(gt_lists[e, 0][i, 0], dtype=np.int64).reshape(-1) - 1
+    return table
+
+
+def attach_setting_lists(
+    ids: list[str], boxes: list[np.ndarray], lists: dict[str, dict[str, np.ndarray]], mat_dir: Path
+) -> dict[str, list[np.ndarray]]:
+    """Per-setting 0-based indices into each image's boxes; checks they fit the GT text."""
+    settings: dict[str, list[np.ndarray]] = {}
+    for setting, table in lists.items():
+        mat_path = Path(mat_dir) / setting_mat_name(setting)
+        per_image = []
+        for image_id, image_boxes in zip(ids, boxes):
+            gt_list = table.get(image_id)
+            if gt_list is None:
+                raise RfbenchError(f"{mat_path}: has no entry for image {image_id} of the GT text")
+            if len(gt_list) and (gt_list.min() < 0 or gt_list.max() >= len(image_boxes)):
+                raise RfbenchError(
+                    f"{mat_path}: face index {int(gt_list.max()) + 1} out of range for {image_id}, "
+                    f"which has {len(image_boxes)} faces in the GT text (text and .mat disagree)"
+                )
+            per_image.append(gt_list)
+        settings[setting] = per_image
+    return settings
+
+
+def _first_existing(root: Path, places: Iterable[str], name: str) -> tuple[Path | None, list[Path]]:
+    tried = [root / place / name for place in places]
+    for path in tried:
+        if path.is_file():
+            return path, tried
+    return None, tried
+
+
+def find_gt_text(data_root: Path, gt_text: str | Path | None = None) -> Path:
+    """The GT text to use: ``gt_text`` if given, else the first standard place under the root."""
+    if gt_text is not None:
+        if not Path(gt_text).is_file():
+            raise RfbenchError(f"ground truth text not found: {gt_text}")
+        return Path(gt_text)
+    found, tried = _first_existing(Path(data_root), GT_TEXT_PLACES, GT_TEXT_NAME)
+    if found is None:
+        raise RfbenchError(
+            f"no {GT_TEXT_NAME} under data root {data_root}; looked in: "
+            + ", ".join(str(p) for p in tried) + " (see datasets/README.md, or pass --gt-text)"
+        )
+    return found
+
+
+def find_mat_dir(data_root: Path, mat_dir: str | Path | None = None) -> tuple[Path | None, list[Path]]:
+    """Folder holding all three setting .mat files, or None with the folders looked in."""
+    candidates = [Path(mat_dir)] if mat_dir is not None else [Path(data_root) / p for p in MAT_PLACES]
+    for folder in candidates:
+        if all((folder / setting_mat_name(s)).is_file() for s in SETTINGS):
+            return folder, candidates
+    return None, candidates
+
+
+def load_ground_truth(
+    data_root: str | Path,
+    *,
+    gt_text: str | Path | None = None,
+    mat_dir: str | Path | None = None,
+    require_settings: bool = False,
+) -> WiderGroundTruth:
+    """Load the val GT under ``data_root`` (see the module docstring for the layout).
+
+    ``gt_text`` / ``mat_dir`` override where the text and the .mat files are looked for. Without
+    .mat files the result has no ``setting_indices`` (the official protocol cannot run); with
+    ``require_settings`` that is an error listing every folder looked in.
+    """
+    root = Path(data_root)
+    if not root.is_dir():
+        raise RfbenchError(f"data root not found: {root} (see datasets/README.md, or pass --data-root)")
+    text_path = find_gt_text(root, gt_text)
+    ids, boxes, flags = parse_gt_text(text_path)
+    duplicates = len(ids) - len(set(ids))
+    if duplicates:
+        raise InputFormatError(f"{text_path}: {duplicates} image(s) listed more than once")
+    source = {"gt_text": str(text_path)}
+    folder, tried = find_mat_dir(root, mat_dir)
+    settings: dict[str, list[np.ndarray]] = {}
+    if folder is not None:
+        settings = attach_setting_lists(ids, boxes, read_setting_lists(folder), folder)
+        source["setting_lists"] = str(folder)
+    elif require_settings:
+        names = ", ".join(setting_mat_name(s) for s in SETTINGS)
+        raise RfbenchError(
+            f"the official protocol needs {names}; looked in: "
+            + ", ".join(str(p) for p in tried) + " (get eval_tools from the WIDER site, or pass --gt-mat-dir)"
+        )
+    log.info("ground truth: %d images, %d boxes from %s", len(ids), sum(map(len, boxes)), text_path)
+    return WiderGroundTruth(ids, boxes, flags, settings, source)
+
+
+def find_images_dir(data_root: str | Path, images_dir: str | Path | None = None) -> Path:
+    """Folder holding ``<event>/<name>.jpg`` (``WIDER_val/images`` under the data root)."""
+    if images_dir is not None:
+        if not Path(images_dir).is_dir():
+            raise RfbenchError(f"images folder not found: {images_dir}")
+        return Path(images_dir)
+    tried = [Path(data_root) / p for p in IMAGES_PLACES]
+    for folder in tried:
+        if folder.is_dir():
+            return folder
+    raise RfbenchError(
+        "no WIDER val images under data root; looked in: " + ", ".join(str(p) for p in tried)
+    )
