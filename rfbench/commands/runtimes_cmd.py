@@ -1,0 +1,59 @@
+"""``rfbench runtimes``: which inference runtimes are installed, their versions and devices."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``runtimes`` sub-command."""
+    parser = subparsers.add_parser(
+        "runtimes",
+        help="list installed inference runtimes with versions and devices",
+        description="List the registered inference runtimes (built in and from the "
+        "'rfbench.runtimes' entry point group): version, devices or execution providers, "
+        "or why a runtime cannot be used.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """A plain-text table of :meth:`RuntimeInfo.as_dict` rows, one runtime per line."""
+    header = ("RUNTIME", "VERSION", "DEVICES / PROVIDERS")
+    lines = []
+    for row in rows:
+        if row["available"]:
+            devices = []
+            for dev in row["devices"]:
+                full = row["device_names"].get(dev)
+                devices.append(f"{dev} ({full})" if full and full != dev else dev)
+            lines.append((row["name"], row["version"] or "?", ", ".join(devices) or "none"))
+        else:
+            lines.append((row["name"], "-", f"unavailable: {row['error']}"))
+    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(2)]
+    out = []
+    for cells in [header, *lines]:
+        out.append(f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}  {cells[2]}".rstrip())
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the runtimes; exit status 0 when at least one is usable, else 2."""
+    from rfbench.runtimes import list_runtimes
+
+    rows = [info.as_dict() for info in list_runtimes()]
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_table(rows) + "\n")
+    if not any(row["available"] for row in rows):
+        log.error("no inference runtime is usable: pip install openvino or onnxruntime")
+        return 2
+    return 0

@@ -1,0 +1,430 @@
+"""The runtime adapter contract every backend (OpenVINO, ONNX Runtime, third parties) implements.
+
+An adapter loads one model file, compiles it for one device, and runs it. It is the only place
+where runtime APIs are called; everything above it deals in ``{name: numpy array}`` dicts.
+
+Construction (keyword-only after ``model_path``)::
+
+    adapter = Adapter(model_path, device="CPU", precision=None, threads=None, streams=None,
+                      requests=None, input_shape=None, perf_counters=False,
+                      performance_hint=None)
+
+* ``precision``: ``"f32" | "bf16" | "f16" | None`` (None = the runtime's default; the effective
+  value is always read back and reported). Unsupported by the device -> ``RfbenchError``.
+* ``threads``: inference threads (OpenVINO ``INFERENCE_NUM_THREADS``, ORT
+  ``intra_op_num_threads``). ``streams``: parallel execution streams (OpenVINO ``NUM_STREAMS``).
+  ``requests``: infer requests used by :meth:`RuntimeAdapter.run_async`.
+* ``input_shape``: the static shape to use for an input with dynamic dimensions: a sequence of
+  ints (model with one input) or ``{input_name: shape}``. Static models: must match or error.
+* ``perf_counters``: enable per-layer timing (:meth:`RuntimeAdapter.layer_times`). It adds
+  overhead; do not mix timings taken with and without it.
+* ``performance_hint``: ``"latency" | "throughput" | None`` (None = runtime default).
+
+Three ways to run, for three callers:
+
+1. :meth:`RuntimeAdapter.infer` -- ``{name: array}`` in, ``{name: array}`` out, outputs copied so
+   they survive the next call. Thread-safe for one call at a time per adapter (an internal lock
+   serialises concurrent callers). Used by ``rfbench eval``.
+2. :meth:`RuntimeAdapter.sync_runner` -- binds the inputs once and returns a zero-argument
+   callable that runs one synchronous inference and returns nothing (no input copy, no output
+   copy). Time it with ``time.perf_counter_ns`` for latency mode (benchmark_app's sync mode).
+3. :meth:`RuntimeAdapter.run_async` -- keeps ``requests`` inferences in flight until a stop
+   condition, calling back with every request's own latency; returns an :class:`AsyncRunResult`
+   with the raw samples and the wall time. Throughput mode.
+
+``describe()["effective"]`` always has precision, threads, streams, requests and
+performance_hint (None where the runtime has no such setting); adapters may add keys (OpenVINO:
+``optimal_requests``, ``execution_devices``; ONNX Runtime: ``threads_source``, ``providers``).
+``timings_ms["read"]`` is None when the runtime reads and compiles in one step (ONNX Runtime).
+
+Timings are integers in nanoseconds (``time.perf_counter_ns``) internally and in
+:class:`AsyncRunResult`; ``describe()`` reports milliseconds as floats.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rfbench.errors import RfbenchError
+
+PRECISIONS = ("f32", "bf16", "f16")
+PERFORMANCE_HINTS = ("latency", "throughput")
+
+#: ``on_done(job_id, latency_ns, outputs)``: ``job_id`` is the 0-based submission index (the feeds
+#: used were ``feeds[job_id % len(feeds)]``); ``latency_ns`` that request's submit-to-completion
+#: time; ``outputs`` a dict of copied output arrays when ``return_outputs=True``, else None.
+#: Called from a runtime thread: keep it short and thread-safe.
+DoneCallback = Callable[[int, int, "dict[str, np.ndarray] | None"], None]
+
+#: ``should_stop(completed, elapsed_ns) -> bool``: asked before each new submission, with the
+#: number of completed inferences and the ns since the run started. True stops submitting;
+#: in-flight requests are still waited for and counted. Called from the submitting thread
+#: (OpenVINO) or from a worker thread (ONNX Runtime), never concurrently.
+StopCondition = Callable[[int, int], bool]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output.
+
+    ``shape``: one entry per dimension, ``None`` for a dimension still dynamic (only possible for
+    outputs the runtime cannot infer before running). ``dtype``: the numpy dtype the runtime
+    expects (inputs) or returns (outputs).
+    """
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """One row of :func:`rfbench.runtimes.list_runtimes`.
+
+    ``available`` is False when the runtime's package cannot be imported; ``error`` then says why.
+    ``devices``: device names (OpenVINO) or execution providers (ONNX Runtime).
+    ``device_names``: ``{device: full name}`` where the runtime reports one.
+    """
+
+    name: str
+    target: str
+    available: bool
+    version: str | None = None
+    devices: tuple[str, ...] = ()
+    device_names: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "target": self.target,
+            "available": self.available,
+            "version": self.version,
+            "devices": list(self.devices),
+            "device_names": dict(self.device_names),
+            "error": self.error,
+        }
+
+
+@dataclass
+class AsyncRunResult:
+    """What :meth:`RuntimeAdapter.run_async` measured.
+
+    ``latencies_ns``: int64 (completed,), each request's own latency, in completion order.
+    ``job_ids``: int64 (completed,), the submission index of each completion (same order).
+    ``wall_ns``: from just before the first submission to the last completion.
+    ``requests``: infer requests actually kept in flight.
+    ``stop_reason``: ``"condition"`` (should_stop said so), ``"max_iterations"`` or
+    ``"interrupted"`` (KeyboardInterrupt during the run: in-flight requests were drained and the
+    partial result returned; callers must report such a run as not valid).
+    """
+
+    requests: int
+    completed: int
+    wall_ns: int
+    latencies_ns: np.ndarray
+    job_ids: np.ndarray
+    stop_reason: str
+
+    @property
+    def throughput_fps(self) -> float:
+        """Completed inferences per second of wall time (measured, not derived from latency)."""
+        return self.completed / (self.wall_ns / 1e9) if self.wall_ns > 0 else 0.0
+
+
+class AsyncTracker:
+    """Completion bookkeeping for ``run_async`` implementations, shared by callback threads.
+
+    ``record`` each completion, ``fail`` with the first exception raised in a callback (the
+    submitting thread re-raises it), ``result`` builds the :class:`AsyncRunResult`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.completed = 0
+        self.latencies: list[int] = []
+        self.job_ids: list[int] = []
+        self.last_done_ns = 0
+        self.error: BaseException | None = None
+
+    def record(self, job_id: int, latency_ns: int, done_ns: int) -> None:
+        with self._lock:
+            self.completed += 1
+            self.latencies.append(latency_ns)
+            self.job_ids.append(job_id)
+            self.last_done_ns = max(self.last_done_ns, done_ns)
+
+    def fail(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = exc
+
+    def result(self, requests: int, start_ns: int, reason: str) -> AsyncRunResult:
+        wall = max(self.last_done_ns - start_ns, 0)
+        return AsyncRunResult(
+            requests=requests,
+            completed=self.completed,
+            wall_ns=wall,
+            latencies_ns=np.asarray(self.latencies, dtype=np.int64),
+            job_ids=np.asarray(self.job_ids, dtype=np.int64),
+            stop_reason=reason,
+        )
+
+
+class RuntimeAdapter(abc.ABC):
+    """Base class of the runtime adapters: one loaded and compiled model on one device.
+
+    Subclasses set, in ``__init__``: ``inputs``, ``outputs`` (lists of :class:`TensorInfo`),
+    ``requested`` and ``effective`` (dicts with keys precision, threads, streams, requests,
+    performance_hint), ``device_full_name``, ``read_ms`` and ``compile_ms``; and implement the
+    abstract methods. Class attributes ``name`` (registry key) and ``version()``.
+    """
+
+    #: Registry name, e.g. ``"openvino"``.
+    name: str = ""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        device: str = "CPU",
+        precision: str | None = None,
+        threads: int | None = None,
+        streams: int | None = None,
+        requests: int | None = None,
+        input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+        perf_counters: bool = False,
+        performance_hint: str | None = None,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.device = device
+        self.perf_counters = bool(perf_counters)
+        self.input_shape = input_shape
+        self.requested: dict[str, Any] = {
+            "precision": _check_choice(precision, PRECISIONS, "precision"),
+            "threads": _check_positive(threads, "threads"),
+            "streams": _check_positive(streams, "streams"),
+            "requests": _check_positive(requests, "requests"),
+            "performance_hint": _check_choice(
+                performance_hint.lower() if isinstance(performance_hint, str) else None,
+                PERFORMANCE_HINTS,
+                "performance hint",
+            ),
+        }
+        self.effective: dict[str, Any] = {}
+        self.inputs: list[TensorInfo] = []
+        self.outputs: list[TensorInfo] = []
+        self.device_full_name: str = device
+        self.read_ms: float | None = None
+        self.compile_ms: float | None = None
+        self._infer_lock = threading.Lock()
+        _check_model_file(self.model_path)
+
+    # -- identity -------------------------------------------------------------------------
+    @classmethod
+    @abc.abstractmethod
+    def version(cls) -> str:
+        """The runtime package's version string."""
+
+    @classmethod
+    @abc.abstractmethod
+    def available_devices(cls) -> tuple[str, ...]:
+        """Devices (OpenVINO) or execution providers (ORT) usable on this machine."""
+
+    @classmethod
+    def device_names(cls) -> dict[str, str]:
+        """``{device: full device name}`` for the available devices, where known."""
+        return {}
+
+    # -- running --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one synchronous inference.
+
+        ``feeds``: ``{input name: array}`` with every input, shapes as in ``self.inputs``
+        (float32 NCHW for RetinaFace). Returns ``{output name: array}``, arrays owned by the
+        caller (copied out of the runtime's buffers). Wrong/missing names or shapes ->
+        RfbenchError. Serialised by a lock: safe to call from any one thread at a time.
+        """
+
+    @abc.abstractmethod
+    def sync_runner(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], None]:
+        """Bind ``feeds`` once; return a callable running one sync inference, output discarded.
+
+        For latency measurement: the callable does no input conversion and no output copy, so
+        timing it measures the runtime. Do not call :meth:`infer` from another thread while the
+        runner is in use (they may share the runtime's request).
+        """
+
+    @abc.abstractmethod
+    def run_async(
+        self,
+        feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+        *,
+        should_stop: StopCondition | None = None,
+        max_iterations: int | None = None,
+        on_done: DoneCallback | None = None,
+        return_outputs: bool = False,
+    ) -> AsyncRunResult:
+        """Keep ``effective["requests"]`` inferences in flight until told to stop.
+
+        ``feeds``: one feed dict, or a sequence cycled over (job ``i`` uses
+        ``feeds[i % len(feeds)]``); inputs are bound before the clock starts. Submission stops
+        when ``should_stop(completed, elapsed_ns)`` returns True or ``max_iterations`` jobs were
+        submitted (at least one of them is required); then in-flight requests are drained.
+        ``on_done`` is called once per completed job (see :data:`DoneCallback`).
+        """
+
+    @abc.abstractmethod
+    def layer_times(self) -> list[dict[str, Any]]:
+        """Per-layer times; requires ``perf_counters=True`` (else RfbenchError).
+
+        One dict per layer/node: ``name``, ``type`` (operation type), ``exec_type`` (kernel or
+        provider), ``status`` (``"EXECUTED"``, ``"NOT_RUN"``, ``"OPTIMIZED_OUT"``), ``time_ms``
+        (mean real time per inference), ``samples`` (inferences the mean covers). See the
+        adapter for which inferences are covered.
+        """
+
+    # -- reporting ------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description of what was requested and what the runtime actually does."""
+        return {
+            "runtime": self.name,
+            "runtime_version": self.version(),
+            "model": str(self.model_path),
+            "device": self.device,
+            "device_full_name": self.device_full_name,
+            "requested": dict(self.requested),
+            "effective": dict(self.effective),
+            "perf_counters": self.perf_counters,
+            "inputs": [_tensor_dict(t) for t in self.inputs],
+            "outputs": [_tensor_dict(t) for t in self.outputs],
+            "timings_ms": {"read": self.read_ms, "compile": self.compile_ms},
+        }
+
+    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Release runtime resources (optional; garbage collection also does it)."""
+
+    def __enter__(self) -> RuntimeAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers for subclasses -----------------------------------------------------------
+    def _check_feeds(self, feeds: Mapping[str, np.ndarray]) -> None:
+        """Raise RfbenchError unless ``feeds`` has exactly the model's inputs with their shapes."""
+        expected = {t.name: t for t in self.inputs}
+        missing = sorted(set(expected) - set(feeds))
+        extra = sorted(set(feeds) - set(expected))
+        if missing or extra:
+            raise RfbenchError(
+                f"{self.model_path.name}: inputs given {sorted(feeds)} but the model expects "
+                f"{sorted(expected)}"
+            )
+        for name, array in feeds.items():
+            want = expected[name].shape
+            got = tuple(np.shape(array))
+            if len(got) != len(want) or any(
+                w is not None and w != g for w, g in zip(want, got, strict=True)
+            ):
+                raise RfbenchError(
+                    f"{self.model_path.name}: input '{name}' has shape {list(got)}, "
+                    f"the model expects {_shape_str(want)}"
+                )
+
+
+def normalise_input_shapes(
+    input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None,
+    input_names: Sequence[str],
+    model_name: str,
+) -> dict[str, tuple[int, ...]]:
+    """Turn the ``input_shape`` argument into ``{input name: shape tuple}`` (may be empty)."""
+    if input_shape is None:
+        return {}
+    if isinstance(input_shape, Mapping):
+        unknown = sorted(set(input_shape) - set(input_names))
+        if unknown:
+            raise RfbenchError(
+                f"{model_name}: input_shape names {unknown} not among the inputs {list(input_names)}"
+            )
+        shapes = {k: tuple(int(d) for d in v) for k, v in input_shape.items()}
+    else:
+        if len(input_names) != 1:
+            raise RfbenchError(
+                f"{model_name}: has {len(input_names)} inputs {list(input_names)}; "
+                "give input_shape per input name"
+            )
+        shapes = {input_names[0]: tuple(int(d) for d in input_shape)}
+    for name, shape in shapes.items():
+        if not shape or any(d <= 0 for d in shape):
+            raise RfbenchError(f"{model_name}: input_shape {list(shape)} for '{name}' is not valid")
+    return shapes
+
+
+def merge_shape(
+    declared: Sequence[int | None], requested: Sequence[int] | None, name: str, model_name: str
+) -> tuple[int | None, ...]:
+    """Fill a declared shape's dynamic dims (None) from ``requested``; check fixed dims agree."""
+    declared = tuple(declared)
+    if requested is None:
+        return declared
+    if len(requested) != len(declared) or any(
+        d is not None and d != r for d, r in zip(declared, requested, strict=True)
+    ):
+        raise RfbenchError(
+            f"{model_name}: input_shape {list(requested)} does not fit input '{name}' "
+            f"of shape {_shape_str(declared)}"
+        )
+    return tuple(int(r) for r in requested)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """Parse a CLI shape such as ``1x3x480x640`` or ``1,3,480,640``."""
+    parts = text.replace(",", "x").lower().split("x")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise RfbenchError(f"--input-shape '{text}': expected e.g. 1x3x480x640") from None
+    if any(d <= 0 for d in shape):
+        raise RfbenchError(f"--input-shape '{text}': dimensions must be positive")
+    return shape
+
+
+def _check_model_file(path: Path) -> None:
+    if not path.exists():
+        raise RfbenchError(f"model file not found: {path}")
+    if not path.is_file():
+        raise RfbenchError(f"model path is not a file: {path}")
+
+
+def _check_choice(value: str | None, choices: Sequence[str], what: str) -> str | None:
+    if value is None:
+        return None
+    if value not in choices:
+        raise RfbenchError(f"{what} '{value}' is not one of {', '.join(choices)}")
+    return value
+
+
+def _check_positive(value: int | None, what: str) -> int | None:
+    if value is None:
+        return None
+    if int(value) != value or value < 1:
+        raise RfbenchError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _shape_str(shape: Sequence[int | None]) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _tensor_dict(t: TensorInfo) -> dict[str, Any]:
+    return {"name": t.name, "shape": list(t.shape), "dtype": str(np.dtype(t.dtype))}

@@ -1,0 +1,488 @@
+"""ONNX Runtime adapter: ``.onnx`` models on execution providers.
+
+* Device: ``"CPU"`` means ``CPUExecutionProvider``; otherwise one provider name or a
+  comma-separated priority list (``"CUDAExecutionProvider,CPUExecutionProvider"``; the
+  ``ExecutionProvider`` suffix may be left off). Names are checked against
+  ``onnxruntime.get_available_providers()`` first, because ORT itself silently falls back to CPU.
+* Precision: ORT runs the model's own element type; only ``f32`` (or None) is accepted, and the
+  effective precision is the model's float input type.
+* Threads: ``intra_op_num_threads``; the effective value is the request, else ORT's default of
+  one thread per physical core (which ORT does not report back; computed the same way).
+* Streams: ORT has none (only None or 1 accepted; reported as None). Requests: ``run_async``
+  runs ``requests`` worker threads calling ``Run`` concurrently on the one session (ORT sessions
+  are thread-safe for concurrent ``Run``); default 1.
+* Performance hint: recorded as requested; ORT has no equivalent (effective None).
+* Dynamic inputs: ``input_shape`` fixes the shape that must be fed; output shapes are then
+  worked out with ORT's symbolic shape inference where possible (else their dynamic dims are None).
+* ``read_ms`` is None: session creation reads and optimises in one step (``compile_ms``).
+* ``layer_times``: ``enable_profiling`` JSON, node kernel times averaged over every run since
+  the session was created (warm-up included). Calling it ends profiling for this session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+from rfbench.environment import cpu_model_name
+from rfbench.errors import RfbenchError
+from rfbench.runtimes.base import (
+    AsyncRunResult,
+    AsyncTracker,
+    DoneCallback,
+    RuntimeAdapter,
+    StopCondition,
+    TensorInfo,
+    merge_shape,
+    normalise_input_shapes,
+)
+
+log = logging.getLogger(__name__)
+
+CPU_PROVIDER = "CPUExecutionProvider"
+
+#: ORT's exception types for a model it cannot load or a setting it rejects.
+ORT_ERRORS: tuple[type[BaseException], ...] = tuple(
+    getattr(ort_state, name)
+    for name in (
+        "Fail",
+        "InvalidArgument",
+        "InvalidGraph",
+        "InvalidProtobuf",
+        "NoSuchFile",
+        "NoModel",
+        "NotImplemented",
+        "RuntimeException",
+        "EPFail",
+        "EngineError",
+        "ModelRequiresCompilation",
+    )
+    if hasattr(ort_state, name)
+)
+
+#: ONNX tensor type string -> numpy dtype.
+_ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(int8)": np.int8,
+    "tensor(uint8)": np.uint8,
+    "tensor(bool)": np.bool_,
+}
+_PRECISION_OF = {
+    np.dtype(np.float32): "f32",
+    np.dtype(np.float16): "f16",
+    np.dtype(np.float64): "f64",
+}
+
+
+def physical_core_count() -> int:
+    """Physical cores this process may run on (unique core ids), else the logical count."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cores = set()
+    cpu = phys = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "processor":
+                    cpu, phys = int(value), None
+                elif key == "physical id":
+                    phys = value.strip()
+                elif key == "core id" and (allowed is None or cpu in allowed):
+                    cores.add((phys, value.strip()))
+    except (OSError, ValueError):
+        cores = set()
+    if cores:
+        return len(cores)
+    return len(allowed) if allowed else (os.cpu_count() or 1)
+
+
+def resolve_providers(device: str, available: Sequence[str]) -> list[str]:
+    """``"CPU"`` -> ``["CPUExecutionProvider"]``; ``"CUDA,CPU"`` -> full provider names.
+
+    Raises RfbenchError naming the provider and listing the available ones when unknown.
+    """
+    providers = []
+    for item in device.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.upper() == "CPU":
+            item = CPU_PROVIDER
+        elif item not in available and item + "ExecutionProvider" in available:
+            item += "ExecutionProvider"
+        if item not in available:
+            raise RfbenchError(
+                f"onnxruntime execution provider '{item}' is not available; "
+                f"available: {', '.join(available)}"
+            )
+        providers.append(item)
+    if not providers:
+        raise RfbenchError("onnxruntime device/provider is empty")
+    return providers
+
+
+def _declared_shape(dims: Sequence[Any]) -> tuple[int | None, ...]:
+    """ORT's shape (ints, symbolic names, None) with every non-int dim as None."""
+    return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
+
+
+def _dtype(type_str: str, where: str) -> np.dtype:
+    if type_str not in _ORT_DTYPES:
+        raise RfbenchError(f"{where}: unsupported tensor type {type_str}")
+    return np.dtype(_ORT_DTYPES[type_str])
+
+
+class ONNXRuntimeAdapter(RuntimeAdapter):
+    """One ONNX model in an ONNX Runtime InferenceSession (see the module docstring)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model_path: str | Path, **kwargs: Any) -> None:
+        super().__init__(model_path, **kwargs)
+        if self.model_path.suffix.lower() == ".xml":
+            raise RfbenchError(
+                f"onnxruntime reads .onnx models, not OpenVINO IR: {self.model_path} "
+                "(use the openvino runtime)"
+            )
+        self._check_settings()
+        self._providers = resolve_providers(self.device, ort.get_available_providers())
+        self._profile_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._layer_cache: list[dict[str, Any]] | None = None
+        self._session = self._create_session()
+        self._describe_ports()
+        self._fill_effective()
+
+    # -- identity -------------------------------------------------------------------------
+    @classmethod
+    def version(cls) -> str:
+        """onnxruntime's version string."""
+        return ort.__version__
+
+    @classmethod
+    def available_devices(cls) -> tuple[str, ...]:
+        """The execution providers usable here, e.g. ``("CPUExecutionProvider",)``."""
+        return tuple(ort.get_available_providers())
+
+    @classmethod
+    def device_names(cls) -> dict[str, str]:
+        """The CPU provider's CPU model name."""
+        if CPU_PROVIDER in ort.get_available_providers():
+            return {CPU_PROVIDER: cpu_model_name()}
+        return {}
+
+    # -- loading --------------------------------------------------------------------------
+    def _check_settings(self) -> None:
+        req = self.requested
+        if req["precision"] not in (None, "f32"):
+            raise RfbenchError(
+                f"onnxruntime runs the model's own precision; {req['precision']} is not "
+                f"supported on {self.device} (use f32, or a model converted to that precision)"
+            )
+        if req["streams"] not in (None, 1):
+            raise RfbenchError(
+                "onnxruntime has no execution streams; use requests for concurrent inferences"
+            )
+        if req["performance_hint"]:
+            log.info(
+                "onnxruntime has no performance hint; '%s' recorded only", req["performance_hint"]
+            )
+
+    def _session_options(self) -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only; rfbench reports its own
+        if self.requested["threads"]:
+            options.intra_op_num_threads = self.requested["threads"]
+        if self.perf_counters:
+            self._profile_dir = tempfile.TemporaryDirectory(prefix="rfbench-ort-profile-")
+            options.enable_profiling = True
+            options.profile_file_prefix = str(Path(self._profile_dir.name) / "ort")
+        return options
+
+    def _create_session(self) -> ort.InferenceSession:
+        """Create the session (reads and optimises the model), timed into ``compile_ms``."""
+        options = self._session_options()
+        t0 = time.perf_counter_ns()
+        try:
+            session = ort.InferenceSession(
+                str(self.model_path), sess_options=options, providers=self._providers
+            )
+        except ORT_ERRORS as exc:
+            message = " ".join(str(exc).split())
+            raise RfbenchError(
+                f"onnxruntime cannot load model {self.model_path}: {message}"
+            ) from None
+        self.compile_ms = (time.perf_counter_ns() - t0) / 1e6
+        return session
+
+    def _describe_ports(self) -> None:
+        """Fill ``inputs`` (fixed by ``input_shape``) and ``outputs``."""
+        model = self.model_path.name
+        raw_inputs = self._session.get_inputs()
+        names = [i.name for i in raw_inputs]
+        wanted = normalise_input_shapes(self.input_shape, names, model)
+        self.inputs = []
+        for node in raw_inputs:
+            declared = _declared_shape(node.shape)
+            shape = merge_shape(declared, wanted.get(node.name), node.name, model)
+            if any(d is None for d in shape):
+                raise RfbenchError(
+                    f"{model}: input '{node.name}' has a dynamic shape {list(node.shape)}; "
+                    "give an input shape such as 1x3x640x640"
+                )
+            self.inputs.append(TensorInfo(node.name, shape, _dtype(node.type, model)))
+        raw_outputs = self._session.get_outputs()
+        shapes = {o.name: _declared_shape(o.shape) for o in raw_outputs}
+        if any(None in s for s in shapes.values()):
+            shapes.update(self._infer_output_shapes())
+        self.outputs = [
+            TensorInfo(o.name, shapes[o.name], _dtype(o.type, model)) for o in raw_outputs
+        ]
+        self._output_names = [o.name for o in raw_outputs]
+
+    def _infer_output_shapes(self) -> dict[str, tuple[int | None, ...]]:
+        """Output shapes for the fixed input shapes via ORT's symbolic shape inference.
+
+        Best effort: returns {} (dims stay None) when the model defeats the inference.
+        """
+        import onnx
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        try:
+            proto = onnx.load(str(self.model_path))
+            fixed = {t.name: t.shape for t in self.inputs}
+            for value in proto.graph.input:
+                if value.name in fixed:
+                    dims = value.type.tensor_type.shape.dim
+                    for dim, size in zip(dims, fixed[value.name], strict=True):
+                        dim.Clear()
+                        dim.dim_value = int(size)
+            for value in proto.graph.output:
+                value.type.tensor_type.ClearField("shape")
+            inferred = SymbolicShapeInference.infer_shapes(proto, auto_merge=True)
+        except (
+            onnx.shape_inference.InferenceError,
+            onnx.checker.ValidationError,
+            AssertionError,
+            KeyError,
+            IndexError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+            NotImplementedError,
+            AttributeError,
+        ) as exc:
+            log.info("%s: output shapes unknown until run (%s)", self.model_path.name, exc)
+            return {}
+        if inferred is None:
+            return {}
+        shapes = {}
+        for value in inferred.graph.output:
+            dims = value.type.tensor_type.shape.dim
+            shapes[value.name] = tuple(
+                d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims
+            )
+        return {k: v for k, v in shapes.items() if v}
+
+    def _fill_effective(self) -> None:
+        float_inputs = [t.dtype for t in self.inputs if t.dtype.kind == "f"]
+        used = self._session.get_providers()
+        self.effective = {
+            "precision": _PRECISION_OF.get(float_inputs[0]) if float_inputs else None,
+            "threads": self.requested["threads"] or physical_core_count(),
+            "threads_source": "requested"
+            if self.requested["threads"]
+            else "default (physical cores)",
+            "streams": None,
+            "requests": self.requested["requests"] or 1,
+            "performance_hint": None,
+            "providers": list(used),
+        }
+        if used and used[0] == CPU_PROVIDER:
+            self.device_full_name = cpu_model_name()
+        else:
+            self.device_full_name = ", ".join(used)
+
+    # -- running --------------------------------------------------------------------------
+    def _prepare(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self._check_feeds(feeds)
+        return {t.name: np.ascontiguousarray(feeds[t.name], dtype=t.dtype) for t in self.inputs}
+
+    def _run(self, prepared: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        try:
+            return self._session.run(self._output_names, prepared)
+        except ORT_ERRORS as exc:
+            message = " ".join(str(exc).split())
+            raise RfbenchError(
+                f"onnxruntime failed running {self.model_path.name}: {message}"
+            ) from None
+
+    def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One sync inference; ORT returns freshly allocated arrays, owned by the caller."""
+        prepared = self._prepare(feeds)
+        with self._infer_lock:
+            results = self._run(prepared)
+        return dict(zip(self._output_names, results, strict=True))
+
+    def sync_runner(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], None]:
+        """An IOBinding with the inputs bound once; the callable runs it, outputs stay in ORT."""
+        prepared = self._prepare(feeds)
+        binding = self._session.io_binding()
+        for name, array in prepared.items():
+            binding.bind_cpu_input(name, array)
+        for name in self._output_names:
+            binding.bind_output(name)
+        session = self._session
+
+        def run_once() -> None:
+            session.run_with_iobinding(binding)
+            _ = prepared  # keep the bound input arrays alive as long as the runner
+
+        return run_once
+
+    def run_async(
+        self,
+        feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+        *,
+        should_stop: StopCondition | None = None,
+        max_iterations: int | None = None,
+        on_done: DoneCallback | None = None,
+        return_outputs: bool = False,
+    ) -> AsyncRunResult:
+        """``effective["requests"]`` threads each calling ``Run`` on the shared session."""
+        if should_stop is None and max_iterations is None:
+            raise RfbenchError("run_async needs should_stop or max_iterations")
+        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
+        if not feed_list:
+            raise RfbenchError("run_async: no feeds given")
+        prepared = [self._prepare(f) for f in feed_list]
+        n = int(self.effective["requests"])
+        tracker = AsyncTracker()
+        claim_lock = threading.Lock()
+        stop = threading.Event()
+        counter = {"submitted": 0, "reason": "condition"}
+        start_ns = time.perf_counter_ns()
+
+        def next_job() -> int | None:
+            with claim_lock:
+                if stop.is_set() or tracker.error is not None:
+                    return None
+                job = counter["submitted"]
+                if max_iterations is not None and job >= max_iterations:
+                    counter["reason"] = "max_iterations"
+                    stop.set()
+                    return None
+                if should_stop is not None and should_stop(
+                    tracker.completed, time.perf_counter_ns() - start_ns
+                ):
+                    stop.set()
+                    return None
+                counter["submitted"] = job + 1
+                return job
+
+        def worker() -> None:
+            try:
+                while (job := next_job()) is not None:
+                    t0 = time.perf_counter_ns()
+                    results = self._session.run(self._output_names, prepared[job % len(prepared)])
+                    done = time.perf_counter_ns()
+                    tracker.record(job, done - t0, done)
+                    if on_done is not None:
+                        outputs = None
+                        if return_outputs:
+                            outputs = dict(zip(self._output_names, results, strict=True))
+                        on_done(job, done - t0, outputs)
+            except BaseException as exc:  # noqa: BLE001 - carried to the calling thread
+                tracker.fail(exc)
+
+        threads = [threading.Thread(target=worker, name=f"rfbench-ort-{i}") for i in range(n)]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:
+            with claim_lock:
+                counter["reason"] = "interrupted"
+                stop.set()
+            log.warning("interrupted: waiting for in-flight inferences")
+            for thread in threads:
+                thread.join()
+        if tracker.error is not None:
+            if isinstance(tracker.error, ORT_ERRORS):
+                message = " ".join(str(tracker.error).split())
+                raise RfbenchError(f"onnxruntime failed running {self.model_path.name}: {message}")
+            raise tracker.error
+        return tracker.result(n, start_ns, str(counter["reason"]))
+
+    # -- per-layer --------------------------------------------------------------------------
+    def layer_times(self) -> list[dict[str, Any]]:
+        """Node kernel times from ORT's profile, mean over all runs so far (ends profiling)."""
+        if not self.perf_counters:
+            raise RfbenchError("per-layer times need the adapter created with perf_counters=True")
+        if self._layer_cache is None:
+            path = Path(self._session.end_profiling())
+            try:
+                events = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise RfbenchError(f"cannot read onnxruntime profile {path}: {exc}") from None
+            finally:
+                path.unlink(missing_ok=True)
+            self._layer_cache = parse_ort_profile(events)
+            if not self._layer_cache:
+                raise RfbenchError("per-layer times: no inference has run yet")
+        return [dict(row) for row in self._layer_cache]
+
+    def close(self) -> None:
+        """Drop the session and its profile folder."""
+        self._session = None
+        if self._profile_dir is not None:
+            self._profile_dir.cleanup()
+            self._profile_dir = None
+
+
+def parse_ort_profile(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """ORT profile events -> per-node rows (see :meth:`RuntimeAdapter.layer_times`).
+
+    Uses the ``Node`` events named ``<node>_kernel_time``; ``dur`` is in microseconds.
+    Rows keep the order in which nodes first ran.
+    """
+    suffix = "_kernel_time"
+    rows: dict[str, dict[str, Any]] = {}
+    for event in events:
+        name = str(event.get("name", ""))
+        if event.get("cat") != "Node" or not name.endswith(suffix):
+            continue
+        node = name[: -len(suffix)]
+        args = event.get("args", {})
+        row = rows.setdefault(
+            node,
+            {
+                "name": node,
+                "type": args.get("op_name", ""),
+                "exec_type": args.get("provider", ""),
+                "status": "EXECUTED",
+                "time_ms": 0.0,
+                "samples": 0,
+            },
+        )
+        row["time_ms"] += float(event.get("dur", 0)) / 1e3
+        row["samples"] += 1
+    for row in rows.values():
+        row["time_ms"] /= row["samples"]
+    return list(rows.values())
