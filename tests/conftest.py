@@ -53,3 +53,15 @@ def val_gt_dir(fixtures_dir: Path) -> Path:
 def models_dir(fixtures_dir: Path) -> Path:
     """Trained RetinaFace MobileNet-0.25 ONNX models (layouts A and B)."""
     return fixtures_dir / "models"
+
+
+@pytest.fixture(scope="session")
+def reference_r50_onnx(tmp_path_factory: pytest.TempPathFactory):
+    """The reference RetinaFace-R50 ONNX graph, built once per session into a temporary
+    ``RFBENCH_CACHE`` (kept set for the session, so later ``reference_model_path()`` calls reuse it)."""
+    from rfbench.reference_r50 import reference_model_path
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RFBENCH_CACHE", str(tmp_path_factory.mktemp("rfbench-cache")))
+    yield reference_model_path()
+    patch.undo()

@@ -1,0 +1,187 @@
+"""``rfbench profile``: parameters, MACs and FLOPs of a model, each figure with its counting rule."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Theoretical complexity of a RetinaFace model (.onnx or OpenVINO .xml), counted on the graph as
+the runtime sees it: a BatchNorm directly after a conv is folded into it (the conv gains a bias),
+other BatchNorms are per-channel scale + shift; constant and dead sub-graphs cost nothing.
+
+A bare "GFLOPs" is ambiguous by 2x: some tools count a multiply-accumulate (MAC) as one
+operation, most papers as two, and tools differ on biases, BatchNorms and element-wise layers.
+So every figure is printed with the rule that produced it:
+
+  params / mparams                weights after BN folding
+  gmacs                           multiply-accumulates of convs and matrix products
+  gflops_omz                      OpenVINO model_analyzer 2019 rules, the Open Model Zoo
+                                  model cards' "GFLOPs" (conv 2*Cin/g*k*k per output, bias
+                                  free; ReLU 2; pooling k*k; eltwise add 3; scale-shift 2;
+                                  softmax 5; data movement 0)
+  gflops_2x_macs                  2 x MACs (conv/matmul only), the convention of most papers
+  gflops_model_analyzer_current   today's model_analyzer: conv bias +1, eltwise add 1
+
+Operations without a counting rule are listed as "not counted", never dropped silently.
+Without --model the reference RetinaFace-R50 graph is profiled (OMZ card: GFLOPs 100.8478,
+MParams 29.4276).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``profile`` sub-command."""
+    parser = subparsers.add_parser(
+        "profile",
+        help="parameters, MACs and FLOPs of a model under named counting rules",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model", metavar="PATH",
+        help="model file (.onnx or OpenVINO .xml); default: the reference RetinaFace-R50 graph",
+    )
+    parser.add_argument(
+        "--input-size", metavar="WxH",
+        help="input width x height for models with a dynamic input (default 640x640)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR",
+        help="output folder for results.json / results.csv (default: reports/profile-<time>)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the result record as JSON instead of a table"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Profile the model, print the figures, write results.json and results.csv."""
+    from rfbench import results
+    from rfbench.complexity import analyze, parse_input_size
+    from rfbench.reference_r50 import reference_model_path
+
+    input_hw = parse_input_size(args.input_size) if args.input_size else None
+    model = Path(args.model) if args.model else reference_model_path()
+    report = analyze(model, input_hw)
+    record = results.base_record("profile")
+    record.update(profile_record(report))
+    out_dir = results.new_output_dir(args.out, "profile")
+    results.write_results(out_dir, record, csv_rows(record))
+    if args.json:
+        print(json.dumps(results.to_jsonable(record), indent=2))
+    else:
+        print(format_table(record))
+        print(f"\nresults: {out_dir}")
+    return 0
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of a file, read in 1 MiB chunks; RfbenchError names an unreadable file."""
+    from rfbench.errors import RfbenchError
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise RfbenchError(f"cannot read model file {path}: {exc.strerror}") from exc
+    return digest.hexdigest()
+
+
+def profile_record(report: Any) -> dict[str, Any]:
+    """The profile-specific fields of a result record (units in names)."""
+    path = Path(report.model_path)
+    record: dict[str, Any] = {
+        "model_path": str(path.resolve()),
+        "model_format": "openvino-ir" if path.suffix.lower() == ".xml" else "onnx",
+        "model_sha256": file_sha256(path),
+        "input_shapes": report.input_shapes,
+    }
+    weights = path.with_suffix(".bin")
+    if record["model_format"] == "openvino-ir" and weights.is_file():
+        record["weights_sha256"] = file_sha256(weights)
+    rules = {}
+    for figure in report.figures():
+        record[figure.name] = int(figure.value) if figure.name == "params" else figure.value
+        record[f"{figure.name}_rule"] = figure.rule
+        rules[figure.rule] = figure.description
+    record["rules"] = rules
+    record["breakdown"] = [
+        {
+            "op_type": row.op_type,
+            "count": row.count,
+            "gflops_omz": row.gflops_omz,
+            "gflops_model_analyzer_current": row.gflops_current,
+            "gmacs": row.gmacs,
+            "params": row.params,
+        }
+        for row in report.breakdown
+    ]
+    record["not_counted"] = dict(report.not_counted)
+    return record
+
+
+_FIGURES = (
+    ("params", "params", "{:,.0f}"),
+    ("mparams", "MParams", "{:.4f}"),
+    ("gmacs", "GMACs", "{:.4f}"),
+    ("gflops_omz", "GFLOPs (OMZ 2019 convention)", "{:.4f}"),
+    ("gflops_2x_macs", "GFLOPs (2 x MACs)", "{:.4f}"),
+    ("gflops_model_analyzer_current", "GFLOPs (model_analyzer current)", "{:.4f}"),
+)
+
+
+def csv_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tidy rows: one per figure (section 'figure'), one per operation type ('breakdown')."""
+    rows = []
+    for key, _label, _fmt in _FIGURES:
+        rule = record[f"{key}_rule"]
+        rows.append({"section": "figure", "name": key, "value": record[key], "rule": rule,
+                     "description": record["rules"][rule]})
+    for row in record["breakdown"]:
+        rows.append({"section": "breakdown", "name": row["op_type"], **{
+            k: v for k, v in row.items() if k != "op_type"}})
+    for op_type, count in record["not_counted"].items():
+        rows.append({"section": "not_counted", "name": op_type, "count": count})
+    return rows
+
+
+def format_table(record: dict[str, Any]) -> str:
+    """A readable report: figures with their rules, then the per-operation-type breakdown."""
+    shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in record["input_shapes"].items())
+    lines = [
+        f"model:  {record['model_path']}",
+        f"sha256: {record['model_sha256']}",
+        f"input:  {shapes}",
+        "",
+        f"{'figure':34s} {'value':>12s}  rule",
+    ]
+    for key, label, fmt in _FIGURES:
+        lines.append(f"{label:34s} {fmt.format(record[key]):>12s}  {record[f'{key}_rule']}")
+    lines += ["", "rules:"]
+    lines += [f"  {name}: {text}" for name, text in record["rules"].items()]
+    lines += [
+        "",
+        f"{'operation type':22s} {'count':>6s} {'GFLOPs OMZ':>11s} {'GFLOPs cur':>11s} "
+        f"{'GMACs':>9s} {'params':>12s}",
+    ]
+    for row in record["breakdown"]:
+        lines.append(
+            f"{row['op_type']:22s} {row['count']:6d} {row['gflops_omz']:11.4f} "
+            f"{row['gflops_model_analyzer_current']:11.4f} {row['gmacs']:9.4f} "
+            f"{row['params']:12,d}"
+        )
+    if record["not_counted"]:
+        counted = ", ".join(f"{k} x{v}" for k, v in sorted(record["not_counted"].items()))
+        lines += ["", f"not counted (no rule): {counted}"]
+    else:
+        lines += ["", "not counted (no rule): none"]
+    return "\n".join(lines)
