@@ -13,7 +13,7 @@ import logging
 import sys
 
 from rfbench import __version__
-from rfbench.errors import RfbenchError
+from rfbench.errors import Interrupted, RfbenchError
 
 log = logging.getLogger("rfbench")
 
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except RfbenchError as exc:
         sys.stderr.write(f"rfbench: error: {exc}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("rfbench: interrupted\n")
+    except KeyboardInterrupt as exc:
+        note = f": {exc}" if isinstance(exc, Interrupted) and str(exc) else ""
+        sys.stderr.write(f"rfbench: interrupted{note}\n")
         return 130

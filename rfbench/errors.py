@@ -11,3 +11,7 @@ class RfbenchError(Exception):
 
 class InputFormatError(RfbenchError):
     """A malformed line in a ground-truth or prediction file (message names file and line)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C with a note for the user (what was kept, how to continue); exit status 130."""

@@ -322,3 +322,12 @@ def find_images_dir(data_root: str | Path, images_dir: str | Path | None = None)
     raise RfbenchError(
         "no WIDER val images under data root; looked in: " + ", ".join(str(p) for p in tried)
     )
+
+
+def subset(gt: WiderGroundTruth, limit: int) -> WiderGroundTruth:
+    """The first ``limit`` images of ``gt`` (in GT-text order)."""
+    return WiderGroundTruth(
+        gt.image_ids[:limit], gt.boxes_xywh[:limit], gt.invalid[:limit],
+        {name: lists[:limit] for name, lists in gt.setting_indices.items()},
+        {**gt.source, "limit": str(limit)},
+    )

@@ -1,4 +1,4 @@
-"""``rfbench eval``: WIDER FACE accuracy of a prediction folder (or of a model, see --model)."""
+"""``rfbench eval``: WIDER FACE accuracy of a model, or of a folder of prediction files."""
 
 from __future__ import annotations
 
@@ -11,30 +11,56 @@ log = logging.getLogger(__name__)
 DEFAULT_DATA_ROOT = "datasets/wider"
 
 DESCRIPTION = """\
-Score face detections on WIDER FACE val with two protocols:
+Measure face-detection accuracy on WIDER FACE val with two protocols:
   wider  the official eval_tools protocol: Easy / Medium / Hard AP (needs the
          wider_{easy,medium,hard}_val.mat lists from eval_tools)
   omz    the OpenVINO model card's protocol: AP on faces of 64 px and up
-         (the model card's "AP 87.30%")
-Predictions are read from a folder in the WIDER submission format
+         (how the model card's "AP 87.30%" was measured)
+
+Either run a model (--model): rfbench reads each image with OpenCV, resizes it to the
+network input like OMZ, runs the runtime you choose, decodes the outputs (layout A:
+insightface per-stride heads; layout B: biubug6 loc/conf/landmarks), post-processes with
+a named preset, writes WIDER prediction files as it goes, then scores them.
+Or score existing prediction files (--predictions) in the WIDER submission format
 (<event>/<name>.txt: image name, box count, then 'x y w h score' lines).
 """
 
 EPILOG = """\
+presets:
+  omz          the OMZ accuracy-checker recipe (the model card's number): layout A: no
+               score threshold, NMS per stride at IoU 0.5; layout B: score > 0.02, top 750,
+               one NMS at 0.4
+  insightface  insightface's WIDER test recipe: score >= 0.02, one NMS at 0.4 with +1 areas
+
 examples:
-  rfbench eval --dataset wider --data-root datasets/wider --predictions my_preds/
-  rfbench eval --dataset wider --predictions my_preds/ --protocol omz --out reports/run1
+  rfbench eval --dataset wider --data-root datasets/wider --model retinaface.xml
+  rfbench eval --dataset wider --model r50.onnx --runtime onnxruntime --limit 100
+  rfbench eval --dataset wider --model m.onnx --out reports/m --resume   # after Ctrl-C
+  rfbench eval --dataset wider --predictions my_preds/ --protocol omz
 
 The data root layout is described in datasets/README.md. Results (results.json,
-results.csv) go to --out, by default a new folder under reports/.
+results.csv, and with --model the predictions/) go to --out, by default a new folder
+under reports/.
 """
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "eval", help="WIDER FACE AP (official Easy/Medium/Hard and the model card's 64 px protocol)",
+        "eval", help="WIDER FACE AP of a model or of prediction files (official and model-card protocols)",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_data_options(parser)
+    source = parser.add_argument_group("what to evaluate (one of)").add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", metavar="PATH", help="model file (.onnx, or OpenVINO .xml with its .bin)")
+    source.add_argument("--predictions", metavar="PRED_DIR", help="folder of prediction files to score")
+    _add_model_options(parser)
+    parser.add_argument("--protocol", choices=("all", "wider", "omz"), default="all",
+                        help="which protocol(s) to run (default: all)")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
+    parser.set_defaults(func=run)
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", choices=("wider",), default="wider", help="dataset (default: wider)")
     data.add_argument("--data-root", default=DEFAULT_DATA_ROOT, metavar="DIR",
@@ -45,40 +71,130 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--gt-mat-dir", metavar="DIR",
                       help="folder with wider_{easy,medium,hard}_val.mat "
                       "(default: DIR/eval_tools/ground_truth or DIR/wider_face_split)")
-    parser.add_argument("--predictions", metavar="PRED_DIR", required=True,
-                        help="folder of prediction files <event>/<name>.txt to score")
-    parser.add_argument("--protocol", choices=("all", "wider", "omz"), default="all",
-                        help="which protocol(s) to run (default: all)")
-    parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
-    parser.set_defaults(func=run)
+    data.add_argument("--images-dir", metavar="DIR", help="images folder (default: DIR/WIDER_val/images)")
+    data.add_argument("--limit", type=_positive_int, metavar="N",
+                      help="evaluate only the first N images of the GT list")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    model = parser.add_argument_group("model run (with --model)")
+    model.add_argument("--runtime", choices=("openvino", "onnxruntime"), default=None,
+                       help="runtime (default: openvino); 'rfbench runtimes' lists what is installed")
+    model.add_argument("--device", default="CPU", help="device (OpenVINO: CPU, GPU, AUTO, ...; ORT: CPU or a provider)")
+    model.add_argument("--precision", choices=("f32", "bf16", "f16"), default="f32",
+                       help="inference precision (default: f32; OpenVINO would pick bf16 on CPUs with AVX-512 BF16)")
+    model.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads (default: runtime's)")
+    model.add_argument("--streams", type=_positive_int, metavar="N", help="OpenVINO streams (default: runtime's)")
+    model.add_argument("--preset", choices=("omz", "insightface"), default="omz",
+                       help="post-processing preset (default: omz, the model card's recipe)")
+    model.add_argument("--resize", choices=("stretch", "letterbox"), default="stretch",
+                       help="stretch to the input size like OMZ (default) or keep the aspect ratio")
+    model.add_argument("--input-size", metavar="WxH", help="input size for dynamic models (default: 640x640)")
+    model.add_argument("--layout", choices=("A", "B"), help="force the output layout (default: from output names)")
+    model.add_argument("--output-name", action="append", metavar="ROLE=NAME",
+                       help="map an output role to a name, e.g. loc=output0 (repeat for every role)")
+    model.add_argument("--channel-order", choices=("BGR", "RGB"), help="override the pixel channel order")
+    model.add_argument("--mean", type=_floats3, metavar="B,G,R", help="override the per-channel mean")
+    model.add_argument("--scale", type=_floats3, metavar="B,G,R", help="override the per-channel scale")
+    model.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    model.add_argument("--strict", action="store_true", help="stop at an unreadable image instead of skipping it")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _floats3(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three numbers like 104,117,123, got {text!r}") from None
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers like 104,117,123, got {text!r}")
+    return values
 
 
 def run(args: argparse.Namespace) -> int:
     from rfbench import scoring
+    from rfbench.errors import RfbenchError
     from rfbench.predictions import read_predictions
     from rfbench.results import base_record, new_output_dir, write_results
-    from rfbench.wider import load_ground_truth
+    from rfbench.wider import load_ground_truth, subset
 
     protocols = scoring.protocols_for(args.protocol)
     wall_start = time.perf_counter()
     gt = load_ground_truth(args.data_root, gt_text=args.gt_text, mat_dir=args.gt_mat_dir,
                            require_settings="wider" in protocols)
-    predictions, missing = read_predictions(args.predictions, gt.image_ids)
-    results, eval_s = scoring.score(gt, predictions, protocols)
-    wall_s = time.perf_counter() - wall_start
+    if args.limit:
+        gt = subset(gt, args.limit)
+    if args.resume and not args.out:
+        raise RfbenchError("--resume needs --out: the folder of the interrupted run")
     out_dir = new_output_dir(args.out, "eval")
     record = base_record("eval")
+    context = {"rfbench_version": record["rfbench_version"]}
+    if args.model:
+        pred_dir, run_fields = _run_model(args, gt, out_dir)
+        record.update(run_fields)
+        context.update(_model_context(run_fields))
+    else:
+        pred_dir = args.predictions
+        record["predictions"] = {"source": "files", "dir": str(pred_dir)}
+        context["predictions"] = str(pred_dir)
+    predictions, missing = read_predictions(pred_dir, gt.image_ids)
+    results, eval_s = scoring.score(gt, predictions, protocols)
     record.update({
         "dataset": {"name": "wider", "split": "val", "data_root": str(args.data_root), **gt.source,
-                    "num_images_evaluated": gt.num_images},
-        "predictions": {"source": "files", "dir": str(args.predictions),
-                        "num_images_without_file": len(missing)},
+                    "num_images_evaluated": gt.num_images, "num_images_without_predictions": len(missing)},
         **scoring.accuracy_fields(results),
-        "timings": {"evaluator_s": eval_s, "wall_s": wall_s},
+        "timings": {"evaluator_s": eval_s, "wall_s": time.perf_counter() - wall_start},
     })
-    context = {"rfbench_version": record["rfbench_version"], "predictions": str(args.predictions),
-               "num_images_evaluated": gt.num_images}
+    context["num_images_evaluated"] = gt.num_images
     write_results(out_dir, record, scoring.csv_rows(results, context))
     print(scoring.format_table(results))
     print(f"\n{gt.num_images} images evaluated; results in {out_dir}")
     return 0
+
+
+def _run_model(args: argparse.Namespace, gt, out_dir):
+    from rfbench.errors import Interrupted
+    from rfbench.model_eval import ModelRunOptions, predict, stats_fields
+    from rfbench.model_spec import parse_output_names, parse_size
+    from rfbench.wider import find_images_dir
+
+    options = ModelRunOptions(
+        model=args.model, runtime=args.runtime, device=args.device, precision=args.precision,
+        threads=args.threads, streams=args.streams,
+        input_hw=parse_size(args.input_size) if args.input_size else None,
+        layout=args.layout, output_names=parse_output_names(args.output_name),
+        channel_order=args.channel_order, mean=args.mean, scale=args.scale,
+        preset=args.preset, resize=args.resize, strict=args.strict,
+    )
+    images_dir = find_images_dir(args.data_root, args.images_dir)
+    try:
+        fields, stats, pred_dir = predict(options, gt.image_ids, images_dir, out_dir, args.resume)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"the predictions written so far are kept in {out_dir}; "
+                          f"continue with the same command plus --resume --out {out_dir}") from exc
+    fields["prediction_run"] = stats_fields(stats)
+    fields["predictions"] = {"source": "model", "dir": str(pred_dir)}
+    if stats.failed:
+        log.warning("%d image(s) could not be read and count as having no detections", len(stats.failed))
+    return pred_dir, fields
+
+
+def _model_context(fields) -> dict:
+    runtime = fields["runtime"]
+    return {
+        "model": fields["model"]["name"], "model_sha256": fields["model"]["sha256"],
+        "runtime": runtime["runtime"], "runtime_version": runtime["runtime_version"],
+        "device": runtime["device"], "precision": runtime["effective"].get("precision"),
+        "threads": runtime["effective"].get("threads"), "preset": fields["preset"].get("name"),
+        "images_failed": fields["prediction_run"]["images_failed"],
+        "images_per_s": fields["prediction_run"]["images_per_s"],
+    }

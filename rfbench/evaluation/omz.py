@@ -136,11 +136,14 @@ def _resolve_loop(pred: np.ndarray, gt: np.ndarray, ignored: np.ndarray, rank: n
     for p in sorted(sets, key=lambda q: rank[q]):
         members = sets[p]
         was_used = any(g in used for g in members)
-        if any(ignored[g] for g in members):
+        if any(ignored[g] for g in members):  # an ignored hit marks its set whatever it is
             outcome[p] = FP if was_used else NEUTRAL
+            used.update(members)
+        elif was_used:  # a false positive on counted faces marks nothing
+            outcome[p] = FP
         else:
-            outcome[p] = FP if was_used else TP
-        used.update(members)
+            outcome[p] = TP
+            used.update(members)
 
 
 def evaluate_omz(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray]) -> ProtocolResult:

@@ -1,0 +1,105 @@
+"""Reading images and turning them into network input tensors, exactly like OMZ.
+
+OMZ's accuracy runs: ``cv2.imread`` (BGR uint8), ``cv2.resize`` to the network size with
+INTER_LINEAR on uint8 (aspect ratio not kept, no padding), then float32 NCHW with the model's
+pixel normalisation. ``letterbox`` is the aspect-preserving alternative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rfbench.errors import RfbenchError
+from rfbench.preprocess import ImageTransform
+
+RESIZE_MODES = ("stretch", "letterbox")
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    """How the network wants its pixels: ``(pixel[channel_order] - mean) / scale``.
+
+    ``channel_order``: "BGR" or "RGB"; ``mean`` and ``scale``: per channel, in that order.
+    """
+
+    channel_order: str = "BGR"
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# Layout A (insightface MXNet via OMZ IR): raw BGR 0..255, normalisation inside the net.
+PIXELS_LAYOUT_A = PixelFormat("BGR", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+# Layout B (biubug6 exports): BGR minus (104, 117, 123), no scaling.
+PIXELS_LAYOUT_B = PixelFormat("BGR", (104.0, 117.0, 123.0), (1.0, 1.0, 1.0))
+
+
+class ImageReadError(RfbenchError):
+    """An image file is missing, unreadable or corrupt."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 BGR, as ``cv2.imread`` returns it; ImageReadError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: image not found")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise ImageReadError(f"{path}: not a readable image (corrupt or unsupported format)")
+    return image
+
+
+def resize_image(image: np.ndarray, network_hw: tuple[int, int], mode: str) -> tuple[np.ndarray, ImageTransform]:
+    """Resize a (H, W, 3) uint8 image onto the network canvas.
+
+    ``stretch``: ``cv2.resize`` to exactly ``network_hw`` (INTER_LINEAR, on uint8).
+    ``letterbox``: one scale for both axes so the image fits, pasted top-left; the rest of the
+    canvas is filled after normalisation with 0 (see :func:`to_tensor`). Returns the resized
+    (h, w, 3) uint8 image and the original -> network transform.
+    """
+    height, width = image.shape[:2]
+    net_h, net_w = network_hw
+    if mode == "stretch":
+        resized = cv2.resize(image, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
+        return resized, ImageTransform.stretch((height, width), (net_h, net_w))
+    if mode == "letterbox":
+        scale = min(net_w / width, net_h / height)
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        transform = ImageTransform(new_w / width, new_h / height, 0.0, 0.0, (net_h, net_w))
+        return resized, transform
+    raise RfbenchError(f"unknown resize mode {mode!r} (choose from {', '.join(RESIZE_MODES)})")
+
+
+def to_tensor(resized: np.ndarray, network_hw: tuple[int, int], pixels: PixelFormat, layout: str = "NCHW") -> np.ndarray:
+    """(h, w, 3) uint8 BGR -> (1, 3, H, W) float32 (or (1, H, W, 3) for NHWC), normalised;
+    the area outside the resized image (letterbox) is 0."""
+    image = resized[:, :, ::-1] if pixels.channel_order == "RGB" else resized
+    data = image.astype(np.float32)
+    if any(pixels.mean):
+        data -= np.asarray(pixels.mean, dtype=np.float32)
+    if any(s != 1.0 for s in pixels.scale):
+        data /= np.asarray(pixels.scale, dtype=np.float32)
+    net_h, net_w = network_hw
+    if data.shape[:2] != (net_h, net_w):
+        canvas = np.zeros((net_h, net_w, 3), dtype=np.float32)
+        canvas[: data.shape[0], : data.shape[1]] = data
+        data = canvas
+    if layout == "NHWC":
+        return np.ascontiguousarray(data[None])
+    return np.ascontiguousarray(data.transpose(2, 0, 1)[None])
+
+
+def preprocess(
+    image: np.ndarray, network_hw: tuple[int, int], pixels: PixelFormat, mode: str = "stretch",
+    layout: str = "NCHW",
+) -> tuple[np.ndarray, ImageTransform]:
+    """(H, W, 3) uint8 BGR image -> (network tensor, original -> network transform)."""
+    resized, transform = resize_image(image, network_hw, mode)
+    return to_tensor(resized, network_hw, pixels, layout), transform

@@ -1,0 +1,89 @@
+"""Facts about a model file that need no compilation: its hash and its declared inputs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from rfbench.errors import RfbenchError
+
+MODEL_SUFFIXES = (".onnx", ".xml")
+
+
+def weights_path(model_path: Path) -> Path | None:
+    """The ``.bin`` beside an OpenVINO ``.xml``; None for other formats."""
+    return model_path.with_suffix(".bin") if model_path.suffix.lower() == ".xml" else None
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 (hex) of a file, read in 1 MiB chunks; RfbenchError names an unreadable file."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise RfbenchError(f"{path}: cannot read: {exc.strerror}") from exc
+    return digest.hexdigest()
+
+
+def check_model_path(path: str | Path) -> Path:
+    """The model path if it exists with a known suffix (and its .bin for .xml), else RfbenchError."""
+    path = Path(path)
+    if not path.is_file():
+        raise RfbenchError(f"model file not found: {path}")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise RfbenchError(f"{path}: unsupported model format (expected {' or '.join(MODEL_SUFFIXES)})")
+    weights = weights_path(path)
+    if weights is not None and not weights.is_file():
+        raise RfbenchError(f"{path}: its weights file {weights.name} is missing")
+    return path
+
+
+def model_sha256(path: str | Path) -> str:
+    """sha256 identifying a model: the file's, or for ``.xml`` of the .xml and .bin together."""
+    path = Path(path)
+    weights = weights_path(path)
+    if weights is None:
+        return file_sha256(path)
+    return hashlib.sha256((file_sha256(path) + file_sha256(weights)).encode()).hexdigest()
+
+
+def read_input_shapes(path: str | Path) -> dict[str, tuple[int | None, ...]]:
+    """Declared input shapes (None for a dynamic dimension), read without compiling."""
+    path = check_model_path(path)
+    if path.suffix.lower() == ".onnx":
+        return _onnx_input_shapes(path)
+    return _ir_input_shapes(path)
+
+
+def _onnx_input_shapes(path: Path) -> dict[str, tuple[int | None, ...]]:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (OSError, ValueError, DecodeError) as exc:
+        raise RfbenchError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from exc
+    initializers = {init.name for init in model.graph.initializer}
+    shapes = {}
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims)
+    return shapes
+
+
+def _ir_input_shapes(path: Path) -> dict[str, tuple[int | None, ...]]:
+    import openvino as ov
+
+    try:
+        model = ov.Core().read_model(str(path))
+    except RuntimeError as exc:
+        raise RfbenchError(f"{path}: not a readable OpenVINO IR ({str(exc).splitlines()[0]})") from exc
+    shapes = {}
+    for port in model.inputs:
+        partial = port.get_partial_shape()
+        shapes[port.get_any_name()] = tuple(d.get_length() if d.is_static else None for d in partial)
+    return shapes

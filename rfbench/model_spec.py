@@ -1,0 +1,139 @@
+"""What rfbench needs to know to feed a RetinaFace model and read its answer.
+
+Input name, layout and size come from the model file (``--input-size`` for dynamic models);
+the output layout (A: nine per-stride heads, B: loc/conf/landmarks) and the output-name
+mapping come from the output names and shapes (:func:`rfbench.decode.resolve_layout`);
+the pixel format defaults to the one of the layout's reference exports (spec: decoding.md)
+and can be overridden.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rfbench.decode import OutputLayout, resolve_layout
+from rfbench.errors import RfbenchError
+from rfbench.image_input import PIXELS_LAYOUT_A, PIXELS_LAYOUT_B, PixelFormat
+from rfbench.model_files import read_input_shapes
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INPUT_HW = (640, 640)
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """The network input: ``name``, ``layout`` ("NCHW"/"NHWC"), ``hw`` (H, W) in pixels,
+    ``dynamic`` (the file leaves H/W open), ``adapter_shape`` (the static shape to compile
+    with, or None when the file already fixes it)."""
+
+    name: str
+    layout: str
+    hw: tuple[int, int]
+    dynamic: bool
+    adapter_shape: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to run and decode one model; ``as_dict()`` goes into results."""
+
+    path: Path
+    input: InputPlan
+    pixels: PixelFormat
+    pixels_source: str
+    layout: OutputLayout
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input_name": self.input.name,
+            "input_layout": self.input.layout,
+            "input_height": self.input.hw[0],
+            "input_width": self.input.hw[1],
+            "input_dynamic": self.input.dynamic,
+            "pixel_format": self.pixels.as_dict(),
+            "pixel_format_source": self.pixels_source,
+            "output_layout": self.layout.as_dict(),
+        }
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"WxH"`` -> (H, W) in pixels."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise RfbenchError(f"--input-size {text!r}: expected WIDTHxHEIGHT, e.g. 640x640") from None
+    if width <= 0 or height <= 0:
+        raise RfbenchError(f"--input-size {text!r}: sizes must be positive")
+    return height, width
+
+
+def plan_input(model_path: Path, input_hw: tuple[int, int] | None) -> InputPlan:
+    """Find the image input and its size; ``input_hw`` (H, W) is required only when dynamic."""
+    shapes = read_input_shapes(model_path)
+    if len(shapes) != 1:
+        raise RfbenchError(f"{model_path}: expected one image input, found {len(shapes)}: {sorted(shapes)}")
+    name, shape = next(iter(shapes.items()))
+    if len(shape) != 4:
+        raise RfbenchError(f"{model_path}: input '{name}' has shape {list(shape)}, expected 4-D NCHW or NHWC")
+    layout = "NHWC" if shape[3] == 3 and shape[1] != 3 else "NCHW"
+    h_dim, w_dim = (2, 3) if layout == "NCHW" else (1, 2)
+    fixed = (shape[h_dim], shape[w_dim])
+    dynamic = None in fixed or shape[0] is None
+    if None not in fixed:
+        if input_hw is not None and tuple(input_hw) != fixed:
+            raise RfbenchError(
+                f"{model_path}: input '{name}' is fixed at {fixed[1]}x{fixed[0]}; "
+                f"--input-size {input_hw[1]}x{input_hw[0]} does not fit"
+            )
+        hw = fixed
+    else:
+        hw = tuple(input_hw) if input_hw is not None else DEFAULT_INPUT_HW
+        log.info("model input '%s' is dynamic: using %dx%d", name, hw[1], hw[0])
+    adapter_shape = None
+    if dynamic:
+        adapter_shape = (1, 3, *hw) if layout == "NCHW" else (1, *hw, 3)
+    return InputPlan(name, layout, (int(hw[0]), int(hw[1])), dynamic, adapter_shape)
+
+
+def choose_pixels(layout_kind: str, channel_order: str | None, mean: Sequence[float] | None,
+                  scale: Sequence[float] | None) -> tuple[PixelFormat, str]:
+    """The layout's default pixel format with any user overrides; and where it came from."""
+    base = PIXELS_LAYOUT_A if layout_kind == "A" else PIXELS_LAYOUT_B
+    if channel_order is None and mean is None and scale is None:
+        return base, f"default for layout {layout_kind}"
+    pixels = PixelFormat(
+        channel_order or base.channel_order,
+        tuple(float(v) for v in mean) if mean is not None else base.mean,
+        tuple(float(v) for v in scale) if scale is not None else base.scale,
+    )
+    return pixels, "user"
+
+
+def build_model_spec(
+    model_path: Path, plan: InputPlan, output_shapes: Mapping[str, Sequence[int | None]], *,
+    layout: str | None = None, output_names: Mapping[str, str] | None = None,
+    channel_order: str | None = None, mean: Sequence[float] | None = None,
+    scale: Sequence[float] | None = None,
+) -> ModelSpec:
+    """Resolve the output layout from the compiled model's outputs and settle the pixels."""
+    resolved = resolve_layout(output_shapes, layout=layout, names=output_names)
+    pixels, source = choose_pixels(resolved.kind, channel_order, mean, scale)
+    return ModelSpec(Path(model_path), plan, pixels, source, resolved)
+
+
+def parse_output_names(items: Sequence[str] | None) -> dict[str, str] | None:
+    """``["loc=output0", "conf=output1"]`` -> {"loc": "output0", ...}."""
+    if not items:
+        return None
+    names = {}
+    for item in items:
+        role, sep, name = item.partition("=")
+        if not sep or not role or not name:
+            raise RfbenchError(f"--output-name {item!r}: expected ROLE=NAME, e.g. loc=output0")
+        names[role.strip()] = name.strip()
+    return names

@@ -1,0 +1,155 @@
+"""Run a model over a dataset and write its detections as WIDER prediction files.
+
+Three stages overlap: a reader thread decodes and pre-processes the next images, the calling
+thread runs inference, and a writer thread decodes the outputs, post-processes them and
+writes each image's prediction file atomically (a file is either complete or absent, so an
+interrupted run resumes exactly where it stopped).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rfbench.decode import decode_outputs
+from rfbench.detections import Detections
+from rfbench.image_input import ImageReadError, preprocess, read_image
+from rfbench.model_spec import ModelSpec
+from rfbench.postprocess import postprocess
+from rfbench.predictions import prediction_path, write_prediction_file
+from rfbench.preprocess import ImageTransform
+
+log = logging.getLogger(__name__)
+
+PREFETCH = 3  # images read ahead of inference
+WRITE_BACKLOG = 3  # inference results waiting for post-processing
+
+
+@dataclass
+class PipelineStats:
+    """What a prediction run did. Times in seconds."""
+
+    images_total: int = 0
+    images_predicted: int = 0
+    images_resumed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    num_detections: int = 0
+    wall_s: float = 0.0
+    infer_s: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images_predicted / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    image_id: str
+    tensor: np.ndarray | None
+    transform: ImageTransform | None
+    error: str | None = None
+
+
+def detections_to_xywhs(dets: Detections) -> np.ndarray:
+    """(N, 5) ``x y w h score`` rows of the submission format (w = x2 - x1)."""
+    boxes = dets.boxes
+    return np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2], dets.scores]
+
+
+class PredictionRun:
+    """Predict ``image_ids`` (``"<event>/<name>"``) from ``images_dir`` into ``pred_dir``.
+
+    ``infer``: ``{input name: tensor} -> {output name: array}`` (a runtime adapter's infer);
+    ``preset``: a post-processing preset; ``resize``: "stretch" or "letterbox";
+    ``strict``: an unreadable image stops the run instead of being skipped and counted.
+    """
+
+    def __init__(self, infer: Callable[[dict], dict], spec: ModelSpec, preset, resize: str,
+                 images_dir: Path, pred_dir: Path, *, strict: bool = False,
+                 image_suffix: str = ".jpg") -> None:
+        self.infer, self.spec, self.preset, self.resize = infer, spec, preset, resize
+        self.images_dir, self.pred_dir = Path(images_dir), Path(pred_dir)
+        self.strict, self.image_suffix = strict, image_suffix
+
+    def pending(self, image_ids: Sequence[str]) -> list[str]:
+        """Images without a prediction file yet (all of them in a fresh folder)."""
+        return [i for i in image_ids if not prediction_path(self.pred_dir, i).is_file()]
+
+    def prepare(self, image_id: str) -> Prepared:
+        """Read and pre-process one image (reader thread)."""
+        try:
+            image = read_image(self.images_dir / f"{image_id}{self.image_suffix}")
+        except ImageReadError as exc:
+            if self.strict:
+                raise
+            return Prepared(image_id, None, None, str(exc))
+        tensor, transform = preprocess(image, self.spec.input.hw, self.spec.pixels, self.resize,
+                                       self.spec.input.layout)
+        return Prepared(image_id, tensor, transform)
+
+    def finish(self, image_id: str, outputs: dict, transform: ImageTransform) -> int:
+        """Decode, post-process and write one image's detections (writer thread)."""
+        levels = decode_outputs(outputs, self.spec.layout, self.spec.input.hw)
+        dets = postprocess(levels, self.preset, transform)
+        write_prediction_file(self.pred_dir, image_id, detections_to_xywhs(dets))
+        return len(dets)
+
+    def run(self, image_ids: Sequence[str], progress: bool = True) -> PipelineStats:
+        """Predict every image still pending; interruption keeps every file already written."""
+        from tqdm import tqdm
+
+        todo = self.pending(image_ids)
+        stats = PipelineStats(images_total=len(image_ids), images_resumed=len(image_ids) - len(todo))
+        if stats.images_resumed:
+            log.info("resuming: %d of %d images already predicted", stats.images_resumed, len(image_ids))
+        start = time.perf_counter()
+        bar = tqdm(total=len(todo), unit="img", desc="eval", disable=None if progress else True)
+        reader = ThreadPoolExecutor(1, thread_name_prefix="rfbench-read")
+        writer = ThreadPoolExecutor(1, thread_name_prefix="rfbench-write")
+        written: deque[Future] = deque()
+        try:
+            for item in self._prefetched(reader, todo):
+                if item.error is not None:
+                    log.warning("skipping image: %s", item.error)
+                    stats.failed.append((item.image_id, item.error))
+                    bar.update(1)
+                    continue
+                t0 = time.perf_counter()
+                outputs = self.infer({self.spec.input.name: item.tensor})
+                stats.infer_s += time.perf_counter() - t0
+                written.append(writer.submit(self.finish, item.image_id, outputs, item.transform))
+                while len(written) > WRITE_BACKLOG or (written and written[0].done()):
+                    stats.num_detections += written.popleft().result()
+                    stats.images_predicted += 1
+                    bar.update(1)
+            while written:
+                stats.num_detections += written.popleft().result()
+                stats.images_predicted += 1
+                bar.update(1)
+        finally:
+            reader.shutdown(wait=True, cancel_futures=True)
+            writer.shutdown(wait=True)  # let started writes land: nothing half-done is lost
+            bar.close()
+            stats.wall_s = time.perf_counter() - start
+        return stats
+
+    def _prefetched(self, reader: ThreadPoolExecutor, todo: Sequence[str]) -> Iterator[Prepared]:
+        queue: deque[Future] = deque()
+        ids = iter(todo)
+        for image_id in ids:
+            queue.append(reader.submit(self.prepare, image_id))
+            if len(queue) >= PREFETCH:
+                break
+        while queue:
+            item = queue.popleft().result()
+            next_id = next(ids, None)
+            if next_id is not None:
+                queue.append(reader.submit(self.prepare, next_id))
+            yield item
