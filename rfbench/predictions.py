@@ -125,11 +125,18 @@ def _warn_coverage(pred_dir: Path, image_ids: Sequence[str], present: set[str], 
 
 
 def format_prediction_file(image_id: str, xywhs: np.ndarray) -> str:
-    """Submission-format text for one image; numbers written so they read back exactly."""
-    rows = np.asarray(xywhs, dtype=np.float64).reshape(-1, 5)
-    lines = [image_id.rsplit("/", 1)[-1], str(len(rows))]
-    lines.extend(" ".join(repr(float(v)) for v in row) for row in rows)
-    return "\n".join(lines) + "\n"
+    """Submission-format text for one image.
+
+    Numbers are written as float32 with 9 significant digits, which reads back to exactly the
+    same float32 value (detections come from float32 networks; this keeps files compact and
+    writing fast: the OMZ layout-A recipe keeps ~9,000 boxes per image).
+    """
+    rows = np.asarray(xywhs, dtype=np.float64).reshape(-1, 5).astype(np.float32)
+    head = f"{image_id.rsplit('/', 1)[-1]}\n{len(rows)}\n"
+    return head + (_ROW_FORMAT * len(rows)) % tuple(rows.ravel().tolist())
+
+
+_ROW_FORMAT = "%.9g %.9g %.9g %.9g %.9g\n"
 
 
 def write_prediction_file(pred_dir: str | Path, image_id: str, xywhs: np.ndarray) -> Path:

@@ -11,13 +11,15 @@ from rfbench.errors import InputFormatError, RfbenchError
 from rfbench.predictions import read_predictions, write_prediction_file
 
 
-def test_round_trip_is_exact(tmp_path):
-    rows = np.array([[1.25, 2.5, 30.125, 40.0, 0.123456789012345], [0, 0, 1, 1, 1e-9]])
+def test_round_trip_is_exact_to_float32(tmp_path):
+    rows = np.random.default_rng(0).uniform(-5, 2000, size=(300, 5))
+    rows[:, 4] = np.random.default_rng(1).random(300)
+    rows[0] = [1.25, 2.5, 30.125, 40.0, 1e-9]
     path = write_prediction_file(tmp_path, "ev--A/img_1", rows)
-    assert path.read_text().splitlines()[:2] == ["img_1", "2"]
+    assert path.read_text().splitlines()[:3] == ["img_1", "300", "1.25 2.5 30.125 40 9.99999972e-10"]
     got, missing = read_predictions(tmp_path, ["ev--A/img_1"])
     assert missing == []
-    assert np.array_equal(got["ev--A/img_1"], rows)
+    assert np.array_equal(got["ev--A/img_1"].astype(np.float32), rows.astype(np.float32))
 
 
 def test_integers_any_order_and_empty_files(tmp_path):

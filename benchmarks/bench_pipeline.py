@@ -1,0 +1,105 @@
+"""Eval pipeline throughput vs bare inference, same model, runtime and precision, one run.
+
+Writes --images generated 1024-px-wide JPEGs (and a face-less GT text) into a temporary WIDER
+layout, then alternates, in one process:
+  bare      the adapter's synchronous inference on one prepared tensor, --images times
+  pipeline  ``PredictionRun`` over the JPEGs (read + OMZ resize, inference, decode,
+            post-processing preset, prediction files), once per preset
+and reports images/s and pipeline / bare ratios (bare = mean of the runs around it).
+Targets (issue 3): >= 0.95 with the insightface preset, >= 0.9 with omz.
+
+    python benchmarks/bench_pipeline.py [--model PATH] [--runtime openvino] [--images 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rfbench.model_eval import ModelRunOptions, open_model
+from rfbench.pipeline import PredictionRun
+
+
+def make_dataset(root: Path, count: int, seed: int = 0) -> list[str]:
+    """``count`` 1024-px-wide JPEGs of smooth random scenes; returns their image ids."""
+    rng = np.random.default_rng(seed)
+    ids = []
+    for k in range(count):
+        height = int(rng.choice([683, 768, 1024, 1366]))
+        small = rng.integers(0, 256, size=(height // 32 + 1, 33, 3), dtype=np.uint8)
+        image = cv2.resize(small, (1024, height), interpolation=cv2.INTER_CUBIC)
+        image = cv2.add(image, rng.integers(0, 24, size=image.shape, dtype=np.uint8))
+        image_id = f"0--Bench/bench_{k:04d}"
+        path = root / "WIDER_val" / "images" / f"{image_id}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        ids.append(image_id)
+    return ids
+
+
+def bare_images_per_s(adapter, spec, count: int) -> float:
+    tensor = np.random.default_rng(1).uniform(0, 255, size=(1, 3, *spec.input.hw)).astype(np.float32)
+    run = adapter.sync_runner({spec.input.name: tensor})
+    start = time.perf_counter()
+    for _ in range(count):
+        run()
+    return count / (time.perf_counter() - start)
+
+
+def pipeline_images_per_s(adapter, spec, preset, images_dir: Path, ids: list[str], out: Path) -> float:
+    runner = PredictionRun(adapter.infer, spec, preset, "stretch", images_dir, out)
+    stats = runner.run(ids, progress=False)
+    assert stats.images_predicted == len(ids) and not stats.failed
+    return stats.images_per_s
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model file (default: the reference R50 graph)")
+    parser.add_argument("--runtime", default="openvino", choices=("openvino", "onnxruntime"))
+    parser.add_argument("--precision", default="f32")
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if args.model is None:
+        from rfbench.reference_r50 import reference_model_path
+
+        args.model = reference_model_path()
+    results = {"insightface": [], "omz": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ids = make_dataset(root, args.images)
+        images_dir = root / "WIDER_val" / "images"
+        for preset_name in results:
+            adapter, spec, preset = open_model(ModelRunOptions(Path(args.model), runtime=args.runtime,
+                                                               precision=args.precision, preset=preset_name))
+            with adapter:
+                bare_images_per_s(adapter, spec, 5)  # warm-up
+                for r in range(args.rounds):
+                    before = bare_images_per_s(adapter, spec, args.images)
+                    piped = pipeline_images_per_s(adapter, spec, preset, images_dir, ids,
+                                                  root / f"out-{preset_name}-{r}")
+                    after = bare_images_per_s(adapter, spec, args.images)
+                    results[preset_name].append((before, piped, after))
+            describe = adapter.describe()
+    print(f"model {Path(args.model).name}, runtime {describe['runtime']} {describe['runtime_version']}, "
+          f"precision {describe['effective']['precision']}, threads {describe['effective']['threads']}, "
+          f"{args.images} JPEGs 1024 px wide")
+    print(f"{'preset':<12} {'round':>5} {'bare img/s':>11} {'pipeline img/s':>15} {'ratio':>7}")
+    for preset_name, rows in results.items():
+        for r, (before, piped, after) in enumerate(rows):
+            bare = (before + after) / 2
+            print(f"{preset_name:<12} {r:>5} {bare:11.3f} {piped:15.3f} {piped / bare:7.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
