@@ -239,3 +239,21 @@ def test_model_bad_input_is_one_line(capsys, tmp_path, wider_mini, val_gt_dir, m
     code = main(["eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir), *out, *argv])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_dynamic_model_runs_at_the_requested_size_in_both_runtimes(capsys, tmp_path, wider_mini, val_gt_dir,
+                                                                   models_dir, mini_ids):
+    model = models_dir / "retinaface-mnet025-dynamic.onnx"
+    rows = {}
+    for runtime in ("openvino", "onnxruntime"):
+        out = tmp_path / runtime
+        code, _, _ = run_eval(capsys, wider_mini, val_gt_dir, out, "--model", model, "--runtime", runtime,
+                              "--input-size", "640x480", "--preset", "insightface")
+        assert code == 0
+        record, aps = load_run(out)
+        assert record["model"]["input_dynamic"] is True
+        assert (record["model"]["input_width"], record["model"]["input_height"]) == (640, 480)
+        assert record["model"]["output_layout"]["names"] == {"loc": "loc", "conf": "conf", "landmarks": "landmarks"}
+        assert aps[("omz", "64px")] > 0.5
+        rows[runtime] = sorted_rows(out / "predictions", mini_ids)
+    assert_same_detections(rows["openvino"], rows["onnxruntime"])
