@@ -30,6 +30,15 @@ RESULTS_CSV = "results.csv"
 DEFAULT_REPORTS_DIR = Path("reports")
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def base_record(kind: str) -> dict[str, Any]:
     """Start a result record of ``kind`` ('eval', 'latency', 'profile') with its context."""
     from rfbench.environment import describe_environment
@@ -86,6 +95,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

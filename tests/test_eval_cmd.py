@@ -50,6 +50,7 @@ def test_eval_scores_prediction_folder_and_writes_results(capsys, tmp_path, wide
     assert len(record["pr_curves"]["wider/easy"]["recall"]) == 1000
     table = pd.read_csv(out_dir / "results.csv")
     assert len(table) == 4
+    assert (out_dir / "report.html").is_file() and "wider/hard" in (out_dir / "report.html").read_text()
     assert table.set_index(["protocol", "setting"]).loc[("wider", "hard"), "ap"] == pytest.approx(
         metrics[("wider", "hard")]["ap"])
 

@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from rfbench import scoring
     from rfbench.errors import RfbenchError
     from rfbench.predictions import read_predictions
+    from rfbench.report import write_report
     from rfbench.results import base_record, new_output_dir, write_results
     from rfbench.wider import load_ground_truth, subset
 
@@ -156,8 +157,9 @@ def run(args: argparse.Namespace) -> int:
     })
     context["num_images_evaluated"] = gt.num_images
     write_results(out_dir, record, scoring.csv_rows(results, context))
+    report = write_report([out_dir], out_dir / "report.html")
     print(scoring.format_table(results))
-    print(f"\n{gt.num_images} images evaluated; results in {out_dir}")
+    print(f"\n{gt.num_images} images evaluated; results in {out_dir} (open {report.name} for plots)")
     return 0
 
 

@@ -1,0 +1,111 @@
+"""HTML reports of rfbench results folders: ``write_report(result_dirs, out_path)``.
+
+The page (``html``), its figures (``plots``) and what its tables say (``tables``) are built
+from the ``results.json`` of each folder (read with :func:`rfbench.results.read_results`) and,
+for latency runs, their ``samples.csv``. Next to the HTML a tidy CSV (same name, ``.csv``)
+holds one row per run and metric.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+from pathlib import Path
+
+from rfbench.errors import RfbenchError
+from rfbench.report.runs import Entry, Run, build_entries, load_runs
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Entry", "Run", "build_entries", "default_out_path", "load_runs", "write_report"]
+
+
+def default_out_path(result_dirs: list[str | os.PathLike]) -> Path:
+    """``report.html`` inside the one results folder, else ``reports/report-<time>.html``."""
+    from rfbench.results import DEFAULT_REPORTS_DIR
+
+    if len(result_dirs) == 1:
+        path = Path(result_dirs[0])
+        if path.is_file():
+            path = path.parent
+        return path / "report.html"
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = DEFAULT_REPORTS_DIR / f"report-{stamp}.html"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = DEFAULT_REPORTS_DIR / f"report-{stamp}-{suffix}.html"
+    return path
+
+
+def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
+                 out_path: str | os.PathLike | None = None,
+                 baseline: str | os.PathLike | None = None) -> Path:
+    """Write the HTML report of ``result_dirs`` to ``out_path`` and the tidy CSV beside it.
+
+    ``out_path``: the .html file (an existing folder gets ``report.html`` inside; None: see
+    :func:`default_out_path`). ``baseline``: the results folder ratios are taken against
+    (default: the first one; added to the report when not among ``result_dirs``).
+    Returns the HTML path. Raises RfbenchError naming a bad folder or an unwritable output.
+    """
+    import pandas as pd
+
+    from rfbench.report.html import Page
+    from rfbench.report.tables import (
+        CSV_COLUMNS,
+        compare_eval,
+        compare_latency,
+        compare_profile,
+        pair_accuracy_latency,
+        pick_baselines,
+        tidy_rows,
+    )
+    from rfbench.results import atomic_write_text
+
+    if isinstance(result_dirs, (str, os.PathLike)):
+        result_dirs = [result_dirs]
+    dirs = list(result_dirs)
+    base_path = None
+    if baseline is not None:
+        base_path = Path(baseline)
+        if base_path.is_file():
+            base_path = base_path.parent
+        if not any(_same(Path(d), base_path) for d in dirs):
+            dirs.insert(0, base_path)
+    runs = load_runs(dirs)
+    baseline_run = None
+    if base_path is not None:
+        baseline_run = next((run for run in runs if _same(run.path, base_path)), None)
+    entries = build_entries(runs)
+    baselines = pick_baselines(entries, baseline_run)
+    builders = {"eval": compare_eval, "latency": compare_latency, "profile": compare_profile}
+    comparisons = {kind: builders[kind]([e for e in entries if e.kind == kind], entry)
+                   for kind, entry in baselines.items()}
+    pairs, pair_notes = pair_accuracy_latency(entries)
+
+    out = Path(out_path) if out_path is not None else default_out_path(dirs)
+    if out.is_dir():
+        out = out / "report.html"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RfbenchError(f"cannot create report folder {out.parent}: {exc.strerror}") from exc
+
+    page = Page(runs, entries, baselines, comparisons, pairs, pair_notes).render()
+    frame = pd.DataFrame(tidy_rows(entries, comparisons), columns=list(CSV_COLUMNS))
+    csv_path = out.with_suffix(".csv")
+    try:
+        atomic_write_text(out, page)
+        atomic_write_text(csv_path, frame.to_csv(index=False))
+    except OSError as exc:
+        raise RfbenchError(f"cannot write report {out}: {exc.strerror}") from exc
+    log.info("wrote %s and %s", out, csv_path)
+    return out
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

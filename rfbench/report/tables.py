@@ -1,0 +1,376 @@
+"""What the report's tables say, as plain data: metrics, baselines, ratios, comparability.
+
+Nothing here formats HTML. Values are the ones in ``results.json``, never recomputed;
+ratios are ``run / baseline`` and are only given when the two runs measured the same thing
+(same images for accuracy; same mode, batch and input for latency). Otherwise the runs are
+still shown side by side, with the reason in a note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rfbench.report.runs import Entry, Run
+
+#: Latency statistics of a latency run entry: (results.json key, short label).
+LATENCY_STATS = (
+    ("latency_min_ms", "min"),
+    ("latency_mean_ms", "mean"),
+    ("latency_std_ms", "std"),
+    ("latency_p50_ms", "p50"),
+    ("latency_p90_ms", "p90"),
+    ("latency_p95_ms", "p95"),
+    ("latency_p99_ms", "p99"),
+    ("latency_p99_9_ms", "p99.9"),
+    ("latency_max_ms", "max"),
+)
+#: One-off timings of a latency run entry.
+LATENCY_TIMES = (
+    ("read_time_ms", "model read"),
+    ("compile_time_ms", "compile"),
+    ("first_inference_ms", "first inference"),
+)
+#: Latency figures compared against the baseline (key, label, higher is better).
+LATENCY_COMPARED = (
+    ("latency_p50_ms", "p50 ms", False),
+    ("latency_p90_ms", "p90 ms", False),
+    ("latency_p99_ms", "p99 ms", False),
+    ("latency_mean_ms", "mean ms", False),
+    ("throughput_fps", "throughput fps", True),
+)
+#: Complexity figures of a profile run: (key, label, unit).
+PROFILE_FIGURES = (
+    ("params", "params", "count"),
+    ("mparams", "MParams", "M"),
+    ("gmacs", "GMACs", "GMAC"),
+    ("gflops_omz", "GFLOPs (OMZ 2019)", "GFLOP"),
+    ("gflops_2x_macs", "GFLOPs (2 x MACs)", "GFLOP"),
+    ("gflops_model_analyzer_current", "GFLOPs (model_analyzer now)", "GFLOP"),
+)
+_EVAL_COUNTS = (("num_faces", "faces"), ("num_predictions", "boxes"), ("num_images", "images"))
+_LATENCY_OTHER = (("throughput_fps", "fps"), ("iterations", "inferences"),
+                  ("measured_time_s", "s"))
+
+
+def unit_of(key: str) -> str:
+    """Unit from a results.json field name's suffix (``_ms``, ``_s``, ``_fps``)."""
+    for suffix, unit in (("_ms", "ms"), ("_fps", "fps"), ("_s", "s")):
+        if key.endswith(suffix):
+            return unit
+    return ""
+
+
+def ratio(value: Any, base: Any) -> float | None:
+    """``value / base`` or None when either is missing or the base is 0."""
+    if not isinstance(value, (int, float)) or not isinstance(base, (int, float)) or not base:
+        return None
+    return float(value) / float(base)
+
+
+# -- accuracy -------------------------------------------------------------------------------
+
+def eval_metrics(entry: Entry) -> dict[tuple[str, str], dict[str, Any]]:
+    """An eval entry's ``metrics`` keyed by (protocol, setting)."""
+    metrics = {}
+    for metric in entry.data.get("metrics") or []:
+        if isinstance(metric, dict) and "protocol" in metric and "setting" in metric:
+            metrics[(str(metric["protocol"]), str(metric["setting"]))] = metric
+    return metrics
+
+
+def settings_order(entries: list[Entry]) -> list[tuple[str, str]]:
+    """Every (protocol, setting) of the eval entries, in first-seen order."""
+    order: list[tuple[str, str]] = []
+    for entry in entries:
+        for key in eval_metrics(entry):
+            if key not in order:
+                order.append(key)
+    return order
+
+
+def num_images(entry: Entry) -> int | None:
+    """Images an eval entry was scored on (dataset field, else its metrics)."""
+    value = (entry.data.get("dataset") or {}).get("num_images_evaluated")
+    if value is None:
+        counts = {m.get("num_images") for m in eval_metrics(entry).values()}
+        counts.discard(None)
+        value = counts.pop() if len(counts) == 1 else None
+    return value
+
+
+def eval_differences(base: Entry, other: Entry) -> list[str]:
+    """Why ``other``'s AP cannot be compared with ``base``'s (empty: comparable)."""
+    reasons = []
+    b_data, o_data = base.data.get("dataset") or {}, other.data.get("dataset") or {}
+    for key in ("name", "split"):
+        if b_data.get(key) != o_data.get(key):
+            reasons.append(f"dataset {key} {o_data.get(key)!s} vs {b_data.get(key)!s}")
+    b_n, o_n = num_images(base), num_images(other)
+    if b_n != o_n:
+        reasons.append(f"evaluated on {o_n} images vs {b_n} for the baseline")
+    b_m, o_m = eval_metrics(base), eval_metrics(other)
+    shared = [key for key in o_m if key in b_m]
+    if not shared:
+        reasons.append("no protocol/setting in common with the baseline")
+    for key in shared:
+        if b_m[key].get("num_faces") != o_m[key].get("num_faces"):
+            reasons.append(f"{'/'.join(key)}: {o_m[key].get('num_faces')} ground-truth faces vs "
+                           f"{b_m[key].get('num_faces')}")
+    b_params, o_params = base.data.get("protocol_params") or {}, other.data.get("protocol_params") or {}
+    for protocol in sorted({k[0] for k in shared}):
+        if protocol in b_params and protocol in o_params and b_params[protocol] != o_params[protocol]:
+            reasons.append(f"protocol {protocol} ran with other parameters")
+    return reasons
+
+
+def eval_side_notes(base: Entry, other: Entry) -> list[str]:
+    """Differences worth knowing that do not prevent a comparison."""
+    notes = []
+    b_keys, o_keys = set(eval_metrics(base)), set(eval_metrics(other))
+    if b_keys != o_keys:
+        only_o = sorted("/".join(k) for k in o_keys - b_keys)
+        only_b = sorted("/".join(k) for k in b_keys - o_keys)
+        parts = []
+        if only_o:
+            parts.append(f"only it has {', '.join(only_o)}")
+        if only_b:
+            parts.append(f"it lacks {', '.join(only_b)}")
+        notes.append("different protocols/settings: " + "; ".join(parts))
+    b_preset = (base.data.get("preset") or {}).get("name")
+    o_preset = (other.data.get("preset") or {}).get("name")
+    if b_preset != o_preset:
+        notes.append(f"post-processing preset {o_preset or 'not recorded'} vs "
+                     f"{b_preset or 'not recorded'}")
+    return notes
+
+
+# -- latency --------------------------------------------------------------------------------
+
+def latency_differences(base: Entry, other: Entry) -> list[str]:
+    """Why ``other``'s latency cannot be compared with ``base``'s (empty: comparable)."""
+    reasons = []
+    b_req, o_req = base.data.get("requested") or {}, other.data.get("requested") or {}
+    if base.data.get("mode") != other.data.get("mode"):
+        reasons.append(f"mode {other.data.get('mode')} vs {base.data.get('mode')}")
+    if b_req.get("batch", 1) != o_req.get("batch", 1):
+        reasons.append(f"batch {o_req.get('batch', 1)} vs {b_req.get('batch', 1)}")
+    b_shapes = [i.get("shape") for i in base.data.get("inputs") or []]
+    o_shapes = [i.get("shape") for i in other.data.get("inputs") or []]
+    if b_shapes and o_shapes and b_shapes != o_shapes:
+        reasons.append(f"input shape {_shapes(o_shapes)} vs {_shapes(b_shapes)}")
+    return reasons
+
+
+def _shapes(shapes: list[Any]) -> str:
+    return ", ".join("x".join(str(d) for d in shape or []) for shape in shapes)
+
+
+def latency_side_notes(base: Entry, other: Entry) -> list[str]:
+    """Differences in machine, device and precision (the ratio still stands, read it so)."""
+    notes = []
+    b_env, o_env = base.run.record.get("environment") or {}, other.run.record.get("environment") or {}
+    if (b_env.get("hostname"), b_env.get("cpu_model")) != (o_env.get("hostname"), o_env.get("cpu_model")):
+        notes.append(f"another machine: {o_env.get('cpu_model')} on {o_env.get('hostname')} vs "
+                     f"{b_env.get('cpu_model')} on {b_env.get('hostname')}")
+    if base.data.get("device") != other.data.get("device"):
+        notes.append(f"device {other.data.get('device')} vs {base.data.get('device')}")
+    if base.precision != other.precision:
+        notes.append(f"precision {other.precision} vs {base.precision}")
+    if other.data.get("valid") is False:
+        notes.append(f"NOT VALID: {other.data.get('invalid_reason')}")
+    return notes
+
+
+# -- comparisons ----------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    """One entry in a comparison table: its values, ratios to the baseline, and why not."""
+
+    entry: Entry
+    values: dict[Any, Any]
+    ratios: dict[Any, float | None]
+    comparable: bool
+    reasons: list[str] = field(default_factory=list)
+    side_notes: list[str] = field(default_factory=list)
+    is_baseline: bool = False
+
+
+@dataclass
+class Comparison:
+    """A comparison table: the baseline entry, one row per entry, the columns compared."""
+
+    kind: str
+    baseline: Entry
+    columns: list[tuple[Any, str]]
+    rows: list[Row]
+
+    def notes(self) -> list[tuple[bool, str]]:
+        """(blocking, text) of every row's differences, for the visible notes."""
+        out = []
+        for row in self.rows:
+            if row.reasons:
+                out.append((True, f"{row.entry.label}: not comparable with the baseline "
+                                  f"{self.baseline.label}: {'; '.join(row.reasons)}. "
+                                  "Shown side by side, no ratios."))
+            if row.side_notes:
+                out.append((False, f"{row.entry.label}: {'; '.join(row.side_notes)}."))
+        return out
+
+
+def pick_baselines(entries: list[Entry], baseline_run: Run | None) -> dict[str, Entry]:
+    """Per kind, the baseline entry: the baseline run's first entry of that kind, else the
+    first entry of that kind."""
+    chosen: dict[str, Entry] = {}
+    if baseline_run is not None:
+        for entry in entries:
+            if entry.run is baseline_run and entry.kind not in chosen:
+                chosen[entry.kind] = entry
+    for entry in entries:
+        chosen.setdefault(entry.kind, entry)
+    return chosen
+
+
+def compare_eval(entries: list[Entry], baseline: Entry) -> Comparison:
+    """AP of every eval entry per (protocol, setting), with ratios to the baseline's AP."""
+    columns = [(key, "/".join(key)) for key in settings_order(entries)]
+    base_metrics = eval_metrics(baseline)
+    rows = []
+    for entry in entries:
+        metrics = eval_metrics(entry)
+        is_base = entry is baseline
+        reasons = [] if is_base else eval_differences(baseline, entry)
+        values = {key: metrics[key].get("ap") for key, _ in columns if key in metrics}
+        ratios = {}
+        if not reasons:
+            for key, _ in columns:
+                if key in metrics and key in base_metrics:
+                    ratios[key] = ratio(metrics[key].get("ap"), base_metrics[key].get("ap"))
+        rows.append(Row(entry, values, ratios, not reasons, reasons,
+                        [] if is_base else eval_side_notes(baseline, entry), is_base))
+    return Comparison("eval", baseline, columns, rows)
+
+
+def compare_latency(entries: list[Entry], baseline: Entry) -> Comparison:
+    """Latency percentiles and throughput of every latency entry, with ratios."""
+    columns = [(key, label) for key, label, _ in LATENCY_COMPARED]
+    rows = []
+    for entry in entries:
+        is_base = entry is baseline
+        reasons = [] if is_base else latency_differences(baseline, entry)
+        values = {key: entry.data.get(key) for key, _ in columns}
+        ratios = {} if reasons else {
+            key: ratio(entry.data.get(key), baseline.data.get(key)) for key, _ in columns}
+        rows.append(Row(entry, values, ratios, not reasons, reasons,
+                        [] if is_base else latency_side_notes(baseline, entry), is_base))
+    return Comparison("latency", baseline, columns, rows)
+
+
+def compare_profile(entries: list[Entry], baseline: Entry) -> Comparison:
+    """Complexity figures of every profile entry, with ratios (always comparable)."""
+    columns = [(key, label) for key, label, _ in PROFILE_FIGURES]
+    rows = []
+    for entry in entries:
+        values = {key: entry.data.get(key) for key, _ in columns}
+        ratios = {key: ratio(entry.data.get(key), baseline.data.get(key)) for key, _ in columns}
+        rows.append(Row(entry, values, ratios, True, is_baseline=entry is baseline))
+    return Comparison("profile", baseline, columns, rows)
+
+
+@dataclass
+class Pair:
+    """An accuracy entry and a latency entry of the same model and runtime."""
+
+    eval_entry: Entry
+    latency_entry: Entry
+    basis: str  # "sha256" or "file name"
+    notes: list[str]
+
+
+def pair_accuracy_latency(entries: list[Entry]) -> tuple[list[Pair], list[str]]:
+    """Pair eval and latency entries by model (sha256 when both have it, else file name) and
+    runtime. Returns the pairs and notes about what could not be paired or is paired loosely."""
+    evals = [e for e in entries if e.kind == "eval"]
+    lats = [e for e in entries if e.kind == "latency"]
+    pairs, notes = [], []
+    for ev in evals:
+        for lat in lats:
+            if ev.runtime != lat.runtime:
+                continue
+            if ev.model_sha256 and lat.model_sha256:
+                if ev.model_sha256 != lat.model_sha256:
+                    continue
+                basis = "sha256"
+            elif ev.model_name and ev.model_name == lat.model_name:
+                basis = "file name"
+            else:
+                continue
+            pair_notes = []
+            if basis == "file name":
+                pair_notes.append("paired by model file name (no sha256 in the latency results)")
+            if ev.precision != lat.precision:
+                pair_notes.append(f"accuracy measured at {ev.precision}, latency at {lat.precision}")
+            pairs.append(Pair(ev, lat, basis, pair_notes))
+    paired_evals = {id(p.eval_entry) for p in pairs}
+    paired_lats = {id(p.latency_entry) for p in pairs}
+    if pairs:
+        for ev in evals:
+            if id(ev) not in paired_evals:
+                notes.append(f"{ev.label}: no latency run of the same model and runtime")
+        for lat in lats:
+            if id(lat) not in paired_lats:
+                notes.append(f"{lat.label}: no accuracy run of the same model and runtime")
+    elif evals and lats:
+        notes.append("no accuracy and latency runs of the same model and runtime to pair")
+    return pairs, notes
+
+
+# -- tidy CSV -------------------------------------------------------------------------------
+
+CSV_COLUMNS = ("run", "kind", "metric", "value", "unit", "protocol", "setting", "rule",
+               "ratio_to_baseline", "is_baseline", "runtime", "precision", "device", "model",
+               "model_sha256", "result_dir")
+
+
+def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[dict[str, Any]]:
+    """One row per entry and metric; values exactly as in results.json."""
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        comparison = comparisons.get(entry.kind)
+        row = next((r for r in comparison.rows if r.entry is entry), None) if comparison else None
+        common = {
+            "run": entry.label, "kind": entry.kind, "runtime": entry.runtime,
+            "precision": entry.precision, "model": entry.model_name,
+            "model_sha256": entry.model_sha256, "result_dir": str(entry.run.path),
+            "is_baseline": bool(row and row.is_baseline),
+            "device": entry.data.get("device") if entry.kind == "latency" else
+            (entry.data.get("runtime") or {}).get("device") if entry.kind == "eval" else None,
+        }
+
+        def add(metric: str, value: Any, unit: str, ratio_key: Any = None, _common=common,
+                _row=row, **extra: Any) -> None:
+            ratio_value = _row.ratios.get(ratio_key) if _row and ratio_key is not None else None
+            out.append({**_common, "metric": metric, "value": value, "unit": unit,
+                        "ratio_to_baseline": ratio_value, **extra})
+
+        if entry.kind == "eval":
+            for (protocol, setting), metric in eval_metrics(entry).items():
+                where = {"protocol": protocol, "setting": setting}
+                add("ap", metric.get("ap"), "fraction", (protocol, setting), **where)
+                for key, unit in _EVAL_COUNTS:
+                    if key in metric:
+                        add(key, metric[key], unit, **where)
+            speed = (entry.data.get("prediction_run") or {}).get("images_per_s")
+            if speed is not None:
+                add("images_per_s", speed, "images/s")
+        elif entry.kind == "latency":
+            for key, _label in LATENCY_STATS + LATENCY_TIMES:
+                add(key, entry.data.get(key), unit_of(key), key)
+            for key, unit in _LATENCY_OTHER:
+                add(key, entry.data.get(key), unit, key)
+        else:
+            for key, _label, unit in PROFILE_FIGURES:
+                if key in entry.data:
+                    add(key, entry.data.get(key), unit, key, rule=entry.data.get(f"{key}_rule"))
+    return [{col: row.get(col) for col in CSV_COLUMNS} for row in out]
