@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -82,27 +81,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 (hex) of a file, read in 1 MiB chunks; RfbenchError names an unreadable file."""
-    from rfbench.errors import RfbenchError
-
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    except OSError as exc:
-        raise RfbenchError(f"cannot read model file {path}: {exc.strerror}") from exc
-    return digest.hexdigest()
-
-
 def profile_record(report: Any) -> dict[str, Any]:
     """The profile-specific fields of a result record (units in names)."""
+    from rfbench.model_files import file_sha256, model_sha256
+
     path = Path(report.model_path)
     record: dict[str, Any] = {
         "model_path": str(path.resolve()),
         "model_format": "openvino-ir" if path.suffix.lower() == ".xml" else "onnx",
-        "model_sha256": file_sha256(path),
+        "model_sha256": model_sha256(path),
         "input_shapes": report.input_shapes,
     }
     weights = path.with_suffix(".bin")
