@@ -221,7 +221,7 @@ def test_multi_report_sections_comparison_and_notes(multi):
     assert any("evaluated on 3 images vs 5" in n and "eval-subset" in n for n in notes), doc.notes
     # the accuracy-latency pairing is stated
     pairs = doc.table("pairs")
-    assert len(pairs) == 3 and {p[2] for p in pairs[1:]} == {"file name"}  # eval + subset (ORT)
+    assert len(pairs) == 3 and {p[2] for p in pairs[1:]} == {"sha256"}  # eval + subset (ORT)
 
     # latency percentiles equal results.json
     lat = json.loads((multi["lat"] / "results.json").read_text())["runs"][0]

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -53,6 +54,21 @@ _PROPERTY = {
     "performance_hint": "PERFORMANCE_HINT",
     "perf_counters": "PERF_COUNT",
 }
+
+
+#: GIL-free pause before dropping a used AsyncInferQueue (see OpenVINOAdapter.close), seconds.
+_CALLBACK_DRAIN_S = 0.05
+
+
+@functools.lru_cache(maxsize=1)
+def shared_core() -> ov.Core:
+    """The process's one ``ov.Core``, kept until exit.
+
+    OpenVINO's advice is one Core per application, and it matters here: destroying a Core
+    shortly after a compiled model that ran asynchronously was released hangs or aborts the
+    process on OpenVINO 2026.4 ("Resource deadlock avoided"), so adapters never own one.
+    """
+    return ov.Core()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -132,7 +148,7 @@ class OpenVINOAdapter(RuntimeAdapter):
 
     def __init__(self, model_path: str | Path, **kwargs: Any) -> None:
         super().__init__(model_path, **kwargs)
-        self._core = ov.Core()
+        self._core = shared_core()
         self._check_weights_file()
         validate_device(self.device, self._core.available_devices)
         config = self._compile_config()
@@ -155,12 +171,12 @@ class OpenVINOAdapter(RuntimeAdapter):
     @classmethod
     def available_devices(cls) -> tuple[str, ...]:
         """``Core().available_devices``, e.g. ``("CPU", "GPU.0")``."""
-        return tuple(ov.Core().available_devices)
+        return tuple(shared_core().available_devices)
 
     @classmethod
     def device_names(cls) -> dict[str, str]:
         """``{device: FULL_DEVICE_NAME}`` of the available devices."""
-        core = ov.Core()
+        core = shared_core()
         names = {}
         for dev in core.available_devices:
             try:
@@ -440,6 +456,7 @@ class OpenVINOAdapter(RuntimeAdapter):
             )
         finally:
             queue.wait_all()
+            time.sleep(0)  # let the callback threads leave Python (see close())
         if state.error is not None:
             raise state.error
         self._profiled = [queue[i] for i in sorted(used)]
@@ -476,7 +493,15 @@ class OpenVINOAdapter(RuntimeAdapter):
         return list(rows.values())
 
     def close(self) -> None:
-        """Drop the requests and the compiled model."""
+        """Drop the requests and the compiled model.
+
+        After an asynchronous run, OpenVINO's callback threads may still be finishing their
+        Python-side cleanup when ``wait_all`` returns; the process aborting at exit ("Resource
+        deadlock avoided", OpenVINO 2026.4) shows it. Releasing the GIL briefly lets them finish
+        before anything is destroyed.
+        """
+        if self._queue is not None:
+            time.sleep(_CALLBACK_DRAIN_S)
         self._queue = None
         self._profiled = []
         self._request = None

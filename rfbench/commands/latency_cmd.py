@@ -1,0 +1,278 @@
+"""``rfbench latency``: how long one inference takes, and how many per second, measured honestly."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Mirrors rfbench.latency defaults (kept here so --help does not import numpy or runtimes).
+_MIN_TIME_S = 10.0
+_MIN_ITERATIONS = 30
+_CAP_FACTOR = 5.0
+_WARMUP = 2
+_RUNTIME_CHOICES = ("openvino", "onnxruntime", "all")
+
+DESCRIPTION = f"""\
+Measure inference latency and throughput of a model (default: the RetinaFace-R50 reference
+graph, 1x3x640x640) on one or more runtimes.
+
+Modes:
+  latency     synchronous API, one infer request: each inference is timed on its own with
+              time.perf_counter_ns; the runtime gets its latency hint. Answers "how long does
+              one image take?".
+  throughput  asynchronous API, N infer requests kept in flight (OpenVINO: the throughput
+              hint picks streams and requests; ONNX Runtime: N threads calling Run). Each
+              sample is one request's submit-to-completion time. Answers "how many images per
+              second?".
+In both modes throughput is measured (completed inferences x batch / wall time), never derived
+from latency.
+
+Method: random inputs (fixed seed) are made before timing; model read, compile and the first
+inference are timed and reported apart; {_WARMUP} warm-up inferences (--warmup) are not counted;
+then the run continues until BOTH --time seconds and --iterations inferences are reached. A run
+that hits the cap (--max-time, default {_CAP_FACTOR:g} x --time) or is interrupted (Ctrl-C: the
+samples so far are written, exit status 130) is reported as NOT VALID with the reason.
+Statistics: min, mean, std, p50, p90, p95, p99, p99.9, max in ms, every raw sample kept in
+samples.csv. The load other processes put on the machine during the run is recorded.
+
+Precision: by default each runtime uses its own default and the effective precision is shown.
+OpenVINO picks bf16 on CPUs with AVX-512 BF16/AMX (about 2x faster than f32, outputs differ
+~1-2%); ONNX Runtime runs f32. Pass --precision f32 for a like-for-like comparison.
+"""
+
+EPILOG = """\
+examples:
+  rfbench latency --device CPU
+      OpenVINO, latency mode, default precision, on the R50 reference graph
+  rfbench latency --device CPU --runtime all --precision f32
+      OpenVINO vs ONNX Runtime at f32, measured interleaved (A B A B), with ratios
+  rfbench latency --device CPU --mode throughput --requests 4 --time 30
+      throughput with 4 parallel requests for at least 30 s
+  rfbench latency --model face.onnx --precision bf16 --per-layer --out reports/bf16
+      a model of your own, plus the slowest layers from the runtime's counters
+
+output (--out, default reports/latency-<time>/): results.json (settings requested and
+effective, statistics, validity, load, versions), results.csv (one row per runtime),
+samples.csv (iteration, runtime, request_id, chunk, start_offset_ms, latency_ms) and, with
+--per-layer, layers.csv.
+
+--runtime all: the runtimes are loaded in one process and measured in alternating chunks
+(A B A B, each chunk 1/5 of --time, one untimed inference before each chunk), so drifting
+machine load hits all alike; compare them by the ratio column, not across separate runs.
+
+exit status: 0 every run valid, 1 a run not valid (cap reached), 2 bad input, 130 interrupted.
+"""
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    """argparse type: a shape such as 1x3x640x640."""
+    try:
+        dims = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 1x3x640x640") from None
+    if not dims or any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"'{text}': dimensions must be >= 1")
+    return dims
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``latency`` sub-command."""
+    parser = subparsers.add_parser(
+        "latency",
+        help="measure inference latency and throughput",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = parser.add_argument_group("what to run")
+    what.add_argument("--device", default="CPU", help="device to run on (default: CPU)")
+    what.add_argument(
+        "--model",
+        type=Path,
+        help="model file (.onnx, or OpenVINO .xml); default: the R50 reference graph, built "
+        "once into the cache",
+    )
+    what.add_argument(
+        "--runtime",
+        default="openvino",
+        type=str.lower,
+        choices=_RUNTIME_CHOICES,
+        help="runtime; 'all' measures every runtime interleaved (default: openvino)",
+    )
+    what.add_argument(
+        "--precision",
+        choices=("f32", "bf16", "f16"),
+        help="inference precision (default: the runtime's own; the effective one is reported)",
+    )
+    what.add_argument(
+        "--mode",
+        choices=("latency", "throughput"),
+        default="latency",
+        help="latency: sync, 1 request; throughput: async, N requests (default: latency)",
+    )
+    what.add_argument(
+        "--batch", type=_positive_int, default=1, help="batch size; > 1 reshapes the input (default: 1)"
+    )
+    what.add_argument(
+        "--input-shape",
+        type=_shape,
+        help="input shape for a model with dynamic dimensions, e.g. 1x3x640x640",
+    )
+    how_long = parser.add_argument_group("how long (both minimums must be met)")
+    how_long.add_argument(
+        "--time",
+        type=_positive_float,
+        default=_MIN_TIME_S,
+        metavar="S",
+        help=f"minimum measured seconds per runtime (default: {_MIN_TIME_S:g})",
+    )
+    how_long.add_argument(
+        "--iterations",
+        type=_positive_int,
+        default=_MIN_ITERATIONS,
+        metavar="N",
+        help=f"minimum completed inferences per runtime (default: {_MIN_ITERATIONS})",
+    )
+    how_long.add_argument(
+        "--max-time",
+        type=_positive_float,
+        metavar="S",
+        help=f"hard cap on measured seconds; reaching it makes the run not valid "
+        f"(default: {_CAP_FACTOR:g} x --time)",
+    )
+    how_long.add_argument(
+        "--warmup",
+        type=_non_negative_int,
+        default=_WARMUP,
+        metavar="N",
+        help=f"untimed warm-up inferences after the first one (default: {_WARMUP})",
+    )
+    tuning = parser.add_argument_group("runtime settings (default: the runtime decides)")
+    tuning.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads")
+    tuning.add_argument(
+        "--streams", type=_positive_int, metavar="N", help="OpenVINO execution streams"
+    )
+    tuning.add_argument(
+        "--requests",
+        type=_positive_int,
+        metavar="N",
+        help="parallel infer requests in throughput mode (default: OpenVINO's optimal number; "
+        "ONNX Runtime 1)",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--per-layer",
+        action="store_true",
+        help="also profile per-layer times (OpenVINO performance counters, ORT profiling) in a "
+        "separate session after the timed run, print the top layers, save layers.csv",
+    )
+    output.add_argument(
+        "--out", metavar="DIR", help="output folder (default: a new folder under reports/)"
+    )
+    parser.set_defaults(func=run)
+
+
+def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
+    """Turn parsed arguments into :class:`rfbench.latency.LatencyOptions`."""
+    from rfbench.errors import RfbenchError
+    from rfbench.latency import LatencyOptions, StopRule
+
+    if args.model is None:
+        from rfbench.reference_r50 import reference_model_path
+
+        model = reference_model_path()
+    else:
+        model = args.model
+        if not model.is_file():
+            raise RfbenchError(f"--model {model}: file not found")
+    if args.runtime == "all":
+        from rfbench.runtimes import runtime_targets
+
+        builtin = ("openvino", "onnxruntime")
+        runtimes = builtin + tuple(sorted(set(runtime_targets()) - set(builtin)))
+    else:
+        runtimes = (args.runtime,)
+    rule = StopRule(args.time, args.iterations, args.max_time)
+    return LatencyOptions(
+        model=model,
+        runtimes=runtimes,
+        device=args.device,
+        precision=args.precision,
+        mode=args.mode,
+        rule=rule,
+        threads=args.threads,
+        streams=args.streams,
+        requests=args.requests,
+        batch=args.batch,
+        input_shape=args.input_shape,
+        warmup=args.warmup,
+        per_layer=args.per_layer,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the measurement, print the table, write results.json/.csv and samples.csv.
+
+    Returns 0 when every run is valid, 1 when a run is not valid (cap reached), 130 when
+    interrupted (results are still written).
+    """
+    from rfbench.latency import build_record, csv_rows, run_benchmark, samples_csv_text
+    from rfbench.latency.runner import layers_csv_text
+    from rfbench.latency.table import report_text
+    from rfbench.report import write_report
+    from rfbench.results import atomic_write_text, base_record, new_output_dir, write_results
+
+    options = _options(args)
+    out_dir = new_output_dir(args.out, "latency")
+    log.info(
+        "measuring %s on %s (%s mode) for >= %g s and >= %d inferences each",
+        ", ".join(options.runtimes), options.device, options.mode,
+        options.rule.min_time_s, options.rule.min_iterations,
+    )  # fmt: skip
+    report = run_benchmark(options)
+    atomic_write_text(out_dir / "samples.csv", samples_csv_text(report.measurements))
+    if report.layers:
+        atomic_write_text(out_dir / "layers.csv", layers_csv_text(report.layers))
+    write_results(out_dir, build_record(report, base_record("latency")), csv_rows(report))
+    write_report([out_dir], out_dir / "report.html")
+    sys.stdout.write(report_text(report, str(out_dir)) + "\n")
+    if report.interrupted:
+        return 130
+    return 0 if report.valid else 1

@@ -1,0 +1,61 @@
+"""Honest latency and throughput measurement (``rfbench latency``).
+
+Modules: :mod:`~rfbench.latency.stats` (summary statistics), :mod:`~rfbench.latency.rules`
+(stop rule and validity), :mod:`~rfbench.latency.load` (load from other processes),
+:mod:`~rfbench.latency.loop` (sync/async workloads, interleaved chunks, Ctrl-C),
+:mod:`~rfbench.latency.runner` (runtimes, inputs, warm-up, records) and
+:mod:`~rfbench.latency.table` (stdout tables). Method: ``shared/spec/measurement.md``.
+"""
+
+from rfbench.latency.loop import (
+    AsyncWorkload,
+    ChunkOutcome,
+    RunMeasurement,
+    SyncWorkload,
+    measure,
+    verdict,
+)
+from rfbench.latency.rules import (
+    DEFAULT_CAP_FACTOR,
+    DEFAULT_MIN_ITERATIONS,
+    DEFAULT_MIN_TIME_S,
+    Decision,
+    StopRule,
+)
+from rfbench.latency.runner import (
+    DEFAULT_WARMUP,
+    MODES,
+    LatencyOptions,
+    LatencyReport,
+    build_record,
+    csv_rows,
+    make_feeds,
+    run_benchmark,
+    samples_csv_text,
+)
+from rfbench.latency.stats import PERCENTILE_METHOD, summarize_latencies_ns
+
+__all__ = [
+    "DEFAULT_CAP_FACTOR",
+    "DEFAULT_MIN_ITERATIONS",
+    "DEFAULT_MIN_TIME_S",
+    "DEFAULT_WARMUP",
+    "MODES",
+    "PERCENTILE_METHOD",
+    "AsyncWorkload",
+    "ChunkOutcome",
+    "Decision",
+    "LatencyOptions",
+    "LatencyReport",
+    "RunMeasurement",
+    "StopRule",
+    "SyncWorkload",
+    "build_record",
+    "csv_rows",
+    "make_feeds",
+    "measure",
+    "run_benchmark",
+    "samples_csv_text",
+    "summarize_latencies_ns",
+    "verdict",
+]
