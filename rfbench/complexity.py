@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
+from rfbench.model_files import load_onnx, onnx_graph_inputs
 
 log = logging.getLogger(__name__)
 
@@ -364,18 +365,11 @@ def _onnx_dims(value_info: Any) -> tuple[int, ...] | None:
 def _load_onnx(path: Path, input_hw: tuple[int, int] | None) -> _Graph:
     """Read an ONNX model, fix dynamic input dims (batch 1, H x W), infer all shapes."""
     import onnx
-    from google.protobuf.message import DecodeError
     from onnx import numpy_helper, shape_inference
 
-    try:
-        model = onnx.load(str(path))
-    except (OSError, DecodeError, ValueError) as exc:
-        raise RfbenchError(f"{path}: cannot read the ONNX model: {exc}") from exc
-    inits = {i.name for i in model.graph.initializer}
+    model = load_onnx(path)
     input_shapes = {}
-    for value in model.graph.input:
-        if value.name in inits:
-            continue
+    for value in onnx_graph_inputs(model):
         dims = value.type.tensor_type.shape.dim
         input_shapes[value.name] = _fix_input_dims(
             path, value.name, [d.dim_value if d.HasField("dim_value") else -1 for d in dims],
@@ -395,7 +389,7 @@ def _load_onnx(path: Path, input_hw: tuple[int, int] | None) -> _Graph:
         dims = _onnx_dims(value)
         if dims is not None and (value.name not in shapes or shapes[value.name] is None):
             shapes[value.name] = dims
-    consts = set(inits)
+    consts = {init.name for init in model.graph.initializer}
     _fill_shapes_with_openvino(path, model, shapes, input_shapes)
     const_data = {}
     for init in g.initializer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from rfbench.errors import RfbenchError
 
@@ -57,19 +58,29 @@ def read_input_shapes(path: str | Path) -> dict[str, tuple[int | None, ...]]:
     return _ir_input_shapes(path)
 
 
-def _onnx_input_shapes(path: Path) -> dict[str, tuple[int | None, ...]]:
+def load_onnx(path: str | Path, *, with_weights: bool = True) -> Any:
+    """``onnx.load`` of ``path`` (an ``onnx.ModelProto``); RfbenchError names an unreadable file.
+
+    ``with_weights=False`` skips external weight files (enough for names and shapes).
+    """
     import onnx
     from google.protobuf.message import DecodeError
 
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        return onnx.load(str(path), load_external_data=with_weights)
     except (OSError, ValueError, DecodeError) as exc:
-        raise RfbenchError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from exc
+        raise RfbenchError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from exc
+
+
+def onnx_graph_inputs(model: Any) -> list[Any]:
+    """The real inputs (``ValueInfoProto``) of an ONNX ``ModelProto``: initializers excluded."""
     initializers = {init.name for init in model.graph.initializer}
+    return [value for value in model.graph.input if value.name not in initializers]
+
+
+def _onnx_input_shapes(path: Path) -> dict[str, tuple[int | None, ...]]:
     shapes = {}
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
+    for value in onnx_graph_inputs(load_onnx(path, with_weights=False)):
         dims = value.type.tensor_type.shape.dim
         shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims)
     return shapes

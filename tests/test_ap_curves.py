@@ -5,21 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.io
+from published_ap import PUBLISHED_AP
 
 from rfbench.evaluation import voc_ap
 
-# fixtures/README.md: method -> (easy, medium, hard)
-PUBLISHED_AP = {
-    "hr_res101": (0.930239, 0.915676, 0.830256),
-    "HR": (0.925708, 0.910481, 0.806046),
-    "cms-rcnn": (0.899345, 0.874512, 0.624435),
-    "multitask-cascade-cnn": (0.848777, 0.825753, 0.598361),
-    "LDCF+": (0.790041, 0.769052, 0.522502),
-    "faceness": (0.713843, 0.634777, 0.345848),
-    "multiscale_cascade": (0.691524, 0.664318, 0.424442),
-    "two_stage_cnn": (0.681224, 0.618891, 0.323884),
-    "acf": (0.659213, 0.541818, 0.273155),
-}
 CASES = [(m, s, ap) for m, aps in PUBLISHED_AP.items() for s, ap in zip(("easy", "medium", "hard"), aps)]
 
 

@@ -275,7 +275,7 @@ class FakeAsyncAdapter:
             for _ in range(self.requests):
                 completed += 1
                 latencies.append(self.latency)
-                on_done(completed - 1, self.latency, None)
+                on_done(completed - 1, (completed - 1) % self.requests, self.latency, None)
         return AsyncRunResult(
             requests=self.requests,
             completed=completed,
@@ -407,6 +407,8 @@ def test_cli_throughput_mode_and_batch(models_dir: Path, tmp_path: Path) -> None
     assert run["effective"]["requests"] == 2 and run["effective"]["batch"] == 2
     assert run["inputs"][0]["shape"] == [2, 3, 160, 160]
     assert run["throughput_fps"] == pytest.approx(2 * run["iterations"] / run["measured_time_s"])
+    request_ids = {row["request_id"] for row in _read_samples(out / "samples.csv")["openvino"]}
+    assert request_ids and request_ids <= {"0", "1"}  # which of the 2 requests ran each sample
 
 
 def test_cli_interrupt_writes_invalid_samples(models_dir: Path, tmp_path: Path, monkeypatch) -> None:

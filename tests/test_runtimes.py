@@ -307,14 +307,17 @@ def test_async_matches_sync(fixture, request, x640, x640b) -> None:
     feeds = [{"input0": x640}, {"input0": x640b}]
     expected = [adapter.infer(f) for f in feeds]
     got: dict[int, dict] = {}
+    request_ids = set()
 
-    def on_done(job_id: int, latency_ns: int, outputs: dict | None) -> None:
+    def on_done(job_id: int, request_id: int, latency_ns: int, outputs: dict | None) -> None:
         assert latency_ns > 0
         got[job_id] = outputs
+        request_ids.add(request_id)
 
     result = adapter.run_async(feeds, max_iterations=6, on_done=on_done, return_outputs=True)
     assert result.requests == 2 and result.completed == 6 and result.stop_reason == "max_iterations"
     assert sorted(result.job_ids.tolist()) == list(range(6)) == sorted(got)
+    assert request_ids and request_ids <= {0, 1}
     assert result.latencies_ns.shape == (6,) and (result.latencies_ns > 0).all()
     assert result.wall_ns >= result.latencies_ns.max() and result.throughput_fps > 0
     for job_id, outputs in got.items():
@@ -341,7 +344,7 @@ def test_async_stop_condition(fixture, request, x640) -> None:
 
 
 def test_async_callback_error_propagates(ort640, x640) -> None:
-    def on_done(job_id: int, latency_ns: int, outputs: dict | None) -> None:
+    def on_done(job_id: int, request_id: int, latency_ns: int, outputs: dict | None) -> None:
         raise ValueError("boom in callback")
 
     with pytest.raises(ValueError, match="boom in callback"):

@@ -127,11 +127,11 @@ class AsyncWorkload:
         lock = threading.Lock()
         seen = {"count": 0, "first": None, "last": None}
 
-        def on_done(_job_id: int, latency_ns: int, _outputs: object) -> None:
+        def on_done(_job_id: int, request_id: int, latency_ns: int, _outputs: object) -> None:
             end = clock()
             start = end - latency_ns
             with lock:
-                record(start, latency_ns, None)
+                record(start, latency_ns, request_id)
                 seen["count"] += 1
                 seen["first"] = start if seen["first"] is None else min(seen["first"], start)
                 seen["last"] = end if seen["last"] is None else max(seen["last"], end)

@@ -32,7 +32,7 @@ from rfbench.latency.loop import (
 )
 from rfbench.latency.rules import StopRule
 from rfbench.latency.stats import PERCENTILE_METHOD, STD_DDOF, summarize_latencies_ns
-from rfbench.model_files import model_sha256
+from rfbench.model_files import load_onnx, model_sha256, onnx_graph_inputs, read_input_shapes
 
 log = logging.getLogger(__name__)
 
@@ -176,24 +176,6 @@ def make_feeds(inputs: Sequence[Any], seed: int = DEFAULT_SEED) -> dict[str, np.
     return feeds
 
 
-def onnx_input_shapes(model_path: Path) -> dict[str, tuple[int | None, ...]]:
-    """Declared shapes of an ONNX model's graph inputs (initializers excluded); None = dynamic."""
-    import onnx
-
-    try:
-        model = onnx.load(str(model_path), load_external_data=False)
-    except (OSError, ValueError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:
-        raise RfbenchError(f"cannot read ONNX model {model_path}: {exc}") from exc
-    initializers = {init.name for init in model.graph.initializer}
-    shapes = {}
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
-        dims = value.type.tensor_type.shape.dim
-        shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
-    return shapes
-
-
 def rebatch_onnx(model_path: Path, batch: int, out_dir: Path) -> Path:
     """Copy of an ONNX model whose inputs have a fixed batch ``batch`` (dim 0).
 
@@ -204,11 +186,8 @@ def rebatch_onnx(model_path: Path, batch: int, out_dir: Path) -> Path:
     """
     import onnx
 
-    model = onnx.load(str(model_path))
-    initializers = {init.name for init in model.graph.initializer}
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
+    model = load_onnx(model_path)
+    for value in onnx_graph_inputs(model):
         dims = value.type.tensor_type.shape.dim
         if not dims:
             raise RfbenchError(f"{model_path.name}: input '{value.name}' is a scalar; no batch")
@@ -245,7 +224,7 @@ def prepare_model(
         raise RfbenchError(
             f"--batch {options.batch} with {path.name}: give --input-shape for non-ONNX models"
         )
-    declared = onnx_input_shapes(path)
+    declared = read_input_shapes(path)
     if len(declared) != 1:
         raise RfbenchError(f"--batch needs a one-input model; {path.name} has {list(declared)}")
     (dims,) = declared.values()

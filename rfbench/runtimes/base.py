@@ -57,11 +57,13 @@ from rfbench.errors import RfbenchError
 PRECISIONS = ("f32", "bf16", "f16")
 PERFORMANCE_HINTS = ("latency", "throughput")
 
-#: ``on_done(job_id, latency_ns, outputs)``: ``job_id`` is the 0-based submission index (the feeds
-#: used were ``feeds[job_id % len(feeds)]``); ``latency_ns`` that request's submit-to-completion
-#: time; ``outputs`` a dict of copied output arrays when ``return_outputs=True``, else None.
-#: Called from a runtime thread: keep it short and thread-safe.
-DoneCallback = Callable[[int, int, "dict[str, np.ndarray] | None"], None]
+#: ``on_done(job_id, request_id, latency_ns, outputs)``: ``job_id`` is the 0-based submission
+#: index (the feeds used were ``feeds[job_id % len(feeds)]``); ``request_id`` which of the
+#: ``effective["requests"]`` parallel requests ran it (0-based); ``latency_ns`` that job's
+#: submit-to-completion time; ``outputs`` a dict of copied output arrays when
+#: ``return_outputs=True``, else None. Called from a runtime thread: keep it short and
+#: thread-safe.
+DoneCallback = Callable[[int, int, int, "dict[str, np.ndarray] | None"], None]
 
 #: ``should_stop(completed, elapsed_ns) -> bool``: asked before each new submission, with the
 #: number of completed inferences and the ns since the run started. True stops submitting;

@@ -395,7 +395,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
                 counter["submitted"] = job + 1
                 return job
 
-        def worker() -> None:
+        def worker(request_id: int) -> None:
             try:
                 while (job := next_job()) is not None:
                     t0 = time.perf_counter_ns()
@@ -406,11 +406,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
                         outputs = None
                         if return_outputs:
                             outputs = dict(zip(self._output_names, results, strict=True))
-                        on_done(job, done - t0, outputs)
+                        on_done(job, request_id, done - t0, outputs)
             except BaseException as exc:  # noqa: BLE001 - carried to the calling thread
                 tracker.fail(exc)
 
-        threads = [threading.Thread(target=worker, name=f"rfbench-ort-{i}") for i in range(n)]
+        threads = [threading.Thread(target=worker, args=(i,), name=f"rfbench-ort-{i}") for i in range(n)]
         for thread in threads:
             thread.start()
         try:

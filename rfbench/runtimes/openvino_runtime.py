@@ -411,9 +411,9 @@ class OpenVINOAdapter(RuntimeAdapter):
         state = AsyncTracker()
         out_ports = list(zip(self.outputs, self._out_ports, strict=True))
 
-        def callback(request: ov.InferRequest, userdata: tuple[int, int]) -> None:
+        def callback(request: ov.InferRequest, userdata: tuple[int, int, int]) -> None:
             done_ns = time.perf_counter_ns()
-            job_id, submit_ns = userdata
+            job_id, request_id, submit_ns = userdata
             try:
                 outputs = None
                 if return_outputs:
@@ -423,7 +423,7 @@ class OpenVINOAdapter(RuntimeAdapter):
                     }
                 state.record(job_id, done_ns - submit_ns, done_ns)
                 if on_done is not None:
-                    on_done(job_id, done_ns - submit_ns, outputs)
+                    on_done(job_id, request_id, done_ns - submit_ns, outputs)
             except BaseException as exc:  # noqa: BLE001 - carried to the submitting thread
                 state.fail(exc)
 
@@ -445,8 +445,9 @@ class OpenVINOAdapter(RuntimeAdapter):
                 ):
                     break
                 used.add(rid)
+                # start_async takes the idle request get_idle_request_id just returned
                 queue.start_async(
-                    bound[submitted % len(bound)], userdata=(submitted, time.perf_counter_ns())
+                    bound[submitted % len(bound)], userdata=(submitted, rid, time.perf_counter_ns())
                 )
                 submitted += 1
         except KeyboardInterrupt:
