@@ -5,16 +5,18 @@ layout, then alternates, in one process:
   bare      the adapter's synchronous inference on one prepared tensor, --images times
   pipeline  ``PredictionRun`` over the JPEGs (read + OMZ resize, inference, decode,
             post-processing preset, prediction files), once per preset
-and reports images/s and pipeline / bare ratios (bare = mean of the runs around it).
-Targets (issue 3): >= 0.95 with the insightface preset, >= 0.9 with omz.
+and reports images/s and pipeline / bare ratios (bare = mean of the runs around it), the cores
+other processes kept busy during each pipeline run (a shared machine's noise), and the median
+ratio per preset. Targets (issue 3): >= 0.95 with the insightface preset, >= 0.9 with omz.
 
-    python benchmarks/bench_pipeline.py [--model PATH] [--runtime openvino] [--images 200]
+    python benchmarks/bench_pipeline.py [--model PATH] [--runtime openvino] [--images 200] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 import sys
 import tempfile
 import time
@@ -23,8 +25,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rfbench.latency.load import LoadAccumulator, snapshot
 from rfbench.model_eval import ModelRunOptions, open_model
 from rfbench.pipeline import PredictionRun
+from rfbench.postprocess import get_preset
+
+PRESETS = ("insightface", "omz")
+TARGETS = {"insightface": 0.95, "omz": 0.9}
 
 
 def make_dataset(root: Path, count: int, seed: int = 0) -> list[str]:
@@ -45,6 +52,7 @@ def make_dataset(root: Path, count: int, seed: int = 0) -> list[str]:
 
 
 def bare_images_per_s(adapter, spec, count: int) -> float:
+    """Images/s of ``count`` synchronous inferences on one prepared tensor."""
     tensor = np.random.default_rng(1).uniform(0, 255, size=(1, 3, *spec.input.hw)).astype(np.float32)
     run = adapter.sync_runner({spec.input.name: tensor})
     start = time.perf_counter()
@@ -53,11 +61,36 @@ def bare_images_per_s(adapter, spec, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def pipeline_images_per_s(adapter, spec, preset, images_dir: Path, ids: list[str], out: Path) -> float:
+def pipeline_images_per_s(adapter, spec, preset, images_dir: Path, ids: list[str], out: Path) -> tuple[float, float | None]:
+    """(images/s of ``PredictionRun`` over ``ids``, cores busy with other processes meanwhile)."""
     runner = PredictionRun(adapter.infer, spec, preset, "stretch", images_dir, out)
+    load = LoadAccumulator()
+    before = snapshot()
     stats = runner.run(ids, progress=False)
+    load.add(before, snapshot())
     assert stats.images_predicted == len(ids) and not stats.failed
-    return stats.images_per_s
+    return stats.images_per_s, load.as_dict()["other_busy_cores"]
+
+
+def measure(args, images_dir: Path, ids: list[str], out_root: Path) -> tuple[dict, dict]:
+    """Rounds of: bare, pipeline per preset (bare between each), on one compiled model."""
+    adapter, spec, _ = open_model(ModelRunOptions(Path(args.model), runtime=args.runtime,
+                                                  precision=args.precision))
+    presets = {name: get_preset(name, spec.layout.kind) for name in PRESETS}
+    rows = {name: [] for name in PRESETS}
+    bare_count = max(20, args.images // 2)
+    with adapter:
+        bare_images_per_s(adapter, spec, 5)  # warm-up
+        bare = bare_images_per_s(adapter, spec, bare_count)
+        for r in range(args.rounds):
+            for name, preset in presets.items():
+                piped, others = pipeline_images_per_s(adapter, spec, preset, images_dir, ids,
+                                                      out_root / f"out-{name}-{r}")
+                after = bare_images_per_s(adapter, spec, bare_count)
+                rows[name].append(((bare + after) / 2, piped, others))
+                bare = after
+        describe = adapter.describe()
+    return rows, describe
 
 
 def main() -> int:
@@ -73,31 +106,23 @@ def main() -> int:
         from rfbench.reference_r50 import reference_model_path
 
         args.model = reference_model_path()
-    results = {"insightface": [], "omz": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ids = make_dataset(root, args.images)
-        images_dir = root / "WIDER_val" / "images"
-        for preset_name in results:
-            adapter, spec, preset = open_model(ModelRunOptions(Path(args.model), runtime=args.runtime,
-                                                               precision=args.precision, preset=preset_name))
-            with adapter:
-                bare_images_per_s(adapter, spec, 5)  # warm-up
-                for r in range(args.rounds):
-                    before = bare_images_per_s(adapter, spec, args.images)
-                    piped = pipeline_images_per_s(adapter, spec, preset, images_dir, ids,
-                                                  root / f"out-{preset_name}-{r}")
-                    after = bare_images_per_s(adapter, spec, args.images)
-                    results[preset_name].append((before, piped, after))
-            describe = adapter.describe()
+        rows, describe = measure(args, root / "WIDER_val" / "images", ids, root)
     print(f"model {Path(args.model).name}, runtime {describe['runtime']} {describe['runtime_version']}, "
           f"precision {describe['effective']['precision']}, threads {describe['effective']['threads']}, "
           f"{args.images} JPEGs 1024 px wide")
-    print(f"{'preset':<12} {'round':>5} {'bare img/s':>11} {'pipeline img/s':>15} {'ratio':>7}")
-    for preset_name, rows in results.items():
-        for r, (before, piped, after) in enumerate(rows):
-            bare = (before + after) / 2
-            print(f"{preset_name:<12} {r:>5} {bare:11.3f} {piped:15.3f} {piped / bare:7.3f}")
+    print(f"{'preset':<12} {'round':>5} {'bare img/s':>11} {'pipeline img/s':>15} {'ratio':>7} "
+          f"{'other cores':>12}")
+    for name, preset_rows in rows.items():
+        for r, (bare, piped, others) in enumerate(preset_rows):
+            shown = "n/a" if others is None else f"{others:.2f}"
+            print(f"{name:<12} {r:>5} {bare:11.3f} {piped:15.3f} {piped / bare:7.3f} {shown:>12}")
+    for name, preset_rows in rows.items():
+        ratios = [piped / bare for bare, piped, _ in preset_rows]
+        print(f"{name}: median ratio {statistics.median(ratios):.3f} "
+              f"(target >= {TARGETS[name]}; min {min(ratios):.3f}, max {max(ratios):.3f})")
     return 0
 
 

@@ -53,17 +53,20 @@ def base_record(kind: str) -> dict[str, Any]:
     }
 
 
+def unused_timestamped_path(prefix: str, extension: str = "") -> Path:
+    """``reports/<prefix>-<local time>[-N]<extension>``, numbered until nothing exists there."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = DEFAULT_REPORTS_DIR / f"{prefix}-{stamp}{extension}"
+    number = 1
+    while path.exists():
+        number += 1
+        path = DEFAULT_REPORTS_DIR / f"{prefix}-{stamp}-{number}{extension}"
+    return path
+
+
 def new_output_dir(out: str | os.PathLike | None, kind: str) -> Path:
     """Return ``out`` (created) or a new timestamped folder under ``reports/``."""
-    if out is not None:
-        path = Path(out)
-    else:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = DEFAULT_REPORTS_DIR / f"{kind}-{stamp}"
-        suffix = 1
-        while path.exists():
-            suffix += 1
-            path = DEFAULT_REPORTS_DIR / f"{kind}-{stamp}-{suffix}"
+    path = Path(out) if out is not None else unused_timestamped_path(kind)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -118,6 +118,8 @@ def variant(src: Path, dst: Path, edit) -> Path:
 def _scale_ap(factor: float, runtime: str):
     def edit(record):
         record["runtime"]["runtime"] = runtime
+        # same preset name, the layout-A recipe (as a nine-head export of the model would get)
+        record["preset"].update(layout_kind="A", score_threshold=None, nms_scope="per_level")
         for metric in record["metrics"]:
             metric["ap"] *= factor
     return edit
@@ -215,6 +217,15 @@ def test_multi_report_sections_comparison_and_notes(multi):
     assert base[col].endswith("baseline")
     assert other[col].split()[1] == "\u00d70.900"
     assert subset[col].endswith("no ratio")
+
+    # same preset name, another recipe: a side note names what differs
+    recipe = [n for n in doc.notes if "another recipe" in n]
+    assert len(recipe) == 1 and "/ openvino /" in recipe[0], doc.notes
+    assert "preset omz for layout A vs layout B" in recipe[0]
+    assert "nms_scope per_level vs global" in recipe[0]
+    assert "score_threshold None vs 0.02" in recipe[0]
+    acc = doc.table("ap")
+    assert {r[acc[0].index("preset")] for r in acc[1:]} == {"omz (A)", "omz (B)"}
 
     # the incompatibility is a visible note naming the difference
     notes = [n for n in doc.notes if "not comparable" in n]

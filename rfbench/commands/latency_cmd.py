@@ -118,7 +118,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    what = parser.add_argument_group("what to run")
+    _add_what_arguments(parser.add_argument_group("what to run"))
+    _add_duration_arguments(parser.add_argument_group("how long (both minimums must be met)"))
+    _add_tuning_arguments(
+        parser.add_argument_group("runtime settings (default: the runtime decides)")
+    )
+    _add_output_arguments(parser.add_argument_group("output"))
+    parser.set_defaults(func=run)
+
+
+def _add_what_arguments(what: argparse._ArgumentGroup) -> None:
+    """Model, runtime, device, precision, mode and input shape."""
     what.add_argument("--device", default="CPU", help="device to run on (default: CPU)")
     what.add_argument(
         "--model",
@@ -145,14 +155,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="latency: sync, 1 request; throughput: async, N requests (default: latency)",
     )
     what.add_argument(
-        "--batch", type=_positive_int, default=1, help="batch size; > 1 reshapes the input (default: 1)"
+        "--batch",
+        type=_positive_int,
+        default=1,
+        help="batch size; > 1 reshapes the input (default: 1)",
     )
     what.add_argument(
         "--input-shape",
         type=_shape,
         help="input shape for a model with dynamic dimensions, e.g. 1x3x640x640",
     )
-    how_long = parser.add_argument_group("how long (both minimums must be met)")
+
+
+def _add_duration_arguments(how_long: argparse._ArgumentGroup) -> None:
+    """Minimum time and iterations, the hard cap and the warm-up."""
     how_long.add_argument(
         "--time",
         type=_positive_float,
@@ -181,7 +197,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"untimed warm-up inferences after the first one (default: {_WARMUP})",
     )
-    tuning = parser.add_argument_group("runtime settings (default: the runtime decides)")
+
+
+def _add_tuning_arguments(tuning: argparse._ArgumentGroup) -> None:
+    """Threads, streams and requests; unset means the runtime's own choice."""
     tuning.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads")
     tuning.add_argument(
         "--streams", type=_positive_int, metavar="N", help="OpenVINO execution streams"
@@ -193,7 +212,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="parallel infer requests in throughput mode (default: OpenVINO's optimal number; "
         "ONNX Runtime 1)",
     )
-    output = parser.add_argument_group("output")
+
+
+def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
+    """Per-layer profiling and the output folder."""
     output.add_argument(
         "--per-layer",
         action="store_true",
@@ -203,7 +225,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output.add_argument(
         "--out", metavar="DIR", help="output folder (default: a new folder under reports/)"
     )
-    parser.set_defaults(func=run)
 
 
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)

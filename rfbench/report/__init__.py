@@ -8,7 +8,6 @@ holds one row per run and metric.
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import os
 from pathlib import Path
@@ -23,20 +22,14 @@ __all__ = ["Entry", "Run", "build_entries", "default_out_path", "load_runs", "wr
 
 def default_out_path(result_dirs: list[str | os.PathLike]) -> Path:
     """``report.html`` inside the one results folder, else ``reports/report-<time>.html``."""
-    from rfbench.results import DEFAULT_REPORTS_DIR
+    from rfbench.results import unused_timestamped_path
 
     if len(result_dirs) == 1:
         path = Path(result_dirs[0])
         if path.is_file():
             path = path.parent
         return path / "report.html"
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = DEFAULT_REPORTS_DIR / f"report-{stamp}.html"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = DEFAULT_REPORTS_DIR / f"report-{stamp}-{suffix}.html"
-    return path
+    return unused_timestamped_path("report", ".html")
 
 
 def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,

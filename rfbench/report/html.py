@@ -316,7 +316,7 @@ class Page:
                 status = Html('<span class="badge warn">not comparable</span>')
             elif row is not None and row.is_baseline and len(evals) > 1:
                 status = Html('<span class="badge">baseline</span>')
-            preset = (entry.data.get("preset") or {}).get("name")
+            preset = _preset_label(entry.data.get("preset") or {})
             boxes = {m.get("num_predictions") for m in metrics.values()}
             cells: list[Any] = [entry.label, fmt(num_images(entry), "{:d}"), preset or DASH,
                                 fmt(boxes.pop(), "{:,d}") if len(boxes) == 1 else "varies"]
@@ -557,6 +557,15 @@ def _pair_text(a: Any, b: Any) -> str:
     if a is None and b is None:
         return DASH
     return f"{DASH if a is None else a} / {DASH if b is None else b}"
+
+
+def _preset_label(preset: dict[str, Any]) -> str | None:
+    """``omz (A)``: the preset name and the layout its recipe is for (None: not recorded)."""
+    name = preset.get("name")
+    if name is None:
+        return None
+    layout = preset.get("layout_kind")
+    return f"{name} ({layout})" if layout else str(name)
 
 
 def _req_eff(requested: dict[str, Any], effective: dict[str, Any], key: str) -> str:

@@ -137,12 +137,30 @@ def eval_side_notes(base: Entry, other: Entry) -> list[str]:
         if only_b:
             parts.append(f"it lacks {', '.join(only_b)}")
         notes.append("different protocols/settings: " + "; ".join(parts))
-    b_preset = (base.data.get("preset") or {}).get("name")
-    o_preset = (other.data.get("preset") or {}).get("name")
-    if b_preset != o_preset:
-        notes.append(f"post-processing preset {o_preset or 'not recorded'} vs "
-                     f"{b_preset or 'not recorded'}")
+    notes += preset_differences(base.data.get("preset") or {}, other.data.get("preset") or {})
     return notes
+
+
+_RECIPE_KEYS = ("score_threshold", "score_inclusive", "pre_nms_top_k", "nms_scope",
+                "nms_iou_threshold", "nms_suppress_equal", "nms_plus_one",
+                "nms_in_original_pixels", "clip_to_input")
+
+
+def preset_differences(base: dict, other: dict) -> list[str]:
+    """Post-processing differences: another preset, or the same name with another recipe.
+
+    ``base``/``other``: the ``preset`` records of results.json. One preset name can stand for two
+    recipes (``omz`` is per-stride NMS 0.5 for layout A, threshold + top 750 + NMS 0.4 for B).
+    """
+    b_name, o_name = base.get("name"), other.get("name")
+    if b_name != o_name:
+        return [f"post-processing preset {o_name or 'not recorded'} vs {b_name or 'not recorded'}"]
+    changed = [f"{key} {other.get(key)} vs {base.get(key)}" for key in _RECIPE_KEYS
+               if key in base and key in other and base[key] != other[key]]
+    if not changed:
+        return []
+    return [f"preset {o_name} for layout {other.get('layout_kind')} vs layout "
+            f"{base.get('layout_kind')} is another recipe: " + ", ".join(changed)]
 
 
 # -- latency --------------------------------------------------------------------------------
