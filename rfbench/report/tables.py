@@ -141,9 +141,7 @@ def eval_side_notes(base: Entry, other: Entry) -> list[str]:
     return notes
 
 
-_RECIPE_KEYS = ("score_threshold", "score_inclusive", "pre_nms_top_k", "nms_scope",
-                "nms_iou_threshold", "nms_suppress_equal", "nms_plus_one",
-                "nms_in_original_pixels", "clip_to_input")
+_NOT_RECIPE_KEYS = {"name", "layout_kind", "description"}  # every other preset key is a setting
 
 
 def preset_differences(base: dict, other: dict) -> list[str]:
@@ -155,8 +153,8 @@ def preset_differences(base: dict, other: dict) -> list[str]:
     b_name, o_name = base.get("name"), other.get("name")
     if b_name != o_name:
         return [f"post-processing preset {o_name or 'not recorded'} vs {b_name or 'not recorded'}"]
-    changed = [f"{key} {other.get(key)} vs {base.get(key)}" for key in _RECIPE_KEYS
-               if key in base and key in other and base[key] != other[key]]
+    changed = [f"{key} {other[key]} vs {base[key]}" for key in base
+               if key not in _NOT_RECIPE_KEYS and key in other and base[key] != other[key]]
     if not changed:
         return []
     return [f"preset {o_name} for layout {other.get('layout_kind')} vs layout "
