@@ -2,7 +2,7 @@
 
 Writes --images generated 1024-px-wide JPEGs (and a face-less GT text) into a temporary WIDER
 layout, then alternates, in one process:
-  bare      the adapter's synchronous inference on one prepared tensor, --images times
+  bare      the adapter's synchronous inference on one prepared tensor, --images / 2 times (at least 20)
   pipeline  ``PredictionRun`` over the JPEGs (read + OMZ resize, inference, decode,
             post-processing preset, prediction files), once per preset
 and reports images/s and pipeline / bare ratios (bare = mean of the runs around it), the cores

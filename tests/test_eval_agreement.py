@@ -243,8 +243,6 @@ def _read_pr_curve(path: Path) -> np.ndarray:
     return np.asarray(curve, dtype=np.float64)
 
 
-
-
 def test_reference_voc_ap_on_published_curves(fixtures_dir: Path):
     """The reference VOC AP (NaN-ignoring envelope) reproduces the published table."""
     folder = fixtures_dir / "wider-pr-curves"
