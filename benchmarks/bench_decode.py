@@ -4,9 +4,9 @@ Runs ``retinaface-mnet025-omzlayout.onnx`` once with ONNX Runtime on a fixture i
 pre-processing: cv2.imread BGR, resize to 640x640 INTER_LINEAR, float32 NCHW, no mean), keeps
 the raw tensors, then times in the same process:
 
-- ``decode``: :func:`rfbench.decode.decode_outputs` (16,800 anchors);
+- ``decode``: :func:`rfbench.decoder.decode.decode_outputs` (16,800 anchors);
 - ``decode + omz``: decode plus the full ``omz`` post-processing (per-stride NMS, map back);
-- ``nms stride 8``: :func:`rfbench.nms.nms` on the 12,800 stride-8 boxes (IoU > 0.5, no threshold);
+- ``nms stride 8``: :func:`rfbench.decoder.nms.nms` on the 12,800 stride-8 boxes (IoU > 0.5, no threshold);
 - ``plain numpy greedy`` and ``cv2.dnn.NMSBoxes`` on the same stride-8 boxes.
 
 Kept sets are checked to be equal. Medians over repetitions; ratios against the fast NMS.
@@ -24,10 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rfbench.decode import decode_outputs, resolve_layout
-from rfbench.nms import nms
-from rfbench.postprocess import get_preset, postprocess
-from rfbench.preprocess import ImageTransform
+from rfbench.decoder.decode import decode_outputs, resolve_layout
+from rfbench.decoder.nms import nms
+from rfbench.decoder.postprocess import get_preset, postprocess
+from rfbench.decoder.preprocess import ImageTransform
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = "wider-mini/WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"

@@ -31,7 +31,7 @@ from gen_predictions import generate_predictions, write_submission  # noqa: E402
 from reference_eval import evaluate_official_reference, evaluate_omz_reference  # noqa: E402
 
 from rfbench.evaluation import evaluate_official, evaluate_omz  # noqa: E402
-from rfbench.wider import load_ground_truth  # noqa: E402
+from rfbench.wider.ground_truth import load_ground_truth  # noqa: E402
 
 
 def time_call(fn, repeat: int) -> tuple[float, object]:

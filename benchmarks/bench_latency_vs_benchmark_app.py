@@ -222,7 +222,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.model is None:
-        from rfbench.reference_r50 import reference_model_path
+        from rfbench.models.reference_r50 import reference_model_path
 
         args.model = reference_model_path()
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]

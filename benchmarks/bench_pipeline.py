@@ -25,10 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rfbench.accuracy.model_run import ModelRunOptions, open_model
+from rfbench.accuracy.pipeline import PredictionRun
+from rfbench.decoder.postprocess import get_preset
 from rfbench.latency.load import LoadAccumulator, snapshot
-from rfbench.model_eval import ModelRunOptions, open_model
-from rfbench.pipeline import PredictionRun
-from rfbench.postprocess import get_preset
 
 PRESETS = ("insightface", "omz")
 TARGETS = {"insightface": 0.95, "omz": 0.9}
@@ -103,7 +103,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.model is None:
-        from rfbench.reference_r50 import reference_model_path
+        from rfbench.models.reference_r50 import reference_model_path
 
         args.model = reference_model_path()
     with tempfile.TemporaryDirectory() as tmp:

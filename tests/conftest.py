@@ -59,7 +59,7 @@ def models_dir(fixtures_dir: Path) -> Path:
 def reference_r50_onnx(tmp_path_factory: pytest.TempPathFactory):
     """The reference RetinaFace-R50 ONNX graph, built once per session into a temporary
     ``RFBENCH_CACHE`` (kept set for the session, so later ``reference_model_path()`` calls reuse it)."""
-    from rfbench.reference_r50 import reference_model_path
+    from rfbench.models.reference_r50 import reference_model_path
 
     patch = pytest.MonkeyPatch()
     patch.setenv("RFBENCH_CACHE", str(tmp_path_factory.mktemp("rfbench-cache")))

@@ -37,7 +37,7 @@ NAN = float("nan")
 
 
 # ----------------------------------------------------------------------------------------------
-# Ground truth, parsed here (not with rfbench.wider)
+# Ground truth, parsed here (not with rfbench.wider.ground_truth)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -146,7 +146,7 @@ def reference_results(val_gt: ValGT, generated: GeneratedPredictions) -> dict[st
 
 @pytest.fixture(scope="module")
 def rf_gt(val_gt: ValGT):
-    from rfbench.wider import WiderGroundTruth
+    from rfbench.wider.ground_truth import WiderGroundTruth
 
     return WiderGroundTruth.from_arrays(
         val_gt.image_ids, val_gt.boxes, setting_indices=val_gt.settings, invalid=val_gt.invalid
@@ -303,7 +303,7 @@ def test_agreement_in_memory(rf_gt, val_gt, generated, reference_results):
 
 def test_agreement_through_files(rf_gt, val_gt, generated, reference_results, tmp_path_factory):
     from rfbench.evaluation import evaluate_official, evaluate_omz
-    from rfbench.predictions import read_predictions
+    from rfbench.wider.predictions import read_predictions
 
     pred_dir = tmp_path_factory.mktemp("submission")
     assert write_submission(pred_dir, generated) == len(generated.predictions)
@@ -327,7 +327,7 @@ def test_agreement_through_files(rf_gt, val_gt, generated, reference_results, tm
 
 def test_agreement_with_loaded_gt(val_gt, val_gt_dir, generated, reference_results, tmp_path):
     from rfbench.evaluation import evaluate_official, evaluate_omz
-    from rfbench.wider import load_ground_truth
+    from rfbench.wider.ground_truth import load_ground_truth
 
     root = tmp_path / "WIDER"
     (root / "wider_face_split").mkdir(parents=True)
@@ -381,7 +381,7 @@ def run_official(impl, image_ids, boxes, gt_lists, preds: dict) -> RefResult:
     if impl == "reference":
         return evaluate_official_reference(boxes, gt_lists, [preds.get(i) for i in image_ids])
     from rfbench.evaluation import evaluate_official
-    from rfbench.wider import WiderGroundTruth
+    from rfbench.wider.ground_truth import WiderGroundTruth
 
     gt = WiderGroundTruth.from_arrays(
         image_ids, boxes, setting_indices={s: gt_lists for s in SETTINGS}
@@ -399,7 +399,7 @@ def run_omz(impl, image_ids, boxes, preds: dict) -> RefResult:
     if impl == "reference":
         return evaluate_omz_reference(boxes, [preds.get(i) for i in image_ids])
     from rfbench.evaluation import evaluate_omz
-    from rfbench.wider import WiderGroundTruth
+    from rfbench.wider.ground_truth import WiderGroundTruth
 
     r = evaluate_omz(WiderGroundTruth.from_arrays(image_ids, boxes), preds)
     return RefResult(r.ap, np.asarray(r.precision), np.asarray(r.recall), r.num_faces)
@@ -524,8 +524,8 @@ def test_official_faceless_image_predictions(impl):
 def test_official_unsorted_files_give_the_sorted_answer(tmp_path: Path):
     """Case A written sorted, reversed and shuffled, read back with rfbench's reader."""
     from rfbench.evaluation import evaluate_official
-    from rfbench.predictions import read_predictions
-    from rfbench.wider import WiderGroundTruth
+    from rfbench.wider.ground_truth import WiderGroundTruth
+    from rfbench.wider.predictions import read_predictions
 
     gt = WiderGroundTruth.from_arrays(
         ["e/a"],

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from rfbench.cli import main
-from rfbench.predictions import write_prediction_file
-from rfbench.wider import load_ground_truth
+from rfbench.wider.ground_truth import load_ground_truth
+from rfbench.wider.predictions import write_prediction_file
 
 
 @pytest.fixture()

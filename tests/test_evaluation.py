@@ -7,7 +7,7 @@ import pytest
 
 from rfbench.evaluation import evaluate_official, evaluate_omz
 from rfbench.evaluation.official import NUM_THRESHOLDS
-from rfbench.wider import WiderGroundTruth
+from rfbench.wider.ground_truth import WiderGroundTruth
 
 
 def official_gt(boxes, lists):

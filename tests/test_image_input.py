@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbench.image_input import (
+from rfbench.decoder.preprocess import (
     PIXELS_LAYOUT_A,
     PIXELS_LAYOUT_B,
     ImageReadError,
@@ -14,7 +14,7 @@ from rfbench.image_input import (
     preprocess,
     read_image,
 )
-from rfbench.model_spec import parse_size, plan_input
+from rfbench.models.spec import parse_size, plan_input
 
 PARADE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
 

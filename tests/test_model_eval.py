@@ -9,14 +9,14 @@ import shutil
 import numpy as np
 import pytest
 
+from rfbench.accuracy.model_run import ModelRunOptions, open_model
 from rfbench.cli import main
-from rfbench.decode import decode_outputs
-from rfbench.detections import Detections
-from rfbench.image_input import preprocess, read_image
-from rfbench.model_eval import ModelRunOptions, open_model
-from rfbench.postprocess import get_preset, postprocess
-from rfbench.predictions import read_predictions
-from rfbench.wider import load_ground_truth
+from rfbench.decoder.decode import decode_outputs
+from rfbench.decoder.detections import Detections
+from rfbench.decoder.postprocess import get_preset, postprocess
+from rfbench.decoder.preprocess import preprocess, read_image
+from rfbench.wider.ground_truth import load_ground_truth
+from rfbench.wider.predictions import read_predictions
 
 PARADE = "0--Parade/0_Parade_marchingband_1_149"
 
@@ -151,7 +151,7 @@ def test_layout_a_and_b_decodings_agree_under_each_omz_recipe(wider_mini, models
 
 def test_resume_after_interrupt_gives_identical_results(capsys, tmp_path, wider_mini, val_gt_dir,
                                                         models_dir, monkeypatch):
-    from rfbench.runtimes.onnxruntime_runtime import ONNXRuntimeAdapter
+    from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter
 
     model = models_dir / "retinaface-mnet025-640.onnx"
     args = ("--model", model, "--runtime", "onnxruntime")

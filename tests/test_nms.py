@@ -1,4 +1,4 @@
-"""rfbench.nms.nms must keep exactly what the plain greedy loop keeps, in the same order."""
+"""rfbench.decoder.nms.nms must keep exactly what the plain greedy loop keeps, in the same order."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbench.decode import decode_outputs, resolve_layout
-from rfbench.nms import nms, nms_plain, pair_iou
+from rfbench.decoder.decode import decode_outputs, resolve_layout
+from rfbench.decoder.nms import nms, nms_plain, pair_iou
 
 IMAGE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
 

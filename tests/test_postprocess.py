@@ -8,17 +8,17 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbench.decode import decode_outputs, resolve_layout
-from rfbench.detections import Detections
+from rfbench.decoder.decode import decode_outputs, resolve_layout
+from rfbench.decoder.detections import Detections
+from rfbench.decoder.postprocess import PRESET_NAMES, get_preset, postprocess
+from rfbench.decoder.preprocess import ImageTransform
 from rfbench.errors import RfbenchError
-from rfbench.postprocess import PRESET_NAMES, get_preset, postprocess
-from rfbench.preprocess import ImageTransform
 
 IMAGE = "WIDER_val/images/2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_58.jpg"
 
 
 def greedy(boxes, scores, thr, plus_one=False, suppress_equal=False):
-    """Plain greedy NMS loop (independent of rfbench.nms); ties: lower index first."""
+    """Plain greedy NMS loop (independent of rfbench.decoder.nms); ties: lower index first."""
     p = 1.0 if plus_one else 0.0
     x1, y1, x2, y2 = (boxes[:, k] for k in range(4))
     areas = (x2 - x1 + p) * (y2 - y1 + p)

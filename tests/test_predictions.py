@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rfbench.errors import InputFormatError, RfbenchError
-from rfbench.predictions import read_predictions, write_prediction_file
+from rfbench.wider.predictions import read_predictions, write_prediction_file
 
 
 def test_round_trip_is_exact_to_float32(tmp_path):

@@ -11,9 +11,9 @@ import numpy as np
 import onnx
 import pytest
 
-from rfbench import reference_r50
 from rfbench.cli import main
 from rfbench.errors import RfbenchError
+from rfbench.models import reference_r50
 
 # The model card's outputs (seed/retinaface-resnet50-model-card.txt) in its order, with the real
 # box names (face_rpn_bbox_pred_*) and the stride-8 rows under their stride-8 names.

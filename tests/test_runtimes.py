@@ -25,8 +25,8 @@ from rfbench.runtimes import (
     parse_shape,
     runtime_targets,
 )
-from rfbench.runtimes.onnxruntime_runtime import ONNXRuntimeAdapter, physical_core_count
-from rfbench.runtimes.openvino_runtime import OpenVINOAdapter, split_device, validate_device
+from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter, physical_core_count
+from rfbench.runtimes.openvino.adapter import OpenVINOAdapter, split_device, validate_device
 
 PARADE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
 GROUP = "WIDER_val/images/12--Group/12_Group_Group_12_Group_Group_12_10.jpg"
@@ -387,7 +387,7 @@ def test_registry() -> None:
 def test_registry_entry_points(monkeypatch) -> None:
     extra = [
         metadata.EntryPoint(
-            "ort-copy", "rfbench.runtimes.onnxruntime_runtime:ONNXRuntimeAdapter", "rfbench.runtimes"
+            "ort-copy", "rfbench.runtimes.onnxruntime.adapter:ONNXRuntimeAdapter", "rfbench.runtimes"
         ),
         metadata.EntryPoint("broken", "no_such_package_rfb.mod:Adapter", "rfbench.runtimes"),
     ]
@@ -406,7 +406,7 @@ def test_registry_entry_points(monkeypatch) -> None:
 
 def test_registry_install_hint(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
-    monkeypatch.delitem(sys.modules, "rfbench.runtimes.openvino_runtime")
+    monkeypatch.delitem(sys.modules, "rfbench.runtimes.openvino.adapter")
     with pytest.raises(RfbenchError, match="runtime 'openvino' is not installed: pip install openvino"):
         get_runtime("openvino")
     info = {i.name: i for i in list_runtimes()}["openvino"]

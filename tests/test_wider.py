@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rfbench.errors import InputFormatError, RfbenchError
-from rfbench.wider import find_images_dir, load_ground_truth, parse_gt_text
+from rfbench.wider.ground_truth import find_images_dir, load_ground_truth, parse_gt_text
 
 
 @pytest.fixture(scope="module")

@@ -121,12 +121,12 @@ def _floats3(text: str) -> tuple[float, float, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rfbench import scoring
     from rfbench.errors import RfbenchError
-    from rfbench.predictions import read_predictions
+    from rfbench.evaluation import scoring
     from rfbench.report import write_report
-    from rfbench.results import base_record, new_output_dir, write_results
-    from rfbench.wider import load_ground_truth, subset
+    from rfbench.results.writer import base_record, new_output_dir, write_results
+    from rfbench.wider.ground_truth import load_ground_truth, subset
+    from rfbench.wider.predictions import read_predictions
 
     protocols = scoring.protocols_for(args.protocol)
     wall_start = time.perf_counter()
@@ -164,10 +164,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_model(args: argparse.Namespace, gt, out_dir):
+    from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
     from rfbench.errors import Interrupted
-    from rfbench.model_eval import ModelRunOptions, predict, stats_fields
-    from rfbench.model_spec import parse_output_names, parse_size
-    from rfbench.wider import find_images_dir
+    from rfbench.models.spec import parse_output_names, parse_size
+    from rfbench.wider.ground_truth import find_images_dir
 
     options = ModelRunOptions(
         model=args.model, runtime=args.runtime, device=args.device, precision=args.precision,

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Copy the cached ONNX graph to ``--out``, or convert it to an f32 OpenVINO IR."""
-    from rfbench.reference_r50 import reference_model_path
+    from rfbench.models.reference_r50 import reference_model_path
 
     source = reference_model_path()
     out = Path(args.out)
@@ -68,7 +68,7 @@ def _check_folder(out: Path) -> None:
 def export_onnx(source: Path, out: Path) -> Path:
     """Copy ``source`` to ``out`` atomically (temp file in the same folder + os.replace)."""
     from rfbench.errors import RfbenchError
-    from rfbench.reference_r50 import umask
+    from rfbench.models.reference_r50 import umask
 
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")

@@ -233,7 +233,7 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
     from rfbench.latency import LatencyOptions, StopRule
 
     if args.model is None:
-        from rfbench.reference_r50 import reference_model_path
+        from rfbench.models.reference_r50 import reference_model_path
 
         model = reference_model_path()
     else:
@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.latency.runner import layers_csv_text
     from rfbench.latency.table import report_text
     from rfbench.report import write_report
-    from rfbench.results import atomic_write_text, base_record, new_output_dir, write_results
+    from rfbench.results.writer import atomic_write_text, base_record, new_output_dir, write_results
 
     options = _options(args)
     out_dir = new_output_dir(args.out, "latency")

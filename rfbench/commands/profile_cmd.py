@@ -62,9 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Profile the model, print the figures, write results.json and results.csv."""
-    from rfbench import results
-    from rfbench.complexity import analyze, parse_input_size
-    from rfbench.reference_r50 import reference_model_path
+    from rfbench.complexity.analysis import analyze, parse_input_size
+    from rfbench.models.reference_r50 import reference_model_path
+    from rfbench.results import writer as results
 
     input_hw = parse_input_size(args.input_size) if args.input_size else None
     model = Path(args.model) if args.model else reference_model_path()
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 def profile_record(report: Any) -> dict[str, Any]:
     """The profile-specific fields of a result record (units in names)."""
-    from rfbench.model_files import file_sha256, model_sha256
+    from rfbench.models.files import file_sha256, model_sha256
 
     path = Path(report.model_path)
     record: dict[str, Any] = {

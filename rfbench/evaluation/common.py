@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rfbench.wider import WiderGroundTruth
+from rfbench.wider.ground_truth import WiderGroundTruth
 
 log = logging.getLogger(__name__)
 

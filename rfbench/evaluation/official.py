@@ -33,7 +33,7 @@ from rfbench.evaluation.common import (
     segment_best,
     xywh_to_xyxy,
 )
-from rfbench.wider import SETTINGS, WiderGroundTruth
+from rfbench.wider.ground_truth import SETTINGS, WiderGroundTruth
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from rfbench.evaluation.common import (
     pool_predictions,
     xywh_to_xyxy,
 )
-from rfbench.wider import WiderGroundTruth
+from rfbench.wider.ground_truth import WiderGroundTruth
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from rfbench.latency.loop import (
 )
 from rfbench.latency.rules import StopRule
 from rfbench.latency.stats import PERCENTILE_METHOD, STD_DDOF, summarize_latencies_ns
-from rfbench.model_files import load_onnx, model_sha256, onnx_graph_inputs, read_input_shapes
+from rfbench.models.files import load_onnx, model_sha256, onnx_graph_inputs, read_input_shapes
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """HTML reports of rfbench results folders: ``write_report(result_dirs, out_path)``.
 
 The page (``html``), its figures (``plots``) and what its tables say (``tables``) are built
-from the ``results.json`` of each folder (read with :func:`rfbench.results.read_results`) and,
+from the ``results.json`` of each folder (read with :func:`rfbench.results.writer.read_results`) and,
 for latency runs, their ``samples.csv``. Next to the HTML a tidy CSV (same name, ``.csv``)
 holds one row per run and metric.
 """
@@ -22,7 +22,7 @@ __all__ = ["Entry", "Run", "build_entries", "default_out_path", "load_runs", "wr
 
 def default_out_path(result_dirs: list[str | os.PathLike]) -> Path:
     """``report.html`` inside the one results folder, else ``reports/report-<time>.html``."""
-    from rfbench.results import unused_timestamped_path
+    from rfbench.results.writer import unused_timestamped_path
 
     if len(result_dirs) == 1:
         path = Path(result_dirs[0])
@@ -54,7 +54,7 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
         pick_baselines,
         tidy_rows,
     )
-    from rfbench.results import atomic_write_text
+    from rfbench.results.writer import atomic_write_text
 
     if isinstance(result_dirs, (str, os.PathLike)):
         result_dirs = [result_dirs]

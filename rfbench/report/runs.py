@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
-from rfbench.results import RESULTS_JSON, read_results
+from rfbench.results.writer import RESULTS_JSON, read_results
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Entry:
 
 
 def load_runs(result_dirs: list[str | os.PathLike]) -> list[Run]:
-    """Read each folder's ``results.json`` (via :func:`rfbench.results.read_results`).
+    """Read each folder's ``results.json`` (via :func:`rfbench.results.writer.read_results`).
 
     A path to a ``results.json`` file is accepted for its folder. Raises RfbenchError naming
     the folder when it is missing, has no results, has another schema version or an unknown

@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "rfbench.runtimes"
 
 RUNTIMES: dict[str, str] = {
-    "openvino": "rfbench.runtimes.openvino_runtime:OpenVINOAdapter",
-    "onnxruntime": "rfbench.runtimes.onnxruntime_runtime:ONNXRuntimeAdapter",
+    "openvino": "rfbench.runtimes.openvino.adapter:OpenVINOAdapter",
+    "onnxruntime": "rfbench.runtimes.onnxruntime.adapter:ONNXRuntimeAdapter",
 }
 
 #: Top-level package each built-in runtime needs, and how to install it.

@@ -41,7 +41,7 @@ _UMASK = _current_umask()
 
 def base_record(kind: str) -> dict[str, Any]:
     """Start a result record of ``kind`` ('eval', 'latency', 'profile') with its context."""
-    from rfbench.environment import describe_environment
+    from rfbench.results.environment import describe_environment
 
     return {
         "schema_version": SCHEMA_VERSION,

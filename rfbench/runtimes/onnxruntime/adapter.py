@@ -35,8 +35,8 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
-from rfbench.environment import cpu_model_name
 from rfbench.errors import RfbenchError
+from rfbench.results.environment import cpu_model_name
 from rfbench.runtimes.base import (
     AsyncRunResult,
     AsyncTracker,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rfbench.evaluation import ProtocolResult, evaluate_official, evaluate_omz
-from rfbench.wider import WiderGroundTruth
+from rfbench.wider.ground_truth import WiderGroundTruth
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 :func:`resolve_layout` maps a model's outputs to roles, from the output names (and, for layout B,
 the shapes), never from the output count alone. :func:`decode_outputs` turns the raw tensors into
-one :class:`~rfbench.detections.Detections` per level, every anchor kept (no threshold), in
+one :class:`~rfbench.decoder.detections.Detections` per level, every anchor kept (no threshold), in
 network-input pixels. Formulas and anchors: ``shared/spec/decoding.md``.
 """
 
@@ -16,8 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from rfbench.anchors import STRIDES_A, anchors_a, feature_sizes_b, num_priors_b, priors_b
-from rfbench.detections import Detections
+from rfbench.decoder.anchors import STRIDES_A, anchors_a, feature_sizes_b, num_priors_b, priors_b
+from rfbench.decoder.detections import Detections
 from rfbench.errors import RfbenchError
 
 log = logging.getLogger(__name__)

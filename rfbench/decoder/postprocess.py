@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rfbench.detections import Detections
+from rfbench.decoder.detections import Detections
+from rfbench.decoder.nms import nms, score_order
+from rfbench.decoder.preprocess import ImageTransform
 from rfbench.errors import RfbenchError
-from rfbench.nms import nms, score_order
-from rfbench.preprocess import ImageTransform
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def postprocess(
     """Detections of one image in original-image pixels, sorted by score descending.
 
     Args:
-        levels: decoder output (:func:`rfbench.decode.decode_outputs`), network-input pixels.
+        levels: decoder output (:func:`rfbench.decoder.decode.decode_outputs`), network-input pixels.
         preset: from :func:`get_preset`.
         transform: the pre-processing transform of this image.
         network_hw: network input (H, W) for clipping; default ``transform.network_hw``.

@@ -14,7 +14,7 @@ class Detections:
     Attributes:
         boxes: (N, 4) float64, ``x1, y1, x2, y2`` in pixels of the image they refer to
             (network input pixels straight out of a decoder, original-image pixels after
-            :func:`rfbench.postprocess` maps them back).
+            :func:`rfbench.decoder.postprocess` maps them back).
         scores: (N,) float64 face probability in [0, 1], sorted descending after post-processing.
         landmarks: (N, 5, 2) float64 ``x, y`` of left eye, right eye, nose, left and right mouth
             corner, same pixel frame as ``boxes``.

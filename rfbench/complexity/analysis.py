@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
-from rfbench.model_files import load_onnx, onnx_graph_inputs
+from rfbench.models.files import load_onnx, onnx_graph_inputs
 
 log = logging.getLogger(__name__)
 

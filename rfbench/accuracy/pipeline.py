@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rfbench.decode import decode_outputs
-from rfbench.detections import Detections
-from rfbench.image_input import ImageReadError, preprocess, read_image
-from rfbench.model_spec import ModelSpec
-from rfbench.postprocess import postprocess
-from rfbench.predictions import prediction_path, write_prediction_file
-from rfbench.preprocess import ImageTransform
+from rfbench.decoder.decode import decode_outputs
+from rfbench.decoder.detections import Detections
+from rfbench.decoder.postprocess import postprocess
+from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preprocess, read_image
+from rfbench.models.spec import ModelSpec
+from rfbench.wider.predictions import prediction_path, write_prediction_file
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rfbench.accuracy.pipeline import PipelineStats, PredictionRun
+from rfbench.decoder.postprocess import get_preset
 from rfbench.errors import RfbenchError
-from rfbench.model_files import check_model_path, model_sha256
-from rfbench.model_spec import ModelSpec, build_model_spec, plan_input
-from rfbench.pipeline import PipelineStats, PredictionRun
-from rfbench.postprocess import get_preset
-from rfbench.results import atomic_write_text
+from rfbench.models.files import check_model_path, model_sha256
+from rfbench.models.spec import ModelSpec, build_model_spec, plan_input
+from rfbench.results.writer import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rfbench.errors import InputFormatError, RfbenchError
-from rfbench.results import atomic_write_text
+from rfbench.results.writer import atomic_write_text
 
 log = logging.getLogger(__name__)
 

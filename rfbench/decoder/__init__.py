@@ -1,0 +1,1 @@
+"""The decoder stage: pre-processing, anchors, output layouts, decoding, NMS, post-processing presets."""

@@ -1,0 +1,1 @@
+"""Results records: their definitions, the writer of results.json / results.csv, the environment."""
