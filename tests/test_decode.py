@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 import math
 
-import cv2
 import numpy as np
 import onnx
 import pytest
+from real_inputs import PARADE
 
 from rfbench.decoder.anchors import anchors_a, base_anchors_a, priors_b
 from rfbench.decoder.decode import OutputLayout, decode_outputs, resolve_layout
 from rfbench.errors import RfbenchError
 
-IMAGE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
+IMAGE = PARADE
 A_NAMES = {
     f"{role}{s}": f"face_rpn_{kind}_stride{s}"
     for s in (32, 16, 8)
@@ -271,19 +271,9 @@ def test_resolve_error_on_wrong_model(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real_outputs(models_dir, wider_mini):
+def real_outputs(mnet_ort_outputs):
     """Outputs of the layout-A and layout-B fixture models on one real image (ORT, CPU)."""
-    ort = pytest.importorskip("onnxruntime")
-    image = cv2.imread(str(wider_mini / IMAGE))
-    x = cv2.resize(image, (640, 640), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    x = x.transpose(2, 0, 1)[None]
-    result = {}
-    for name, feed in (("omzlayout", x), ("640", x - np.array([104, 117, 123], np.float32)[:, None, None])):
-        sess = ort.InferenceSession(str(models_dir / f"retinaface-mnet025-{name}.onnx"),
-                                    providers=["CPUExecutionProvider"])
-        out = sess.run(None, {sess.get_inputs()[0].name: feed})
-        result[name] = dict(zip([o.name for o in sess.get_outputs()], out))
-    return result
+    return mnet_ort_outputs(IMAGE)
 
 
 def test_omzlayout_as_a_equals_640_as_b(real_outputs):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from real_inputs import PARADE
 
 from rfbench.decoder.decode import decode_outputs, resolve_layout
 from rfbench.decoder.nms import nms, nms_plain, pair_iou
 
-IMAGE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
+IMAGE = PARADE
 
 
 def greedy_reference(boxes, scores, thr, plus_one=False, suppress_equal=False):
@@ -142,14 +143,9 @@ def test_wide_size_range_grid_path():
 
 
 @pytest.fixture(scope="module")
-def stride8(models_dir, wider_mini):
+def stride8(mnet_ort_outputs):
     """Decoded stride-8 level of the layout-A fixture model on a real image (12,800 boxes)."""
-    ort = pytest.importorskip("onnxruntime")
-    image = cv2.imread(str(wider_mini / IMAGE))
-    x = cv2.resize(image, (640, 640), interpolation=cv2.INTER_LINEAR).astype(np.float32).transpose(2, 0, 1)[None]
-    sess = ort.InferenceSession(str(models_dir / "retinaface-mnet025-omzlayout.onnx"),
-                                providers=["CPUExecutionProvider"])
-    outputs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"data": x})))
+    outputs = mnet_ort_outputs(IMAGE)["omzlayout"]
     levels = decode_outputs(outputs, resolve_layout({k: v.shape for k, v in outputs.items()}), (640, 640))
     return levels[2]
 

@@ -7,6 +7,7 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from real_inputs import DEMONSTRATION
 
 from rfbench.decoder.decode import decode_outputs, resolve_layout
 from rfbench.decoder.detections import Detections
@@ -14,7 +15,7 @@ from rfbench.decoder.postprocess import PRESET_NAMES, get_preset, postprocess
 from rfbench.decoder.preprocess import ImageTransform
 from rfbench.errors import RfbenchError
 
-IMAGE = "WIDER_val/images/2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_58.jpg"
+IMAGE = DEMONSTRATION
 
 
 def greedy(boxes, scores, thr, plus_one=False, suppress_equal=False):
@@ -53,19 +54,14 @@ def assert_same(got: Detections, boxes, scores, landmarks):
 
 
 @pytest.fixture(scope="module")
-def real(models_dir, wider_mini):
+def real(mnet_ort_outputs, wider_mini):
     """Decoded levels of both real models on one image, its size and its transform."""
-    ort = pytest.importorskip("onnxruntime")
-    image = cv2.imread(str(wider_mini / IMAGE))
-    x = cv2.resize(image, (640, 640), interpolation=cv2.INTER_LINEAR).astype(np.float32).transpose(2, 0, 1)[None]
+    outputs = mnet_ort_outputs(IMAGE)
     levels = {}
-    for name, kind, feed in (("omzlayout", "A", x),
-                             ("640", "B", x - np.array([104, 117, 123], np.float32)[:, None, None])):
-        sess = ort.InferenceSession(str(models_dir / f"retinaface-mnet025-{name}.onnx"),
-                                    providers=["CPUExecutionProvider"])
-        out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {sess.get_inputs()[0].name: feed})))
+    for name, kind in (("omzlayout", "A"), ("640", "B")):
+        out = outputs[name]
         levels[kind] = decode_outputs(out, resolve_layout({k: v.shape for k, v in out.items()}), (640, 640))
-    hw = image.shape[:2]
+    hw = cv2.imread(str(wider_mini / IMAGE)).shape[:2]
     return levels, hw, ImageTransform.stretch(hw, (640, 640))
 
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from real_inputs import PARADE, network_input
 
 from rfbench.cli import main
 from rfbench.errors import RfbenchError
 from rfbench.models import reference_r50
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The model card's outputs (seed/retinaface-resnet50-model-card.txt) in its order, with the real
 # box names (face_rpn_bbox_pred_*) and the stride-8 rows under their stride-8 names.
@@ -107,9 +112,32 @@ def test_cache_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert reference_r50.cache_dir() == tmp_path / "mine"
 
 
-def test_build_is_deterministic(reference_r50_onnx: Path) -> None:
-    rebuilt = reference_r50.build_model().SerializeToString()
-    assert hashlib.sha256(rebuilt).hexdigest() == _sha256(reference_r50_onnx)
+def _export_in_fresh_process(folder: Path, hash_seed: str) -> subprocess.Popen:
+    """Start ``python -m rfbench export-reference`` in a new interpreter with its own empty
+    ``RFBENCH_CACHE`` (so it builds the graph itself) and its own ``PYTHONHASHSEED``."""
+    folder.mkdir()
+    env = {**os.environ, "RFBENCH_CACHE": str(folder / "cache"), "PYTHONHASHSEED": hash_seed,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-m", "rfbench", "-q", "export-reference",
+                             "--out", str(folder / "r50.onnx")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_build_is_deterministic(reference_r50_onnx: Path, tmp_path: Path) -> None:
+    """Two separate processes (other hash seeds, no shared cache) build the same bytes as this one."""
+    folders = [tmp_path / "one", tmp_path / "two"]
+    procs = [_export_in_fresh_process(folder, seed) for folder, seed in zip(folders, ("1", "2"))]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    hashes = []
+    for folder in folders:
+        (built,) = (folder / "cache").iterdir()  # built there, not found in another cache
+        assert built.name == reference_r50_onnx.name
+        assert _sha256(built) == _sha256(folder / "r50.onnx")
+        hashes.append(_sha256(folder / "r50.onnx"))
+    assert hashes[0] == hashes[1] == _sha256(reference_r50_onnx)
 
 
 def test_unwritable_cache_is_a_user_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -120,19 +148,11 @@ def test_unwritable_cache_is_a_user_error(monkeypatch: pytest.MonkeyPatch, tmp_p
         reference_r50.reference_model_path()
 
 
-def _parade_input(wider_mini: Path) -> np.ndarray:
-    import cv2
-
-    image = cv2.imread(str(wider_mini / "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"))
-    image = cv2.resize(image, (640, 640)).astype(np.float32)
-    return np.ascontiguousarray(image.transpose(2, 0, 1)[None])
-
-
 def test_runs_in_onnxruntime_and_openvino(reference_r50_onnx: Path, wider_mini: Path) -> None:
     import onnxruntime as ort
     import openvino as ov
 
-    data = _parade_input(wider_mini)
+    data = network_input(wider_mini / PARADE, 640, 640)  # raw BGR 0..255, as the OMZ model
     session = ort.InferenceSession(str(reference_r50_onnx), providers=["CPUExecutionProvider"])
     ort_out = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"data": data})))
     compiled = ov.Core().compile_model(str(reference_r50_onnx), "CPU",

@@ -1,6 +1,7 @@
 """``rfbench report``: the HTML's structure and values against results.json, escaping, CSV,
 comparisons and errors. Real results folders are made once per session from the fixtures
-(eval on ONNX Runtime, a short latency run, a profile); variants are edited copies of them."""
+(``real_runs`` in conftest.py: eval on ONNX Runtime, a short latency run, a profile); variants
+are edited copies of them."""
 
 from __future__ import annotations
 
@@ -88,19 +89,6 @@ def parse(path: Path) -> tuple[str, Doc]:
 
 def run_cli(*argv: str) -> int:
     return main(list(argv))
-
-
-@pytest.fixture(scope="session")
-def real_runs(tmp_path_factory, wider_mini, val_gt_dir, models_dir):
-    """Real results folders: eval (ONNX Runtime, five images), latency (short), profile."""
-    root = tmp_path_factory.mktemp("runs")
-    model = str(models_dir / "retinaface-mnet025-640.onnx")
-    assert run_cli("-q", "eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir),
-                   "--model", model, "--runtime", "onnxruntime", "--out", str(root / "eval")) == 0
-    assert run_cli("-q", "latency", "--model", model, "--runtime", "onnxruntime", "--time", "0.2",
-                   "--iterations", "10", "--warmup", "1", "--out", str(root / "lat")) == 0
-    assert run_cli("-q", "profile", "--model", model, "--out", str(root / "prof")) == 0
-    return {"eval": root / "eval", "lat": root / "lat", "prof": root / "prof"}
 
 
 def variant(src: Path, dst: Path, edit) -> Path:

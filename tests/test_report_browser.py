@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rfbench.cli import main
 from rfbench.report import write_report
+
+pytestmark = pytest.mark.slow  # a headless browser per test, ~2-9 s each
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL = "apt-get update && apt-get install -y chromium"
@@ -44,15 +45,10 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def report(chromium, tmp_path_factory, wider_mini, val_gt_dir, models_dir) -> Path:
+def report(chromium, tmp_path_factory, real_runs) -> Path:
     """A real two-run report (accuracy and latency of the same model on ONNX Runtime)."""
     root = tmp_path_factory.mktemp("browser")
-    model = str(models_dir / "retinaface-mnet025-640.onnx")
-    assert main(["-q", "eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir),
-                 "--model", model, "--runtime", "onnxruntime", "--out", str(root / "eval")]) == 0
-    assert main(["-q", "latency", "--model", model, "--runtime", "onnxruntime", "--time", "0.2",
-                 "--iterations", "10", "--warmup", "1", "--out", str(root / "lat")]) == 0
-    return write_report([root / "eval", root / "lat"], root / "report" / "report.html")
+    return write_report([real_runs["eval"], real_runs["lat"]], root / "report" / "report.html")
 
 
 def run_chromium(chromium: Path, page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:

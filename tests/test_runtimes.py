@@ -10,9 +10,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from real_inputs import BIUBUG6_MEAN_BGR, GROUP, PARADE, network_input
 
 from rfbench import cli
 from rfbench.errors import RfbenchError
@@ -28,8 +28,6 @@ from rfbench.runtimes import (
 from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter, physical_core_count
 from rfbench.runtimes.openvino.adapter import OpenVINOAdapter, split_device, validate_device
 
-PARADE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
-GROUP = "WIDER_val/images/12--Group/12_Group_Group_12_Group_Group_12_10.jpg"
 # f32 OpenVINO vs ONNX Runtime differ by summation order only (measured max 1.5e-5 on
 # landmarks of magnitude ~6): a bf16 run differs by ~1e-2 and fails this.
 ATOL = 1e-4
@@ -37,11 +35,7 @@ ATOL = 1e-4
 
 def blob(image_path: Path, width: int, height: int) -> np.ndarray:
     """The biubug6 input: BGR resized to (height, width), minus (104, 117, 123), 1x3xHxW f32."""
-    image = cv2.imread(str(image_path))
-    assert image is not None, image_path
-    image = cv2.resize(image, (width, height)).astype(np.float32)
-    image -= np.array([104, 117, 123], dtype=np.float32)
-    return np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+    return network_input(image_path, width, height, BIUBUG6_MEAN_BGR)
 
 
 @pytest.fixture(scope="module")
