@@ -68,6 +68,7 @@ def test_r50_onnx_reproduces_model_card(reference_r50_onnx: Path) -> None:
     _check_card_figures(analyze(reference_r50_onnx))
 
 
+@pytest.mark.slow
 def test_r50_openvino_ir_reproduces_model_card(r50_ir: Path) -> None:
     _check_card_figures(analyze(r50_ir))
 
@@ -110,6 +111,7 @@ def test_mnet_macs_match_textbook_counter(models_dir: Path, name: str) -> None:
     assert report.not_counted == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["retinaface-mnet025-640", "retinaface-mnet025-dynamic"])
 def test_mnet_onnx_and_ir_agree_exactly(models_dir: Path, mnet_irs: dict[str, Path],
                                         name: str) -> None:
@@ -119,6 +121,7 @@ def test_mnet_onnx_and_ir_agree_exactly(models_dir: Path, mnet_irs: dict[str, Pa
         [(r.op_type, r.count) for r in ir_report.breakdown]
 
 
+@pytest.mark.slow
 def test_mnet_omzlayout_onnx_and_ir_agree(models_dir: Path, mnet_irs: dict[str, Path]) -> None:
     """OpenVINO rewrites the appended decode arithmetic algebraically (Div by a constant becomes
     a Multiply, ...), so only the network part must agree exactly; the total to 0.1%."""

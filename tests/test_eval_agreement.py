@@ -202,6 +202,13 @@ def check_all(official: dict, omz, reference_results, *, num_images: int, num_pr
     )
 
 
+def check_full_val(official: dict, omz, reference_results, val_gt: ValGT,
+                   generated: GeneratedPredictions) -> None:
+    """:func:`check_all` for the generated predictions on the full val set."""
+    check_all(official, omz, reference_results, num_images=len(val_gt.image_ids),
+              num_predictions=generated.total)
+
+
 # ----------------------------------------------------------------------------------------------
 # The ground truth itself
 # ----------------------------------------------------------------------------------------------
@@ -258,6 +265,7 @@ def test_reference_voc_ap_on_published_curves(fixtures_dir: Path):
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_generated_predictions_are_realistic(val_gt: ValGT, generated: GeneratedPredictions):
     assert 40_000 <= generated.total <= 50_000
     assert len(generated.missing) > 50 and len(generated.empty) > 30
@@ -287,20 +295,16 @@ def test_generated_predictions_are_realistic(val_gt: ValGT, generated: Generated
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_agreement_in_memory(rf_gt, val_gt, generated, reference_results):
     from rfbench.evaluation import evaluate_official, evaluate_omz
 
     official = evaluate_official(rf_gt, generated.predictions)
     omz = evaluate_omz(rf_gt, generated.predictions)
-    check_all(
-        official,
-        omz,
-        reference_results,
-        num_images=len(val_gt.image_ids),
-        num_predictions=generated.total,
-    )
+    check_full_val(official, omz, reference_results, val_gt, generated)
 
 
+@pytest.mark.slow
 def test_agreement_through_files(rf_gt, val_gt, generated, reference_results, tmp_path_factory):
     from rfbench.evaluation import evaluate_official, evaluate_omz
     from rfbench.wider.predictions import read_predictions
@@ -316,15 +320,10 @@ def test_agreement_through_files(rf_gt, val_gt, generated, reference_results, tm
         np.testing.assert_array_equal(got, expected, err_msg=image_id)  # file order kept, exact
     official = evaluate_official(rf_gt, preds)
     omz = evaluate_omz(rf_gt, preds)
-    check_all(
-        official,
-        omz,
-        reference_results,
-        num_images=len(val_gt.image_ids),
-        num_predictions=generated.total,
-    )
+    check_full_val(official, omz, reference_results, val_gt, generated)
 
 
+@pytest.mark.slow
 def test_agreement_with_loaded_gt(val_gt, val_gt_dir, generated, reference_results, tmp_path):
     from rfbench.evaluation import evaluate_official, evaluate_omz
     from rfbench.wider.ground_truth import load_ground_truth
@@ -357,13 +356,7 @@ def test_agreement_with_loaded_gt(val_gt, val_gt_dir, generated, reference_resul
             )
     official = evaluate_official(gt, generated.predictions)
     omz = evaluate_omz(gt, generated.predictions)
-    check_all(
-        official,
-        omz,
-        reference_results,
-        num_images=len(val_gt.image_ids),
-        num_predictions=generated.total,
-    )
+    check_full_val(official, omz, reference_results, val_gt, generated)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -362,6 +362,7 @@ def _read_samples(path: Path) -> dict[str, list[dict[str, str]]]:
     return by_runtime
 
 
+@pytest.mark.slow
 def test_cli_both_runtimes_results_match_samples(models_dir: Path, tmp_path: Path, capsys) -> None:
     model = models_dir / "retinaface-mnet025-640.onnx"
     out = tmp_path / "all"

@@ -53,6 +53,7 @@ def mini_ids(wider_mini):
     return load_ground_truth(wider_mini).image_ids
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["insightface", "omz"])
 def test_openvino_and_onnxruntime_agree_at_f32(capsys, tmp_path, wider_mini, val_gt_dir, models_dir,
                                                mini_ids, preset):
@@ -71,6 +72,7 @@ def test_openvino_and_onnxruntime_agree_at_f32(capsys, tmp_path, wider_mini, val
     assert runs["openvino"][1] == pytest.approx(runs["onnxruntime"][1], abs=1e-9)
 
 
+@pytest.mark.slow
 def test_openvino_ir_gives_the_same_detections(capsys, tmp_path, wider_mini, val_gt_dir, models_dir, mini_ids):
     import openvino as ov
 
@@ -109,6 +111,7 @@ def test_parade_recall_at_iou_half(tmp_path, wider_mini, models_dir):
     assert found / len(gt_xyxy) >= 0.9
 
 
+@pytest.mark.slow
 def test_layout_a_model_matches_layout_b_model_end_to_end(capsys, tmp_path, wider_mini, val_gt_dir,
                                                           models_dir, mini_ids):
     outs = {}
@@ -149,6 +152,7 @@ def test_layout_a_and_b_decodings_agree_under_each_omz_recipe(wider_mini, models
     np.testing.assert_allclose(a.scores[order_a], b.scores[order_b], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_after_interrupt_gives_identical_results(capsys, tmp_path, wider_mini, val_gt_dir,
                                                         models_dir, monkeypatch):
     from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter
@@ -197,6 +201,7 @@ def root_with_corrupt_image(tmp_path, wider_mini):
     return root
 
 
+@pytest.mark.slow
 def test_corrupt_image_is_skipped_counted_and_fatal_with_strict(capsys, caplog, tmp_path, root_with_corrupt_image,
                                                                  val_gt_dir, models_dir):
     model = models_dir / "retinaface-mnet025-640.onnx"
@@ -241,6 +246,7 @@ def test_model_bad_input_is_one_line(capsys, tmp_path, wider_mini, val_gt_dir, m
     assert code == 2 and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_dynamic_model_runs_at_the_requested_size_in_both_runtimes(capsys, tmp_path, wider_mini, val_gt_dir,
                                                                    models_dir, mini_ids):
     model = models_dir / "retinaface-mnet025-dynamic.onnx"

@@ -148,6 +148,7 @@ def test_unwritable_cache_is_a_user_error(monkeypatch: pytest.MonkeyPatch, tmp_p
         reference_r50.reference_model_path()
 
 
+@pytest.mark.slow
 def test_runs_in_onnxruntime_and_openvino(reference_r50_onnx: Path, wider_mini: Path) -> None:
     import onnxruntime as ort
     import openvino as ov
@@ -174,6 +175,7 @@ def test_runs_in_onnxruntime_and_openvino(reference_r50_onnx: Path, wider_mini: 
     assert 0 < fired < 0.05 * 2 * (400 + 1600 + 6400)
 
 
+@pytest.mark.slow
 def test_export_reference_onnx_and_ir(reference_r50_onnx: Path, tmp_path: Path) -> None:
     out = tmp_path / "r50.onnx"
     assert main(["export-reference", "--out", str(out)]) == 0

@@ -183,6 +183,7 @@ def check_offline(text: str, doc: Doc) -> None:
     assert "@import" not in text and "url(" not in text
 
 
+@pytest.mark.slow
 def test_multi_report_sections_comparison_and_notes(multi):
     text, doc = parse(multi["out"])
     assert doc.sections == ["runs", "environment", "accuracy", "latency", "complexity",
@@ -234,6 +235,7 @@ def test_multi_report_sections_comparison_and_notes(multi):
     assert cell.startswith(f"{prof['gflops_omz']:.4f}") and prof["gflops_omz_rule"] in cell
 
 
+@pytest.mark.slow
 def test_report_csv_matches_results_json(multi):
     table = pd.read_csv(multi["out"].with_suffix(".csv"))
     assert {"run", "kind", "metric", "value", "unit", "protocol", "setting"} <= set(table.columns)
@@ -260,6 +262,7 @@ def test_report_csv_matches_results_json(multi):
     assert prof_rows.loc["gflops_omz", "rule"] == prof["gflops_omz_rule"]
 
 
+@pytest.mark.slow
 def test_cli_baseline_option_and_default_path(multi, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = run_cli("report", str(multi["eval"]), str(multi["other"]),

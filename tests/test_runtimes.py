@@ -114,6 +114,7 @@ def test_outputs_survive_next_call(ov640, ort640, x640, x640b) -> None:
             assert not np.array_equal(first[name], second[name])
 
 
+@pytest.mark.slow
 def test_openvino_ir_same_outputs(model640, tmp_path, ort_out, x640) -> None:
     import openvino as ov
 
