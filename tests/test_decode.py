@@ -13,13 +13,12 @@ import math
 import numpy as np
 import onnx
 import pytest
-from real_inputs import PARADE
+from real_inputs import PARADE as IMAGE
 
 from rfbench.decoder.anchors import anchors_a, base_anchors_a, priors_b
 from rfbench.decoder.decode import OutputLayout, decode_outputs, resolve_layout
 from rfbench.errors import RfbenchError
 
-IMAGE = PARADE
 A_NAMES = {
     f"{role}{s}": f"face_rpn_{kind}_stride{s}"
     for s in (32, 16, 8)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from real_inputs import PARADE
+from real_inputs import PARADE as IMAGE
 
 from rfbench.decoder.decode import decode_outputs, resolve_layout
 from rfbench.decoder.nms import nms, nms_plain, pair_iou
-
-IMAGE = PARADE
 
 
 def greedy_reference(boxes, scores, thr, plus_one=False, suppress_equal=False):

@@ -7,15 +7,13 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
-from real_inputs import DEMONSTRATION
+from real_inputs import DEMONSTRATION as IMAGE
 
 from rfbench.decoder.decode import decode_outputs, resolve_layout
 from rfbench.decoder.detections import Detections
 from rfbench.decoder.postprocess import PRESET_NAMES, get_preset, postprocess
 from rfbench.decoder.preprocess import ImageTransform
 from rfbench.errors import RfbenchError
-
-IMAGE = DEMONSTRATION
 
 
 def greedy(boxes, scores, thr, plus_one=False, suppress_equal=False):

@@ -18,8 +18,6 @@ from rfbench.cli import main
 from rfbench.errors import RfbenchError
 from rfbench.models import reference_r50
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
 # The model card's outputs (seed/retinaface-resnet50-model-card.txt) in its order, with the real
 # box names (face_rpn_bbox_pred_*) and the stride-8 rows under their stride-8 names.
 EXPECTED_OUTPUTS = [
@@ -115,9 +113,12 @@ def test_cache_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def _export_in_fresh_process(folder: Path, hash_seed: str) -> subprocess.Popen:
     """Start ``python -m rfbench export-reference`` in a new interpreter with its own empty
     ``RFBENCH_CACHE`` (so it builds the graph itself) and its own ``PYTHONHASHSEED``."""
+    import rfbench
+
     folder.mkdir()
+    package_root = str(Path(rfbench.__file__).resolve().parents[1])  # the rfbench this run tests
     env = {**os.environ, "RFBENCH_CACHE": str(folder / "cache"), "PYTHONHASHSEED": hash_seed,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen([sys.executable, "-m", "rfbench", "-q", "export-reference",
                              "--out", str(folder / "r50.onnx")],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -153,7 +154,7 @@ def test_runs_in_onnxruntime_and_openvino(reference_r50_onnx: Path, wider_mini: 
     import onnxruntime as ort
     import openvino as ov
 
-    data = network_input(wider_mini / PARADE, 640, 640)  # raw BGR 0..255, as the OMZ model
+    data = network_input(wider_mini / PARADE, 640, 640)  # raw BGR 0..255, as the OMZ model takes it
     session = ort.InferenceSession(str(reference_r50_onnx), providers=["CPUExecutionProvider"])
     ort_out = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"data": data})))
     compiled = ov.Core().compile_model(str(reference_r50_onnx), "CPU",
