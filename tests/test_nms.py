@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbench.decoder.decode import decode_outputs, resolve_layout
+from rfbench.decoder.decode import decode_outputs
+from rfbench.decoder.layout import resolve_layout
 from rfbench.decoder.nms import nms, nms_plain, pair_iou
 
 IMAGE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"

@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbench.decoder.decode import decode_outputs, resolve_layout
+from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.detections import Detections
+from rfbench.decoder.layout import resolve_layout
 from rfbench.decoder.postprocess import PRESET_NAMES, get_preset, postprocess
 from rfbench.decoder.preprocess import ImageTransform
 from rfbench.errors import RfbenchError

@@ -2,7 +2,7 @@
 
 Input name, layout and size come from the model file (``--input-size`` for dynamic models);
 the output layout (A: nine per-stride heads, B: loc/conf/landmarks) and the output-name
-mapping come from the output names and shapes (:func:`rfbench.decoder.decode.resolve_layout`);
+mapping come from the output names and shapes (:func:`rfbench.decoder.layout.resolve_layout`);
 the pixel format defaults to the one of the layout's reference exports (spec: decoding.md)
 and can be overridden.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rfbench.decoder.decode import OutputLayout, resolve_layout
+from rfbench.decoder.layout import OutputLayout, resolve_layout
 from rfbench.decoder.preprocess import PIXELS_LAYOUT_A, PIXELS_LAYOUT_B, PixelFormat
 from rfbench.errors import RfbenchError
 from rfbench.models.files import read_input_shapes
