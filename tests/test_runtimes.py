@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from rfbench import cli
+from rfbench.commands.options import parse_shape
 from rfbench.errors import RfbenchError
 from rfbench.runtimes import (
     RUNTIMES,
@@ -22,7 +23,6 @@ from rfbench.runtimes import (
     TensorInfo,
     get_runtime,
     list_runtimes,
-    parse_shape,
     runtime_targets,
 )
 from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter, physical_core_count

@@ -778,14 +778,3 @@ def analyze(path: str | Path, input_hw: tuple[int, int] | None = None) -> Comple
     return ComplexityReport(Path(path), input_shapes, params, macs, flops_omz, flops_current,
                             rows, not_counted)
 
-
-def parse_input_size(text: str) -> tuple[int, int]:
-    """Parse ``WxH`` (e.g. ``640x480``) into (height, width); RfbenchError names the option."""
-    parts = text.lower().split("x")
-    try:
-        width, height = (int(p) for p in parts)
-    except ValueError:
-        raise RfbenchError(f"--input-size {text!r}: expected WxH, e.g. 640x640") from None
-    if width <= 0 or height <= 0:
-        raise RfbenchError(f"--input-size {text!r}: width and height must be positive")
-    return height, width

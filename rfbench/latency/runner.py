@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -560,7 +560,3 @@ def layers_csv_text(layers: dict[str, list[dict[str, Any]]]) -> str:
     rows = [row for name in layers for row in layers[name]]
     return pd.DataFrame(rows).to_csv(index=False)
 
-
-def with_runtimes(options: LatencyOptions, runtimes: Sequence[str]) -> LatencyOptions:
-    """``options`` for another runtime list (used by the benchmark script)."""
-    return replace(options, runtimes=tuple(runtimes))

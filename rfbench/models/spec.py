@@ -61,17 +61,6 @@ class ModelSpec:
         }
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"WxH"`` -> (H, W) in pixels."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise RfbenchError(f"--input-size {text!r}: expected WIDTHxHEIGHT, e.g. 640x640") from None
-    if width <= 0 or height <= 0:
-        raise RfbenchError(f"--input-size {text!r}: sizes must be positive")
-    return height, width
-
-
 def plan_input(model_path: Path, input_hw: tuple[int, int] | None) -> InputPlan:
     """Find the image input and its size; ``input_hw`` (H, W) is required only when dynamic."""
     shapes = read_input_shapes(model_path)

@@ -389,18 +389,6 @@ def merge_shape(
     return tuple(int(r) for r in requested)
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """Parse a CLI shape such as ``1x3x480x640`` or ``1,3,480,640``."""
-    parts = text.replace(",", "x").lower().split("x")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise RfbenchError(f"--input-shape '{text}': expected e.g. 1x3x480x640") from None
-    if any(d <= 0 for d in shape):
-        raise RfbenchError(f"--input-shape '{text}': dimensions must be positive")
-    return shape
-
-
 def _check_model_file(path: Path) -> None:
     if not path.exists():
         raise RfbenchError(f"model file not found: {path}")
