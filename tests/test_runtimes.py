@@ -25,8 +25,10 @@ from rfbench.runtimes import (
     list_runtimes,
     runtime_targets,
 )
-from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter, physical_core_count
-from rfbench.runtimes.openvino.adapter import OpenVINOAdapter, split_device, validate_device
+from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter
+from rfbench.runtimes.onnxruntime.providers import physical_core_count
+from rfbench.runtimes.openvino.adapter import OpenVINOAdapter
+from rfbench.runtimes.openvino.core import split_device, validate_device
 
 PARADE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
 GROUP = "WIDER_val/images/12--Group/12_Group_Group_12_Group_Group_12_10.jpg"
