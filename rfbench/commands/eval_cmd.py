@@ -6,7 +6,7 @@ import argparse
 import logging
 import time
 
-from rfbench.commands.options import floats3, positive_int
+from rfbench.commands.options import RegisteredRuntimes, floats3, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model run (with --model)")
-    model.add_argument("--runtime", choices=("openvino", "onnxruntime"), default=None,
-                       help="runtime (default: openvino); 'rfbench runtimes' lists what is installed")
+    model.add_argument("--runtime", choices=RegisteredRuntimes(), default=None, metavar="NAME",
+                       help="runtime: %(choices)s (default: openvino); 'rfbench runtimes' lists what is installed")
     model.add_argument("--device", default="CPU", help="device (OpenVINO: CPU, GPU, AUTO, ...; ORT: CPU or a provider)")
     model.add_argument("--precision", choices=("f32", "bf16", "f16"), default="f32",
                        help="inference precision (default: f32; OpenVINO would pick bf16 on CPUs with AVX-512 BF16)")

@@ -190,7 +190,6 @@ def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
 
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
     """Turn parsed arguments into :class:`rfbench.latency.LatencyOptions`."""
-    from rfbench.errors import RfbenchError
     from rfbench.latency import LatencyOptions, StopRule
 
     if args.model is None:
@@ -198,9 +197,9 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
 
         model = reference_model_path()
     else:
-        model = args.model
-        if not model.is_file():
-            raise RfbenchError(f"--model {model}: file not found")
+        from rfbench.models.files import check_model_file
+
+        model = check_model_file(args.model)
     if args.runtime == "all":
         from rfbench.runtimes import runtime_targets
 

@@ -15,7 +15,7 @@ is ``WIDTHxHEIGHT`` such as ``640x480`` (returned as (height, width), the numpy 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from rfbench.errors import RfbenchError
@@ -119,3 +119,22 @@ non_negative_int = int_at_least(0)
 positive_float = argtype(_finite_positive)
 floats3 = argtype(_three_floats)
 shape_arg = argtype(shape)
+
+
+class RegisteredRuntimes:
+    """argparse ``choices``: the names in the runtime registry, built in and from entry points.
+
+    Read only when argparse needs them (checking a given value, printing help), so building the
+    parser imports neither the runtimes nor numpy.
+    """
+
+    def _names(self) -> list[str]:
+        from rfbench.runtimes import runtime_targets
+
+        return sorted(runtime_targets())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())

@@ -124,7 +124,7 @@ def _match_b_by_shape(shapes: Mapping[str, tuple | None]) -> dict[str, str] | No
     if any(len(v) != 1 for v in picked.values()):
         return None
     names = {role: v[0] for role, v in picked.items()}
-    counts = {shapes[n][1] for n in names.values()} - {None}
+    counts = {shape[1] for n in names.values() if (shape := shapes[n]) is not None} - {None}
     return names if len(counts) <= 1 else None
 
 

@@ -217,13 +217,13 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
 
         try:
             proto = onnx.load(str(self.model_path))
-            fixed = {t.name: t.shape for t in self.inputs}
+            fixed = {t.name: [int(d or 0) for d in t.shape] for t in self.inputs}  # all static
             for value in proto.graph.input:
                 if value.name in fixed:
                     dims = value.type.tensor_type.shape.dim
                     for dim, size in zip(dims, fixed[value.name], strict=True):
                         dim.Clear()
-                        dim.dim_value = int(size)
+                        dim.dim_value = size
             for value in proto.graph.output:
                 value.type.tensor_type.ClearField("shape")
             inferred = SymbolicShapeInference.infer_shapes(proto, auto_merge=True)
