@@ -33,7 +33,9 @@ class Dialect:
 
 
 ONNX = Dialect("onnx", bias_input=True, kernel_attr="kernel_shape", transpose_a_attr="transA")
-OPENVINO = Dialect("openvino", bias_input=False, kernel_attr="kernel", transpose_a_attr="transpose_a")
+OPENVINO = Dialect(
+    "openvino", bias_input=False, kernel_attr="kernel", transpose_a_attr="transpose_a"
+)
 
 #: ``builder(node, graph, path, kind, dialect) -> Layer``.
 Builder = Callable[[OpNode, OpGraph, Path, str, Dialect], Layer]

@@ -72,8 +72,10 @@ def make_feeds(inputs: Sequence[Any], seed: int = DEFAULT_SEED) -> dict[str, np.
     return feeds
 
 
-def runtime_settings(name: str, options: LatencyOptions, perf_counters: bool = False) -> RuntimeSettings:
-    """Runtime ``name`` with the run's settings: requests only in throughput mode, the mode as hint."""
+def runtime_settings(
+    name: str, options: LatencyOptions, perf_counters: bool = False
+) -> RuntimeSettings:
+    """Runtime ``name`` with the run's settings; requests only in throughput mode, mode as hint."""
     return RuntimeSettings(
         runtime=name,
         device=options.device,

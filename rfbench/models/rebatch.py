@@ -1,4 +1,4 @@
-"""Running a model at batch N: through the input shape when its batch is dynamic, else a re-batched copy."""
+"""Running a model at batch N: via the input shape if its batch is dynamic, else a re-batched copy."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def model_for_batch(
     if input_shape is not None:
         return path, (batch, *input_shape[1:])
     if path.suffix.lower() != ".onnx":
-        raise RfbenchError(f"--batch {batch} with {path.name}: give --input-shape for non-ONNX models")
+        raise RfbenchError(
+            f"--batch {batch} with {path.name}: give --input-shape for non-ONNX models"
+        )
     declared = read_input_shapes(path)
     if len(declared) != 1:
         raise RfbenchError(f"--batch needs a one-input model; {path.name} has {list(declared)}")
@@ -63,6 +65,8 @@ def model_for_batch(
     if dims and dims[0] is None:
         rest = dims[1:]
         if any(d is None for d in rest):
-            raise RfbenchError(f"{path.name}: input has dynamic dims {list(dims)}; give --input-shape")
+            raise RfbenchError(
+                f"{path.name}: input has dynamic dims {list(dims)}; give --input-shape"
+            )
         return path, (batch, *(int(d) for d in rest if d is not None))
     return rebatch_onnx(path, batch, workdir()), None

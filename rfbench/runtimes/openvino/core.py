@@ -104,7 +104,7 @@ def port_name(port: Any, fallback: str) -> str:
 
 
 def read_model(path: str | Path) -> ov.Model:
-    """``shared_core().read_model(path)``; RfbenchError (one line, naming the file) if unreadable."""
+    """``shared_core().read_model(path)``; one-line RfbenchError naming the file if unreadable."""
     try:
         return shared_core().read_model(str(path))
     except RuntimeError as exc:
