@@ -50,6 +50,7 @@ from rfbench.runtimes.openvino.core import (
 )
 
 log = logging.getLogger(__name__)
+
 #: rfbench precision name -> OPTIMIZATION_CAPABILITIES entry.
 _CAPABILITY = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
 #: rfbench setting -> OpenVINO property it is sent as.
