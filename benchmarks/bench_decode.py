@@ -24,7 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rfbench.decoder.decode import decode_outputs, resolve_layout
+from rfbench.decoder.decode import decode_outputs
+from rfbench.decoder.layout import resolve_layout
 from rfbench.decoder.nms import nms
 from rfbench.decoder.postprocess import get_preset, postprocess
 from rfbench.decoder.preprocess import ImageTransform

@@ -13,7 +13,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rfbench.cli import main
-from rfbench.complexity.analysis import analyze, parse_input_size
+from rfbench.commands.options import parse_size as parse_input_size
+from rfbench.complexity.analysis import analyze
 from rfbench.errors import RfbenchError
 
 MNET_MODELS = ("retinaface-mnet025-640", "retinaface-mnet025-dynamic",

@@ -16,7 +16,8 @@ import pytest
 from real_inputs import PARADE as IMAGE
 
 from rfbench.decoder.anchors import anchors_a, base_anchors_a, priors_b
-from rfbench.decoder.decode import OutputLayout, decode_outputs, resolve_layout
+from rfbench.decoder.decode import decode_outputs
+from rfbench.decoder.layout import OutputLayout, resolve_layout
 from rfbench.errors import RfbenchError
 
 A_NAMES = {
@@ -208,7 +209,7 @@ def _output_shapes(path) -> dict[str, list]:
 
 
 def test_resolve_fixture_models(models_dir, caplog):
-    with caplog.at_level(logging.INFO, logger="rfbench.decoder.decode"):
+    with caplog.at_level(logging.INFO, logger="rfbench.decoder.layout"):
         a = resolve_layout(_output_shapes(models_dir / "retinaface-mnet025-omzlayout.onnx"))
     assert a == OutputLayout("A", A_NAMES)
     assert "face_rpn_bbox_pred_stride8" in caplog.text and "bbox8" in caplog.text

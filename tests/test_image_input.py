@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from rfbench.commands.options import parse_size
 from rfbench.decoder.preprocess import (
     PIXELS_LAYOUT_A,
     PIXELS_LAYOUT_B,
@@ -14,7 +15,7 @@ from rfbench.decoder.preprocess import (
     preprocess,
     read_image,
 )
-from rfbench.models.spec import parse_size, plan_input
+from rfbench.models.spec import plan_input
 
 PARADE = "WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
 
@@ -48,8 +49,11 @@ def test_letterbox_keeps_aspect_and_maps_back():
     assert np.all(tensor[0, :, 320:, :] == 0)  # padding below the 320-px-high image
     assert np.all(tensor[0, 0, :320, :] == 200 - 104)
     box = np.array([[60.0, 30.0, 120.0, 90.0]])
-    assert np.allclose(transform.to_original(transform.to_network(box)), box)
-    assert np.allclose(transform.to_network(box), box * 640 / 600)
+    # the forward map, original -> network pixels
+    to_network = box * np.tile([transform.scale_x, transform.scale_y], 2)
+    to_network += np.tile([transform.offset_x, transform.offset_y], 2)
+    assert np.allclose(transform.to_original(to_network), box)
+    assert np.allclose(to_network, box * 640 / 600)
 
 
 def test_unreadable_images_name_the_file(tmp_path):

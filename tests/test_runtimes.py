@@ -15,6 +15,7 @@ import pytest
 from real_inputs import BIUBUG6_MEAN_BGR, GROUP, PARADE, network_input
 
 from rfbench import cli
+from rfbench.commands.options import parse_shape
 from rfbench.errors import RfbenchError
 from rfbench.runtimes import (
     RUNTIMES,
@@ -22,11 +23,12 @@ from rfbench.runtimes import (
     TensorInfo,
     get_runtime,
     list_runtimes,
-    parse_shape,
     runtime_targets,
 )
-from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter, physical_core_count
-from rfbench.runtimes.openvino.adapter import OpenVINOAdapter, split_device, validate_device
+from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter
+from rfbench.runtimes.onnxruntime.providers import physical_core_count
+from rfbench.runtimes.openvino.adapter import OpenVINOAdapter
+from rfbench.runtimes.openvino.core import split_device, validate_device
 
 # f32 OpenVINO vs ONNX Runtime differ by summation order only (measured max 1.5e-5 on
 # landmarks of magnitude ~6): a bf16 run differs by ~1e-2 and fails this.

@@ -11,14 +11,19 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfbench.accuracy.pipeline import PipelineStats, PredictionRun
-from rfbench.decoder.postprocess import get_preset
+from rfbench.decoder.postprocess import PostprocessPreset, get_preset
 from rfbench.errors import RfbenchError
-from rfbench.models.files import check_model_path, model_sha256
-from rfbench.models.spec import ModelSpec, build_model_spec, plan_input
-from rfbench.results.writer import atomic_write_text
+from rfbench.fileio import atomic_write_text
+from rfbench.models.files import model_sha256
+from rfbench.models.opening import DEFAULT_RUNTIME, RuntimeSettings
+from rfbench.models.opening import open_model as open_checked_model
+from rfbench.models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from rfbench.runtimes.base import RuntimeAdapter
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +52,30 @@ class ModelRunOptions:
     strict: bool = False
 
 
-def default_runtime(model: Path) -> str:
+def default_runtime() -> str:
     """OpenVINO reads both formats; it is the default (the model card's runtime)."""
-    return "openvino"
+    return DEFAULT_RUNTIME
 
 
-def open_model(options: ModelRunOptions):
-    """Load and compile the model; returns (adapter, ModelSpec, preset)."""
-    from rfbench.runtimes import get_runtime
+def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, PostprocessPreset]:
+    """Check, plan, load and compile the model (:func:`rfbench.models.opening.open_model`).
 
-    model = check_model_path(options.model)
-    plan = plan_input(model, options.input_hw)
-    adapter_cls = get_runtime(options.runtime or default_runtime(model))
-    adapter = adapter_cls(model, device=options.device, precision=options.precision,
-                          threads=options.threads, streams=options.streams,
-                          input_shape=plan.adapter_shape)
-    outputs = {t.name: t.shape for t in adapter.outputs}
-    spec = build_model_spec(model, plan, outputs, layout=options.layout,
-                            output_names=options.output_names, channel_order=options.channel_order,
-                            mean=options.mean, scale=options.scale)
-    preset = get_preset(options.preset, spec.layout.kind)
+    Returns (adapter, ModelSpec, post-processing preset); the caller closes the adapter.
+    """
+    settings = RuntimeSettings(
+        runtime=options.runtime or default_runtime(), device=options.device,
+        precision=options.precision, threads=options.threads, streams=options.streams,
+    )  # fmt: skip
+    adapter, spec = open_checked_model(
+        options.model, settings, input_hw=options.input_hw, layout=options.layout,
+        output_names=options.output_names, channel_order=options.channel_order,
+        mean=options.mean, scale=options.scale,
+    )  # fmt: skip
+    try:
+        preset = get_preset(options.preset, spec.layout.kind)
+    except BaseException:
+        adapter.close()
+        raise
     return adapter, spec, preset
 
 

@@ -6,6 +6,8 @@ import argparse
 import logging
 import time
 
+from rfbench.commands.options import RegisteredRuntimes, floats3, positive_int
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_ROOT = "datasets/wider"
@@ -72,19 +74,19 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
                       help="folder with wider_{easy,medium,hard}_val.mat "
                       "(default: DIR/eval_tools/ground_truth or DIR/wider_face_split)")
     data.add_argument("--images-dir", metavar="DIR", help="images folder (default: DIR/WIDER_val/images)")
-    data.add_argument("--limit", type=_positive_int, metavar="N",
+    data.add_argument("--limit", type=positive_int, metavar="N",
                       help="evaluate only the first N images of the GT list")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model run (with --model)")
-    model.add_argument("--runtime", choices=("openvino", "onnxruntime"), default=None,
-                       help="runtime (default: openvino); 'rfbench runtimes' lists what is installed")
+    model.add_argument("--runtime", choices=RegisteredRuntimes(), default=None, metavar="NAME",
+                       help="runtime: %(choices)s (default: openvino); 'rfbench runtimes' lists what is installed")
     model.add_argument("--device", default="CPU", help="device (OpenVINO: CPU, GPU, AUTO, ...; ORT: CPU or a provider)")
     model.add_argument("--precision", choices=("f32", "bf16", "f16"), default="f32",
                        help="inference precision (default: f32; OpenVINO would pick bf16 on CPUs with AVX-512 BF16)")
-    model.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads (default: runtime's)")
-    model.add_argument("--streams", type=_positive_int, metavar="N", help="OpenVINO streams (default: runtime's)")
+    model.add_argument("--threads", type=positive_int, metavar="N", help="inference threads (default: runtime's)")
+    model.add_argument("--streams", type=positive_int, metavar="N", help="OpenVINO streams (default: runtime's)")
     model.add_argument("--preset", choices=("omz", "insightface"), default="omz",
                        help="post-processing preset (default: omz, the model card's recipe)")
     model.add_argument("--resize", choices=("stretch", "letterbox"), default="stretch",
@@ -94,30 +96,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--output-name", action="append", metavar="ROLE=NAME",
                        help="map an output role to a name, e.g. loc=output0 (repeat for every role)")
     model.add_argument("--channel-order", choices=("BGR", "RGB"), help="override the pixel channel order")
-    model.add_argument("--mean", type=_floats3, metavar="B,G,R", help="override the per-channel mean")
-    model.add_argument("--scale", type=_floats3, metavar="B,G,R", help="override the per-channel scale")
+    model.add_argument("--mean", type=floats3, metavar="B,G,R", help="override the per-channel mean")
+    model.add_argument("--scale", type=floats3, metavar="B,G,R", help="override the per-channel scale")
     model.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     model.add_argument("--strict", action="store_true", help="stop at an unreadable image instead of skipping it")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def _floats3(text: str) -> tuple[float, float, float]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected three numbers like 104,117,123, got {text!r}") from None
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"expected three numbers like 104,117,123, got {text!r}")
-    return values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,8 +147,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_model(args: argparse.Namespace, gt, out_dir):
     from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
+    from rfbench.commands.options import parse_size
     from rfbench.errors import Interrupted
-    from rfbench.models.spec import parse_output_names, parse_size
+    from rfbench.models.spec import parse_output_names
     from rfbench.wider.ground_truth import find_images_dir
 
     options = ModelRunOptions(

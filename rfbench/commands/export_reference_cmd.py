@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -68,18 +67,10 @@ def _check_folder(out: Path) -> None:
 def export_onnx(source: Path, out: Path) -> Path:
     """Copy ``source`` to ``out`` atomically (temp file in the same folder + os.replace)."""
     from rfbench.errors import RfbenchError
-    from rfbench.models.reference_r50 import umask
+    from rfbench.fileio import atomic_copy
 
     try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            shutil.copyfile(source, tmp)
-            os.chmod(tmp, 0o666 & ~umask())
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_copy(source, out)
     except OSError as exc:
         raise RfbenchError(f"--out {out}: cannot write: {exc.strerror}") from exc
     log.info("wrote %s", out)

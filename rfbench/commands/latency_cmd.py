@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from rfbench.commands.options import non_negative_int, positive_float, positive_int, shape_arg
+
 log = logging.getLogger(__name__)
 
 # Mirrors rfbench.latency defaults (kept here so --help does not import numpy or runtimes).
@@ -68,47 +70,6 @@ exit status: 0 every run valid, 1 a run not valid (cap reached), 2 bad input, 13
 """
 
 
-def _int_at_least(minimum: int):
-    """argparse type factory: an integer >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
-
-
-def _positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    """argparse type: a shape such as 1x3x640x640."""
-    try:
-        dims = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 1x3x640x640") from None
-    if not dims or any(d < 1 for d in dims):
-        raise argparse.ArgumentTypeError(f"'{text}': dimensions must be >= 1")
-    return dims
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``latency`` sub-command."""
     parser = subparsers.add_parser(
@@ -156,13 +117,13 @@ def _add_what_arguments(what: argparse._ArgumentGroup) -> None:
     )
     what.add_argument(
         "--batch",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="batch size; > 1 reshapes the input (default: 1)",
     )
     what.add_argument(
         "--input-shape",
-        type=_shape,
+        type=shape_arg,
         help="input shape for a model with dynamic dimensions, e.g. 1x3x640x640",
     )
 
@@ -171,28 +132,28 @@ def _add_duration_arguments(how_long: argparse._ArgumentGroup) -> None:
     """Minimum time and iterations, the hard cap and the warm-up."""
     how_long.add_argument(
         "--time",
-        type=_positive_float,
+        type=positive_float,
         default=_MIN_TIME_S,
         metavar="S",
         help=f"minimum measured seconds per runtime (default: {_MIN_TIME_S:g})",
     )
     how_long.add_argument(
         "--iterations",
-        type=_positive_int,
+        type=positive_int,
         default=_MIN_ITERATIONS,
         metavar="N",
         help=f"minimum completed inferences per runtime (default: {_MIN_ITERATIONS})",
     )
     how_long.add_argument(
         "--max-time",
-        type=_positive_float,
+        type=positive_float,
         metavar="S",
         help=f"hard cap on measured seconds; reaching it makes the run not valid "
         f"(default: {_CAP_FACTOR:g} x --time)",
     )
     how_long.add_argument(
         "--warmup",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=_WARMUP,
         metavar="N",
         help=f"untimed warm-up inferences after the first one (default: {_WARMUP})",
@@ -201,13 +162,13 @@ def _add_duration_arguments(how_long: argparse._ArgumentGroup) -> None:
 
 def _add_tuning_arguments(tuning: argparse._ArgumentGroup) -> None:
     """Threads, streams and requests; unset means the runtime's own choice."""
-    tuning.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads")
+    tuning.add_argument("--threads", type=positive_int, metavar="N", help="inference threads")
     tuning.add_argument(
-        "--streams", type=_positive_int, metavar="N", help="OpenVINO execution streams"
+        "--streams", type=positive_int, metavar="N", help="OpenVINO execution streams"
     )
     tuning.add_argument(
         "--requests",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="parallel infer requests in throughput mode (default: OpenVINO's optimal number; "
         "ONNX Runtime 1)",
@@ -229,7 +190,6 @@ def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
 
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
     """Turn parsed arguments into :class:`rfbench.latency.LatencyOptions`."""
-    from rfbench.errors import RfbenchError
     from rfbench.latency import LatencyOptions, StopRule
 
     if args.model is None:
@@ -237,9 +197,9 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
 
         model = reference_model_path()
     else:
-        model = args.model
-        if not model.is_file():
-            raise RfbenchError(f"--model {model}: file not found")
+        from rfbench.models.files import check_model_file
+
+        model = check_model_file(args.model)
     if args.runtime == "all":
         from rfbench.runtimes import runtime_targets
 

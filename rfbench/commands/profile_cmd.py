@@ -62,11 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Profile the model, print the figures, write results.json and results.csv."""
-    from rfbench.complexity.analysis import analyze, parse_input_size
+    from rfbench.commands.options import parse_size
+    from rfbench.complexity.analysis import analyze
     from rfbench.models.reference_r50 import reference_model_path
     from rfbench.results import writer as results
 
-    input_hw = parse_input_size(args.input_size) if args.input_size else None
+    input_hw = parse_size(args.input_size) if args.input_size else None
     model = Path(args.model) if args.model else reference_model_path()
     report = analyze(model, input_hw)
     record = results.base_record("profile")

@@ -42,11 +42,6 @@ class ImageTransform:
             raise ValueError(f"ImageTransform scales must be > 0, got {self.scale_x}, {self.scale_y}")
 
     @classmethod
-    def identity(cls, network_hw: tuple[int, int] | None = None) -> ImageTransform:
-        """The transform of an image fed to the network unchanged."""
-        return cls(1.0, 1.0, 0.0, 0.0, network_hw)
-
-    @classmethod
     def stretch(cls, original_hw: tuple[int, int], network_hw: tuple[int, int]) -> ImageTransform:
         """The transform of a plain resize of an ``original_hw`` image to ``network_hw``.
 
@@ -54,24 +49,6 @@ class ImageTransform:
         """
         (oh, ow), (nh, nw) = original_hw, network_hw
         return cls(nw / ow, nh / oh, 0.0, 0.0, (int(nh), int(nw)))
-
-    def _apply(self, array: np.ndarray, inverse: bool) -> np.ndarray:
-        """Map points ``(..., 2)`` or boxes ``(N, 4)`` (x1, y1, x2, y2), float64 copy."""
-        a = np.array(array, dtype=np.float64, copy=True)
-        if a.ndim == 0 or a.shape[-1] not in (2, 4):
-            raise ValueError(f"expected points (..., 2) or boxes (N, 4), got shape {a.shape}")
-        if a.shape[-1] == 4 and a.ndim != 2:
-            raise ValueError(f"boxes must be (N, 4), got shape {a.shape}")
-        reps = a.shape[-1] // 2
-        scale = np.tile([self.scale_x, self.scale_y], reps)
-        offset = np.tile([self.offset_x, self.offset_y], reps)
-        if inverse:
-            a -= offset
-            a /= scale
-        else:
-            a *= scale
-            a += offset
-        return a
 
     def to_original(self, boxes_or_points: np.ndarray) -> np.ndarray:
         """Network-input pixels -> original-image pixels.
@@ -81,11 +58,17 @@ class ImageTransform:
         Returns:
             float64 array of the same shape: ``(v - offset) / scale`` per axis.
         """
-        return self._apply(boxes_or_points, inverse=True)
-
-    def to_network(self, boxes_or_points: np.ndarray) -> np.ndarray:
-        """Original-image pixels -> network-input pixels (inverse of :meth:`to_original`)."""
-        return self._apply(boxes_or_points, inverse=False)
+        a = np.array(boxes_or_points, dtype=np.float64, copy=True)
+        if a.ndim == 0 or a.shape[-1] not in (2, 4):
+            raise ValueError(f"expected points (..., 2) or boxes (N, 4), got shape {a.shape}")
+        if a.shape[-1] == 4 and a.ndim != 2:
+            raise ValueError(f"boxes must be (N, 4), got shape {a.shape}")
+        reps = a.shape[-1] // 2
+        scale = np.tile([self.scale_x, self.scale_y], reps)
+        offset = np.tile([self.offset_x, self.offset_y], reps)
+        a -= offset
+        a /= scale
+        return a
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Modules: :mod:`~rfbench.latency.stats` (summary statistics), :mod:`~rfbench.latency.rules`
 (stop rule and validity), :mod:`~rfbench.latency.load` (load from other processes),
 :mod:`~rfbench.latency.loop` (sync/async workloads, interleaved chunks, Ctrl-C),
-:mod:`~rfbench.latency.runner` (runtimes, inputs, warm-up, records) and
+:mod:`~rfbench.latency.session` (adapter, inputs, warm-up, per-layer profile),
+:mod:`~rfbench.latency.runner` (the run and its records) and
 :mod:`~rfbench.latency.table` (stdout tables). Method: ``shared/spec/measurement.md``.
 """
 
@@ -29,10 +30,10 @@ from rfbench.latency.runner import (
     LatencyReport,
     build_record,
     csv_rows,
-    make_feeds,
     run_benchmark,
     samples_csv_text,
 )
+from rfbench.latency.session import make_feeds
 from rfbench.latency.stats import PERCENTILE_METHOD, summarize_latencies_ns
 
 __all__ = [

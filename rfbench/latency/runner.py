@@ -1,5 +1,9 @@
 """One ``rfbench latency`` run: open runtimes, prepare inputs, warm up, measure, describe.
 
+Each runtime's session (adapter, random inputs, first inference, warm-up, per-layer profile)
+is set up by :mod:`rfbench.latency.session`; a ``--batch`` other than 1 goes through
+:func:`rfbench.models.rebatch.model_for_batch`.
+
 The method (``shared/spec/measurement.md``): inputs are random data with a fixed seed, made
 before any timing; model read, compile and the first inference are timed apart; warm-up
 inferences are run and not counted; then the :mod:`rfbench.latency.loop` measures until both
@@ -12,36 +16,31 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rfbench.errors import RfbenchError
-from rfbench.latency.loop import (
-    AsyncWorkload,
-    RunMeasurement,
-    SyncWorkload,
-    Workload,
-    measure,
-    verdict,
-)
+from rfbench.latency.loop import RunMeasurement, measure, verdict
 from rfbench.latency.rules import StopRule
+from rfbench.latency.session import (
+    DEFAULT_SEED,
+    Session,
+    open_session_adapter,
+    profile_layers,
+    start_session,
+)
 from rfbench.latency.stats import PERCENTILE_METHOD, STD_DDOF, summarize_latencies_ns
-from rfbench.models.files import load_onnx, model_sha256, onnx_graph_inputs, read_input_shapes
+from rfbench.models.files import model_sha256
+from rfbench.models.rebatch import model_for_batch
 
 log = logging.getLogger(__name__)
 
 MODES = ("latency", "throughput")
 DEFAULT_WARMUP = 2
-DEFAULT_SEED = 0
 DEFAULT_TOP_LAYERS = 15
-#: Inferences run by the separate per-layer profiling pass.
-PROFILE_RUNS = 5
 #: With several runtimes, each one's minimum time is split into this many alternating chunks.
 INTERLEAVE_CHUNKS = 5
 
@@ -114,18 +113,6 @@ class LatencyOptions:
 
 
 @dataclass
-class Session:
-    """One runtime, loaded, with its inputs bound, first inference and warm-up done."""
-
-    name: str
-    adapter: Any
-    feeds: dict[str, np.ndarray]
-    workload: Workload
-    first_inference_ms: float
-    warmup_ms: list[float]
-
-
-@dataclass
 class LatencyReport:
     """The outcome of :func:`run_benchmark`: per-runtime records, samples, layers."""
 
@@ -140,194 +127,6 @@ class LatencyReport:
     def valid(self) -> bool:
         """True when every runtime's run is valid."""
         return all(run["valid"] for run in self.runs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs and model preparation
-# ---------------------------------------------------------------------------------------------
-
-
-def make_feeds(inputs: Sequence[Any], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
-    """Random inputs for ``inputs`` (TensorInfo-like: name, shape, dtype), from a fixed seed.
-
-    Float inputs: uniform in [0, 255) like raw pixels; integer inputs: integers 0..255 (clipped
-    to the type); bool: random. Shapes must be fully static. Returns ``{name: array}``.
-    """
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for info in inputs:
-        if any(d is None for d in info.shape):
-            raise RfbenchError(
-                f"input '{info.name}' has a dynamic shape {list(info.shape)}; "
-                "give --input-shape (e.g. 1x3x640x640)"
-            )
-        dtype = np.dtype(info.dtype)
-        shape = tuple(int(d) for d in info.shape)
-        if dtype.kind == "f":
-            array = rng.uniform(0.0, 255.0, size=shape).astype(dtype)
-        elif dtype.kind in "iu":
-            high = min(256, int(np.iinfo(dtype).max) + 1)
-            array = rng.integers(0, high, size=shape).astype(dtype)
-        elif dtype.kind == "b":
-            array = rng.integers(0, 2, size=shape).astype(bool)
-        else:
-            raise RfbenchError(f"input '{info.name}': cannot make random data of type {dtype}")
-        feeds[info.name] = np.ascontiguousarray(array)
-    return feeds
-
-
-def rebatch_onnx(model_path: Path, batch: int, out_dir: Path) -> Path:
-    """Copy of an ONNX model whose inputs have a fixed batch ``batch`` (dim 0).
-
-    Output batch dims become symbolic and intermediate shape annotations are dropped so the
-    runtime re-infers them. Works for graphs whose reshapes keep the batch (e.g. ``Reshape`` with
-    0 in dim 0, as the R50 reference graph); a graph with batch 1 baked in fails to load and
-    the runtime's error says where.
-    """
-    import onnx
-
-    model = load_onnx(model_path)
-    for value in onnx_graph_inputs(model):
-        dims = value.type.tensor_type.shape.dim
-        if not dims:
-            raise RfbenchError(f"{model_path.name}: input '{value.name}' is a scalar; no batch")
-        dims[0].Clear()
-        dims[0].dim_value = batch
-    for value in model.graph.output:
-        dims = value.type.tensor_type.shape.dim
-        if dims:
-            dims[0].Clear()
-            dims[0].dim_param = "batch"
-    del model.graph.value_info[:]
-    path = out_dir / f"{model_path.stem}-batch{batch}.onnx"
-    onnx.save(model, str(path))
-    log.info("batch %d: rewrote %s as %s", batch, model_path.name, path)
-    return path
-
-
-def prepare_model(
-    options: LatencyOptions, workdir: Callable[[], Path]
-) -> tuple[Path, tuple[int, ...] | None]:
-    """The model file to load and the ``input_shape`` to give the adapters, for ``--batch``.
-
-    ``workdir()`` returns a scratch folder (created on demand) for a re-batched copy.
-    Dynamic batch dims take ``batch`` through ``input_shape``; an ONNX model with a fixed batch
-    is rewritten (:func:`rebatch_onnx`); other formats with a fixed batch are an error.
-    """
-    path = options.model
-    shape = options.input_shape
-    if options.batch == 1:
-        return path, shape
-    if shape is not None:
-        return path, (options.batch, *shape[1:])
-    if path.suffix.lower() != ".onnx":
-        raise RfbenchError(
-            f"--batch {options.batch} with {path.name}: give --input-shape for non-ONNX models"
-        )
-    declared = read_input_shapes(path)
-    if len(declared) != 1:
-        raise RfbenchError(f"--batch needs a one-input model; {path.name} has {list(declared)}")
-    (dims,) = declared.values()
-    if dims and dims[0] is None:
-        if any(d is None for d in dims[1:]):
-            raise RfbenchError(
-                f"{path.name}: input has dynamic dims {list(dims)}; give --input-shape"
-            )
-        return path, (options.batch, *dims[1:])
-    return rebatch_onnx(path, options.batch, workdir()), None
-
-
-# ---------------------------------------------------------------------------------------------
-# Sessions: open, first inference, warm-up
-# ---------------------------------------------------------------------------------------------
-
-
-def open_adapter(
-    name: str, model: Path, options: LatencyOptions, input_shape: Any, perf_counters: bool = False
-) -> Any:
-    """Construct runtime ``name``'s adapter with the requested settings (RfbenchError if not)."""
-    from rfbench.runtimes import get_runtime
-
-    cls = get_runtime(name)
-    return cls(
-        model,
-        device=options.device,
-        precision=options.precision,
-        threads=options.threads,
-        streams=options.streams,
-        requests=options.requests if options.mode == "throughput" else None,
-        input_shape=input_shape,
-        perf_counters=perf_counters,
-        performance_hint=options.mode,
-    )
-
-
-def _time_ms(fn: Callable[[], object]) -> float:
-    """Wall time of one call of ``fn`` in ms (perf_counter_ns)."""
-    t0 = time.perf_counter_ns()
-    fn()
-    return (time.perf_counter_ns() - t0) / 1e6
-
-
-def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
-    """Bind inputs, time the first inference, run the warm-up, build the workload.
-
-    Warm-up: ``options.warmup`` sync inferences in latency mode; in throughput mode an async
-    run of max(warmup, requests) inferences, so every infer request has run once.
-    """
-    feeds = make_feeds(adapter.inputs, options.seed)
-    runner = adapter.sync_runner(feeds)
-    first_ms = _time_ms(runner)
-    log.info("%s: first inference %.2f ms", name, first_ms)
-    warmup_ms: list[float] = []
-    if options.mode == "latency":
-        warmup_ms = [_time_ms(runner) for _ in range(options.warmup)]
-        workload: Workload = SyncWorkload(runner)
-    else:
-        requests = int(adapter.effective.get("requests") or 1)
-        count = max(options.warmup, requests) if options.warmup else 0
-        if count:
-            result = adapter.run_async(feeds, max_iterations=count)
-            if result.stop_reason == "interrupted":
-                raise KeyboardInterrupt
-            warmup_ms = [float(v) / 1e6 for v in result.latencies_ns]
-        workload = AsyncWorkload(adapter, feeds)
-    return Session(name, adapter, feeds, workload, first_ms, warmup_ms)
-
-
-# ---------------------------------------------------------------------------------------------
-# Per-layer profile (a separate session with counters on, so the timed run stays clean)
-# ---------------------------------------------------------------------------------------------
-
-
-def profile_layers(
-    name: str, model: Path, options: LatencyOptions, input_shape: Any
-) -> list[dict[str, Any]]:
-    """Per-layer times of runtime ``name`` from a separate counter-enabled session.
-
-    Runs one untimed inference then :data:`PROFILE_RUNS` more (sync in latency mode, async in
-    throughput mode) and returns the adapter's ``layer_times()`` rows sorted by ``time_ms``
-    descending, each with ``share_pct`` of the summed layer time.
-    """
-    adapter = open_adapter(name, model, options, input_shape, perf_counters=True)
-    try:
-        feeds = make_feeds(adapter.inputs, options.seed)
-        if options.mode == "latency":
-            runner = adapter.sync_runner(feeds)
-            for _ in range(1 + PROFILE_RUNS):
-                runner()
-        else:
-            requests = int(adapter.effective.get("requests") or 1)
-            adapter.run_async(feeds, max_iterations=max(PROFILE_RUNS, requests) + requests)
-        rows = [dict(row) for row in adapter.layer_times()]
-    finally:
-        adapter.close()
-    rows.sort(key=lambda row: float(row.get("time_ms") or 0.0), reverse=True)
-    total = sum(float(row.get("time_ms") or 0.0) for row in rows)
-    for row in rows:
-        row["runtime"] = name
-        row["share_pct"] = 100.0 * float(row.get("time_ms") or 0.0) / total if total else None
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,10 +151,12 @@ def run_benchmark(
                 scratch.append(Path(stack.enter_context(tempfile.TemporaryDirectory())))
             return scratch[0]
 
-        model, input_shape = prepare_model(options, workdir)
+        model, input_shape = model_for_batch(
+            options.model, options.batch, options.input_shape, workdir
+        )
         sessions = []
         for name in options.runtimes:
-            adapter = open_adapter(name, model, options, input_shape)
+            adapter = open_session_adapter(name, model, options, input_shape)
             stack.callback(adapter.close)
             sessions.append(start_session(name, adapter, options))
         measurements = measure(
@@ -560,7 +361,3 @@ def layers_csv_text(layers: dict[str, list[dict[str, Any]]]) -> str:
     rows = [row for name in layers for row in layers[name]]
     return pd.DataFrame(rows).to_csv(index=False)
 
-
-def with_runtimes(options: LatencyOptions, runtimes: Sequence[str]) -> LatencyOptions:
-    """``options`` for another runtime list (used by the benchmark script)."""
-    return replace(options, runtimes=tuple(runtimes))

@@ -28,16 +28,27 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def check_model_path(path: str | Path) -> Path:
-    """The model path if it exists with a known suffix (and its .bin for .xml), else RfbenchError."""
+def check_model_file(path: str | Path) -> Path:
+    """The one check that a model path can be loaded: it is a file, and an ``.xml`` has its ``.bin``.
+
+    Any format (a third-party runtime may read others); RfbenchError names the missing file.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RfbenchError(f"model file not found: {path}")
-    if path.suffix.lower() not in MODEL_SUFFIXES:
-        raise RfbenchError(f"{path}: unsupported model format (expected {' or '.join(MODEL_SUFFIXES)})")
+    if not path.is_file():
+        raise RfbenchError(f"model path is not a file: {path}")
     weights = weights_path(path)
     if weights is not None and not weights.is_file():
-        raise RfbenchError(f"{path}: its weights file {weights.name} is missing")
+        raise RfbenchError(f"model weights not found: {weights} (needed by {path})")
+    return path
+
+
+def check_model_path(path: str | Path) -> Path:
+    """:func:`check_model_file` for the formats rfbench itself reads (``.onnx``, ``.xml``)."""
+    path = check_model_file(path)
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise RfbenchError(f"{path}: unsupported model format (expected {' or '.join(MODEL_SUFFIXES)})")
     return path
 
 
@@ -51,8 +62,11 @@ def model_sha256(path: str | Path) -> str:
 
 
 def read_input_shapes(path: str | Path) -> dict[str, tuple[int | None, ...]]:
-    """Declared input shapes (None for a dynamic dimension), read without compiling."""
-    path = check_model_path(path)
+    """Declared input shapes (None for a dynamic dimension) of a checked model, not compiled.
+
+    ``path`` must have passed :func:`check_model_path` (callers check once, up front).
+    """
+    path = Path(path)
     if path.suffix.lower() == ".onnx":
         return _onnx_input_shapes(path)
     return _ir_input_shapes(path)
@@ -87,14 +101,6 @@ def _onnx_input_shapes(path: Path) -> dict[str, tuple[int | None, ...]]:
 
 
 def _ir_input_shapes(path: Path) -> dict[str, tuple[int | None, ...]]:
-    import openvino as ov
+    from rfbench.runtimes.openvino.core import port_shape, read_model
 
-    try:
-        model = ov.Core().read_model(str(path))
-    except RuntimeError as exc:
-        raise RfbenchError(f"{path}: not a readable OpenVINO IR ({str(exc).splitlines()[0]})") from exc
-    shapes = {}
-    for port in model.inputs:
-        partial = port.get_partial_shape()
-        shapes[port.get_any_name()] = tuple(d.get_length() if d.is_static else None for d in partial)
-    return shapes
+    return {port.get_any_name(): port_shape(port) for port in read_model(path).inputs}

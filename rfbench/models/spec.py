@@ -2,7 +2,7 @@
 
 Input name, layout and size come from the model file (``--input-size`` for dynamic models);
 the output layout (A: nine per-stride heads, B: loc/conf/landmarks) and the output-name
-mapping come from the output names and shapes (:func:`rfbench.decoder.decode.resolve_layout`);
+mapping come from the output names and shapes (:func:`rfbench.decoder.layout.resolve_layout`);
 the pixel format defaults to the one of the layout's reference exports (spec: decoding.md)
 and can be overridden.
 """
@@ -13,9 +13,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from rfbench.decoder.decode import OutputLayout, resolve_layout
+from rfbench.decoder.layout import OutputLayout, resolve_layout
 from rfbench.decoder.preprocess import PIXELS_LAYOUT_A, PIXELS_LAYOUT_B, PixelFormat
 from rfbench.errors import RfbenchError
 from rfbench.models.files import read_input_shapes
@@ -23,6 +23,8 @@ from rfbench.models.files import read_input_shapes
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT_HW = (640, 640)
+
+_Triple = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -61,17 +63,6 @@ class ModelSpec:
         }
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"WxH"`` -> (H, W) in pixels."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise RfbenchError(f"--input-size {text!r}: expected WIDTHxHEIGHT, e.g. 640x640") from None
-    if width <= 0 or height <= 0:
-        raise RfbenchError(f"--input-size {text!r}: sizes must be positive")
-    return height, width
-
-
 def plan_input(model_path: Path, input_hw: tuple[int, int] | None) -> InputPlan:
     """Find the image input and its size; ``input_hw`` (H, W) is required only when dynamic."""
     shapes = read_input_shapes(model_path)
@@ -82,19 +73,20 @@ def plan_input(model_path: Path, input_hw: tuple[int, int] | None) -> InputPlan:
         raise RfbenchError(f"{model_path}: input '{name}' has shape {list(shape)}, expected 4-D NCHW or NHWC")
     layout = "NHWC" if shape[3] == 3 and shape[1] != 3 else "NCHW"
     h_dim, w_dim = (2, 3) if layout == "NCHW" else (1, 2)
-    fixed = (shape[h_dim], shape[w_dim])
-    dynamic = None in fixed or shape[0] is None
-    if None not in fixed:
-        if input_hw is not None and tuple(input_hw) != fixed:
+    fixed_h, fixed_w = shape[h_dim], shape[w_dim]
+    dynamic = fixed_h is None or fixed_w is None or shape[0] is None
+    hw: tuple[int, int]
+    if fixed_h is not None and fixed_w is not None:
+        if input_hw is not None and tuple(input_hw) != (fixed_h, fixed_w):
             raise RfbenchError(
-                f"{model_path}: input '{name}' is fixed at {fixed[1]}x{fixed[0]}; "
+                f"{model_path}: input '{name}' is fixed at {fixed_w}x{fixed_h}; "
                 f"--input-size {input_hw[1]}x{input_hw[0]} does not fit"
             )
-        hw = fixed
+        hw = (fixed_h, fixed_w)
     else:
-        hw = tuple(input_hw) if input_hw is not None else DEFAULT_INPUT_HW
+        hw = (input_hw[0], input_hw[1]) if input_hw is not None else DEFAULT_INPUT_HW
         log.info("model input '%s' is dynamic: using %dx%d", name, hw[1], hw[0])
-    adapter_shape = None
+    adapter_shape: tuple[int, ...] | None = None
     if dynamic:
         adapter_shape = (1, 3, *hw) if layout == "NCHW" else (1, *hw, 3)
     return InputPlan(name, layout, (int(hw[0]), int(hw[1])), dynamic, adapter_shape)
@@ -108,8 +100,8 @@ def choose_pixels(layout_kind: str, channel_order: str | None, mean: Sequence[fl
         return base, f"default for layout {layout_kind}"
     pixels = PixelFormat(
         channel_order or base.channel_order,
-        tuple(float(v) for v in mean) if mean is not None else base.mean,
-        tuple(float(v) for v in scale) if scale is not None else base.scale,
+        cast(_Triple, tuple(float(v) for v in mean)) if mean is not None else base.mean,
+        cast(_Triple, tuple(float(v) for v in scale)) if scale is not None else base.scale,
     )
     return pixels, "user"
 

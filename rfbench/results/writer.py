@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from rfbench import __version__
 from rfbench.errors import RfbenchError
+from rfbench.fileio import atomic_write_text as atomic_write_text  # re-exported (one writer)
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +29,6 @@ RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 DEFAULT_REPORTS_DIR = Path("reports")
 
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
 
 
 def base_record(kind: str) -> dict[str, Any]:
@@ -89,20 +81,6 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader never sees a partial file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_results(out_dir: Path, record: dict[str, Any], csv_rows: list[dict[str, Any]]) -> Path:

@@ -25,7 +25,6 @@ from rfbench.runtimes.base import (
     RuntimeAdapter,
     RuntimeInfo,
     TensorInfo,
-    parse_shape,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,6 @@ __all__ = [
     "TensorInfo",
     "get_runtime",
     "list_runtimes",
-    "parse_shape",
     "runtime_targets",
 ]
 

@@ -30,7 +30,8 @@ Three ways to run, for three callers:
    copy). Time it with ``time.perf_counter_ns`` for latency mode (benchmark_app's sync mode).
 3. :meth:`RuntimeAdapter.run_async` -- keeps ``requests`` inferences in flight until a stop
    condition, calling back with every request's own latency; returns an :class:`AsyncRunResult`
-   with the raw samples and the wall time. Throughput mode.
+   with the raw samples and the wall time. Throughput mode. The submission loop and stop
+   handling are shared (:mod:`rfbench.runtimes.asyncrun`); adapters supply request primitives.
 
 ``describe()["effective"]`` always has precision, threads, streams, requests and
 performance_hint (None where the runtime has no such setting); adapters may add keys (OpenVINO:
@@ -44,6 +45,7 @@ Timings are integers in nanoseconds (``time.perf_counter_ns``) internally and in
 from __future__ import annotations
 
 import abc
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,24 +55,19 @@ from typing import Any
 import numpy as np
 
 from rfbench.errors import RfbenchError
+from rfbench.models.files import check_model_file
+from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
+
+__all__ = [
+    "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
+    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "merge_shape",
+    "normalise_input_shapes",
+]  # fmt: skip
+
+log = logging.getLogger(__name__)
 
 PRECISIONS = ("f32", "bf16", "f16")
 PERFORMANCE_HINTS = ("latency", "throughput")
-
-#: ``on_done(job_id, request_id, latency_ns, outputs)``: ``job_id`` is the 0-based submission
-#: index (the feeds used were ``feeds[job_id % len(feeds)]``); ``request_id`` which of the
-#: ``effective["requests"]`` parallel requests ran it (0-based); ``latency_ns`` that job's
-#: submit-to-completion time; ``outputs`` a dict of copied output arrays when
-#: ``return_outputs=True``, else None. Called from a runtime thread: keep it short and
-#: thread-safe.
-DoneCallback = Callable[[int, int, int, "dict[str, np.ndarray] | None"], None]
-
-#: ``should_stop(completed, elapsed_ns) -> bool``: asked before each new submission, with the
-#: number of completed inferences and the ns since the run started. True stops submitting;
-#: in-flight requests are still waited for and counted. Called from the submitting thread
-#: (OpenVINO) or from a worker thread (ONNX Runtime), never concurrently.
-StopCondition = Callable[[int, int], bool]
-
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -114,71 +111,6 @@ class RuntimeInfo:
             "device_names": dict(self.device_names),
             "error": self.error,
         }
-
-
-@dataclass
-class AsyncRunResult:
-    """What :meth:`RuntimeAdapter.run_async` measured.
-
-    ``latencies_ns``: int64 (completed,), each request's own latency, in completion order.
-    ``job_ids``: int64 (completed,), the submission index of each completion (same order).
-    ``wall_ns``: from just before the first submission to the last completion.
-    ``requests``: infer requests actually kept in flight.
-    ``stop_reason``: ``"condition"`` (should_stop said so), ``"max_iterations"`` or
-    ``"interrupted"`` (KeyboardInterrupt during the run: in-flight requests were drained and the
-    partial result returned; callers must report such a run as not valid).
-    """
-
-    requests: int
-    completed: int
-    wall_ns: int
-    latencies_ns: np.ndarray
-    job_ids: np.ndarray
-    stop_reason: str
-
-    @property
-    def throughput_fps(self) -> float:
-        """Completed inferences per second of wall time (measured, not derived from latency)."""
-        return self.completed / (self.wall_ns / 1e9) if self.wall_ns > 0 else 0.0
-
-
-class AsyncTracker:
-    """Completion bookkeeping for ``run_async`` implementations, shared by callback threads.
-
-    ``record`` each completion, ``fail`` with the first exception raised in a callback (the
-    submitting thread re-raises it), ``result`` builds the :class:`AsyncRunResult`.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.completed = 0
-        self.latencies: list[int] = []
-        self.job_ids: list[int] = []
-        self.last_done_ns = 0
-        self.error: BaseException | None = None
-
-    def record(self, job_id: int, latency_ns: int, done_ns: int) -> None:
-        with self._lock:
-            self.completed += 1
-            self.latencies.append(latency_ns)
-            self.job_ids.append(job_id)
-            self.last_done_ns = max(self.last_done_ns, done_ns)
-
-    def fail(self, exc: BaseException) -> None:
-        with self._lock:
-            if self.error is None:
-                self.error = exc
-
-    def result(self, requests: int, start_ns: int, reason: str) -> AsyncRunResult:
-        wall = max(self.last_done_ns - start_ns, 0)
-        return AsyncRunResult(
-            requests=requests,
-            completed=self.completed,
-            wall_ns=wall,
-            latencies_ns=np.asarray(self.latencies, dtype=np.int64),
-            job_ids=np.asarray(self.job_ids, dtype=np.int64),
-            stop_reason=reason,
-        )
 
 
 class RuntimeAdapter(abc.ABC):
@@ -228,7 +160,7 @@ class RuntimeAdapter(abc.ABC):
         self.read_ms: float | None = None
         self.compile_ms: float | None = None
         self._infer_lock = threading.Lock()
-        _check_model_file(self.model_path)
+        check_model_file(self.model_path)
 
     # -- identity -------------------------------------------------------------------------
     @classmethod
@@ -266,7 +198,6 @@ class RuntimeAdapter(abc.ABC):
         runner is in use (they may share the runtime's request).
         """
 
-    @abc.abstractmethod
     def run_async(
         self,
         feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
@@ -282,8 +213,57 @@ class RuntimeAdapter(abc.ABC):
         ``feeds[i % len(feeds)]``); inputs are bound before the clock starts. Submission stops
         when ``should_stop(completed, elapsed_ns)`` returns True or ``max_iterations`` jobs were
         submitted (at least one of them is required); then in-flight requests are drained.
-        ``on_done`` is called once per completed job (see :data:`DoneCallback`).
+        ``on_done`` is called once per completed job (see :data:`DoneCallback`). A
+        KeyboardInterrupt drains the requests and returns with ``stop_reason="interrupted"``.
+
+        The loop lives here; an adapter supplies the request primitives :meth:`_async_bind`,
+        :meth:`_async_open`, :meth:`_async_run` and :meth:`_async_drain`.
         """
+        if should_stop is None and max_iterations is None:
+            raise RfbenchError("run_async needs should_stop or max_iterations")
+        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
+        if not feed_list:
+            raise RfbenchError("run_async: no feeds given")
+        bound = [self._async_bind(f) for f in feed_list]
+        requests = int(self.effective["requests"])
+        jobs = AsyncJobs(should_stop, max_iterations, on_done, return_outputs)
+        state = self._async_open(jobs, bound, requests)
+        jobs.start()
+        try:
+            self._async_run(jobs, state)
+        except KeyboardInterrupt:
+            jobs.interrupt()
+            log.warning("interrupted: waiting for %d in-flight inferences", jobs.in_flight)
+        finally:
+            self._async_drain(state)
+        if jobs.error is not None:
+            raise self._async_error(jobs.error)
+        return jobs.result(requests)
+
+    # -- request primitives of run_async (one run at a time per adapter) -----------------
+    @abc.abstractmethod
+    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> Any:
+        """One feed dict checked and bound the runtime's way (before the clock starts)."""
+
+    @abc.abstractmethod
+    def _async_open(self, jobs: AsyncJobs, bound: Sequence[Any], requests: int) -> Any:
+        """Set up ``requests`` parallel requests for ``bound`` feeds; returns the run's state.
+
+        Completions must be reported with ``jobs.done`` and runtime-thread failures with
+        ``jobs.fail``. Nothing may be submitted yet.
+        """
+
+    @abc.abstractmethod
+    def _async_run(self, jobs: AsyncJobs, state: Any) -> None:
+        """Submit job after job (``jobs.next_job()``, None = stop) while requests are idle."""
+
+    @abc.abstractmethod
+    def _async_drain(self, state: Any) -> None:
+        """Wait until every submitted job has completed (also after an interrupt)."""
+
+    def _async_error(self, exc: BaseException) -> BaseException:
+        """The exception to raise for a failure on a runtime thread (default: itself)."""
+        return exc
 
     @abc.abstractmethod
     def layer_times(self) -> list[dict[str, Any]]:
@@ -387,25 +367,6 @@ def merge_shape(
             f"of shape {_shape_str(declared)}"
         )
     return tuple(int(r) for r in requested)
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """Parse a CLI shape such as ``1x3x480x640`` or ``1,3,480,640``."""
-    parts = text.replace(",", "x").lower().split("x")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise RfbenchError(f"--input-shape '{text}': expected e.g. 1x3x480x640") from None
-    if any(d <= 0 for d in shape):
-        raise RfbenchError(f"--input-shape '{text}': dimensions must be positive")
-    return shape
-
-
-def _check_model_file(path: Path) -> None:
-    if not path.exists():
-        raise RfbenchError(f"model file not found: {path}")
-    if not path.is_file():
-        raise RfbenchError(f"model path is not a file: {path}")
 
 
 def _check_choice(value: str | None, choices: Sequence[str], what: str) -> str | None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -38,19 +37,20 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 from rfbench.errors import RfbenchError
 from rfbench.results.environment import cpu_model_name
 from rfbench.runtimes.base import (
-    AsyncRunResult,
-    AsyncTracker,
-    DoneCallback,
+    AsyncJobs,
     RuntimeAdapter,
-    StopCondition,
     TensorInfo,
     merge_shape,
     normalise_input_shapes,
 )
+from rfbench.runtimes.onnxruntime.profiling import parse_ort_profile
+from rfbench.runtimes.onnxruntime.providers import (
+    CPU_PROVIDER,
+    physical_core_count,
+    resolve_providers,
+)
 
 log = logging.getLogger(__name__)
-
-CPU_PROVIDER = "CPUExecutionProvider"
 
 #: ORT's exception types for a model it cannot load or a setting it rejects.
 ORT_ERRORS: tuple[type[BaseException], ...] = tuple(
@@ -89,54 +89,6 @@ _PRECISION_OF = {
 }
 
 
-def physical_core_count() -> int:
-    """Physical cores this process may run on (unique core ids), else the logical count."""
-    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    cores = set()
-    cpu = phys = None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "processor":
-                    cpu, phys = int(value), None
-                elif key == "physical id":
-                    phys = value.strip()
-                elif key == "core id" and (allowed is None or cpu in allowed):
-                    cores.add((phys, value.strip()))
-    except (OSError, ValueError):
-        cores = set()
-    if cores:
-        return len(cores)
-    return len(allowed) if allowed else (os.cpu_count() or 1)
-
-
-def resolve_providers(device: str, available: Sequence[str]) -> list[str]:
-    """``"CPU"`` -> ``["CPUExecutionProvider"]``; ``"CUDA,CPU"`` -> full provider names.
-
-    Raises RfbenchError naming the provider and listing the available ones when unknown.
-    """
-    providers = []
-    for item in device.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if item.upper() == "CPU":
-            item = CPU_PROVIDER
-        elif item not in available and item + "ExecutionProvider" in available:
-            item += "ExecutionProvider"
-        if item not in available:
-            raise RfbenchError(
-                f"onnxruntime execution provider '{item}' is not available; "
-                f"available: {', '.join(available)}"
-            )
-        providers.append(item)
-    if not providers:
-        raise RfbenchError("onnxruntime device/provider is empty")
-    return providers
-
-
 def _declared_shape(dims: Sequence[Any]) -> tuple[int | None, ...]:
     """ORT's shape (ints, symbolic names, None) with every non-int dim as None."""
     return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
@@ -154,12 +106,12 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
     name = "onnxruntime"
 
     def __init__(self, model_path: str | Path, **kwargs: Any) -> None:
-        super().__init__(model_path, **kwargs)
-        if self.model_path.suffix.lower() == ".xml":
+        if Path(model_path).suffix.lower() == ".xml":
             raise RfbenchError(
-                f"onnxruntime reads .onnx models, not OpenVINO IR: {self.model_path} "
+                f"onnxruntime reads .onnx models, not OpenVINO IR: {model_path} "
                 "(use the openvino runtime)"
             )
+        super().__init__(model_path, **kwargs)
         self._check_settings()
         self._providers = resolve_providers(self.device, ort.get_available_providers())
         self._profile_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -265,13 +217,13 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
 
         try:
             proto = onnx.load(str(self.model_path))
-            fixed = {t.name: t.shape for t in self.inputs}
+            fixed = {t.name: [int(d or 0) for d in t.shape] for t in self.inputs}  # all static
             for value in proto.graph.input:
                 if value.name in fixed:
                     dims = value.type.tensor_type.shape.dim
                     for dim, size in zip(dims, fixed[value.name], strict=True):
                         dim.Clear()
-                        dim.dim_value = int(size)
+                        dim.dim_value = size
             for value in proto.graph.output:
                 value.type.tensor_type.ClearField("shape")
             inferred = SymbolicShapeInference.infer_shapes(proto, auto_merge=True)
@@ -355,80 +307,52 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
 
         return run_once
 
-    def run_async(
-        self,
-        feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
-        *,
-        should_stop: StopCondition | None = None,
-        max_iterations: int | None = None,
-        on_done: DoneCallback | None = None,
-        return_outputs: bool = False,
-    ) -> AsyncRunResult:
-        """``effective["requests"]`` threads each calling ``Run`` on the shared session."""
-        if should_stop is None and max_iterations is None:
-            raise RfbenchError("run_async needs should_stop or max_iterations")
-        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
-        if not feed_list:
-            raise RfbenchError("run_async: no feeds given")
-        prepared = [self._prepare(f) for f in feed_list]
-        n = int(self.effective["requests"])
-        tracker = AsyncTracker()
-        claim_lock = threading.Lock()
-        stop = threading.Event()
-        counter = {"submitted": 0, "reason": "condition"}
-        start_ns = time.perf_counter_ns()
+    # -- run_async's request primitives: one worker thread per request, one shared session --
+    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self._prepare(feeds)
 
-        def next_job() -> int | None:
-            with claim_lock:
-                if stop.is_set() or tracker.error is not None:
-                    return None
-                job = counter["submitted"]
-                if max_iterations is not None and job >= max_iterations:
-                    counter["reason"] = "max_iterations"
-                    stop.set()
-                    return None
-                if should_stop is not None and should_stop(
-                    tracker.completed, time.perf_counter_ns() - start_ns
-                ):
-                    stop.set()
-                    return None
-                counter["submitted"] = job + 1
-                return job
+    def _async_open(
+        self, jobs: AsyncJobs, bound: Sequence[dict[str, np.ndarray]], requests: int
+    ) -> list[threading.Thread]:
+        """``requests`` worker threads (not started), each calling ``Run`` job after job."""
+        session, names = self._session, self._output_names
 
         def worker(request_id: int) -> None:
             try:
-                while (job := next_job()) is not None:
+                while (job := jobs.next_job()) is not None:
                     t0 = time.perf_counter_ns()
-                    results = self._session.run(self._output_names, prepared[job % len(prepared)])
+                    results = session.run(names, bound[job % len(bound)])
                     done = time.perf_counter_ns()
-                    tracker.record(job, done - t0, done)
-                    if on_done is not None:
-                        outputs = None
-                        if return_outputs:
-                            outputs = dict(zip(self._output_names, results, strict=True))
-                        on_done(job, request_id, done - t0, outputs)
-            except BaseException as exc:  # noqa: BLE001 - carried to the calling thread
-                tracker.fail(exc)
 
-        threads = [threading.Thread(target=worker, args=(i,), name=f"rfbench-ort-{i}") for i in range(n)]
-        for thread in threads:
+                    def outputs(results: list[np.ndarray] = results) -> dict[str, np.ndarray]:
+                        return dict(zip(names, results, strict=True))
+
+                    jobs.done(job, request_id, done - t0, done, outputs)
+            except BaseException as exc:  # noqa: BLE001 - carried to the calling thread
+                jobs.fail(exc)
+
+        return [
+            threading.Thread(target=worker, args=(i,), name=f"rfbench-ort-{i}")
+            for i in range(requests)
+        ]
+
+    def _async_run(self, jobs: AsyncJobs, state: Any) -> None:
+        for thread in state:
             thread.start()
-        try:
-            for thread in threads:
+        for thread in state:
+            thread.join()
+
+    def _async_drain(self, state: Any) -> None:
+        for thread in state:
+            if thread.ident is not None:  # started
                 thread.join()
-        except KeyboardInterrupt:
-            with claim_lock:
-                counter["reason"] = "interrupted"
-                stop.set()
-            log.warning("interrupted: waiting for in-flight inferences")
-            for thread in threads:
-                thread.join()
-        if tracker.error is not None:
-            if isinstance(tracker.error, ORT_ERRORS):
-                message = " ".join(str(tracker.error).split())
-                raise RfbenchError(f"onnxruntime failed running {self.model_path.name}: {message}")
-            raise tracker.error
-        return tracker.result(n, start_ns, str(counter["reason"]))
+
+    def _async_error(self, exc: BaseException) -> BaseException:
+        """ORT's own exception types become one-line RfbenchErrors naming the model."""
+        if isinstance(exc, ORT_ERRORS):
+            message = " ".join(str(exc).split())
+            return RfbenchError(f"onnxruntime failed running {self.model_path.name}: {message}")
+        return exc
 
     # -- per-layer --------------------------------------------------------------------------
     def layer_times(self) -> list[dict[str, Any]]:
@@ -454,35 +378,3 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         if self._profile_dir is not None:
             self._profile_dir.cleanup()
             self._profile_dir = None
-
-
-def parse_ort_profile(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """ORT profile events -> per-node rows (see :meth:`RuntimeAdapter.layer_times`).
-
-    Uses the ``Node`` events named ``<node>_kernel_time``; ``dur`` is in microseconds.
-    Rows keep the order in which nodes first ran.
-    """
-    suffix = "_kernel_time"
-    rows: dict[str, dict[str, Any]] = {}
-    for event in events:
-        name = str(event.get("name", ""))
-        if event.get("cat") != "Node" or not name.endswith(suffix):
-            continue
-        node = name[: -len(suffix)]
-        args = event.get("args", {})
-        row = rows.setdefault(
-            node,
-            {
-                "name": node,
-                "type": args.get("op_name", ""),
-                "exec_type": args.get("provider", ""),
-                "status": "EXECUTED",
-                "time_ms": 0.0,
-                "samples": 0,
-            },
-        )
-        row["time_ms"] += float(event.get("dur", 0)) / 1e3
-        row["samples"] += 1
-    for row in rows.values():
-        row["time_ms"] /= row["samples"]
-    return list(rows.values())

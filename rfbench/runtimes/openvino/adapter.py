@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,19 +30,27 @@ import openvino as ov
 
 from rfbench.errors import RfbenchError
 from rfbench.runtimes.base import (
-    AsyncRunResult,
-    AsyncTracker,
-    DoneCallback,
+    AsyncJobs,
     RuntimeAdapter,
-    StopCondition,
     TensorInfo,
     merge_shape,
     normalise_input_shapes,
 )
+from rfbench.runtimes.openvino.core import (
+    VIRTUAL_DEVICES,
+    hint_name,
+    one_line,
+    port_name,
+    port_shape,
+    precision_name,
+    read_model,
+    shared_core,
+    split_device,
+    validate_device,
+)
 
 log = logging.getLogger(__name__)
 
-VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 #: rfbench precision name -> OPTIMIZATION_CAPABILITIES entry.
 _CAPABILITY = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
 #: rfbench setting -> OpenVINO property it is sent as.
@@ -60,87 +67,6 @@ _PROPERTY = {
 _CALLBACK_DRAIN_S = 0.05
 
 
-@functools.lru_cache(maxsize=1)
-def shared_core() -> ov.Core:
-    """The process's one ``ov.Core``, kept until exit.
-
-    OpenVINO's advice is one Core per application, and it matters here: destroying a Core
-    shortly after a compiled model that ran asynchronously was released hangs or aborts the
-    process on OpenVINO 2026.4 ("Resource deadlock avoided"), so adapters never own one.
-    """
-    return ov.Core()
-
-
-def _one_line(exc: BaseException) -> str:
-    """OpenVINO's multi-line messages reduced to their informative lines, on one line."""
-    lines = [ln.strip() for ln in str(exc).splitlines()]
-    keep = [ln for ln in lines if ln and not ln.startswith(("Exception from", "Check '"))]
-    return " ".join(keep or [ln for ln in lines if ln][:1]) or type(exc).__name__
-
-
-def split_device(device: str) -> tuple[str, list[str]]:
-    """``"MULTI:CPU,GPU"`` -> ``("MULTI", ["CPU", "GPU"])``; ``"CPU"`` -> ``("CPU", [])``.
-
-    Member decorations are removed: BATCH's ``GPU(4)`` -> ``GPU``, AUTO's exclusion ``-CPU`` -> ``CPU``.
-    """
-    head, _, rest = device.partition(":")
-    members = []
-    for item in rest.split(",") if rest else []:
-        item = item.strip().lstrip("-").split("(")[0].strip()
-        if item:
-            members.append(item)
-    return head.strip(), members
-
-
-def validate_device(device: str, available: Sequence[str]) -> None:
-    """Raise RfbenchError unless every physical device named in ``device`` is available."""
-    head, members = split_device(device)
-    if not head:
-        raise RfbenchError("OpenVINO device is empty")
-    listed = ", ".join(available) or "none"
-    if head.upper() in VIRTUAL_DEVICES:
-        if head.upper() in ("MULTI", "HETERO", "BATCH") and not members:
-            raise RfbenchError(f"OpenVINO device '{device}' needs members, e.g. {head}:CPU")
-        to_check = members
-    else:
-        if members:
-            raise RfbenchError(
-                f"OpenVINO device '{device}': only {'/'.join(VIRTUAL_DEVICES)} take members"
-            )
-        to_check = [head]
-    for name in to_check:
-        if not any(a == name or a.startswith(name + ".") for a in available):
-            raise RfbenchError(f"OpenVINO device '{name}' is not available; available: {listed}")
-
-
-def _precision_name(value: Any) -> str | None:
-    """``ov.Type.bf16`` (or ``"bf16"``) -> ``"bf16"``; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, ov.Type):
-        return value.get_type_name()
-    return str(value).lower()
-
-
-def _hint_name(value: Any) -> Any:
-    """``PerformanceMode.LATENCY`` or ``"LATENCY"`` -> ``"latency"``; dicts per device likewise."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return {dev: _hint_name(v) for dev, v in value.items()}
-    return str(getattr(value, "name", value)).lower()
-
-
-def _ov_shape(port: Any) -> tuple[int | None, ...]:
-    """A port's partial shape with dynamic dimensions as None."""
-    return tuple(d.get_length() if d.is_static else None for d in port.get_partial_shape())
-
-
-def _port_name(port: Any, fallback: str) -> str:
-    names = port.get_names()
-    return port.get_any_name() if names else fallback
-
-
 class OpenVINOAdapter(RuntimeAdapter):
     """One model compiled by OpenVINO on one device (see the module docstring)."""
 
@@ -149,7 +75,6 @@ class OpenVINOAdapter(RuntimeAdapter):
     def __init__(self, model_path: str | Path, **kwargs: Any) -> None:
         super().__init__(model_path, **kwargs)
         self._core = shared_core()
-        self._check_weights_file()
         validate_device(self.device, self._core.available_devices)
         config = self._compile_config()
         self._check_device_support(config)
@@ -182,18 +107,10 @@ class OpenVINOAdapter(RuntimeAdapter):
             try:
                 names[dev] = str(core.get_property(dev, "FULL_DEVICE_NAME"))
             except RuntimeError as exc:
-                log.debug("FULL_DEVICE_NAME of %s: %s", dev, _one_line(exc))
+                log.debug("FULL_DEVICE_NAME of %s: %s", dev, one_line(exc))
         return names
 
     # -- loading --------------------------------------------------------------------------
-    def _check_weights_file(self) -> None:
-        if self.model_path.suffix.lower() == ".xml":
-            weights = self.model_path.with_suffix(".bin")
-            if not weights.is_file():
-                raise RfbenchError(
-                    f"model weights not found: {weights} (needed by {self.model_path})"
-                )
-
     def _compile_config(self) -> dict[str, Any]:
         """The OpenVINO compile properties for the requested settings."""
         req = self.requested
@@ -235,22 +152,17 @@ class OpenVINOAdapter(RuntimeAdapter):
     def _read(self) -> ov.Model:
         """Read the model file, timing it into ``read_ms``."""
         t0 = time.perf_counter_ns()
-        try:
-            model = self._core.read_model(str(self.model_path))
-        except RuntimeError as exc:
-            raise RfbenchError(
-                f"OpenVINO cannot read model {self.model_path}: {_one_line(exc)}"
-            ) from None
+        model = read_model(self.model_path)
         self.read_ms = (time.perf_counter_ns() - t0) / 1e6
         return model
 
     def _fix_input_shapes(self, model: ov.Model) -> None:
         """Reshape dynamic inputs to ``input_shape``; error when a dynamic input has none."""
-        names = [_port_name(p, f"input{i}") for i, p in enumerate(model.inputs)]
+        names = [port_name(p, f"input{i}") for i, p in enumerate(model.inputs)]
         wanted = normalise_input_shapes(self.input_shape, names, self.model_path.name)
         new_shapes = {}
         for name, port in zip(names, model.inputs, strict=True):
-            declared = _ov_shape(port)
+            declared = port_shape(port)
             shape = merge_shape(declared, wanted.get(name), name, self.model_path.name)
             if any(d is None for d in shape):
                 raise RfbenchError(
@@ -264,7 +176,7 @@ class OpenVINOAdapter(RuntimeAdapter):
                 model.reshape(new_shapes)
             except RuntimeError as exc:
                 raise RfbenchError(
-                    f"{self.model_path.name}: cannot reshape to {self.input_shape}: {_one_line(exc)}"
+                    f"{self.model_path.name}: cannot reshape to {self.input_shape}: {one_line(exc)}"
                 ) from None
 
     def _compile(self, model: ov.Model, config: dict[str, Any]) -> ov.CompiledModel:
@@ -275,7 +187,7 @@ class OpenVINOAdapter(RuntimeAdapter):
         except RuntimeError as exc:
             raise RfbenchError(
                 f"OpenVINO cannot compile {self.model_path.name} for {self.device} "
-                f"with {config}: {_one_line(exc)}"
+                f"with {config}: {one_line(exc)}"
             ) from None
         self.compile_ms = (time.perf_counter_ns() - t0) / 1e6
         return compiled
@@ -306,16 +218,16 @@ class OpenVINOAdapter(RuntimeAdapter):
         optimal = self._property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         precision = self._effective("INFERENCE_PRECISION_HINT", members)
         if isinstance(precision, dict):
-            precision = {dev: _precision_name(v) for dev, v in precision.items()}
+            precision = {dev: precision_name(v) for dev, v in precision.items()}
         else:
-            precision = _precision_name(precision)
+            precision = precision_name(precision)
         self.effective = {
             "precision": precision,
             "threads": self._effective("INFERENCE_NUM_THREADS", members),
             "streams": self._effective("NUM_STREAMS", members),
             "requests": self.requested["requests"] or (int(optimal) if optimal else 1),
             "optimal_requests": int(optimal) if optimal else None,
-            "performance_hint": _hint_name(hint),
+            "performance_hint": hint_name(hint),
             "execution_devices": list(self._property("EXECUTION_DEVICES") or []),
         }
         wanted = self.requested["precision"]
@@ -340,13 +252,13 @@ class OpenVINOAdapter(RuntimeAdapter):
         self._out_ports = list(self._compiled.outputs)
         self.inputs = [
             TensorInfo(
-                _port_name(p, f"input{i}"), _ov_shape(p), np.dtype(p.get_element_type().to_dtype())
+                port_name(p, f"input{i}"), port_shape(p), np.dtype(p.get_element_type().to_dtype())
             )
             for i, p in enumerate(self._in_ports)
         ]
         self.outputs = [
             TensorInfo(
-                _port_name(p, f"output{i}"), _ov_shape(p), np.dtype(p.get_element_type().to_dtype())
+                port_name(p, f"output{i}"), port_shape(p), np.dtype(p.get_element_type().to_dtype())
             )
             for i, p in enumerate(self._out_ports)
         ]
@@ -385,83 +297,50 @@ class OpenVINOAdapter(RuntimeAdapter):
 
         return run_once
 
-    def _get_queue(self, n: int) -> ov.AsyncInferQueue:
-        if self._queue is None or len(self._queue) != n:
-            self._queue = ov.AsyncInferQueue(self._compiled, n)
-        return self._queue
+    # -- run_async's request primitives: an AsyncInferQueue, kept between runs -------------
+    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> dict[int, ov.Tensor]:
+        return self._bind(feeds)
 
-    def run_async(
-        self,
-        feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
-        *,
-        should_stop: StopCondition | None = None,
-        max_iterations: int | None = None,
-        on_done: DoneCallback | None = None,
-        return_outputs: bool = False,
-    ) -> AsyncRunResult:
-        """Throughput run on an AsyncInferQueue of ``effective["requests"]`` requests."""
-        if should_stop is None and max_iterations is None:
-            raise RfbenchError("run_async needs should_stop or max_iterations")
-        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
-        if not feed_list:
-            raise RfbenchError("run_async: no feeds given")
-        bound = [self._bind(f) for f in feed_list]
-        n = int(self.effective["requests"])
-        queue = self._get_queue(n)
-        state = AsyncTracker()
+    def _async_open(
+        self, jobs: AsyncJobs, bound: Sequence[dict[int, ov.Tensor]], requests: int
+    ) -> tuple[ov.AsyncInferQueue, Sequence[dict[int, ov.Tensor]], set[int]]:
+        """The queue of ``requests`` requests, its callback reporting to ``jobs``."""
+        if self._queue is None or len(self._queue) != requests:
+            self._queue = ov.AsyncInferQueue(self._compiled, requests)
         out_ports = list(zip(self.outputs, self._out_ports, strict=True))
 
         def callback(request: ov.InferRequest, userdata: tuple[int, int, int]) -> None:
             done_ns = time.perf_counter_ns()
             job_id, request_id, submit_ns = userdata
-            try:
-                outputs = None
-                if return_outputs:
-                    outputs = {
-                        info.name: np.array(request.get_tensor(port).data, copy=True)
-                        for info, port in out_ports
-                    }
-                state.record(job_id, done_ns - submit_ns, done_ns)
-                if on_done is not None:
-                    on_done(job_id, request_id, done_ns - submit_ns, outputs)
-            except BaseException as exc:  # noqa: BLE001 - carried to the submitting thread
-                state.fail(exc)
 
-        queue.set_callback(callback)
-        used: set[int] = set()
-        reason = "condition"
-        submitted = 0
-        start_ns = time.perf_counter_ns()
-        try:
-            while True:
-                if max_iterations is not None and submitted >= max_iterations:
-                    reason = "max_iterations"
-                    break
-                rid = queue.get_idle_request_id()
-                if state.error is not None:
-                    break
-                if should_stop is not None and should_stop(
-                    state.completed, time.perf_counter_ns() - start_ns
-                ):
-                    break
-                used.add(rid)
-                # start_async takes the idle request get_idle_request_id just returned
-                queue.start_async(
-                    bound[submitted % len(bound)], userdata=(submitted, rid, time.perf_counter_ns())
-                )
-                submitted += 1
-        except KeyboardInterrupt:
-            reason = "interrupted"
-            log.warning(
-                "interrupted: waiting for %d in-flight requests", submitted - state.completed
-            )
-        finally:
-            queue.wait_all()
-            time.sleep(0)  # let the callback threads leave Python (see close())
-        if state.error is not None:
-            raise state.error
+            def outputs() -> dict[str, np.ndarray]:
+                return {
+                    info.name: np.array(request.get_tensor(port).data, copy=True)
+                    for info, port in out_ports
+                }
+
+            jobs.done(job_id, request_id, done_ns - submit_ns, done_ns, outputs)
+
+        self._queue.set_callback(callback)
+        return self._queue, bound, set()
+
+    def _async_run(self, jobs: AsyncJobs, state: Any) -> None:
+        """Wait for an idle request, take the next job, start it; until no job comes."""
+        queue, bound, used = state
+        while True:
+            rid = queue.get_idle_request_id()
+            job = jobs.next_job()
+            if job is None:
+                return
+            used.add(rid)
+            # start_async takes the idle request get_idle_request_id just returned
+            queue.start_async(bound[job % len(bound)], userdata=(job, rid, time.perf_counter_ns()))
+
+    def _async_drain(self, state: Any) -> None:
+        queue, _, used = state
+        queue.wait_all()
+        time.sleep(0)  # let the callback threads leave Python (see close())
         self._profiled = [queue[i] for i in sorted(used)]
-        return state.result(n, start_ns, reason)
 
     # -- per-layer --------------------------------------------------------------------------
     def layer_times(self) -> list[dict[str, Any]]:

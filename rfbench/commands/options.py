@@ -1,0 +1,140 @@
+"""The one set of parsers for the CLI's option values: shapes, sizes, counts, numbers.
+
+Each value has one parser that raises ``ValueError`` with the reason (:func:`shape`,
+:func:`size_hw`, ...). Two thin front-ends turn that into the user-facing error:
+
+* as an argparse ``type=`` (:func:`shape_arg`, :func:`positive_int`, ...): argparse prints
+  ``argument --opt: '<value>': <reason>`` and exits with status 2;
+* after parsing (:func:`parse_shape`, :func:`parse_size`): an :class:`RfbenchError`
+  ``--opt '<value>': <reason>``, which the CLI prints as one line, also status 2.
+
+Accepted syntax: a shape is ``1x3x640x640`` or ``1,3,640,640`` (every dimension >= 1); a size
+is ``WIDTHxHEIGHT`` such as ``640x480`` (returned as (height, width), the numpy order).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from rfbench.errors import RfbenchError
+
+T = TypeVar("T")
+
+SHAPE_EXAMPLE = "1x3x640x640"
+SIZE_EXAMPLE = "640x640"
+
+
+def shape(text: str) -> tuple[int, ...]:
+    """``"1x3x480x640"`` or ``"1,3,480,640"`` -> ``(1, 3, 480, 640)``; ValueError says why not."""
+    try:
+        dims = tuple(int(p) for p in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise ValueError(f"expected a shape like {SHAPE_EXAMPLE}") from None
+    if any(d < 1 for d in dims):
+        raise ValueError("dimensions must be >= 1")
+    return dims
+
+
+def size_hw(text: str) -> tuple[int, int]:
+    """``"WxH"`` (e.g. ``"640x480"``) -> (H, W) in pixels; ValueError says why not."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"expected WIDTHxHEIGHT, e.g. {SIZE_EXAMPLE}") from None
+    if width <= 0 or height <= 0:
+        raise ValueError("width and height must be positive")
+    return height, width
+
+
+def parse_shape(text: str, option: str = "--input-shape") -> tuple[int, ...]:
+    """:func:`shape`, raising RfbenchError naming ``option`` and the value."""
+    return _checked(shape, text, option)
+
+
+def parse_size(text: str, option: str = "--input-size") -> tuple[int, int]:
+    """:func:`size_hw` ((H, W) from ``WxH``), raising RfbenchError naming ``option``."""
+    return _checked(size_hw, text, option)
+
+
+def _checked(parse: Callable[[str], T], text: str, option: str) -> T:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise RfbenchError(f"{option} {text!r}: {exc}") from None
+
+
+def argtype(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """``parse`` as an argparse ``type=``: its ValueError becomes argparse's usage error."""
+
+    def parse_arg(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    parse_arg.__name__ = parse.__name__
+    return parse_arg
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type factory: a whole number >= ``minimum``."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        return value
+
+    return argtype(whole_number)
+
+
+def _finite_positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a finite number > 0")
+    return value
+
+
+def _three_floats(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise ValueError("expected three numbers like 104,117,123")
+    return values[0], values[1], values[2]
+
+
+#: argparse types.
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+positive_float = argtype(_finite_positive)
+floats3 = argtype(_three_floats)
+shape_arg = argtype(shape)
+
+
+class RegisteredRuntimes:
+    """argparse ``choices``: the names in the runtime registry, built in and from entry points.
+
+    Read only when argparse needs them (checking a given value, printing help), so building the
+    parser imports neither the runtimes nor numpy.
+    """
+
+    def _names(self) -> list[str]:
+        from rfbench.runtimes import runtime_targets
+
+        return sorted(runtime_targets())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())

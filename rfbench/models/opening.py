@@ -1,0 +1,99 @@
+"""One way to open a model: check the file once, plan the input, build the adapter and the spec.
+
+:func:`open_adapter` constructs a runtime's adapter from :class:`RuntimeSettings` (used by
+``rfbench latency``, which feeds random data to any model); :func:`open_model` does the whole
+RetinaFace path for ``rfbench eval --model``: one check of the model path
+(:func:`rfbench.models.files.check_model_path`), the input plan (name, layout, size), the
+adapter compiled at that size, and the full :class:`~rfbench.models.spec.ModelSpec` resolved
+from the compiled model's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rfbench.models.files import check_model_path
+from rfbench.models.spec import ModelSpec, build_model_spec, plan_input
+
+if TYPE_CHECKING:
+    from rfbench.runtimes.base import RuntimeAdapter
+
+#: The runtime used when none is named: OpenVINO reads both formats (the model card's runtime).
+DEFAULT_RUNTIME = "openvino"
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """The runtime, device and settings to compile a model with (None = the runtime's default).
+
+    Field meanings: :mod:`rfbench.runtimes.base` (the adapter constructor).
+    """
+
+    runtime: str = DEFAULT_RUNTIME
+    device: str = "CPU"
+    precision: str | None = None
+    threads: int | None = None
+    streams: int | None = None
+    requests: int | None = None
+    performance_hint: str | None = None
+    perf_counters: bool = False
+
+
+def open_adapter(
+    model: Path,
+    settings: RuntimeSettings,
+    input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+) -> RuntimeAdapter:
+    """``settings.runtime``'s adapter with ``model`` loaded and compiled (RfbenchError if not).
+
+    ``input_shape``: the static shape for dynamic inputs (see the adapter contract).
+    """
+    from rfbench.runtimes import get_runtime
+
+    cls = get_runtime(settings.runtime)
+    return cls(
+        model,
+        device=settings.device,
+        precision=settings.precision,
+        threads=settings.threads,
+        streams=settings.streams,
+        requests=settings.requests,
+        input_shape=input_shape,
+        perf_counters=settings.perf_counters,
+        performance_hint=settings.performance_hint,
+    )
+
+
+def open_model(
+    model: str | Path,
+    settings: RuntimeSettings,
+    *,
+    input_hw: tuple[int, int] | None = None,
+    layout: str | None = None,
+    output_names: Mapping[str, str] | None = None,
+    channel_order: str | None = None,
+    mean: Sequence[float] | None = None,
+    scale: Sequence[float] | None = None,
+) -> tuple[RuntimeAdapter, ModelSpec]:
+    """Check, plan, compile and describe a RetinaFace model; returns ``(adapter, spec)``.
+
+    ``input_hw``: (H, W) for a dynamic input (``--input-size``); ``layout`` / ``output_names``
+    force the output layout or name the outputs; ``channel_order`` / ``mean`` / ``scale``
+    override the layout's default pixel format. The caller owns (and closes) the adapter.
+    """
+    path = check_model_path(model)
+    plan = plan_input(path, input_hw)
+    adapter = open_adapter(path, settings, plan.adapter_shape)
+    try:
+        outputs: dict[str, Any] = {t.name: t.shape for t in adapter.outputs}
+        spec = build_model_spec(
+            path, plan, outputs, layout=layout, output_names=output_names,
+            channel_order=channel_order, mean=mean, scale=scale,
+        )  # fmt: skip
+    except BaseException:
+        adapter.close()
+        raise
+    return adapter, spec

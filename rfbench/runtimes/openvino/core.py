@@ -1,0 +1,116 @@
+"""The process's one OpenVINO Core, and the OpenVINO helpers shared by every stage.
+
+Every OpenVINO model read in rfbench (adapters, model-file facts, complexity) goes through
+:func:`shared_core` / :func:`read_model`: destroying a Core shortly after a compiled model that
+ran asynchronously was released hangs or aborts the process on OpenVINO 2026.4.
+Also here: device-string parsing and validation, and the small conversions of OpenVINO values
+(element types, performance modes, partial shapes, port names) into plain Python.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import openvino as ov
+
+from rfbench.errors import RfbenchError
+
+VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+
+
+@functools.lru_cache(maxsize=1)
+def shared_core() -> ov.Core:
+    """The process's one ``ov.Core``, kept until exit.
+
+    OpenVINO's advice is one Core per application, and it matters here: destroying a Core
+    shortly after a compiled model that ran asynchronously was released hangs or aborts the
+    process on OpenVINO 2026.4 ("Resource deadlock avoided"), so adapters never own one.
+    """
+    return ov.Core()
+
+
+def one_line(exc: BaseException) -> str:
+    """OpenVINO's multi-line messages reduced to their informative lines, on one line."""
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    keep = [ln for ln in lines if ln and not ln.startswith(("Exception from", "Check '"))]
+    return " ".join(keep or [ln for ln in lines if ln][:1]) or type(exc).__name__
+
+
+def split_device(device: str) -> tuple[str, list[str]]:
+    """``"MULTI:CPU,GPU"`` -> ``("MULTI", ["CPU", "GPU"])``; ``"CPU"`` -> ``("CPU", [])``.
+
+    Member decorations are removed: BATCH's ``GPU(4)`` -> ``GPU``, AUTO's exclusion ``-CPU`` -> ``CPU``.
+    """
+    head, _, rest = device.partition(":")
+    members = []
+    for item in rest.split(",") if rest else []:
+        item = item.strip().lstrip("-").split("(")[0].strip()
+        if item:
+            members.append(item)
+    return head.strip(), members
+
+
+def validate_device(device: str, available: Sequence[str]) -> None:
+    """Raise RfbenchError unless every physical device named in ``device`` is available."""
+    head, members = split_device(device)
+    if not head:
+        raise RfbenchError("OpenVINO device is empty")
+    listed = ", ".join(available) or "none"
+    if head.upper() in VIRTUAL_DEVICES:
+        if head.upper() in ("MULTI", "HETERO", "BATCH") and not members:
+            raise RfbenchError(f"OpenVINO device '{device}' needs members, e.g. {head}:CPU")
+        to_check = members
+    else:
+        if members:
+            raise RfbenchError(
+                f"OpenVINO device '{device}': only {'/'.join(VIRTUAL_DEVICES)} take members"
+            )
+        to_check = [head]
+    for name in to_check:
+        if not any(a == name or a.startswith(name + ".") for a in available):
+            raise RfbenchError(f"OpenVINO device '{name}' is not available; available: {listed}")
+
+
+def precision_name(value: Any) -> str | None:
+    """``ov.Type.bf16`` (or ``"bf16"``) -> ``"bf16"``; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, ov.Type):
+        return value.get_type_name()
+    return str(value).lower()
+
+
+def hint_name(value: Any) -> Any:
+    """``PerformanceMode.LATENCY`` or ``"LATENCY"`` -> ``"latency"``; dicts per device likewise."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {dev: hint_name(v) for dev, v in value.items()}
+    return str(getattr(value, "name", value)).lower()
+
+
+def port_shape(port: Any) -> tuple[int | None, ...]:
+    """A port's partial shape with dynamic dimensions as None."""
+    return partial_dims(port.get_partial_shape())
+
+
+def port_name(port: Any, fallback: str) -> str:
+    """The port's tensor name, else ``fallback`` (OpenVINO allows unnamed ports)."""
+    names = port.get_names()
+    return port.get_any_name() if names else fallback
+
+
+def read_model(path: str | Path) -> ov.Model:
+    """``shared_core().read_model(path)``; one-line RfbenchError naming the file if unreadable."""
+    try:
+        return shared_core().read_model(str(path))
+    except RuntimeError as exc:
+        raise RfbenchError(f"OpenVINO cannot read model {path}: {one_line(exc)}") from None
+
+
+def partial_dims(pshape: Any) -> tuple[int | None, ...]:
+    """An ``ov.PartialShape`` as a tuple, None for each dynamic dimension."""
+    return tuple(d.get_length() if d.is_static else None for d in pshape)

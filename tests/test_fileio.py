@@ -1,0 +1,39 @@
+"""The one atomic writer: complete file or none, usual file mode, no temporary left behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rfbench import fileio
+
+
+def test_text_bytes_and_copy(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    fileio.atomic_write_text(target, "x\r\ny\n")
+    assert target.read_bytes() == b"x\r\ny\n"  # newlines kept as given
+    assert target.stat().st_mode & 0o777 == 0o666 & ~fileio.umask()
+    fileio.atomic_write_bytes(target, b"\x00\x01")
+    assert target.read_bytes() == b"\x00\x01"
+    copy = tmp_path / "b.bin"
+    fileio.atomic_copy(target, copy)
+    assert copy.read_bytes() == b"\x00\x01"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin"]
+
+
+def test_failure_leaves_the_target_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "keep.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), fileio.atomic_file(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_umask_matches_the_process() -> None:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert fileio.umask() == mask
