@@ -14,7 +14,7 @@ from rfbench.cli import main
 from rfbench.decoder.preprocess import ImageReadError, read_image, truncation_problem
 from rfbench.errors import RfbenchError
 from rfbench.results.csvsafe import neutralise_cell, neutralise_frame
-from rfbench.wider.ground_truth import load_ground_truth
+from rfbench.wider.ground_truth import load_ground_truth, read_setting_lists
 
 PARADE = "0--Parade/0_Parade_marchingband_1_149"
 
@@ -98,6 +98,19 @@ def test_mat_smaller_than_its_header_is_a_one_line_error(capsys, tmp_path, wider
     err = one_line_error(capsys, ["eval", "--data-root", wider_mini, "--gt-mat-dir", mats,
                                   "--predictions", tmp_path / "preds", "--out", tmp_path / "o"])
     assert str(mats / "wider_easy_val.mat") in err
+
+
+def test_mat_cut_anywhere_is_a_one_line_error(tmp_path):
+    from test_hardening_inputs import write_setting_mats
+
+    write_setting_mats(tmp_path / "good", "ev--E", "img", [2, 1])
+    data = (tmp_path / "good" / "wider_easy_val.mat").read_bytes()
+    mats = tmp_path / "cut"
+    mats.mkdir()
+    for size in range(0, len(data), 5):
+        (mats / "wider_easy_val.mat").write_bytes(data[:size])
+        with pytest.raises(RfbenchError, match=r"wider_easy_val\.mat: not a WIDER ground-truth \.mat file"):
+            read_setting_lists(mats)
 
 
 def onnx_with_external_data(folder, location: str):

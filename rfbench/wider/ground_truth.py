@@ -213,18 +213,28 @@ def read_setting_lists(mat_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     Returns ``{setting: {image_id: gt_list (k,) int64, 0-based}}`` (row indices of the faces
     evaluated in that setting; the .mat rows are the GT text's rows, in the same order).
     """
-    import scipy.io
-    from scipy.io.matlab import MatReadError
-
     out: dict[str, dict[str, np.ndarray]] = {}
     for setting in SETTINGS:
         path = Path(mat_dir) / setting_mat_name(setting)
+        mat = _load_mat(path)
         try:
-            mat = scipy.io.loadmat(str(path), variable_names=["event_list", "file_list", "gt_list"])
             out[setting] = _setting_table(mat)
-        except (OSError, ValueError, KeyError, IndexError, TypeError, MatReadError) as exc:
-            raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({exc})") from exc
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({type(exc).__name__}: {exc})") from exc
     return out
+
+
+def _load_mat(path: Path) -> dict:
+    """``scipy.io.loadmat`` of the three variables rfbench reads; RfbenchError names the file."""
+    import scipy.io
+
+    try:
+        return scipy.io.loadmat(str(path), variable_names=["event_list", "file_list", "gt_list"])
+    except Exception as exc:  # noqa: BLE001 - scipy's reader of a damaged file raises anything
+        # (MatReadError for a file smaller than its header, OSError "could not read bytes" for a
+        # cut file, IndexError, TypeError, UnboundLocalError were all seen): each means "not a
+        # valid .mat", and the message keeps scipy's words and the exception type.
+        raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({type(exc).__name__}: {exc})") from exc
 
 
 def _setting_table(mat: dict) -> dict[str, np.ndarray]:
