@@ -3,8 +3,8 @@
 Format (what detectors write and the official tools read): line 1 the image name, line 2 the
 number of boxes N, then N lines ``x y w h score`` (floats allowed, any order). Files are UTF-8
 (BOM and CRLF allowed); numbers are plain decimals with an optional exponent (see ``textio``).
-A box with a negative width or height is kept, as the official tool keeps it (it matches
-nothing), but warned about and counted.
+A box with a negative width or height is kept as written, as the official tool keeps it, but
+warned about and counted.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def read_prediction_folder(pred_dir: str | Path, image_ids: Sequence[str]) -> Pr
     _warn_coverage(pred_dir, image_ids, present, reading.missing)
     if reading.files_with_negative_size:
         log.warning("%d box(es) with a negative width or height in %d prediction file(s) of %s: kept "
-                    "(they match no face, as in the official tool)",
+                    "as written, as the official tool keeps them",
                     reading.num_negative_size_boxes, reading.files_with_negative_size, pred_dir)
     return reading
 
