@@ -23,6 +23,7 @@ from rfbench.decoder.detections import Detections
 from rfbench.decoder.postprocess import postprocess
 from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preprocess, read_image
 from rfbench.models.spec import ModelSpec
+from rfbench.wider.image_ids import safe_join
 from rfbench.wider.predictions import prediction_path, write_prediction_file
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class PredictionRun:
     def prepare(self, image_id: str) -> Prepared:
         """Read and pre-process one image (reader thread)."""
         try:
-            image = read_image(self.images_dir / f"{image_id}{self.image_suffix}")
+            image = read_image(safe_join(self.images_dir, image_id, self.image_suffix))
         except ImageReadError as exc:
             if self.strict:
                 raise

@@ -97,14 +97,75 @@ class ImageReadError(RfbenchError):
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 BGR, as ``cv2.imread`` returns it; ImageReadError naming the file."""
+    """(H, W, 3) uint8 BGR, the pixels ``cv2.imread`` gives; ImageReadError naming the file.
+
+    The file is read once and decoded with ``cv2.imdecode`` (the same decoder as ``cv2.imread``).
+    OpenCV decodes a truncated JPEG or PNG without an error (the missing part comes out grey,
+    libjpeg only writes a warning on stderr), so the file's structure is checked first: see
+    :func:`truncation_problem`. Corruption inside the compressed data that libjpeg silently
+    recovers from cannot be seen through OpenCV and is not detected.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: image not found")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read image: {exc.strerror or exc}") from exc
+    problem = truncation_problem(data)
+    if problem is not None:
+        raise ImageReadError(f"{path}: truncated or corrupt image ({problem})")
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise ImageReadError(f"{path}: not a readable image (corrupt or unsupported format)")
     return image
+
+
+_JPEG_START, _JPEG_EOI = b"\xff\xd8", b"\xff\xd9"
+_JPEG_SOS = 0xDA
+_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0..7 carry no length
+_PNG_SIGNATURE, _PNG_IEND = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+
+
+def truncation_problem(data: bytes) -> str | None:
+    """Why an encoded JPEG or PNG is cut short, or None (also None for other formats).
+
+    JPEG: the header segments are walked by their lengths (so an EXIF thumbnail inside APP1 is
+    skipped) to the first start-of-scan; the end-of-image marker ``FF D9`` must come after it
+    (inside compressed data every ``FF`` byte is stuffed, so the marker cannot appear there by
+    chance; bytes after the end marker are allowed). PNG: the ``IEND`` chunk must be present.
+    """
+    if data.startswith(_JPEG_START):
+        scan = _jpeg_first_scan(data)
+        if scan is None:
+            return "JPEG ends inside its header"
+        if not data.endswith(_JPEG_EOI) and data.find(_JPEG_EOI, scan) < 0:
+            return "JPEG end-of-image marker missing"
+    elif data.startswith(_PNG_SIGNATURE) and data.rfind(_PNG_IEND) < 0:
+        return "PNG IEND chunk missing"
+    return None
+
+
+def _jpeg_first_scan(data: bytes) -> int | None:
+    """Offset just past the first start-of-scan marker of a JPEG, or None if the data ends first."""
+    pos = 2
+    while pos + 1 < len(data):
+        if data[pos] != 0xFF:
+            return None  # not a marker where one must be: broken header
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            pos += 2
+            continue
+        if pos + 4 > len(data):
+            return None
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == _JPEG_SOS:
+            return end if end <= len(data) else None
+        pos = end
+    return None
 
 
 def resize_image(image: np.ndarray, network_hw: tuple[int, int], mode: str) -> tuple[np.ndarray, ImageTransform]:

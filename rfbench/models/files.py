@@ -79,10 +79,11 @@ def load_onnx(path: str | Path, *, with_weights: bool = True) -> Any:
     """
     import onnx
     from google.protobuf.message import DecodeError
+    from onnx.checker import ValidationError  # e.g. external data outside the model's folder
 
     try:
         return onnx.load(str(path), load_external_data=with_weights)
-    except (OSError, ValueError, DecodeError) as exc:
+    except (OSError, ValueError, DecodeError, ValidationError) as exc:
         raise RfbenchError(f"{path}: not a readable ONNX model ({type(exc).__name__}: {exc})") from exc
 
 

@@ -54,6 +54,7 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
         pick_baselines,
         tidy_rows,
     )
+    from rfbench.results.csvsafe import neutralise_frame
     from rfbench.results.writer import atomic_write_text
 
     if isinstance(result_dirs, (str, os.PathLike)):
@@ -90,7 +91,7 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
     csv_path = out.with_suffix(".csv")
     try:
         atomic_write_text(out, page)
-        atomic_write_text(csv_path, frame.to_csv(index=False))
+        atomic_write_text(csv_path, neutralise_frame(frame).to_csv(index=False))
     except OSError as exc:
         raise RfbenchError(f"cannot write report {out}: {exc.strerror}") from exc
     log.info("wrote %s and %s", out, csv_path)

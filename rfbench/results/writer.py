@@ -21,6 +21,7 @@ import numpy as np
 from rfbench import __version__
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_text as atomic_write_text  # re-exported (one writer)
+from rfbench.results.csvsafe import neutralise_frame
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ SCHEMA_VERSION = 1
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 DEFAULT_REPORTS_DIR = Path("reports")
-
 
 
 def base_record(kind: str) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def write_results(out_dir: Path, record: dict[str, Any], csv_rows: list[dict[str
     out_dir = Path(out_dir)
     json_path = out_dir / RESULTS_JSON
     atomic_write_text(json_path, json.dumps(to_jsonable(record), indent=2) + "\n")
-    frame = pd.DataFrame([to_jsonable(row) for row in csv_rows])
+    frame = neutralise_frame(pd.DataFrame([to_jsonable(row) for row in csv_rows]))
     atomic_write_text(out_dir / RESULTS_CSV, frame.to_csv(index=False))
     log.info("wrote %s and %s", json_path, out_dir / RESULTS_CSV)
     return json_path

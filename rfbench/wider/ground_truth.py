@@ -20,6 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from rfbench.errors import InputFormatError, RfbenchError
+from rfbench.wider.image_ids import image_id_problem
+from rfbench.wider.textio import (
+    GT_ROW_CHARS,
+    GT_ROW_LINE,
+    NEGATIVE_COUNT_LINE,
+    parse_count,
+    read_text_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +96,16 @@ class WiderGroundTruth:
 
 
 def parse_gt_text(path: Path) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """Parse an official WIDER GT text file.
+    """Parse an official WIDER GT text file (UTF-8, BOM and CRLF allowed; see ``textio``).
 
     Returns ``(image_ids, boxes_xywh, invalid)``; face-less images (count 0 or 1 followed by an
     all-zero row) get zero boxes. Raises InputFormatError naming the file and line on bad input.
     """
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RfbenchError(f"{path}: cannot read ground truth: {exc}") from exc
+    return parse_gt_lines(path, read_text_lines(path, "ground truth"))
+
+
+def parse_gt_lines(path: Path, lines: list[str]) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """:func:`parse_gt_text` on the file's lines (``path`` only names the file in errors)."""
     ids: list[str] = []
     counts: list[int] = []
     row_lines: list[int] = []
@@ -126,16 +135,18 @@ def _parse_gt_header(path: Path, lines: list[str], pos: int) -> tuple[str, int, 
     name = lines[pos].strip()
     if not name.lower().endswith((".jpg", ".jpeg", ".png")) or "/" not in name:
         raise InputFormatError(f"{path}:{pos + 1}: expected '<event>/<name>.jpg', got {name!r}")
+    problem = image_id_problem(name.rsplit(".", 1)[0])
+    if problem is not None:
+        raise InputFormatError(f"{path}:{pos + 1}: image id {name!r} is not '<event>/<name>.jpg': {problem}")
     if pos + 1 >= len(lines):
         raise InputFormatError(f"{path}:{pos + 2}: missing face count for {name}")
-    try:
-        count = int(lines[pos + 1].strip())
-    except ValueError:
+    count = parse_count(lines[pos + 1])
+    if count is None:
+        if NEGATIVE_COUNT_LINE.fullmatch(lines[pos + 1]):
+            raise InputFormatError(f"{path}:{pos + 2}: negative face count {lines[pos + 1].strip()}")
         raise InputFormatError(
-            f"{path}:{pos + 2}: expected a face count, got {lines[pos + 1].strip()!r}"
-        ) from None
-    if count < 0:
-        raise InputFormatError(f"{path}:{pos + 2}: negative face count {count}")
+            f"{path}:{pos + 2}: expected a face count (a plain whole number), got {lines[pos + 1].strip()!r}"
+        )
     first_row = pos + 2
     # A face-less image may be written as count 0 followed by one all-zero row.
     if count == 0 and first_row < len(lines) and _is_zero_row(lines[first_row]):
@@ -146,21 +157,21 @@ def _parse_gt_header(path: Path, lines: list[str], pos: int) -> tuple[str, int, 
 
 
 def _is_zero_row(line: str) -> bool:
-    fields = line.split()
-    try:
-        return len(fields) >= 4 and all(float(f) == 0 for f in fields)
-    except ValueError:
-        return False
+    return GT_ROW_LINE.fullmatch(line) is not None and all(float(f) == 0 for f in line.split())
 
 
 def _parse_gt_rows(path: Path, lines: list[str], row_lines: list[int]) -> np.ndarray:
-    """Parse face rows (``x y w h`` + up to 6 attributes) -> (n, 10) float64, zero-padded."""
+    """Parse face rows (``x y w h`` + up to 6 attributes) -> (n, 10) float64, zero-padded.
+
+    Plain decimals only (see ``textio``); attributes must be whole and non-negative.
+    """
     texts = [lines[i] for i in row_lines]
     widths = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
-    if len(texts) and np.all(widths == 10):
+    joined = " ".join(texts)
+    if len(texts) and np.all(widths == 10) and GT_ROW_CHARS.fullmatch(joined):
         try:
-            rows = np.array(" ".join(texts).split(), dtype=np.float64).reshape(-1, 10)
-            if np.isfinite(rows).all():
+            rows = np.array(joined.split(), dtype=np.float64).reshape(-1, 10)
+            if _attributes_are_whole(rows):
                 return rows
         except ValueError:
             pass  # fall through to the line-by-line parse, which names the bad line
@@ -177,15 +188,23 @@ def _parse_gt_row(path: Path, line_no: int, line: str) -> np.ndarray:
         raise InputFormatError(
             f"{path}:{line_no + 1}: expected 'x y w h' and up to 6 attributes, got {line.strip()!r}"
         )
-    try:
-        values = [float(f) for f in fields]
-    except ValueError:
-        raise InputFormatError(f"{path}:{line_no + 1}: non-numeric value in {line.strip()!r}") from None
-    if not all(np.isfinite(values)):  # negative w/h do occur in the official val GT: keep them
-        raise InputFormatError(f"{path}:{line_no + 1}: non-finite value in {line.strip()!r}")
-    row = np.zeros(10)
-    row[: len(values)] = values
+    if not GT_ROW_LINE.fullmatch(line):
+        raise InputFormatError(
+            f"{path}:{line_no + 1}: expected plain decimal numbers, got {line.strip()!r}"
+        )
+    row = np.zeros(10)  # negative w/h do occur in the official val GT: keep them
+    row[: len(fields)] = [float(f) for f in fields]
+    if not _attributes_are_whole(row[None]):
+        raise InputFormatError(
+            f"{path}:{line_no + 1}: attributes (after x y w h) must be whole numbers >= 0, got {line.strip()!r}"
+        )
     return row
+
+
+def _attributes_are_whole(rows: np.ndarray) -> bool:
+    """Columns 4.. of (n, 10) rows hold non-negative whole numbers."""
+    attributes = rows[:, 4:]
+    return bool(np.all((attributes >= 0) & (attributes == np.floor(attributes))))
 
 
 def read_setting_lists(mat_dir: Path) -> dict[str, dict[str, np.ndarray]]:
@@ -194,17 +213,28 @@ def read_setting_lists(mat_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     Returns ``{setting: {image_id: gt_list (k,) int64, 0-based}}`` (row indices of the faces
     evaluated in that setting; the .mat rows are the GT text's rows, in the same order).
     """
-    import scipy.io
-
     out: dict[str, dict[str, np.ndarray]] = {}
     for setting in SETTINGS:
         path = Path(mat_dir) / setting_mat_name(setting)
+        mat = _load_mat(path)
         try:
-            mat = scipy.io.loadmat(str(path), variable_names=["event_list", "file_list", "gt_list"])
             out[setting] = _setting_table(mat)
-        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-            raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({exc})") from exc
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({type(exc).__name__}: {exc})") from exc
     return out
+
+
+def _load_mat(path: Path) -> dict:
+    """``scipy.io.loadmat`` of the three variables rfbench reads; RfbenchError names the file."""
+    import scipy.io
+
+    try:
+        return scipy.io.loadmat(str(path), variable_names=["event_list", "file_list", "gt_list"])
+    except Exception as exc:  # noqa: BLE001 - scipy's reader of a damaged file raises anything
+        # (MatReadError for a file smaller than its header, OSError "could not read bytes" for a
+        # cut file, IndexError, TypeError, UnboundLocalError were all seen): each means "not a
+        # valid .mat", and the message keeps scipy's words and the exception type.
+        raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({type(exc).__name__}: {exc})") from exc
 
 
 def _setting_table(mat: dict) -> dict[str, np.ndarray]:
@@ -230,9 +260,10 @@ def attach_setting_lists(
             gt_list = table.get(image_id)
             if gt_list is None:
                 raise RfbenchError(f"{mat_path}: has no entry for image {image_id} of the GT text")
-            if len(gt_list) and (gt_list.min() < 0 or gt_list.max() >= len(image_boxes)):
+            bad = gt_list[(gt_list < 0) | (gt_list >= len(image_boxes))]
+            if len(bad):
                 raise RfbenchError(
-                    f"{mat_path}: face index {int(gt_list.max()) + 1} out of range for {image_id}, "
+                    f"{mat_path}: face index {int(bad[0]) + 1} (1-based) out of range for {image_id}, "
                     f"which has {len(image_boxes)} faces in the GT text (text and .mat disagree)"
                 )
             per_image.append(gt_list)

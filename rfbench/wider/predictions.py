@@ -1,7 +1,10 @@
 """WIDER FACE submission files: ``<pred_dir>/<event>/<name>.txt``.
 
 Format (what detectors write and the official tools read): line 1 the image name, line 2 the
-number of boxes N, then N lines ``x y w h score`` (floats allowed, any order).
+number of boxes N, then N lines ``x y w h score`` (floats allowed, any order). Files are UTF-8
+(BOM and CRLF allowed); numbers are plain decimals with an optional exponent (see ``textio``).
+A box with a negative width or height is kept as written, as the official tool keeps it, but
+warned about and counted.
 """
 
 from __future__ import annotations
@@ -9,43 +12,65 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from rfbench.errors import InputFormatError, RfbenchError
 from rfbench.results.writer import atomic_write_text
+from rfbench.wider.image_ids import safe_join
+from rfbench.wider.textio import (
+    PREDICTION_ROW_CHARS,
+    PREDICTION_ROW_LINE,
+    parse_count,
+    read_text_lines,
+    split_lines,
+)
 
 log = logging.getLogger(__name__)
 
 PREDICTION_SUFFIX = ".txt"
+NEGATIVE_SIZE_WARNINGS = 5  # files warned about one by one; the rest go into one summary line
 
 
 def prediction_path(pred_dir: str | Path, image_id: str) -> Path:
-    """Where the prediction file of ``image_id`` (``"<event>/<name>"``) lives."""
-    return Path(pred_dir) / f"{image_id}{PREDICTION_SUFFIX}"
+    """Where the prediction file of ``image_id`` (``"<event>/<name>"``) lives.
+
+    RfbenchError if the id is not a plain ``<event>/<name>`` (it could point outside ``pred_dir``).
+    """
+    return safe_join(pred_dir, image_id, PREDICTION_SUFFIX)
 
 
 def parse_prediction_text(path: Path, text: str) -> np.ndarray:
     """Parse one submission file's text -> (N, 5) float64 ``x y w h score`` in file order."""
-    lines = text.splitlines()
+    return parse_prediction_lines(path, split_lines(text))
+
+
+def parse_prediction_lines(path: Path, lines: list[str]) -> np.ndarray:
+    """:func:`parse_prediction_text` on the file's lines (``path`` only names it in errors)."""
+    lines = list(lines)
     while lines and not lines[-1].strip():
         lines.pop()
     if len(lines) < 2:
         raise InputFormatError(f"{path}: expected an image name line and a count line")
-    try:
-        count = int(lines[1].strip())
-    except ValueError:
-        raise InputFormatError(f"{path}:2: expected the number of boxes, got {lines[1].strip()!r}") from None
+    count = parse_count(lines[1])
+    if count is None:
+        raise InputFormatError(
+            f"{path}:2: expected the number of boxes (a plain whole number), got {lines[1].strip()!r}"
+        )
     body = lines[2:]
-    if count < 0 or len(body) != count:
+    if len(body) != count:
         raise InputFormatError(f"{path}:2: count says {count} boxes but {len(body)} box lines follow")
     if count == 0:
         return np.zeros((0, 5))
-    try:
-        values = np.array(" ".join(body).split(), dtype=np.float64)
-    except ValueError:
-        values = np.zeros(0)
+    joined = " ".join(body)
+    values = np.zeros(0)
+    if PREDICTION_ROW_CHARS.fullmatch(joined):
+        try:
+            values = np.array(joined.split(), dtype=np.float64)
+        except ValueError:
+            pass  # located line by line below
     if values.size == 5 * count and np.isfinite(values).all():
         return values.reshape(count, 5)
     for k, line in enumerate(body):  # locate the bad line for the error message
@@ -57,13 +82,41 @@ def _parse_box_line(path: Path, line_no: int, line: str) -> np.ndarray:
     fields = line.split()
     if len(fields) != 5:
         raise InputFormatError(f"{path}:{line_no}: expected 'x y w h score', got {line.strip()!r}")
-    try:
-        values = np.array([float(f) for f in fields])
-    except ValueError:
-        raise InputFormatError(f"{path}:{line_no}: non-numeric value in {line.strip()!r}") from None
-    if not np.isfinite(values).all():
+    if not PREDICTION_ROW_LINE.fullmatch(line):
+        raise InputFormatError(
+            f"{path}:{line_no}: expected plain decimal numbers, got {line.strip()!r}"
+        )
+    values = np.array([float(f) for f in fields])
+    if not np.isfinite(values).all():  # an exponent can overflow: 1e999
         raise InputFormatError(f"{path}:{line_no}: non-finite value in {line.strip()!r}")
     return values
+
+
+def negative_size_rows(boxes: np.ndarray) -> np.ndarray:
+    """0-based indices of the (N, 5) ``x y w h score`` rows whose width or height is < 0."""
+    return np.flatnonzero((boxes[:, 2] < 0) | (boxes[:, 3] < 0))
+
+
+@dataclass
+class PredictionReading:
+    """What :func:`read_prediction_folder` read.
+
+    Attributes:
+        predictions: ``{image_id: (N, 5) float64 x y w h score}`` in file order.
+        missing: images of the GT without a prediction file (scored as no detections).
+        num_negative_size_boxes: boxes with width or height < 0, kept like the official tool.
+        files_with_negative_size: how many files hold such boxes.
+    """
+
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    num_negative_size_boxes: int = 0
+    files_with_negative_size: int = 0
+
+    def stats_fields(self) -> dict[str, int]:
+        """results.json fields about the reading (counts)."""
+        return {"num_images_without_predictions": len(self.missing),
+                "num_negative_size_boxes": self.num_negative_size_boxes}
 
 
 def list_prediction_files(pred_dir: Path) -> set[str]:
@@ -88,6 +141,17 @@ def read_predictions(
     Returns ``(predictions, missing)``: ``predictions[image_id]`` is (N, 5) float64
     ``x y w h score`` in file order; ``missing`` lists images without a file (no detections;
     one warning with the count). A folder with no prediction file at all is an error, not AP 0.
+    :func:`read_prediction_folder` returns the same plus the negative-size box count.
+    """
+    reading = read_prediction_folder(pred_dir, image_ids)
+    return reading.predictions, reading.missing
+
+
+def read_prediction_folder(pred_dir: str | Path, image_ids: Sequence[str]) -> PredictionReading:
+    """Read the prediction files of ``image_ids`` (see :func:`read_predictions`), with counts.
+
+    Boxes with a negative width or height are kept; the first files holding them are warned
+    about with file:line, then one summary warning gives the totals.
     """
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
@@ -97,20 +161,32 @@ def read_predictions(
         raise RfbenchError(
             f"no prediction files in {pred_dir} (expected <event>/<name>.txt in WIDER submission format)"
         )
-    predictions: dict[str, np.ndarray] = {}
-    missing: list[str] = []
+    reading = PredictionReading()
     for image_id in image_ids:
         if image_id not in present:
-            missing.append(image_id)
+            reading.missing.append(image_id)
             continue
         path = prediction_path(pred_dir, image_id)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RfbenchError(f"{path}: cannot read: {exc}") from exc
-        predictions[image_id] = parse_prediction_text(path, text)
-    _warn_coverage(pred_dir, image_ids, present, missing)
-    return predictions, missing
+        boxes = parse_prediction_lines(path, read_text_lines(path, "prediction file"))
+        reading.predictions[image_id] = boxes
+        _note_negative_sizes(reading, path, boxes)
+    _warn_coverage(pred_dir, image_ids, present, reading.missing)
+    if reading.files_with_negative_size:
+        log.warning("%d box(es) with a negative width or height in %d prediction file(s) of %s: kept "
+                    "as written, as the official tool keeps them",
+                    reading.num_negative_size_boxes, reading.files_with_negative_size, pred_dir)
+    return reading
+
+
+def _note_negative_sizes(reading: PredictionReading, path: Path, boxes: np.ndarray) -> None:
+    rows = negative_size_rows(boxes)
+    if not len(rows):
+        return
+    reading.num_negative_size_boxes += len(rows)
+    reading.files_with_negative_size += 1
+    if reading.files_with_negative_size <= NEGATIVE_SIZE_WARNINGS:
+        log.warning("%s:%d: box with a negative width or height %s (kept; %d such box(es) in this file)",
+                    path, rows[0] + 3, boxes[rows[0], :4].tolist(), len(rows))
 
 
 def _warn_coverage(pred_dir: Path, image_ids: Sequence[str], present: set[str], missing: list[str]) -> None:
