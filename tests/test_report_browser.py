@@ -50,8 +50,9 @@ def report(chromium, tmp_path_factory, wider_mini, val_gt_dir, models_dir) -> Pa
     model = str(models_dir / "retinaface-mnet025-640.onnx")
     assert main(["-q", "eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir),
                  "--model", model, "--runtime", "onnxruntime", "--out", str(root / "eval")]) == 0
+    # exit 1: a loaded machine judged the short run not valid; its results are written all the same
     assert main(["-q", "latency", "--model", model, "--runtime", "onnxruntime", "--time", "0.2",
-                 "--iterations", "10", "--warmup", "1", "--out", str(root / "lat")]) == 0
+                 "--iterations", "10", "--warmup", "1", "--out", str(root / "lat")]) in (0, 1)
     return write_report([root / "eval", root / "lat"], root / "report" / "report.html")
 
 

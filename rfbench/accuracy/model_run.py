@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfbench.accuracy.pipeline import PipelineStats, PredictionRun
 from rfbench.decoder.postprocess import get_preset
@@ -19,6 +19,9 @@ from rfbench.errors import RfbenchError
 from rfbench.models.files import check_model_path, model_sha256
 from rfbench.models.spec import ModelSpec, build_model_spec, plan_input
 from rfbench.results.writer import atomic_write_text
+
+if TYPE_CHECKING:
+    from rfbench.results.eval_record import PredictionRunSummary
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +130,18 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
     return record, stats, pred_dir
 
 
-def stats_fields(stats: PipelineStats) -> dict[str, Any]:
-    """results.json fields describing the prediction run."""
-    return {
-        "images_total": stats.images_total,
-        "images_predicted_this_run": stats.images_predicted,
-        "images_resumed": stats.images_resumed,
-        "images_failed": len(stats.failed),
-        "failed_images": [{"image": i, "reason": r} for i, r in stats.failed],
-        "num_detections_this_run": stats.num_detections,
-        "wall_s": stats.wall_s,
-        "inference_s": stats.infer_s,
-        "images_per_s": stats.images_per_s,
-    }
+def stats_fields(stats: PipelineStats) -> PredictionRunSummary:
+    """The eval record's ``prediction_run``: counts and timings of this run."""
+    from rfbench.results.eval_record import FailedImage, PredictionRunSummary
+
+    return PredictionRunSummary(
+        images_total=stats.images_total,
+        images_predicted_this_run=stats.images_predicted,
+        images_resumed=stats.images_resumed,
+        images_failed=len(stats.failed),
+        failed_images=[FailedImage(image=i, reason=r) for i, r in stats.failed],
+        num_detections_this_run=stats.num_detections,
+        wall_s=stats.wall_s,
+        inference_s=stats.infer_s,
+        images_per_s=stats.images_per_s,
+    )
