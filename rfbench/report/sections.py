@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from rfbench.report.html import Page
 
 
-# -- accuracy ------------------------------------------------------------------------
+# -- accuracy --------------------------------------------------------------------------------------
 
 def accuracy_section(page: Page) -> list[str]:
     evals = page.of_kind("eval")
@@ -68,7 +68,7 @@ def accuracy_section(page: Page) -> list[str]:
     if len(evals) > 1:
         headers.append("vs baseline")
     parts: list[str] = [table(headers, rows, numeric=range(1, 4 + len(keys)),
-                   row_classes=classes, cls="ap")]
+                              row_classes=classes, cls="ap")]
     parts.append(Html('<p class="sub">AP in percent, as in results.json (fraction x 100, two '
                       'decimals). Protocols: ' + esc("; ".join(
                           f"{k}: {v}" for k, v in _protocol_texts(page).items())) + "</p>"))
@@ -117,7 +117,7 @@ def pr_plots(page: Page, evals: list[Entry], keys: list[tuple[str, str]],
             f"{label} ({', '.join(keys)})" for label, keys in missing.items()), True))
     return Html("".join(parts))
 
-# -- latency ----------------------------------------------------------------------------------
+# -- latency ---------------------------------------------------------------------------------------
 
 def latency_section(page: Page) -> list[str]:
     lats = page.of_kind("latency")
@@ -130,8 +130,9 @@ def latency_section(page: Page) -> list[str]:
                      *[fmt(getattr(data, key)) for key, _ in LATENCY_STATS],
                      fmt(data.throughput_fps), valid])
     stats = len(LATENCY_STATS)
-    parts: list[str] = [table(["run", "mode", "samples", *[f"{label} ms" for _, label in LATENCY_STATS],
-                    "throughput fps", "valid"], rows, numeric=range(2, 4 + stats), cls="lat")]
+    headers = ["run", "mode", "samples", *[f"{label} ms" for _, label in LATENCY_STATS],
+               "throughput fps", "valid"]
+    parts: list[str] = [table(headers, rows, numeric=range(2, 4 + stats), cls="lat")]
     statistics = next((e.run.record.statistics.model_dump() for e in lats
                        if isinstance(e.run.record, LatencyRecord)), None)
     if statistics:
@@ -160,7 +161,7 @@ def latency_section(page: Page) -> list[str]:
                             f"{entry.label}: dashed lines are the run's percentiles"))
     return parts
 
-# -- complexity -------------------------------------------------------------------------------
+# -- complexity ------------------------------------------------------------------------------------
 
 def complexity_section(page: Page) -> list[str]:
     profiles = page.of_kind("profile")
@@ -178,7 +179,8 @@ def complexity_section(page: Page) -> list[str]:
                 Html(f'<span class="ratio">rule: {esc(rule)}</span>') if rule else "")))
         rows.append(cells)
     headers = ["model", "input", *[label for _, label, _ in PROFILE_FIGURES]]
-    parts: list[str] = [table(headers, rows, numeric=range(2, 2 + len(PROFILE_FIGURES)), cls="cx")]
+    parts: list[str] = [table(headers, rows, numeric=range(2, 2 + len(PROFILE_FIGURES)),
+                              cls="cx")]
     rules: dict[str, str] = {}
     for entry in profiles:
         for name, text in entry.data.rules.items():
@@ -202,7 +204,7 @@ def complexity_section(page: Page) -> list[str]:
                 f"{k} x{v}" for k, v in sorted(not_counted.items())), True))
     return parts
 
-# -- comparison -------------------------------------------------------------------------------
+# -- comparison ------------------------------------------------------------------------------------
 
 def comparison_section(page: Page) -> list[str]:
     parts: list[str] = []
