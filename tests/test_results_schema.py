@@ -78,6 +78,16 @@ def test_v1_records_validate_and_round_trip_exactly(validator, folder):
     assert json.dumps(record.to_json_dict()) == json.dumps(raw)
 
 
+@pytest.mark.parametrize("folder", V1_FOLDERS)
+def test_csv_rows_from_the_definitions_equal_version_1_results_csv(folder, tmp_path):
+    """results.csv is derived from the record: byte for byte what version 1 wrote beside it."""
+    from rfbench.results.writer import read_results, write_results
+
+    record = read_results(V1 / folder)
+    write_results(tmp_path, record)
+    assert (tmp_path / "results.csv").read_bytes() == (V1 / folder / "results.csv").read_bytes()
+
+
 def test_report_tables_read_version_1_folders():
     runs = load_runs([V1 / name for name in V1_FOLDERS])
     entries = build_entries(runs)
@@ -155,6 +165,7 @@ def gt_predictions(tmp_path, wider_mini, val_gt_dir) -> Path:
     return tmp_path / "preds"
 
 
+@pytest.mark.slow  # ~3 s: the command also renders its report
 def test_eval_of_prediction_files_writes_a_valid_record(validator, tmp_path, wider_mini, val_gt_dir,
                                                          gt_predictions):
     out = tmp_path / "eval"
