@@ -24,7 +24,7 @@ from rfbench.latency import (
 )
 from rfbench.latency import loop as loop_mod
 from rfbench.latency.load import CpuSnapshot, LoadAccumulator, _read_proc_stat
-from rfbench.latency.runner import _ns_to_ms_text, samples_csv_text
+from rfbench.latency.records import _ns_to_ms_text, samples_csv_text
 from rfbench.latency.stats import min_samples_for_percentile
 from rfbench.runtimes.base import AsyncRunResult, TensorInfo
 

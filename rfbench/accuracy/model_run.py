@@ -25,6 +25,9 @@ from rfbench.models.spec import ModelSpec
 if TYPE_CHECKING:
     from rfbench.runtimes.base import RuntimeAdapter
 
+if TYPE_CHECKING:
+    from rfbench.results.eval_record import PredictionRunSummary
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "run.json"
@@ -136,16 +139,18 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
     return record, stats, pred_dir
 
 
-def stats_fields(stats: PipelineStats) -> dict[str, Any]:
-    """results.json fields describing the prediction run."""
-    return {
-        "images_total": stats.images_total,
-        "images_predicted_this_run": stats.images_predicted,
-        "images_resumed": stats.images_resumed,
-        "images_failed": len(stats.failed),
-        "failed_images": [{"image": i, "reason": r} for i, r in stats.failed],
-        "num_detections_this_run": stats.num_detections,
-        "wall_s": stats.wall_s,
-        "inference_s": stats.infer_s,
-        "images_per_s": stats.images_per_s,
-    }
+def stats_fields(stats: PipelineStats) -> PredictionRunSummary:
+    """The eval record's ``prediction_run``: counts and timings of this run."""
+    from rfbench.results.eval_record import FailedImage, PredictionRunSummary
+
+    return PredictionRunSummary(
+        images_total=stats.images_total,
+        images_predicted_this_run=stats.images_predicted,
+        images_resumed=stats.images_resumed,
+        images_failed=len(stats.failed),
+        failed_images=[FailedImage(image=i, reason=r) for i, r in stats.failed],
+        num_detections_this_run=stats.num_detections,
+        wall_s=stats.wall_s,
+        inference_s=stats.infer_s,
+        images_per_s=stats.images_per_s,
+    )

@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.errors import RfbenchError
     from rfbench.evaluation import scoring
     from rfbench.report import write_report
-    from rfbench.results.writer import base_record, new_output_dir, write_results
+    from rfbench.results.eval_record import EvalRecord
+    from rfbench.results.record import record_header
+    from rfbench.results.writer import new_output_dir, write_results
     from rfbench.wider.ground_truth import load_ground_truth, subset
     from rfbench.wider.predictions import read_predictions
 
@@ -119,26 +121,22 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and not args.out:
         raise RfbenchError("--resume needs --out: the folder of the interrupted run")
     out_dir = new_output_dir(args.out, "eval")
-    record = base_record("eval")
-    context = {"rfbench_version": record["rfbench_version"]}
+    header = record_header("eval")
     if args.model:
         pred_dir, run_fields = _run_model(args, gt, out_dir)
-        record.update(run_fields)
-        context.update(_model_context(run_fields))
     else:
         pred_dir = args.predictions
-        record["predictions"] = {"source": "files", "dir": str(pred_dir)}
-        context["predictions"] = str(pred_dir)
+        run_fields = {"predictions": {"source": "files", "dir": str(pred_dir)}}
     predictions, missing = read_predictions(pred_dir, gt.image_ids)
     results, eval_s = scoring.score(gt, predictions, protocols)
-    record.update({
-        "dataset": {"name": "wider", "split": "val", "data_root": str(args.data_root), **gt.source,
-                    "num_images_evaluated": gt.num_images, "num_images_without_predictions": len(missing)},
+    record = EvalRecord.build(
+        header, **run_fields,
+        dataset={"name": "wider", "split": "val", "data_root": str(args.data_root), **gt.source,
+                 "num_images_evaluated": gt.num_images, "num_images_without_predictions": len(missing)},
         **scoring.accuracy_fields(results),
-        "timings": {"evaluator_s": eval_s, "wall_s": time.perf_counter() - wall_start},
-    })
-    context["num_images_evaluated"] = gt.num_images
-    write_results(out_dir, record, scoring.csv_rows(results, context))
+        timings={"evaluator_s": eval_s, "wall_s": time.perf_counter() - wall_start},
+    )
+    write_results(out_dir, record)
     report = write_report([out_dir], out_dir / "report.html")
     print(scoring.format_table(results))
     print(f"\n{gt.num_images} images evaluated; results in {out_dir} (open {report.name} for plots)")
@@ -146,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_model(args: argparse.Namespace, gt, out_dir):
+    """Run the model; returns (prediction folder, the run's fields of the eval record)."""
     from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
     from rfbench.commands.options import parse_size
     from rfbench.errors import Interrupted
@@ -172,14 +171,3 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
         log.warning("%d image(s) could not be read and count as having no detections", len(stats.failed))
     return pred_dir, fields
 
-
-def _model_context(fields) -> dict:
-    runtime = fields["runtime"]
-    return {
-        "model": fields["model"]["name"], "model_sha256": fields["model"]["sha256"],
-        "runtime": runtime["runtime"], "runtime_version": runtime["runtime_version"],
-        "device": runtime["device"], "precision": runtime["effective"].get("precision"),
-        "threads": runtime["effective"].get("threads"), "preset": fields["preset"].get("name"),
-        "images_failed": fields["prediction_run"]["images_failed"],
-        "images_per_s": fields["prediction_run"]["images_per_s"],
-    }

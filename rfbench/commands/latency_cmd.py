@@ -231,11 +231,12 @@ def run(args: argparse.Namespace) -> int:
     Returns 0 when every run is valid, 1 when a run is not valid (cap reached), 130 when
     interrupted (results are still written).
     """
-    from rfbench.latency import build_record, csv_rows, run_benchmark, samples_csv_text
-    from rfbench.latency.runner import layers_csv_text
+    from rfbench.latency import build_record, layers_csv_text, run_benchmark, samples_csv_text
+    from rfbench.latency.records import LAYERS_FILE, SAMPLES_FILE
     from rfbench.latency.table import report_text
     from rfbench.report import write_report
-    from rfbench.results.writer import atomic_write_text, base_record, new_output_dir, write_results
+    from rfbench.results.record import record_header
+    from rfbench.results.writer import atomic_write_text, new_output_dir, write_results
 
     options = _options(args)
     out_dir = new_output_dir(args.out, "latency")
@@ -245,10 +246,10 @@ def run(args: argparse.Namespace) -> int:
         options.rule.min_time_s, options.rule.min_iterations,
     )  # fmt: skip
     report = run_benchmark(options)
-    atomic_write_text(out_dir / "samples.csv", samples_csv_text(report.measurements))
+    atomic_write_text(out_dir / SAMPLES_FILE, samples_csv_text(report.measurements))
     if report.layers:
-        atomic_write_text(out_dir / "layers.csv", layers_csv_text(report.layers))
-    write_results(out_dir, build_record(report, base_record("latency")), csv_rows(report))
+        atomic_write_text(out_dir / LAYERS_FILE, layers_csv_text(report.layers))
+    write_results(out_dir, build_record(report, record_header("latency")))
     write_report([out_dir], out_dir / "report.html")
     sys.stdout.write(report_text(report, str(out_dir)) + "\n")
     if report.interrupted:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rfbench.results.profile_record import ProfileRecord
 
 log = logging.getLogger(__name__)
 
@@ -65,44 +67,46 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.commands.options import parse_size
     from rfbench.complexity.analysis import analyze
     from rfbench.models.reference_r50 import reference_model_path
-    from rfbench.results import writer as results
+    from rfbench.results.record import record_header
+    from rfbench.results.writer import new_output_dir, record_json_text, write_results
 
     input_hw = parse_size(args.input_size) if args.input_size else None
     model = Path(args.model) if args.model else reference_model_path()
     report = analyze(model, input_hw)
-    record = results.base_record("profile")
-    record.update(profile_record(report))
-    out_dir = results.new_output_dir(args.out, "profile")
-    results.write_results(out_dir, record, csv_rows(record))
+    record = profile_record(report, record_header("profile"))
+    out_dir = new_output_dir(args.out, "profile")
+    write_results(out_dir, record)
     if args.json:
-        print(json.dumps(results.to_jsonable(record), indent=2))
+        print(record_json_text(record), end="")
     else:
         print(format_table(record))
         print(f"\nresults: {out_dir}")
     return 0
 
 
-def profile_record(report: Any) -> dict[str, Any]:
-    """The profile-specific fields of a result record (units in names)."""
+def profile_record(report: Any, header: dict[str, Any]) -> ProfileRecord:
+    """The profile record of a complexity ``report`` (``header``: ``record_header("profile")``)."""
     from rfbench.models.files import file_sha256, model_sha256
+    from rfbench.results.profile_record import ProfileRecord
 
     path = Path(report.model_path)
-    record: dict[str, Any] = {
+    model_format = "openvino-ir" if path.suffix.lower() == ".xml" else "onnx"
+    fields: dict[str, Any] = {
         "model_path": str(path.resolve()),
-        "model_format": "openvino-ir" if path.suffix.lower() == ".xml" else "onnx",
+        "model_format": model_format,
         "model_sha256": model_sha256(path),
         "input_shapes": report.input_shapes,
     }
     weights = path.with_suffix(".bin")
-    if record["model_format"] == "openvino-ir" and weights.is_file():
-        record["weights_sha256"] = file_sha256(weights)
+    if model_format == "openvino-ir" and weights.is_file():
+        fields["weights_sha256"] = file_sha256(weights)
     rules = {}
     for figure in report.figures():
-        record[figure.name] = int(figure.value) if figure.name == "params" else figure.value
-        record[f"{figure.name}_rule"] = figure.rule
+        fields[figure.name] = int(figure.value) if figure.name == "params" else figure.value
+        fields[f"{figure.name}_rule"] = figure.rule
         rules[figure.rule] = figure.description
-    record["rules"] = rules
-    record["breakdown"] = [
+    fields["rules"] = rules
+    fields["breakdown"] = [
         {
             "op_type": row.op_type,
             "count": row.count,
@@ -113,11 +117,12 @@ def profile_record(report: Any) -> dict[str, Any]:
         }
         for row in report.breakdown
     ]
-    record["not_counted"] = dict(report.not_counted)
-    return record
+    fields["not_counted"] = dict(report.not_counted)
+    return ProfileRecord.build(header, **fields)
 
 
-_FIGURES = (
+#: (figure, label, format) of the printed table, in :data:`~rfbench.results.profile_record.FIGURES` order.
+_LABELS = (
     ("params", "params", "{:,.0f}"),
     ("mparams", "MParams", "{:.4f}"),
     ("gmacs", "GMACs", "{:.4f}"),
@@ -127,48 +132,34 @@ _FIGURES = (
 )
 
 
-def csv_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Tidy rows: one per figure (section 'figure'), one per operation type ('breakdown')."""
-    rows = []
-    for key, _label, _fmt in _FIGURES:
-        rule = record[f"{key}_rule"]
-        rows.append({"section": "figure", "name": key, "value": record[key], "rule": rule,
-                     "description": record["rules"][rule]})
-    for row in record["breakdown"]:
-        rows.append({"section": "breakdown", "name": row["op_type"], **{
-            k: v for k, v in row.items() if k != "op_type"}})
-    for op_type, count in record["not_counted"].items():
-        rows.append({"section": "not_counted", "name": op_type, "count": count})
-    return rows
-
-
-def format_table(record: dict[str, Any]) -> str:
+def format_table(record: ProfileRecord) -> str:
     """A readable report: figures with their rules, then the per-operation-type breakdown."""
-    shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in record["input_shapes"].items())
+    shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in record.input_shapes.items())
     lines = [
-        f"model:  {record['model_path']}",
-        f"sha256: {record['model_sha256']}",
+        f"model:  {record.model_path}",
+        f"sha256: {record.model_sha256}",
         f"input:  {shapes}",
         "",
         f"{'figure':34s} {'value':>12s}  rule",
     ]
-    for key, label, fmt in _FIGURES:
-        lines.append(f"{label:34s} {fmt.format(record[key]):>12s}  {record[f'{key}_rule']}")
+    for key, label, fmt in _LABELS:
+        value, rule = record.figure(key)
+        lines.append(f"{label:34s} {fmt.format(value):>12s}  {rule}")
     lines += ["", "rules:"]
-    lines += [f"  {name}: {text}" for name, text in record["rules"].items()]
+    lines += [f"  {name}: {text}" for name, text in record.rules.items()]
     lines += [
         "",
         f"{'operation type':22s} {'count':>6s} {'GFLOPs OMZ':>11s} {'GFLOPs cur':>11s} "
         f"{'GMACs':>9s} {'params':>12s}",
     ]
-    for row in record["breakdown"]:
+    for row in record.breakdown:
         lines.append(
-            f"{row['op_type']:22s} {row['count']:6d} {row['gflops_omz']:11.4f} "
-            f"{row['gflops_model_analyzer_current']:11.4f} {row['gmacs']:9.4f} "
-            f"{row['params']:12,d}"
+            f"{row.op_type:22s} {row.count:6d} {row.gflops_omz:11.4f} "
+            f"{row.gflops_model_analyzer_current:11.4f} {row.gmacs:9.4f} "
+            f"{row.params:12,d}"
         )
-    if record["not_counted"]:
-        counted = ", ".join(f"{k} x{v}" for k, v in sorted(record["not_counted"].items()))
+    if record.not_counted:
+        counted = ", ".join(f"{k} x{v}" for k, v in sorted(record.not_counted.items()))
         lines += ["", f"not counted (no rule): {counted}"]
     else:
         lines += ["", "not counted (no rule): none"]

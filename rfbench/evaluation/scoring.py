@@ -1,5 +1,5 @@
 """Score detections against WIDER ground truth with the requested protocols, and describe
-the outcome as result fields, CSV rows and a console table."""
+the outcome as the eval record's accuracy fields and a console table."""
 
 from __future__ import annotations
 
@@ -41,18 +41,14 @@ def score(
 
 
 def accuracy_fields(results: list[ProtocolResult]) -> dict[str, Any]:
-    """results.json fields: per protocol/setting summaries, parameters and PR curves."""
+    """The accuracy fields of :class:`~rfbench.results.eval_record.EvalRecord`: protocol
+    titles, per protocol/setting summaries, protocol parameters and PR curves."""
     return {
         "protocols": {name: PROTOCOL_TITLES[name] for name in dict.fromkeys(r.protocol for r in results)},
         "metrics": [r.summary() for r in results],
         "protocol_params": {r.protocol: r.params for r in results},
         "pr_curves": {f"{r.protocol}/{r.setting}": r.curve() for r in results},
     }
-
-
-def csv_rows(results: list[ProtocolResult], context: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One tidy row per protocol/setting, with the run's context columns first."""
-    return [{**context, **r.summary()} for r in results]
 
 
 def format_table(results: list[ProtocolResult]) -> str:

@@ -4,7 +4,8 @@ Modules: :mod:`~rfbench.latency.stats` (summary statistics), :mod:`~rfbench.late
 (stop rule and validity), :mod:`~rfbench.latency.load` (load from other processes),
 :mod:`~rfbench.latency.loop` (sync/async workloads, interleaved chunks, Ctrl-C),
 :mod:`~rfbench.latency.session` (adapter, inputs, warm-up, per-layer profile),
-:mod:`~rfbench.latency.runner` (the run and its records) and
+:mod:`~rfbench.latency.runner` (the run),
+:mod:`~rfbench.latency.records` (the results.json record, samples.csv, layers.csv) and
 :mod:`~rfbench.latency.table` (stdout tables). Method: ``shared/spec/measurement.md``.
 """
 
@@ -16,6 +17,7 @@ from rfbench.latency.loop import (
     measure,
     verdict,
 )
+from rfbench.latency.records import build_record, layers_csv_text, samples_csv_text
 from rfbench.latency.rules import (
     DEFAULT_CAP_FACTOR,
     DEFAULT_MIN_ITERATIONS,
@@ -28,10 +30,7 @@ from rfbench.latency.runner import (
     MODES,
     LatencyOptions,
     LatencyReport,
-    build_record,
-    csv_rows,
     run_benchmark,
-    samples_csv_text,
 )
 from rfbench.latency.session import make_feeds
 from rfbench.latency.stats import PERCENTILE_METHOD, summarize_latencies_ns
@@ -52,7 +51,7 @@ __all__ = [
     "StopRule",
     "SyncWorkload",
     "build_record",
-    "csv_rows",
+    "layers_csv_text",
     "make_feeds",
     "measure",
     "run_benchmark",

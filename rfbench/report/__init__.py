@@ -1,8 +1,10 @@
 """HTML reports of rfbench results folders: ``write_report(result_dirs, out_path)``.
 
-The page (``html``), its figures (``plots``) and what its tables say (``tables``) are built
-from the ``results.json`` of each folder (read with :func:`rfbench.results.writer.read_results`) and,
-for latency runs, their ``samples.csv``. Next to the HTML a tidy CSV (same name, ``.csv``)
+The page (``html``: layout, runs and environment; ``sections``: accuracy, latency, complexity,
+comparison; ``markup``: escaping HTML primitives), its figures (``plots``) and what its tables
+say (``tables``) are built from the ``results.json`` of each folder, read through the record
+definitions (:func:`rfbench.results.writer.read_results`) and, for latency runs, their
+``samples.csv``. Next to the HTML a tidy CSV (same name, ``.csv``)
 holds one row per run and metric.
 """
 

@@ -11,9 +11,12 @@ import base64
 import io
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rfbench.results.latency_record import LatencyRun
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
     return to_data_uri(fig)
 
 
-def latency_plot(label: str, data: dict[str, Any], samples, colour_hex: str) -> str:
+def latency_plot(label: str, run: LatencyRun, samples, colour_hex: str) -> str:
     """Histogram of one run's latency samples with percentiles marked, and latency over
     iterations. Percentile values are the run's own (results.json), not recomputed."""
     latencies = samples["latency_ms"].to_numpy(dtype=float)
@@ -106,7 +109,7 @@ def latency_plot(label: str, data: dict[str, Any], samples, colour_hex: str) -> 
     bins = min(60, max(10, int(np.sqrt(len(latencies)) * 2)))
     hist_ax.hist(latencies, bins=bins, color=colour_hex, alpha=0.75)
     for key, name, line_colour in MARKED_PERCENTILES:
-        value = data.get(key)
+        value = getattr(run, key)
         if isinstance(value, (int, float)):
             hist_ax.axvline(value, color=line_colour, linewidth=1.4, linestyle="--",
                             label=f"{name} {value:.2f} ms")
@@ -123,7 +126,7 @@ def latency_plot(label: str, data: dict[str, Any], samples, colour_hex: str) -> 
         x = np.arange(len(samples))
     y = samples["latency_ms"].to_numpy(dtype=float)
     time_ax.plot(x, y, color=colour_hex, linewidth=0.8, marker="o", markersize=2.2)
-    p50 = data.get("latency_p50_ms")
+    p50 = run.latency_p50_ms
     if isinstance(p50, (int, float)):
         time_ax.axhline(p50, color="#2ca02c", linewidth=1.2, linestyle="--", label="p50")
         time_ax.legend(fontsize=7.5, loc="upper right")

@@ -1,9 +1,10 @@
 """Load results folders for a report and split them into comparable entries.
 
-A *run* is one results folder (one ``results.json``). An *entry* is one measured
-configuration inside it: an ``eval`` run is one entry, a ``latency`` run has one entry per
-runtime it measured (``runs`` list), a ``profile`` run is one entry. Tables and plots work on
-entries; the environment and header work on runs.
+A *run* is one results folder (one ``results.json``, read through its kind's definition in
+:mod:`rfbench.results`). An *entry* is one measured configuration inside it: an ``eval`` run
+is one entry (its :class:`EvalRecord`), a ``latency`` run has one entry per runtime it
+measured (each :class:`LatencyRun`), a ``profile`` run is one entry (its
+:class:`ProfileRecord`). Tables and plots work on entries; the environment and header on runs.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
+from rfbench.results.eval_record import EvalRecord
+from rfbench.results.latency_record import LatencyRecord
+from rfbench.results.profile_record import ProfileRecord
+from rfbench.results.record import ResultRecord
 from rfbench.results.writer import RESULTS_JSON, read_results
 
 log = logging.getLogger(__name__)
 
+#: The kinds a report shows (a kind the report has no section for is refused with its name).
 KINDS = ("eval", "latency", "profile")
 
 
@@ -27,21 +33,21 @@ class Run:
     """One results folder: its path, its ``results.json`` record and a short unique name."""
 
     path: Path
-    record: dict[str, Any]
+    record: ResultRecord
     name: str = ""
 
     @property
     def kind(self) -> str:
-        return str(self.record.get("kind"))
+        return self.record.kind
 
 
 @dataclass
 class Entry:
-    """One measured configuration (see the module docstring); ``data`` is its sub-record."""
+    """One measured configuration (see the module docstring); ``data`` is its (sub-)record."""
 
     run: Run
     kind: str
-    data: dict[str, Any]
+    data: Any  # EvalRecord, LatencyRun or ProfileRecord, by kind
     model_name: str | None = None
     model_sha256: str | None = None
     runtime: str | None = None
@@ -77,7 +83,7 @@ def load_runs(result_dirs: list[str | os.PathLike]) -> list[Run]:
             continue
         seen.add(resolved)
         record = read_results(path)
-        kind = record.get("kind")
+        kind = record.kind
         if kind not in KINDS:
             raise RfbenchError(
                 f"{path / RESULTS_JSON}: unknown results kind {kind!r} (expected one of "
@@ -109,65 +115,59 @@ def build_entries(runs: list[Run]) -> list[Entry]:
     """Entries of all runs, in run order, with unique labels (model / runtime / precision)."""
     entries: list[Entry] = []
     for run in runs:
-        if run.kind == "eval":
-            entries.append(_eval_entry(run))
-        elif run.kind == "latency":
-            entries.extend(_latency_entries(run))
-        else:
-            entries.append(_profile_entry(run))
+        if isinstance(run.record, EvalRecord):
+            entries.append(_eval_entry(run, run.record))
+        elif isinstance(run.record, LatencyRecord):
+            entries.extend(_latency_entries(run, run.record))
+        elif isinstance(run.record, ProfileRecord):
+            entries.append(_profile_entry(run, run.record))
     _label_entries(entries)
     return entries
 
 
-def _eval_entry(run: Run) -> Entry:
-    record = run.record
-    model = record.get("model") or {}
-    runtime = record.get("runtime") or {}
-    effective = runtime.get("effective") or {}
+def _eval_entry(run: Run, record: EvalRecord) -> Entry:
+    model, runtime = record.model, record.runtime
     entry = Entry(
-        run=run, kind="eval", data=record, model_name=model.get("name"),
-        model_sha256=model.get("sha256"), runtime=runtime.get("runtime"),
-        precision=effective.get("precision"),
+        run=run, kind="eval", data=record, model_name=model.name if model else None,
+        model_sha256=model.sha256 if model else None,
+        runtime=runtime.runtime if runtime else None,
+        precision=runtime.effective.get("precision") if runtime else None,
     )
-    if not model:  # scored prediction files: no model, name them by their folder
-        pred_dir = (record.get("predictions") or {}).get("dir")
-        entry.extra["predictions_dir"] = pred_dir
+    if model is None:  # scored prediction files: no model, name them by their folder
+        entry.extra["predictions_dir"] = record.predictions.dir
     return entry
 
 
-def _latency_entries(run: Run) -> list[Entry]:
-    record = run.record
-    settings = record.get("settings") or {}
-    samples, samples_note = _read_samples(run)
+def _latency_entries(run: Run, record: LatencyRecord) -> list[Entry]:
+    samples, samples_note = _read_samples(run, record)
     entries = []
-    for sub in record.get("runs") or []:
-        model_path = sub.get("model") or settings.get("model")
+    for sub in record.runs:
+        model_path = sub.model or record.settings.model
         entry = Entry(
             run=run, kind="latency", data=sub,
-            model_name=Path(str(model_path)).name if model_path else None,
-            model_sha256=sub.get("model_sha256") or record.get("model_sha256"),
-            runtime=sub.get("runtime"),
-            precision=sub.get("precision_effective") or (sub.get("effective") or {}).get("precision"),
+            model_name=Path(model_path).name if model_path else None,
+            model_sha256=record.model_sha256, runtime=sub.runtime,
+            precision=sub.precision_effective or sub.effective.get("precision"),
             samples_note=samples_note,
         )
         if samples is not None:
             if "runtime" in samples.columns:
-                entry.samples = samples[samples["runtime"] == sub.get("runtime")]
-            elif len(record.get("runs") or []) == 1:
+                entry.samples = samples[samples["runtime"] == sub.runtime]
+            elif len(record.runs) == 1:
                 entry.samples = samples
             if entry.samples is not None and entry.samples.empty:
                 entry.samples = None
-                entry.samples_note = f"{run.name}: no samples of {sub.get('runtime')} in samples.csv"
+                entry.samples_note = f"{run.name}: no samples of {sub.runtime} in samples.csv"
         entries.append(entry)
     return entries
 
 
-def _read_samples(run: Run) -> tuple[Any, str | None]:
+def _read_samples(run: Run, record: LatencyRecord) -> tuple[Any, str | None]:
     """The latency run's raw samples (DataFrame) or None with a note saying why."""
     import pandas as pd
 
-    name = run.record.get("samples_file") or "samples.csv"
-    path = run.path / str(name)
+    name = record.samples_file or "samples.csv"
+    path = run.path / name
     if not path.is_file():
         return None, f"{run.name}: {name} not found; no histogram or timeline"
     try:
@@ -180,13 +180,10 @@ def _read_samples(run: Run) -> tuple[Any, str | None]:
     return frame, None
 
 
-def _profile_entry(run: Run) -> Entry:
-    record = run.record
-    path = record.get("model_path")
+def _profile_entry(run: Run, record: ProfileRecord) -> Entry:
     return Entry(
-        run=run, kind="profile", data=record,
-        model_name=Path(str(path)).name if path else None,
-        model_sha256=record.get("model_sha256"),
+        run=run, kind="profile", data=record, model_name=Path(record.model_path).name,
+        model_sha256=record.model_sha256,
     )
 
 

@@ -1,6 +1,7 @@
 """What the report's tables say, as plain data: metrics, baselines, ratios, comparability.
 
-Nothing here formats HTML. Values are the ones in ``results.json``, never recomputed;
+Nothing here formats HTML. Values are the ones in ``results.json`` (read through the record
+definitions of :mod:`rfbench.results`: fields are attributes), never recomputed;
 ratios are ``run / baseline`` and are only given when the two runs measured the same thing
 (same images for accuracy; same mode, batch and input for latency). Otherwise the runs are
 still shown side by side, with the reason in a note.
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rfbench.report.runs import Entry, Run
+from rfbench.results.eval_record import Metric, Preset
 
 #: Latency statistics of a latency run entry: (results.json key, short label).
 LATENCY_STATS = (
@@ -70,13 +72,9 @@ def ratio(value: Any, base: Any) -> float | None:
 
 # -- accuracy -------------------------------------------------------------------------------
 
-def eval_metrics(entry: Entry) -> dict[tuple[str, str], dict[str, Any]]:
+def eval_metrics(entry: Entry) -> dict[tuple[str, str], Metric]:
     """An eval entry's ``metrics`` keyed by (protocol, setting)."""
-    metrics = {}
-    for metric in entry.data.get("metrics") or []:
-        if isinstance(metric, dict) and "protocol" in metric and "setting" in metric:
-            metrics[(str(metric["protocol"]), str(metric["setting"]))] = metric
-    return metrics
+    return {(metric.protocol, metric.setting): metric for metric in entry.data.metrics}
 
 
 def settings_order(entries: list[Entry]) -> list[tuple[str, str]]:
@@ -89,23 +87,18 @@ def settings_order(entries: list[Entry]) -> list[tuple[str, str]]:
     return order
 
 
-def num_images(entry: Entry) -> int | None:
-    """Images an eval entry was scored on (dataset field, else its metrics)."""
-    value = (entry.data.get("dataset") or {}).get("num_images_evaluated")
-    if value is None:
-        counts = {m.get("num_images") for m in eval_metrics(entry).values()}
-        counts.discard(None)
-        value = counts.pop() if len(counts) == 1 else None
-    return value
+def num_images(entry: Entry) -> int:
+    """Images an eval entry was scored on."""
+    return int(entry.data.dataset.num_images_evaluated)
 
 
 def eval_differences(base: Entry, other: Entry) -> list[str]:
     """Why ``other``'s AP cannot be compared with ``base``'s (empty: comparable)."""
     reasons = []
-    b_data, o_data = base.data.get("dataset") or {}, other.data.get("dataset") or {}
-    for key in ("name", "split"):
-        if b_data.get(key) != o_data.get(key):
-            reasons.append(f"dataset {key} {o_data.get(key)!s} vs {b_data.get(key)!s}")
+    b_data, o_data = base.data.dataset, other.data.dataset
+    for attr in ("name", "split"):
+        if getattr(b_data, attr) != getattr(o_data, attr):
+            reasons.append(f"dataset {attr} {getattr(o_data, attr)!s} vs {getattr(b_data, attr)!s}")
     b_n, o_n = num_images(base), num_images(other)
     if b_n != o_n:
         reasons.append(f"evaluated on {o_n} images vs {b_n} for the baseline")
@@ -114,10 +107,10 @@ def eval_differences(base: Entry, other: Entry) -> list[str]:
     if not shared:
         reasons.append("no protocol/setting in common with the baseline")
     for key in shared:
-        if b_m[key].get("num_faces") != o_m[key].get("num_faces"):
-            reasons.append(f"{'/'.join(key)}: {o_m[key].get('num_faces')} ground-truth faces vs "
-                           f"{b_m[key].get('num_faces')}")
-    b_params, o_params = base.data.get("protocol_params") or {}, other.data.get("protocol_params") or {}
+        if b_m[key].num_faces != o_m[key].num_faces:
+            reasons.append(f"{'/'.join(key)}: {o_m[key].num_faces} ground-truth faces vs "
+                           f"{b_m[key].num_faces}")
+    b_params, o_params = base.data.protocol_params, other.data.protocol_params
     for protocol in sorted({k[0] for k in shared}):
         if protocol in b_params and protocol in o_params and b_params[protocol] != o_params[protocol]:
             reasons.append(f"protocol {protocol} ran with other parameters")
@@ -137,19 +130,22 @@ def eval_side_notes(base: Entry, other: Entry) -> list[str]:
         if only_b:
             parts.append(f"it lacks {', '.join(only_b)}")
         notes.append("different protocols/settings: " + "; ".join(parts))
-    notes += preset_differences(base.data.get("preset") or {}, other.data.get("preset") or {})
+    notes += preset_differences(base.data.preset, other.data.preset)
     return notes
 
 
 _NOT_RECIPE_KEYS = {"name", "layout_kind", "description"}  # every other preset key is a setting
 
 
-def preset_differences(base: dict, other: dict) -> list[str]:
+def preset_differences(base_preset: Preset | None, other_preset: Preset | None) -> list[str]:
     """Post-processing differences: another preset, or the same name with another recipe.
 
-    ``base``/``other``: the ``preset`` records of results.json. One preset name can stand for two
-    recipes (``omz`` is per-stride NMS 0.5 for layout A, threshold + top 750 + NMS 0.4 for B).
+    ``base_preset``/``other_preset``: the ``preset`` of two eval records (None: scored
+    prediction files). One preset name can stand for two recipes (``omz`` is per-stride NMS
+    0.5 for layout A, threshold + top 750 + NMS 0.4 for B).
     """
+    base = base_preset.model_dump() if base_preset else {}
+    other = other_preset.model_dump() if other_preset else {}
     b_name, o_name = base.get("name"), other.get("name")
     if b_name != o_name:
         return [f"post-processing preset {o_name or 'not recorded'} vs {b_name or 'not recorded'}"]
@@ -166,13 +162,13 @@ def preset_differences(base: dict, other: dict) -> list[str]:
 def latency_differences(base: Entry, other: Entry) -> list[str]:
     """Why ``other``'s latency cannot be compared with ``base``'s (empty: comparable)."""
     reasons = []
-    b_req, o_req = base.data.get("requested") or {}, other.data.get("requested") or {}
-    if base.data.get("mode") != other.data.get("mode"):
-        reasons.append(f"mode {other.data.get('mode')} vs {base.data.get('mode')}")
+    b_req, o_req = base.data.requested, other.data.requested
+    if base.data.mode != other.data.mode:
+        reasons.append(f"mode {other.data.mode} vs {base.data.mode}")
     if b_req.get("batch", 1) != o_req.get("batch", 1):
         reasons.append(f"batch {o_req.get('batch', 1)} vs {b_req.get('batch', 1)}")
-    b_shapes = [i.get("shape") for i in base.data.get("inputs") or []]
-    o_shapes = [i.get("shape") for i in other.data.get("inputs") or []]
+    b_shapes = [i.shape for i in base.data.inputs or []]
+    o_shapes = [i.shape for i in other.data.inputs or []]
     if b_shapes and o_shapes and b_shapes != o_shapes:
         reasons.append(f"input shape {_shapes(o_shapes)} vs {_shapes(b_shapes)}")
     return reasons
@@ -185,16 +181,16 @@ def _shapes(shapes: list[Any]) -> str:
 def latency_side_notes(base: Entry, other: Entry) -> list[str]:
     """Differences in machine, device and precision (the ratio still stands, read it so)."""
     notes = []
-    b_env, o_env = base.run.record.get("environment") or {}, other.run.record.get("environment") or {}
-    if (b_env.get("hostname"), b_env.get("cpu_model")) != (o_env.get("hostname"), o_env.get("cpu_model")):
-        notes.append(f"another machine: {o_env.get('cpu_model')} on {o_env.get('hostname')} vs "
-                     f"{b_env.get('cpu_model')} on {b_env.get('hostname')}")
-    if base.data.get("device") != other.data.get("device"):
-        notes.append(f"device {other.data.get('device')} vs {base.data.get('device')}")
+    b_env, o_env = base.run.record.environment, other.run.record.environment
+    if (b_env.hostname, b_env.cpu_model) != (o_env.hostname, o_env.cpu_model):
+        notes.append(f"another machine: {o_env.cpu_model} on {o_env.hostname} vs "
+                     f"{b_env.cpu_model} on {b_env.hostname}")
+    if base.data.device != other.data.device:
+        notes.append(f"device {other.data.device} vs {base.data.device}")
     if base.precision != other.precision:
         notes.append(f"precision {other.precision} vs {base.precision}")
-    if other.data.get("valid") is False:
-        notes.append(f"NOT VALID: {other.data.get('invalid_reason')}")
+    if other.data.valid is False:
+        notes.append(f"NOT VALID: {other.data.invalid_reason}")
     return notes
 
 
@@ -257,12 +253,12 @@ def compare_eval(entries: list[Entry], baseline: Entry) -> Comparison:
         metrics = eval_metrics(entry)
         is_base = entry is baseline
         reasons = [] if is_base else eval_differences(baseline, entry)
-        values = {key: metrics[key].get("ap") for key, _ in columns if key in metrics}
+        values = {key: metrics[key].ap for key, _ in columns if key in metrics}
         ratios = {}
         if not reasons:
             for key, _ in columns:
                 if key in metrics and key in base_metrics:
-                    ratios[key] = ratio(metrics[key].get("ap"), base_metrics[key].get("ap"))
+                    ratios[key] = ratio(metrics[key].ap, base_metrics[key].ap)
         rows.append(Row(entry, values, ratios, not reasons, reasons,
                         [] if is_base else eval_side_notes(baseline, entry), is_base))
     return Comparison("eval", baseline, columns, rows)
@@ -275,9 +271,9 @@ def compare_latency(entries: list[Entry], baseline: Entry) -> Comparison:
     for entry in entries:
         is_base = entry is baseline
         reasons = [] if is_base else latency_differences(baseline, entry)
-        values = {key: entry.data.get(key) for key, _ in columns}
+        values = {key: getattr(entry.data, key) for key, _ in columns}
         ratios = {} if reasons else {
-            key: ratio(entry.data.get(key), baseline.data.get(key)) for key, _ in columns}
+            key: ratio(getattr(entry.data, key), getattr(baseline.data, key)) for key, _ in columns}
         rows.append(Row(entry, values, ratios, not reasons, reasons,
                         [] if is_base else latency_side_notes(baseline, entry), is_base))
     return Comparison("latency", baseline, columns, rows)
@@ -288,8 +284,9 @@ def compare_profile(entries: list[Entry], baseline: Entry) -> Comparison:
     columns = [(key, label) for key, label, _ in PROFILE_FIGURES]
     rows = []
     for entry in entries:
-        values = {key: entry.data.get(key) for key, _ in columns}
-        ratios = {key: ratio(entry.data.get(key), baseline.data.get(key)) for key, _ in columns}
+        values = {key: getattr(entry.data, key) for key, _ in columns}
+        ratios = {key: ratio(getattr(entry.data, key), getattr(baseline.data, key))
+                  for key, _ in columns}
         rows.append(Row(entry, values, ratios, True, is_baseline=entry is baseline))
     return Comparison("profile", baseline, columns, rows)
 
@@ -360,8 +357,7 @@ def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[
             "precision": entry.precision, "model": entry.model_name,
             "model_sha256": entry.model_sha256, "result_dir": str(entry.run.path),
             "is_baseline": bool(row and row.is_baseline),
-            "device": entry.data.get("device") if entry.kind == "latency" else
-            (entry.data.get("runtime") or {}).get("device") if entry.kind == "eval" else None,
+            "device": _device(entry),
         }
 
         def add(metric: str, value: Any, unit: str, ratio_key: Any = None, _common=common,
@@ -373,20 +369,27 @@ def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[
         if entry.kind == "eval":
             for (protocol, setting), metric in eval_metrics(entry).items():
                 where = {"protocol": protocol, "setting": setting}
-                add("ap", metric.get("ap"), "fraction", (protocol, setting), **where)
+                add("ap", metric.ap, "fraction", (protocol, setting), **where)
                 for key, unit in _EVAL_COUNTS:
-                    if key in metric:
-                        add(key, metric[key], unit, **where)
-            speed = (entry.data.get("prediction_run") or {}).get("images_per_s")
-            if speed is not None:
-                add("images_per_s", speed, "images/s")
+                    add(key, getattr(metric, key), unit, **where)
+            run = entry.data.prediction_run
+            if run is not None and run.images_per_s is not None:
+                add("images_per_s", run.images_per_s, "images/s")
         elif entry.kind == "latency":
             for key, _label in LATENCY_STATS + LATENCY_TIMES:
-                add(key, entry.data.get(key), unit_of(key), key)
+                add(key, getattr(entry.data, key), unit_of(key), key)
             for key, unit in _LATENCY_OTHER:
-                add(key, entry.data.get(key), unit, key)
+                add(key, getattr(entry.data, key), unit, key)
         else:
             for key, _label, unit in PROFILE_FIGURES:
-                if key in entry.data:
-                    add(key, entry.data.get(key), unit, key, rule=entry.data.get(f"{key}_rule"))
+                value, rule = entry.data.figure(key)
+                add(key, value, unit, key, rule=rule)
     return [{col: row.get(col) for col in CSV_COLUMNS} for row in out]
+
+
+def _device(entry: Entry) -> str | None:
+    if entry.kind == "latency":
+        return entry.data.device
+    if entry.kind == "eval" and entry.data.runtime is not None:
+        return entry.data.runtime.device
+    return None

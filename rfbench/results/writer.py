@@ -1,8 +1,10 @@
 """One writer for every result record: ``results.json`` plus a tidy CSV, in one output folder.
 
-A result record is a flat-ish, versioned dict (see ``SCHEMA_VERSION``) with units in field
-names (``latency_p99_ms``, ``gflops``). Every command builds one with :func:`base_record` and
-writes it with :func:`write_results`.
+A record is a :class:`~rfbench.results.record.ResultRecord` of one of the kinds registered in
+:mod:`rfbench.results.kinds` (units in field names: ``latency_p99_ms``, ``gflops_omz``). A
+command builds it from its definition, starting from
+:func:`~rfbench.results.record.record_header`, and writes it with :func:`write_results`;
+the report reads it back with :func:`read_results`, through the same definition.
 """
 
 from __future__ import annotations
@@ -12,37 +14,25 @@ import json
 import logging
 import math
 import os
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rfbench import __version__
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_text as atomic_write_text  # re-exported (one writer)
 from rfbench.results.csvsafe import neutralise_frame
 
+if TYPE_CHECKING:
+    from rfbench.results.record import ResultRecord
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 DEFAULT_REPORTS_DIR = Path("reports")
 
 
-def base_record(kind: str) -> dict[str, Any]:
-    """Start a result record of ``kind`` ('eval', 'latency', 'profile') with its context."""
-    from rfbench.results.environment import describe_environment
-
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": kind,
-        "rfbench_version": __version__,
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command_line": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "environment": describe_environment(),
-    }
 
 
 def unused_timestamped_path(prefix: str, extension: str = "") -> Path:
@@ -83,8 +73,8 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def write_results(out_dir: Path, record: dict[str, Any], csv_rows: list[dict[str, Any]]) -> Path:
-    """Write ``results.json`` (the record) and ``results.csv`` (the rows) into ``out_dir``.
+def write_results(out_dir: Path, record: ResultRecord) -> Path:
+    """Write ``results.json`` (the record) and ``results.csv`` (its ``csv_rows()``) into ``out_dir``.
 
     Returns the path of ``results.json``. Both files are written atomically.
     """
@@ -92,25 +82,31 @@ def write_results(out_dir: Path, record: dict[str, Any], csv_rows: list[dict[str
 
     out_dir = Path(out_dir)
     json_path = out_dir / RESULTS_JSON
-    atomic_write_text(json_path, json.dumps(to_jsonable(record), indent=2) + "\n")
-    frame = neutralise_frame(pd.DataFrame([to_jsonable(row) for row in csv_rows]))
+    atomic_write_text(json_path, record_json_text(record))
+    frame = neutralise_frame(pd.DataFrame([to_jsonable(row) for row in record.csv_rows()]))
     atomic_write_text(out_dir / RESULTS_CSV, frame.to_csv(index=False))
     log.info("wrote %s and %s", json_path, out_dir / RESULTS_CSV)
     return json_path
 
 
-def read_results(result_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read a results folder's ``results.json``; errors name the folder."""
+def record_json_text(record: ResultRecord) -> str:
+    """The text of ``results.json`` for ``record`` (two-space indent, trailing newline)."""
+    return json.dumps(record.to_json_dict(), indent=2) + "\n"
+
+
+def read_results(result_dir: str | os.PathLike) -> ResultRecord:
+    """Read a results folder's ``results.json`` through its kind's definition.
+
+    Reads every version in :data:`~rfbench.results.record.READABLE_VERSIONS`; errors name the
+    folder or the file (see :func:`rfbench.results.kinds.parse_record`).
+    """
+    from rfbench.results.kinds import parse_record
+
     path = Path(result_dir) / RESULTS_JSON
     if not path.is_file():
         raise RfbenchError(f"{result_dir}: no {RESULTS_JSON} (not an rfbench results folder)")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise RfbenchError(f"{path}: cannot read results: {exc}") from exc
-    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
-        found = record.get("schema_version") if isinstance(record, dict) else None
-        raise RfbenchError(
-            f"{path}: results schema version {found!r}, this rfbench reads {SCHEMA_VERSION}"
-        )
-    return record
+    return parse_record(data, str(path))

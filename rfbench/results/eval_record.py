@@ -1,0 +1,187 @@
+"""The ``eval`` record: WIDER FACE accuracy of a model run or of a folder of prediction files.
+
+A model run (``eval --model``) has ``model``, ``runtime``, ``preset``, ``preprocessing`` and
+``prediction_run``; scoring prediction files (``eval --predictions``) has none of them. Both
+have ``predictions`` (where the scored files are), ``dataset``, the accuracy fields
+(``protocols``, ``metrics``, ``protocol_params``, ``pr_curves``) and ``timings``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from rfbench.results.record import OpenPart, OptReal, Part, Real, ResultRecord, Tensor
+
+
+class PixelFormat(Part):
+    """Network input pixels: ``(pixel - mean) / scale`` per channel, in ``channel_order``."""
+
+    channel_order: str
+    mean: list[Real]
+    scale: list[Real]
+
+
+class OutputLayout(Part):
+    """Decoder layout ``A`` (insightface heads) or ``B`` (biubug6) and its output names by role."""
+
+    kind: str
+    names: dict[str, str]
+
+
+class ModelInfo(Part):
+    """The model file and how rfbench reads it (``ModelSpec.as_dict()`` plus the file)."""
+
+    path: str
+    name: str
+    sha256: str
+    input_name: str
+    input_layout: str
+    input_height: int  # px
+    input_width: int  # px
+    input_dynamic: bool
+    pixel_format: PixelFormat
+    pixel_format_source: str
+    output_layout: OutputLayout
+
+
+class RuntimeInfo(OpenPart):
+    """``RuntimeAdapter.describe()``: requested vs effective settings (keys are the runtime's)."""
+
+    runtime: str
+    runtime_version: str | None
+    model: str
+    device: str
+    device_full_name: str | None
+    requested: dict[str, Any]
+    effective: dict[str, Any]
+    perf_counters: bool
+    inputs: list[Tensor]
+    outputs: list[Tensor]
+    timings_ms: dict[str, OptReal]  # "read", "compile"
+
+
+class Preset(Part):
+    """Post-processing preset (``PostprocessPreset.as_dict()``): every setting of the recipe."""
+
+    name: str
+    layout_kind: str
+    description: str
+    score_threshold: OptReal
+    score_inclusive: bool
+    pre_nms_top_k: int | None
+    nms_scope: str
+    nms_iou_threshold: Real
+    nms_suppress_equal: bool
+    nms_plus_one: bool
+    nms_in_original_pixels: bool
+    clip_to_input: bool
+
+
+class Preprocessing(Part):
+    """How images become network inputs."""
+
+    resize: str  # "stretch" or "letterbox"
+    interpolation: str
+    reader: str
+
+
+class FailedImage(Part):
+    image: str
+    reason: str
+
+
+class PredictionRunSummary(Part):
+    """Counts and timings of the model run (this run only, when resumed)."""
+
+    images_total: int
+    images_predicted_this_run: int
+    images_resumed: int
+    images_failed: int
+    failed_images: list[FailedImage]
+    num_detections_this_run: int
+    wall_s: Real
+    inference_s: Real
+    images_per_s: OptReal
+
+
+class PredictionsSource(Part):
+    """Where the scored prediction files are: written by the model run, or given."""
+
+    source: Literal["model", "files"]
+    dir: str
+
+
+class Dataset(Part):
+    """The ground truth scored against (``limit``: present when ``--limit`` took a subset)."""
+
+    name: str
+    split: str
+    data_root: str
+    gt_text: str
+    setting_lists: str | None = None  # folder of the easy/medium/hard .mat lists
+    limit: str | None = None
+    num_images_evaluated: int
+    num_images_without_predictions: int
+
+
+class Metric(Part):
+    """``ProtocolResult.summary()``: AP (fraction, null when undefined) and its counts."""
+
+    protocol: str
+    setting: str
+    ap: OptReal
+    num_faces: int
+    num_predictions: int
+    num_images: int
+
+
+class PrCurve(Part):
+    """Precision/recall (fractions) at each score threshold, thinned to <= 4000 points."""
+
+    precision: list[OptReal]
+    recall: list[OptReal]
+    thresholds: list[OptReal]
+
+
+class Timings(Part):
+    evaluator_s: Real
+    wall_s: Real
+
+
+class EvalRecord(ResultRecord):
+    """``rfbench eval``: one row of ``results.csv`` per protocol/setting."""
+
+    KIND: ClassVar[str] = "eval"
+
+    kind: Literal["eval"]
+    model: ModelInfo | None = None
+    runtime: RuntimeInfo | None = None
+    preset: Preset | None = None
+    preprocessing: Preprocessing | None = None
+    prediction_run: PredictionRunSummary | None = None
+    predictions: PredictionsSource
+    dataset: Dataset
+    protocols: dict[str, str]  # protocol name -> title
+    metrics: list[Metric]
+    protocol_params: dict[str, dict[str, Any]]  # protocol name -> its parameters
+    pr_curves: dict[str, PrCurve]  # "protocol/setting" -> curve
+    timings: Timings
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One tidy row per protocol/setting, the run's context columns first."""
+        context: dict[str, Any] = {"rfbench_version": self.rfbench_version}
+        if self.model is not None and self.runtime is not None:
+            effective = self.runtime.effective
+            context.update({
+                "model": self.model.name, "model_sha256": self.model.sha256,
+                "runtime": self.runtime.runtime, "runtime_version": self.runtime.runtime_version,
+                "device": self.runtime.device, "precision": effective.get("precision"),
+                "threads": effective.get("threads"),
+                "preset": self.preset.name if self.preset else None,
+                "images_failed": self.prediction_run.images_failed if self.prediction_run else None,
+                "images_per_s": self.prediction_run.images_per_s if self.prediction_run else None,
+            })
+        else:
+            context["predictions"] = self.predictions.dir
+        context["num_images_evaluated"] = self.dataset.num_images_evaluated
+        return [{**context, **metric.model_dump(mode="json")} for metric in self.metrics]

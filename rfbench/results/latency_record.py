@@ -1,0 +1,162 @@
+"""The ``latency`` record: one timed run per runtime, measured under one stop rule.
+
+Method and field meanings: ``shared/spec/measurement.md``. Latencies are in ms, times in s,
+throughput in inferences x batch per second; the raw samples are in ``samples_file`` and the
+per-layer times (``--per-layer``) in ``layers_file``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from rfbench.results.record import OpenPart, OptReal, Part, Real, ResultRecord, Tensor
+
+
+class Load(Part):
+    """Other processes' load during the measured intervals (cores = CPU s per wall s)."""
+
+    wall_s: Real
+    own_cpu_cores: OptReal
+    machine_busy_cores: OptReal
+    other_busy_cores: OptReal
+    steal_cores: OptReal
+    cpu_count_usable: int | None
+    loadavg_before: list[Real] | None  # 1, 5, 15 min
+    loadavg_after: list[Real] | None
+    method: str
+
+
+class LatencyRun(OpenPart):
+    """One runtime's timed run; the statistics are null when it completed no inference.
+
+    Open (``extra="allow"``) only so that a runtime plug-in's own figures are kept.
+    """
+
+    runtime: str
+    runtime_version: str | None
+    device: str | None
+    device_full_name: str | None
+    model: str | None
+    mode: Literal["latency", "throughput"]
+    api: Literal["sync", "async"]
+    precision_effective: str | None
+    valid: bool
+    invalid_reason: str | None
+    interrupted: bool
+    iterations: int
+    chunks: int
+    measured_time_s: Real
+    throughput_fps: OptReal
+    inferences_per_s: OptReal
+    samples: int
+    latency_min_ms: OptReal
+    latency_mean_ms: OptReal
+    latency_std_ms: OptReal  # sample std (ddof 1); null for one sample
+    latency_p50_ms: OptReal
+    latency_p90_ms: OptReal
+    latency_p95_ms: OptReal
+    latency_p99_ms: OptReal
+    latency_p99_9_ms: OptReal
+    latency_max_ms: OptReal
+    read_time_ms: OptReal
+    compile_time_ms: OptReal
+    first_inference_ms: Real
+    warmup_inferences: int
+    warmup_latency_ms: list[Real]
+    requested: dict[str, Any]  # the runtime's settings as asked (keys are the runtime's)
+    effective: dict[str, Any]  # ... and as the runtime applied them, plus "batch"
+    inputs: list[Tensor] | None
+    load: Load
+    latency_source: str
+
+
+class Settings(Part):
+    """The requested measurement settings (``LatencyOptions.settings()``)."""
+
+    model: str
+    runtimes: list[str]
+    device: str
+    precision: str | None
+    mode: Literal["latency", "throughput"]
+    threads: int | None
+    streams: int | None
+    requests: int | None
+    batch: int
+    input_shape: list[int] | None
+    warmup_inferences: int
+    per_layer: bool
+    seed: int
+    chunk_s: OptReal  # null: one chunk (a single runtime)
+    rewarm_before_each_chunk: bool
+
+
+class StopRule(Part):
+    """Minimum measured time and inferences, hard cap on the measured time."""
+
+    min_time_s: Real
+    min_iterations: int
+    max_time_s: OptReal
+
+
+class Statistics(Part):
+    """How the statistics were computed."""
+
+    percentile_method: str
+    std_ddof: int
+    throughput: str
+
+
+class RuntimeRatio(Part):
+    """A runtime against the first one (the baseline): ``run / baseline``."""
+
+    runtime: str
+    baseline: str
+    latency_p50_ratio: OptReal
+    latency_mean_ratio: OptReal
+    throughput_ratio: OptReal
+
+
+#: Columns of results.csv taken as they are from a run.
+_CSV_KEYS = (
+    "runtime", "runtime_version", "device", "mode", "precision_effective", "valid",
+    "invalid_reason", "iterations", "measured_time_s", "throughput_fps",
+    "latency_min_ms", "latency_mean_ms", "latency_std_ms", "latency_p50_ms",
+    "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "latency_p99_9_ms",
+    "latency_max_ms", "read_time_ms", "compile_time_ms", "first_inference_ms",
+)  # fmt: skip
+
+
+class LatencyRecord(ResultRecord):
+    """``rfbench latency``: one row of ``results.csv`` per runtime."""
+
+    KIND: ClassVar[str] = "latency"
+
+    kind: Literal["latency"]
+    settings: Settings
+    model_sha256: str
+    stop_rule: StopRule
+    statistics: Statistics
+    valid: bool  # every run valid
+    interrupted: bool
+    runs: list[LatencyRun]
+    comparison: list[RuntimeRatio]
+    notes: list[str]
+    samples_file: str
+    layers_top: dict[str, list[dict[str, Any]]] | None = None  # runtime -> slowest layers
+    layers_file: str | None = None
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One flat row per runtime."""
+        rows = []
+        for run in self.runs:
+            row = {key: getattr(run, key) for key in _CSV_KEYS}
+            eff = run.effective
+            row.update(
+                threads_effective=eff.get("threads"),
+                streams_effective=eff.get("streams"),
+                requests_effective=eff.get("requests") if run.mode == "throughput" else 1,
+                batch=eff.get("batch"),
+                other_busy_cores=run.load.other_busy_cores,
+            )
+            rows.append(row)
+        return rows
