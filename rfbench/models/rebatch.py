@@ -1,4 +1,11 @@
-"""Running a model at batch N: via the input shape if its batch is dynamic, else a re-batched copy."""
+"""Running a model at batch N: via the input shape if its batch is dynamic, else a re-batched copy.
+
+A fixed batch is changed the way the runtime itself would: an ONNX model gets its batch
+dimension rewritten (what ONNX Runtime loads), checked with ONNX's strict shape inference; an
+OpenVINO IR is reshaped with OpenVINO's ``Model.reshape`` and saved. A graph with batch 1
+built into it (a ``Reshape`` to a constant ``[1, ...]``) fails that check and gives a one-line
+error naming the model and ``--batch``, never the runtime's conversion log or a scratch file.
+"""
 
 from __future__ import annotations
 
@@ -35,10 +42,61 @@ def rebatch_onnx(model_path: Path, batch: int, out_dir: Path) -> Path:
             dims[0].Clear()
             dims[0].dim_param = "batch"
     del model.graph.value_info[:]
+    check_onnx_batch(model, model_path, batch)
     path = out_dir / f"{model_path.stem}-batch{batch}.onnx"
     onnx.save(model, str(path))
-    log.info("batch %d: rewrote %s as %s", batch, model_path.name, path)
+    log.debug("batch %d: rewrote %s as %s", batch, model_path.name, path)
     return path
+
+
+def check_onnx_batch(model, model_path: Path, batch: int) -> None:
+    """Raise a one-line RfbenchError when the re-batched ONNX ``model`` cannot run at ``batch``.
+
+    ONNX's strict shape inference (with constant propagation) finds graphs that fix the batch
+    inside (e.g. a Reshape to ``[1, -1, 10]`` feeding a Concat of batch-``batch`` tensors).
+    """
+    import onnx
+
+    try:
+        onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        raise _fixed_batch_error(model_path, batch, _first_line(str(exc))) from None
+
+
+def rebatch_openvino(model_path: Path, batch: int, out_dir: Path) -> Path:
+    """An OpenVINO IR of ``model_path`` reshaped by OpenVINO to batch ``batch`` (dim 0), saved."""
+    from rfbench.runtimes.openvino.core import read_model
+
+    import openvino as ov
+
+    model = read_model(model_path)
+    shapes = {}
+    for port in model.inputs:
+        dims = list(port.get_partial_shape())
+        if not dims:
+            raise RfbenchError(f"{model_path.name}: input '{port.any_name}' is a scalar; no batch")
+        shapes[port] = ov.PartialShape([batch, *dims[1:]])
+    try:
+        model.reshape(shapes)
+    except RuntimeError as exc:
+        raise _fixed_batch_error(model_path, batch, _first_line(str(exc))) from None
+    path = out_dir / f"{model_path.stem}-batch{batch}.xml"
+    ov.save_model(model, str(path), compress_to_fp16=False)
+    log.debug("batch %d: reshaped %s with OpenVINO as %s", batch, model_path.name, path)
+    return path
+
+
+def _first_line(text: str) -> str:
+    """The first non-empty line of a runtime's message, at most 160 characters."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _fixed_batch_error(model_path: Path, batch: int, reason: str) -> RfbenchError:
+    return RfbenchError(
+        f"--batch {batch}: {model_path.name} cannot be reshaped to batch {batch}, its graph fixes "
+        f"the batch inside ({reason}); export it with a dynamic batch dimension or use --batch 1"
+    )
 
 
 def model_for_batch(
@@ -48,16 +106,12 @@ def model_for_batch(
 
     ``workdir()`` returns a scratch folder (created on demand) for a re-batched copy.
     Dynamic batch dims take ``batch`` through ``input_shape``; an ONNX model with a fixed batch
-    is rewritten (:func:`rebatch_onnx`); other formats with a fixed batch are an error.
+    is rewritten (:func:`rebatch_onnx`), an OpenVINO IR reshaped (:func:`rebatch_openvino`).
     """
     if batch == 1:
         return path, input_shape
     if input_shape is not None:
         return path, (batch, *input_shape[1:])
-    if path.suffix.lower() != ".onnx":
-        raise RfbenchError(
-            f"--batch {batch} with {path.name}: give --input-shape for non-ONNX models"
-        )
     declared = read_input_shapes(path)
     if len(declared) != 1:
         raise RfbenchError(f"--batch needs a one-input model; {path.name} has {list(declared)}")
@@ -66,7 +120,9 @@ def model_for_batch(
         rest = dims[1:]
         if any(d is None for d in rest):
             raise RfbenchError(
-                f"{path.name}: input has dynamic dims {list(dims)}; give --input-shape"
+                f"{path.name}: input has dynamic dims {list(dims)}; give --input-size WxH"
             )
         return path, (batch, *(int(d) for d in rest if d is not None))
+    if path.suffix.lower() == ".xml":
+        return rebatch_openvino(path, batch, workdir()), None
     return rebatch_onnx(path, batch, workdir()), None
