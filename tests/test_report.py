@@ -97,8 +97,8 @@ def real_runs(tmp_path_factory, wider_mini, val_gt_dir, models_dir):
     model = str(models_dir / "retinaface-mnet025-640.onnx")
     assert run_cli("-q", "eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir),
                    "--model", model, "--runtime", "onnxruntime", "--out", str(root / "eval")) == 0
-    assert run_cli("-q", "latency", "--model", model, "--runtime", "onnxruntime", "--time", "0.2",
-                   "--iterations", "10", "--warmup", "1", "--out", str(root / "lat")) == 0
+    assert run_cli("-q", "latency", "--model", model, "--runtime", "onnxruntime", "--iterations", "10",
+                   "--min-time", "0", "--min-iterations", "10", "--warmup", "1", "--out", str(root / "lat")) == 0
     assert run_cli("-q", "profile", "--model", model, "--out", str(root / "prof")) == 0
     return {"eval": root / "eval", "lat": root / "lat", "prof": root / "prof"}
 

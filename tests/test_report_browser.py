@@ -50,8 +50,8 @@ def report(chromium, tmp_path_factory, wider_mini, val_gt_dir, models_dir) -> Pa
     model = str(models_dir / "retinaface-mnet025-640.onnx")
     assert main(["-q", "eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir),
                  "--model", model, "--runtime", "onnxruntime", "--out", str(root / "eval")]) == 0
-    assert main(["-q", "latency", "--model", model, "--runtime", "onnxruntime", "--time", "0.2",
-                 "--iterations", "10", "--warmup", "1", "--out", str(root / "lat")]) == 0
+    assert main(["-q", "latency", "--model", model, "--runtime", "onnxruntime", "--iterations", "10",
+                 "--min-time", "0", "--min-iterations", "10", "--warmup", "1", "--out", str(root / "lat")]) == 0
     return write_report([root / "eval", root / "lat"], root / "report" / "report.html")
 
 
