@@ -319,7 +319,8 @@ def run(args: argparse.Namespace) -> int:
     out_dir = new_output_dir(args.out, "latency")
     from rfbench.commands.latency_progress import LatencyConsole
 
-    report = run_benchmark(options, events=LatencyConsole(options))
+    console = LatencyConsole(options, enabled=not getattr(args, "quiet", False))
+    report = run_benchmark(options, events=console)
     atomic_write_text(out_dir / "samples.csv", samples_csv_text(report.measurements))
     if report.layers:
         atomic_write_text(out_dir / "layers.csv", layers_csv_text(report.layers))
