@@ -55,6 +55,7 @@ class LatencyConsole(RunEvents):
         self.runs: dict[str, Any] = {}
         self.current: tuple[Any, int] | None = None
         self.ticker: Ticker | None = None
+        self.expected_s, self.started_ns = 0.0, 0
 
     # -- per runtime -------------------------------------------------------------------------
 
@@ -101,6 +102,7 @@ class LatencyConsole(RunEvents):
             (self.steps.info if plan.valid else self.steps.warning)(f"{session.name}: {plan.text}")
             expected += plan.time_s + self._rewarm_s(plan, session, options, len(sessions))
         self.steps.info(f"expected measuring time: about {duration_text(expected)}")
+        self.expected_s, self.started_ns = expected, time.perf_counter_ns()
         self._start_display(len(sessions), rule)
 
     def _rewarm_s(self, plan: Any, session: Any, options: Any, n: int) -> float:
@@ -148,6 +150,10 @@ class LatencyConsole(RunEvents):
         for run in self.runs.values():
             self.steps.info(f"{run.label}: {run.completed} inferences in {run.wall_ns / 1e9:.2f} s "
                             f"measured, {run.chunks} chunk(s)")  # fmt: skip
+        if self.started_ns:
+            took = (time.perf_counter_ns() - self.started_ns) / 1e9
+            self.steps.info(f"measuring took {took:.1f} s wall (expected about "
+                            f"{duration_text(self.expected_s)})")  # fmt: skip
 
     def profiling(self, runtime: str) -> None:
         self.steps.step(f"Profiling per-layer times of {runtime} (separate session, not timed)")
