@@ -45,7 +45,8 @@ far are written, exit status 130), is reported NOT VALID with the reason.
 
 Why {_TIME_S:g} s: on the R50 reference graph on a 2-core CPU one inference takes ~490 ms at
 f32 (~250 ms at bf16), so {_TIME_S:g} s gives ~40 (~80) samples, a third above the
-{_MIN_ITERATIONS}-sample minimum even at f32; the whole default run takes about {_TIME_S + 5:g} s.
+{_MIN_ITERATIONS}-sample minimum even at f32. The whole default run takes about {_TIME_S + 10:g} s on a
+quiet machine: {_TIME_S:g} s measuring plus start-up, compile, warm-up and the HTML report.
 
 Statistics: min, mean, std, p50, p90, p95, p99, p99.9, max in ms, every raw sample kept in
 samples.csv. The load other processes put on the machine during the run is recorded.

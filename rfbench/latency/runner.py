@@ -4,9 +4,8 @@ The method (``shared/spec/measurement.md``): inputs are random data with a fixed
 before any timing; model read, compile and the first inference are timed apart; warm-up
 inferences are run and not counted; then the :mod:`rfbench.latency.loop` measures until the
 budget (time and/or count, per runtime) is spent, and the validity rule judges the run.
-Latency mode = synchronous inference with one
-request (OpenVINO latency hint); throughput mode = the adapter's async runner with N requests
-(throughput hint). Several runtimes are measured interleaved (A B A B chunks) in this process.
+Latency mode = synchronous inference with one request (OpenVINO latency hint); throughput
+mode = the adapter's async runner with N requests (throughput hint). Several runtimes are measured interleaved (A B A B chunks) in this process.
 """
 
 from __future__ import annotations
@@ -363,6 +362,7 @@ def run_benchmark(
         hooks.chunk_ended(run)
         if progress is not None:
             progress(run)
+
     with ExitStack() as stack:
         scratch: list[Path] = []
 
