@@ -5,7 +5,8 @@ before any timing; model read, compile and the first inference are timed apart; 
 inferences are run and not counted; then the :mod:`rfbench.latency.loop` measures until the
 budget (time and/or count, per runtime) is spent, and the validity rule judges the run.
 Latency mode = synchronous inference with one request (OpenVINO latency hint); throughput
-mode = the adapter's async runner with N requests (throughput hint). Several runtimes are measured interleaved (A B A B chunks) in this process.
+mode = the adapter's async runner with N requests (throughput hint). Several runtimes are
+measured interleaved (A B A B chunks) in this process.
 """
 
 from __future__ import annotations
