@@ -247,3 +247,45 @@ def test_eval_periodic_lines_off_a_terminal(wider_mini, val_gt_dir, models_dir, 
     assert lines[-1] == ("5", "done")
     quiet = run_piped(["-q", *_eval_args(wider_mini, val_gt_dir, models_dir, tmp_path / "q")], 0.02)
     assert quiet.returncode == 0 and "eval:" not in quiet.stderr
+
+
+def test_latency_console_forecast_and_expected_time() -> None:
+    """Steps of a two-runtime run from fake sessions: forecast per runtime, re-warm included."""
+    from types import SimpleNamespace
+
+    from rfbench.commands.latency_progress import LatencyConsole, seconds_per_inference
+    from rfbench.latency import LatencyOptions, RunMeasurement, StopRule
+
+    options = LatencyOptions(model=Path("m.onnx"), runtimes=("openvino", "onnxruntime"),
+                             rule=StopRule(5.0, min_time_s=1.0, min_iterations=30))  # fmt: skip
+    fast = SimpleNamespace(name="openvino", warmup_ms=[90.0, 100.0, 110.0], first_inference_ms=300.0)
+    slow = SimpleNamespace(name="onnxruntime", warmup_ms=[], first_inference_ms=490.0)
+    assert seconds_per_inference(fast, "latency") == pytest.approx(0.1)
+    out = io.StringIO()
+    console = LatencyConsole(options, stream=out, enabled=True, tty=False, period_s=1e9)
+    console.measuring([fast, slow], options)
+    run = RunMeasurement("openvino", wall_ns=5 * 10**9, completed=50, chunks=5)
+    console.chunk_started(run)
+    console.chunk_ended(run)
+    console.measured()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == ("[Step 1/7] Measuring openvino, onnxruntime (latency mode): budget "
+                        "--time 5 per runtime, valid with >= 30 inferences and 1 s")  # fmt: skip
+    assert lines[1].startswith("[ INFO ] openvino: about 100 ms per inference: --time 5 gives "
+                               "about 50 in 5.0 s")  # fmt: skip
+    assert lines[2].startswith("[ WARNING ] onnxruntime: about 490 ms per inference: about 15 s "
+                               "for the validity minimum")  # fmt: skip
+    # The same run on a fake clock (re-warm included): the forecast is its wall time.
+    from test_latency import FakeClock, FakeInference
+
+    from rfbench.latency import SyncWorkload, measure
+
+    clock = FakeClock()
+    start = clock.now
+    workloads = [(name, SyncWorkload(FakeInference(clock, lambda i, ms=ms: ms * 10**6), clock))
+                 for name, ms in (("openvino", 100), ("onnxruntime", 490))]  # fmt: skip
+    measure(workloads, options.rule, chunk_s=options.effective_chunk_s(), rewarm=True)
+    wall_s = (clock.now - start) / 1e9
+    assert wall_s == pytest.approx(5.0 + 5 * 0.1 + 11 * 0.49 + 4 * 0.49)  # 50 + 11 timed, 5 + 4 re-warm
+    assert lines[3] == f"[ INFO ] expected measuring time: about {wall_s:.0f} s"
+    assert "openvino: 50 inferences in 5.00 s measured, 5 chunk(s)" in out.getvalue()

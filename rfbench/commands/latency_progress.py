@@ -111,7 +111,10 @@ class LatencyConsole(RunEvents):
         if n < 2:
             return 0.0
         chunk_s, chunk_n = options.effective_chunk_s(), options.effective_chunk_iterations()
-        chunks = math.ceil(plan.time_s / chunk_s) if chunk_s else math.ceil(plan.iterations / chunk_n)
+        per_chunk = [chunk_n] if chunk_n else []
+        if chunk_s:  # a chunk ends at the first completion at or after chunk_s
+            per_chunk.append(max(1, math.ceil(chunk_s / plan.seconds_per_inference - 1e-9)))
+        chunks = math.ceil(plan.iterations / min(per_chunk)) if per_chunk else 1
         latency_s = statistics.median(list(session.warmup_ms) or [session.first_inference_ms]) / 1e3
         return chunks * latency_s
 
