@@ -4,7 +4,7 @@ On the R50 reference graph (or ``--model``), for each precision (f32, bf16) and 
 alternately run (A B A B, every run a fresh process so both pay the same start-up):
 
 - ``benchmark_app -m MODEL -d CPU -hint latency -infer_precision P -t T`` and
-  ``rfbench latency --mode latency --precision P --time T``;
+  ``rfbench latency --mode latency --precision P --time T`` (both end after T s);
 - ``benchmark_app ... -hint throughput`` and ``rfbench latency --mode throughput``;
 - once per round, ``rfbench latency --runtime all --precision f32`` (OpenVINO and ONNX Runtime
   interleaved in one process) for the OpenVINO / ONNX Runtime ratio.
@@ -116,7 +116,8 @@ def run_rfbench(
     out = Path(tempfile.mkdtemp(dir=workdir, prefix=f"rf-{mode}-{precision}-"))
     cmd = [sys.executable, "-m", "rfbench", "-q", "latency", "--model", str(model),
            "--device", "CPU", "--runtime", runtime, "--precision", precision, "--mode", mode,
-           "--time", str(seconds), "--iterations", "5", "--out", str(out)]  # fmt: skip
+           "--time", str(seconds), "--min-time", "0", "--min-iterations", "5",
+           "--out", str(out)]  # fmt: skip
     _text, load = _timed_subprocess(cmd)
     record = json.loads((out / "results.json").read_text())
     runs = record["runs"]

@@ -16,7 +16,7 @@ rfbench -q eval "${data[@]}" --model "$models/retinaface-mnet025-640.onnx" --run
     --out "$work/eval-ort"
 rfbench -q eval "${data[@]}" --model "$models/retinaface-mnet025-omzlayout.onnx" --out "$work/eval-a"
 rfbench -q latency --model "$models/retinaface-mnet025-640.onnx" --runtime all --precision f32 \
-    --time 4 --out "$work/lat"
+    --time 4 --min-time 2 --out "$work/lat"
 rfbench -q profile --out "$work/profile"
 rfbench -q report "$work/eval-ov" "$work/eval-ort" "$work/eval-a" "$work/lat" "$work/profile" \
     --out "$work/report.html"

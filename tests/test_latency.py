@@ -1,4 +1,7 @@
-"""Tests of ``rfbench latency``: statistics, stop rule, loop, load, interruption, CLI end to end."""
+"""Tests of ``rfbench latency``: statistics, budget and validity, loop, load, interruption, CLI.
+
+More on the budget (time / iterations ending the run) in test_latency_budget.py.
+"""
 
 from __future__ import annotations
 
@@ -88,31 +91,37 @@ def test_ns_to_ms_text_is_exact() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stop rule and validity
+# Budget and validity rule
 # ---------------------------------------------------------------------------------------------
 
 
 def test_rule_needs_both_time_and_count() -> None:
-    rule = StopRule(min_time_s=1.0, min_iterations=10, max_time_s=5.0)
-    assert rule.decide(2 * 10**9, 9) is Decision.CONTINUE  # time met, count not
-    assert rule.decide(10**9 - 1, 500) is Decision.CONTINUE  # count met, time not
-    assert rule.decide(10**9, 10) is Decision.DONE
-    assert rule.decide(5 * 10**9, 9) is Decision.CAP
+    # Validity needs both minimums; only the budget (here 5 s) ends the run.
+    rule = StopRule(budget_time_s=5.0, min_time_s=1.0, min_iterations=10)
+    assert rule.decide(2 * 10**9, 9) is Decision.CONTINUE  # minimum time met: no stop
+    assert rule.decide(10**9 - 1, 500) is Decision.CONTINUE  # minimum count met: no stop
+    assert rule.decide(10**9, 10) is Decision.CONTINUE  # both minimums met: still no stop
+    assert rule.decide(5 * 10**9, 9) is Decision.DONE
     assert rule.validity(10**9, 10, interrupted=False) == (True, None)
+    assert not rule.validity(2 * 10**9, 9, interrupted=False)[0]  # time met, count not
+    assert not rule.validity(10**9 - 1, 500, interrupted=False)[0]  # count met, time not
     valid, reason = rule.validity(5 * 10**9, 9, interrupted=False)
-    assert not valid and "hard cap of 5 s" in reason and "9 inferences < minimum 10" in reason
+    assert not valid and "time budget of 5 s" in reason and "9 inferences < minimum 10" in reason
     valid, reason = rule.validity(3 * 10**9, 50, interrupted=True)
     assert not valid and reason.startswith("interrupted")
 
 
-def test_rule_default_cap_and_bad_values() -> None:
-    assert StopRule(min_time_s=2.0, min_iterations=1).max_time_s == 10.0
+def test_rule_default_budget_and_bad_values() -> None:
+    assert StopRule().budget_time_s == 20.0 and StopRule().budget_iterations is None
+    assert StopRule(min_time_s=0.0).validity(1, 30, interrupted=False) == (True, None)
     with pytest.raises(Exception, match="minimum time"):
-        StopRule(min_time_s=0.0)
+        StopRule(min_time_s=-1.0)
     with pytest.raises(Exception, match="minimum iterations"):
         StopRule(min_time_s=1.0, min_iterations=0)
-    with pytest.raises(Exception, match="below the minimum"):
-        StopRule(min_time_s=2.0, min_iterations=1, max_time_s=1.0)
+    with pytest.raises(Exception, match="time budget"):
+        StopRule(budget_time_s=0.0)
+    with pytest.raises(Exception, match="no budget"):
+        StopRule(budget_time_s=None, budget_iterations=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,18 +158,20 @@ class FakeInference:
             self.log.append(self)
 
 
-def test_sync_loop_stops_when_both_minimums_met() -> None:
+def test_sync_loop_stops_at_time_or_iteration_budget() -> None:
     clock = FakeClock()
     infer = FakeInference(clock, lambda i: 10 * MS)
-    (run,) = measure([("fake", SyncWorkload(infer, clock))], StopRule(0.1, 5, 1.0))
-    assert run.completed == 10 and run.wall_ns == 100 * MS  # time was the binding minimum
-    assert verdict(run, StopRule(0.1, 5, 1.0)) == (True, None)
+    rule = StopRule(0.1, min_time_s=0.1, min_iterations=5)
+    (run,) = measure([("fake", SyncWorkload(infer, clock))], rule)
+    assert run.completed == 10 and run.wall_ns == 100 * MS  # the time budget ended it
+    assert verdict(run, rule) == (True, None) and run.ended_by == "time"
 
     clock = FakeClock()
     infer = FakeInference(clock, lambda i: 10 * MS)
-    (run,) = measure([("fake", SyncWorkload(infer, clock))], StopRule(0.1, 25, 1.0))
-    assert run.completed == 25 and run.wall_ns == 250 * MS  # count was the binding minimum
-    assert throughput_close(run.throughput_per_s(), 100.0)
+    rule = StopRule(None, 25, min_time_s=0.1, min_iterations=5)
+    (run,) = measure([("fake", SyncWorkload(infer, clock))], rule)
+    assert run.completed == 25 and run.wall_ns == 250 * MS  # the iteration budget ended it
+    assert throughput_close(run.throughput_per_s(), 100.0) and run.ended_by == "iterations"
 
 
 def throughput_close(value: float | None, expected: float) -> bool:
@@ -170,17 +181,17 @@ def throughput_close(value: float | None, expected: float) -> bool:
 def test_sync_loop_cap_marks_run_invalid() -> None:
     clock = FakeClock()
     infer = FakeInference(clock, lambda i: 10 * MS)
-    rule = StopRule(min_time_s=0.05, min_iterations=1000, max_time_s=0.2)
+    rule = StopRule(budget_time_s=0.2, min_time_s=0.05, min_iterations=1000)
     (run,) = measure([("fake", SyncWorkload(infer, clock))], rule)
-    assert run.completed == 20 and run.capped and not run.interrupted
+    assert run.completed == 20 and run.ended_by == "time" and not run.interrupted
     valid, reason = verdict(run, rule)
-    assert not valid and "hard cap" in reason and "20 inferences < minimum 1000" in reason
+    assert not valid and "time budget" in reason and "20 inferences < minimum 1000" in reason
 
 
 def test_sync_loop_records_each_sample_exactly() -> None:
     clock = FakeClock()
     infer = FakeInference(clock, lambda i: i * MS)  # 1 ms, 2 ms, 3 ms, ...
-    (run,) = measure([("fake", SyncWorkload(infer, clock))], StopRule(0.001, 4, 1.0))
+    (run,) = measure([("fake", SyncWorkload(infer, clock))], StopRule(None, 4))
     assert [row[1] for row in run.samples] == [1 * MS, 2 * MS, 3 * MS, 4 * MS]
     starts = [row[0] for row in run.samples]
     assert np.diff(starts).tolist() == [1 * MS, 2 * MS, 3 * MS]
@@ -189,7 +200,7 @@ def test_sync_loop_records_each_sample_exactly() -> None:
 def test_interrupt_keeps_samples_and_marks_invalid() -> None:
     clock = FakeClock()
     infer = FakeInference(clock, lambda i: 10 * MS, interrupt_on=7)
-    rule = StopRule(1.0, 10, 5.0)
+    rule = StopRule(1.0, min_time_s=1.0, min_iterations=10)
     (run,) = measure([("fake", SyncWorkload(infer, clock))], rule)
     assert run.interrupted and run.completed == 6 and len(run.samples) == 6
     assert run.wall_ns == 60 * MS
@@ -211,7 +222,7 @@ def test_interleaved_chunks_alternate_and_interrupt_stops_all() -> None:
             order.append(tag)
         return run
 
-    rule = StopRule(0.1, 1, 1.0)
+    rule = StopRule(0.1, min_time_s=0.1, min_iterations=1)
     runs = measure(
         [("a", SyncWorkload(tagged(a, "a"), clock)), ("b", SyncWorkload(tagged(b, "b"), clock))],
         rule,
@@ -243,7 +254,7 @@ def test_rewarm_runs_untimed_before_each_chunk() -> None:
             clock.now += 50 * MS  # a slow, cold inference: must not show up anywhere
 
     a = FakeInference(clock, lambda i: 10 * MS)
-    rule = StopRule(0.1, 1, 1.0)
+    rule = StopRule(0.1, min_time_s=0.1, min_iterations=1)
     (run,) = measure([("a", Counting(a, clock))], rule, chunk_s=0.03, rewarm=True)
     assert warm_calls["a"] == run.chunks >= 3
     assert run.wall_ns == 100 * MS and max(row[1] for row in run.samples) == 10 * MS
@@ -289,7 +300,7 @@ class FakeAsyncAdapter:
 def test_async_throughput_is_measured_not_derived_from_latency() -> None:
     clock = FakeClock()
     adapter = FakeAsyncAdapter(clock, requests=4, latency_ns=40 * MS)
-    rule = StopRule(0.2, 8, 1.0)
+    rule = StopRule(0.2, min_time_s=0.2, min_iterations=8)
     (run,) = measure([("fake", AsyncWorkload(adapter, {}, clock))], rule)
     # 4 requests in flight, 40 ms each: 100 inferences/s, while 1/latency would say 25/s.
     assert throughput_close(run.throughput_per_s(), 100.0)
@@ -351,7 +362,11 @@ def test_make_feeds_is_seeded_and_typed() -> None:
 # Command line, end to end on the fixture model
 # ---------------------------------------------------------------------------------------------
 
-FAST = ["--time", "0.3", "--iterations", "5", "--warmup", "1"]
+# An iteration budget, so the sample count does not depend on how busy the machine is (the
+# fixture takes ~20 ms per inference on a quiet 2-core machine, 300 ms on a crowded one).
+FAST = ["--iterations", "20", "--min-time", "0", "--min-iterations", "5", "--warmup", "1"]
+# 40 inferences of >= ~12 ms: at least the 0.3 s the validity rule asks for.
+FAST_TIMED = ["--iterations", "40", "--min-time", "0.3", "--min-iterations", "5", "--warmup", "1"]
 
 
 def _read_samples(path: Path) -> dict[str, list[dict[str, str]]]:
@@ -367,7 +382,7 @@ def test_cli_both_runtimes_results_match_samples(models_dir: Path, tmp_path: Pat
     model = models_dir / "retinaface-mnet025-640.onnx"
     out = tmp_path / "all"
     status = main(["latency", "--model", str(model), "--runtime", "all", "--precision", "f32",
-                   *FAST, "--out", str(out)])  # fmt: skip
+                   *FAST_TIMED, "--out", str(out)])  # fmt: skip
     assert status == 0
     stdout = capsys.readouterr().out
     assert "onnxruntime/openvino" in stdout and "latency p99.9 ms" in stdout
@@ -443,11 +458,11 @@ def test_cli_interrupt_writes_invalid_samples(models_dir: Path, tmp_path: Path, 
 def test_cli_cap_reached_exits_nonzero(models_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "cap"
     model = models_dir / "retinaface-mnet025-640.onnx"
-    status = main(["latency", "--model", str(model), "--time", "0.05", "--max-time", "0.1",
-                   "--iterations", "100000", "--warmup", "0", "--out", str(out)])  # fmt: skip
+    status = main(["latency", "--model", str(model), "--min-time", "0.05", "--time", "0.1",
+                   "--min-iterations", "100000", "--warmup", "0", "--out", str(out)])  # fmt: skip
     assert status == 1
     (run,) = json.loads((out / "results.json").read_text())["runs"]
-    assert not run["valid"] and run["invalid_reason"].startswith("hard cap of 0.1 s")
+    assert not run["valid"] and run["invalid_reason"].startswith("time budget of 0.1 s")
 
 
 @pytest.mark.parametrize(
@@ -460,7 +475,8 @@ def test_cli_cap_reached_exits_nonzero(models_dir: Path, tmp_path: Path) -> None
     ],
 )
 def test_cli_bad_input_one_line_error(models_dir, tmp_path, capsys, extra, message) -> None:
-    args = ["latency", "--model", str(models_dir / "retinaface-mnet025-640.onnx"), *FAST,
+    # -q: the steps printed before the failing one are not part of the error
+    args = ["-q", "latency", "--model", str(models_dir / "retinaface-mnet025-640.onnx"), *FAST,
             "--out", str(tmp_path / "bad"), *extra]  # fmt: skip
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -475,6 +491,8 @@ def test_cli_bad_input_one_line_error(models_dir, tmp_path, capsys, extra, messa
         ["--time", "nan"],
         ["--iterations", "0"],
         ["--iterations", "-3"],
+        ["--min-time", "-1"],
+        ["--min-iterations", "0"],
         ["--threads", "0"],
         ["--batch", "0"],
         ["--warmup", "-1"],
@@ -494,5 +512,5 @@ def test_cli_defaults_match_library() -> None:
 
     assert latency_cmd._MIN_TIME_S == rules.DEFAULT_MIN_TIME_S
     assert latency_cmd._MIN_ITERATIONS == rules.DEFAULT_MIN_ITERATIONS
-    assert latency_cmd._CAP_FACTOR == rules.DEFAULT_CAP_FACTOR
+    assert latency_cmd._TIME_S == rules.DEFAULT_TIME_S
     assert latency_cmd._WARMUP == runner.DEFAULT_WARMUP

@@ -102,15 +102,19 @@ class PredictionRun:
         return len(dets)
 
     def run(self, image_ids: Sequence[str], progress: bool = True) -> PipelineStats:
-        """Predict every image still pending; interruption keeps every file already written."""
-        from tqdm import tqdm
+        """Predict every image still pending; interruption keeps every file already written.
+
+        ``progress``: show a display on stderr (a bar with rate and ETA on a terminal, a line
+        every ~10 s otherwise; silent under ``rfbench -q``).
+        """
+        from rfbench.commands.progress import make_progress
 
         todo = self.pending(image_ids)
         stats = PipelineStats(images_total=len(image_ids), images_resumed=len(image_ids) - len(todo))
         if stats.images_resumed:
             log.info("resuming: %d of %d images already predicted", stats.images_resumed, len(image_ids))
         start = time.perf_counter()
-        bar = tqdm(total=len(todo), unit="img", desc="eval", disable=None if progress else True)
+        bar = make_progress(len(todo), desc="eval", unit="img", enabled=None if progress else False)
         reader = ThreadPoolExecutor(1, thread_name_prefix="rfbench-read")
         writer = ThreadPoolExecutor(1, thread_name_prefix="rfbench-write")
         written: deque[Future] = deque()

@@ -103,6 +103,16 @@ def _finite_positive(text: str) -> float:
     return value
 
 
+def _finite_non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a finite number >= 0")
+    return value
+
+
 def _three_floats(text: str) -> tuple[float, float, float]:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -117,6 +127,7 @@ def _three_floats(text: str) -> tuple[float, float, float]:
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 positive_float = argtype(_finite_positive)
+non_negative_float = argtype(_finite_non_negative)
 floats3 = argtype(_three_floats)
 shape_arg = argtype(shape)
 

@@ -1,7 +1,8 @@
 """Honest latency and throughput measurement (``rfbench latency``).
 
 Modules: :mod:`~rfbench.latency.stats` (summary statistics), :mod:`~rfbench.latency.rules`
-(stop rule and validity), :mod:`~rfbench.latency.load` (load from other processes),
+(budget and validity rule), :mod:`~rfbench.latency.events` (step hooks),
+:mod:`~rfbench.latency.load` (load from other processes),
 :mod:`~rfbench.latency.loop` (sync/async workloads, interleaved chunks, Ctrl-C),
 :mod:`~rfbench.latency.session` (adapter, inputs, warm-up, per-layer profile),
 :mod:`~rfbench.latency.runner` (the run),
@@ -9,6 +10,7 @@ Modules: :mod:`~rfbench.latency.stats` (summary statistics), :mod:`~rfbench.late
 :mod:`~rfbench.latency.table` (stdout tables). Method: ``shared/spec/measurement.md``.
 """
 
+from rfbench.latency.events import RunEvents
 from rfbench.latency.loop import (
     AsyncWorkload,
     ChunkOutcome,
@@ -19,10 +21,11 @@ from rfbench.latency.loop import (
 )
 from rfbench.latency.records import build_record, layers_csv_text, samples_csv_text
 from rfbench.latency.rules import (
-    DEFAULT_CAP_FACTOR,
     DEFAULT_MIN_ITERATIONS,
     DEFAULT_MIN_TIME_S,
+    DEFAULT_TIME_S,
     Decision,
+    Plan,
     StopRule,
 )
 from rfbench.latency.runner import (
@@ -36,9 +39,9 @@ from rfbench.latency.session import make_feeds
 from rfbench.latency.stats import PERCENTILE_METHOD, summarize_latencies_ns
 
 __all__ = [
-    "DEFAULT_CAP_FACTOR",
     "DEFAULT_MIN_ITERATIONS",
     "DEFAULT_MIN_TIME_S",
+    "DEFAULT_TIME_S",
     "DEFAULT_WARMUP",
     "MODES",
     "PERCENTILE_METHOD",
@@ -47,6 +50,8 @@ __all__ = [
     "Decision",
     "LatencyOptions",
     "LatencyReport",
+    "Plan",
+    "RunEvents",
     "RunMeasurement",
     "StopRule",
     "SyncWorkload",

@@ -92,9 +92,14 @@ class LoadAccumulator:
         self.intervals += 1
         self.wall_s += (after.wall_ns - before.wall_ns) / 1e9
         self.self_cpu_s += after.self_cpu_s - before.self_cpu_s
-        if before.machine_busy_s is None or after.machine_busy_s is None:
+        if (
+            before.machine_busy_s is None
+            or after.machine_busy_s is None
+            or before.steal_s is None
+            or after.steal_s is None
+        ):
             self.machine_busy_s = self.steal_s = None
-        elif self.machine_busy_s is not None:
+        elif self.machine_busy_s is not None and self.steal_s is not None:
             self.machine_busy_s += after.machine_busy_s - before.machine_busy_s
             self.steal_s += after.steal_s - before.steal_s
 

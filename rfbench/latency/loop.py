@@ -9,7 +9,9 @@ Vocabulary:
   ``--runtime all`` alternates chunks A B A B so that drift in machine load hits both alike;
 - a :class:`RunMeasurement` accumulates one runtime's samples, measured wall time (the sum of
   its chunks' wall times, from the first submission to the last completion of each chunk) and
-  the load on the machine during its chunks, then applies the :class:`StopRule`.
+  the load on the machine during its chunks. The :class:`StopRule`'s budget ends it (per
+  runtime: each runtime gets the whole budget); its validity rule judges it afterwards and
+  never extends it.
 
 A KeyboardInterrupt during a chunk ends the whole measurement: the samples taken so far are
 kept and every unfinished run is marked not valid ("interrupted").
@@ -125,23 +127,27 @@ class AsyncWorkload:
         """
         clock = self._clock
         lock = threading.Lock()
-        seen = {"count": 0, "first": None, "last": None}
+        count = 0
+        span: list[int] = []  # [first start, last end] once a request completed
 
         def on_done(_job_id: int, request_id: int, latency_ns: int, _outputs: object) -> None:
+            nonlocal count
             end = clock()
             start = end - latency_ns
             with lock:
                 record(start, latency_ns, request_id)
-                seen["count"] += 1
-                seen["first"] = start if seen["first"] is None else min(seen["first"], start)
-                seen["last"] = end if seen["last"] is None else max(seen["last"], end)
+                count += 1
+                if span:
+                    span[0], span[1] = min(span[0], start), max(span[1], end)
+                else:
+                    span.extend((start, end))
 
         try:
             result = self._adapter.run_async(self._feeds, should_stop=should_stop, on_done=on_done)
         except KeyboardInterrupt:
             with lock:
-                wall = 0 if seen["first"] is None else seen["last"] - seen["first"]
-                return ChunkOutcome(seen["count"], wall, interrupted=True)
+                wall = span[1] - span[0] if span else 0
+                return ChunkOutcome(count, wall, interrupted=True)
         return ChunkOutcome(
             int(result.completed), int(result.wall_ns), result.stop_reason == "interrupted"
         )
@@ -161,7 +167,7 @@ class RunMeasurement:
     completed: int = 0
     chunks: int = 0
     finished: bool = False
-    capped: bool = False
+    ended_by: str | None = None  # "time" / "iterations" once the budget is spent
     interrupted: bool = False
     load: LoadAccumulator = field(default_factory=LoadAccumulator)
 
@@ -186,15 +192,18 @@ def run_chunk(
     workload: Workload,
     rule: StopRule,
     chunk_ns: int | None,
+    chunk_iterations: int | None = None,
 ) -> ChunkOutcome:
-    """Run one chunk of ``workload`` for ``run``, stopping at the rule or after ``chunk_ns``."""
+    """Run one chunk of ``workload`` for ``run`` until the rule's budget is spent, or the chunk
+    has lasted ``chunk_ns`` or completed ``chunk_iterations`` (None: no such chunk limit)."""
     base_wall, base_count = run.wall_ns, run.completed
 
     def should_stop(completed: int, elapsed_ns: int) -> bool:
-        decision = rule.decide(base_wall + elapsed_ns, base_count + completed)
-        if decision is not Decision.CONTINUE:
+        if rule.decide(base_wall + elapsed_ns, base_count + completed) is Decision.DONE:
             run.finished = True
-            run.capped = decision is Decision.CAP
+            run.ended_by = rule.ended_by(base_wall + elapsed_ns, base_count + completed)
+            return True
+        if chunk_iterations is not None and completed >= chunk_iterations:
             return True
         return chunk_ns is not None and elapsed_ns >= chunk_ns
 
@@ -215,17 +224,22 @@ def measure(
     rule: StopRule,
     *,
     chunk_s: float | None = None,
+    chunk_iterations: int | None = None,
     rewarm: bool = False,
     progress: Callable[[RunMeasurement], None] | None = None,
+    chunk_started: Callable[[RunMeasurement], None] | None = None,
 ) -> list[RunMeasurement]:
-    """Run every workload until its rule is met, alternating chunks of ``chunk_s`` seconds.
+    """Run every workload until its budget is spent, alternating chunks.
 
-    ``workloads``: ``(label, workload)`` pairs; with one workload ``chunk_s`` may be None (one
+    ``workloads``: ``(label, workload)`` pairs. A chunk ends after ``chunk_s`` seconds or
+    ``chunk_iterations`` inferences (None: no limit; with one workload both may be None: one
     chunk). ``rewarm``: call ``workload.warm()`` (untimed, not counted) before every chunk, so
     the first timed inference after a switch of runtime does not pay for caches and thread
-    pools the other runtime left cold. A KeyboardInterrupt in any chunk stops everything:
-    unfinished runs are marked interrupted, finished ones keep their verdict. Returns one
-    :class:`RunMeasurement` per workload, in order.
+    pools the other runtime left cold. ``chunk_started(run)`` / ``progress(run)`` are called
+    (outside the timed region) just before / after each chunk, e.g. for a progress display.
+    A KeyboardInterrupt in any chunk stops everything: unfinished runs are marked
+    interrupted, finished ones keep their verdict. Returns one :class:`RunMeasurement` per
+    workload, in order.
     """
     runs = [RunMeasurement(label) for label, _ in workloads]
     chunk_ns = None if chunk_s is None else max(1, int(chunk_s * 1e9))
@@ -241,7 +255,9 @@ def measure(
                 except KeyboardInterrupt:
                     interrupted = True
                     break
-            outcome = run_chunk(run, workload, rule, chunk_ns)
+            if chunk_started is not None:
+                chunk_started(run)
+            outcome = run_chunk(run, workload, rule, chunk_ns, chunk_iterations)
             if progress is not None:
                 progress(run)
             if outcome.interrupted:
@@ -257,5 +273,5 @@ def measure(
 
 
 def verdict(run: RunMeasurement, rule: StopRule) -> tuple[bool, str | None]:
-    """``(valid, invalid_reason)`` of a finished run under ``rule``."""
+    """``(valid, invalid_reason)`` of a finished run under ``rule``'s validity rule."""
     return rule.validity(run.wall_ns, run.completed, run.interrupted)

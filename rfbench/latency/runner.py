@@ -6,10 +6,11 @@ is set up by :mod:`rfbench.latency.session`; a ``--batch`` other than 1 goes thr
 
 The method (``shared/spec/measurement.md``): inputs are random data with a fixed seed, made
 before any timing; model read, compile and the first inference are timed apart; warm-up
-inferences are run and not counted; then the :mod:`rfbench.latency.loop` measures until both
-the minimum time and the minimum count are met. Latency mode = synchronous inference with one
-request (OpenVINO latency hint); throughput mode = the adapter's async runner with N requests
-(throughput hint). Several runtimes are measured interleaved (A B A B chunks) in this process.
+inferences are run and not counted; then the :mod:`rfbench.latency.loop` measures until the
+budget (time and/or count, per runtime) is spent, and the validity rule judges the run.
+Latency mode = synchronous inference with one request (OpenVINO latency hint); throughput
+mode = the adapter's async runner with N requests (throughput hint). Several runtimes are
+measured interleaved (A B A B chunks) in this process.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
+from rfbench.latency.events import RunEvents
 from rfbench.latency.loop import RunMeasurement, measure
 from rfbench.latency.records import report_notes, run_record
 from rfbench.latency.rules import StopRule
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 MODES = ("latency", "throughput")
 DEFAULT_WARMUP = 2
 DEFAULT_TOP_LAYERS = 15
-#: With several runtimes, each one's minimum time is split into this many alternating chunks.
+#: With several runtimes, each one's budget is split into this many alternating chunks.
 INTERLEAVE_CHUNKS = 5
 
 
@@ -49,7 +51,8 @@ class LatencyOptions:
 
     ``input_shape``: full input shape for a model with dynamic dims (batch dim is then taken
     from it unless ``batch`` > 1). ``chunk_s``: chunk length when interleaving several
-    runtimes (None = ``rule.min_time_s / INTERLEAVE_CHUNKS``).
+    runtimes (None = the time budget / ``INTERLEAVE_CHUNKS``; an iteration budget is split the
+    same way, see :meth:`effective_chunk_iterations`).
     """
 
     model: Path
@@ -100,6 +103,7 @@ class LatencyOptions:
             "per_layer": self.per_layer,
             "seed": self.seed,
             "chunk_s": self.effective_chunk_s(),
+            "chunk_iterations": self.effective_chunk_iterations(),
             "rewarm_before_each_chunk": len(self.runtimes) > 1,
         }
 
@@ -107,7 +111,13 @@ class LatencyOptions:
         """Chunk length used: None (one chunk) for a single runtime."""
         if len(self.runtimes) < 2:
             return None
-        return self.chunk_s or self.rule.min_time_s / INTERLEAVE_CHUNKS
+        return self.chunk_s or self.rule.chunk_limits(INTERLEAVE_CHUNKS)[0]
+
+    def effective_chunk_iterations(self) -> int | None:
+        """Inferences per chunk with several runtimes and an iteration budget, else None."""
+        if len(self.runtimes) < 2:
+            return None
+        return self.rule.chunk_limits(INTERLEAVE_CHUNKS)[1]
 
 
 @dataclass
@@ -135,12 +145,22 @@ class LatencyReport:
 def run_benchmark(
     options: LatencyOptions,
     progress: Callable[[RunMeasurement], None] | None = None,
+    events: RunEvents | None = None,
 ) -> LatencyReport:
     """Measure every runtime of ``options`` (interleaved when several) and describe the runs.
 
-    A KeyboardInterrupt during measurement returns a report with ``interrupted=True`` and the
-    runs marked not valid; one before measurement (compile, warm-up) propagates.
+    ``progress(run)``: called after each chunk. ``events``: step hooks (default: none), e.g.
+    the console display of ``rfbench latency``. A KeyboardInterrupt during measurement returns
+    a report with ``interrupted=True`` and the runs marked not valid; one before measurement
+    (compile, warm-up) propagates.
     """
+    hooks = events or RunEvents()
+
+    def chunk_ended(run: RunMeasurement) -> None:
+        hooks.chunk_ended(run)
+        if progress is not None:
+            progress(run)
+
     with ExitStack() as stack:
         scratch: list[Path] = []
 
@@ -154,16 +174,26 @@ def run_benchmark(
         )
         sessions = []
         for name in options.runtimes:
+            hooks.opening(name, model)
             adapter = open_session_adapter(name, model, options, input_shape)
             stack.callback(adapter.close)
+            hooks.opened(name, adapter)
+            hooks.warming(name)
             sessions.append(start_session(name, adapter, options))
-        measurements = measure(
-            [(s.name, s.workload) for s in sessions],
-            options.rule,
-            chunk_s=options.effective_chunk_s(),
-            rewarm=len(sessions) > 1,
-            progress=progress,
-        )
+            hooks.warmed(sessions[-1])
+        hooks.measuring(sessions, options)
+        try:
+            measurements = measure(
+                [(s.name, s.workload) for s in sessions],
+                options.rule,
+                chunk_s=options.effective_chunk_s(),
+                chunk_iterations=options.effective_chunk_iterations(),
+                rewarm=len(sessions) > 1,
+                progress=chunk_ended,
+                chunk_started=hooks.chunk_started,
+            )
+        finally:
+            hooks.measured()
         interrupted = any(m.interrupted for m in measurements)
         runs = [
             run_record(s, m, options) for s, m in zip(sessions, measurements, strict=True)
@@ -172,6 +202,7 @@ def run_benchmark(
         if options.per_layer and not interrupted:
             try:
                 for name in options.runtimes:
+                    hooks.profiling(name)
                     layers[name] = profile_layers(name, model, options, input_shape)
             except KeyboardInterrupt:
                 log.warning("per-layer profiling interrupted; the timed runs are kept")

@@ -87,15 +87,26 @@ class Settings(Part):
     per_layer: bool
     seed: int
     chunk_s: OptReal  # null: one chunk (a single runtime)
+    chunk_iterations: int | None = None  # version 2; null: chunks end by time or one chunk
     rewarm_before_each_chunk: bool
 
 
 class StopRule(Part):
-    """Minimum measured time and inferences, hard cap on the measured time."""
+    """What ended each runtime's measurement, and what made it valid.
 
+    Version 2: a time budget (``budget_time_s``, s) and/or an iteration budget
+    (``budget_iterations``) end the measurement, whichever comes first, per runtime
+    (``budget_scope``); ``min_time_s`` and ``min_iterations`` only judge validity afterwards.
+    Version 1: ``min_time_s`` and ``min_iterations`` set the run length, ``max_time_s`` (s) was a
+    hard cap; no budget fields.
+    """
+
+    budget_time_s: OptReal = None
+    budget_iterations: int | None = None
+    budget_scope: str | None = None
     min_time_s: Real
     min_iterations: int
-    max_time_s: OptReal
+    max_time_s: OptReal = None  # version 1 only
 
 
 class Statistics(Part):

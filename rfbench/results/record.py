@@ -17,7 +17,9 @@ Conventions of every record model:
   ``exclude_unset``, so absent stays absent and the field order is the declaration order.
 
 Versions: 1 was the hand-assembled dicts before these models; 2 is the same fields defined
-here (nothing changed meaning), so records of both versions read through the same models.
+here, except that a latency record's ``stop_rule`` changed meaning (a time or iteration budget
+ends the run; the minimums only judge validity; see ``latency_record.StopRule``). Records of
+both versions read through the same models.
 """
 
 from __future__ import annotations
