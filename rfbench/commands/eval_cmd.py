@@ -6,7 +6,13 @@ import argparse
 import logging
 import time
 
-from rfbench.commands.options import RegisteredRuntimes, floats3, positive_int
+from rfbench.commands.options import (
+    RegisteredRuntimes,
+    add_input_size_option,
+    add_precision_option,
+    floats3,
+    positive_int,
+)
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +21,9 @@ DEFAULT_DATA_ROOT = "datasets/wider"
 DESCRIPTION = """\
 Measure face-detection accuracy on WIDER FACE val with two protocols:
   wider  the official eval_tools protocol: Easy / Medium / Hard AP (needs the
-         wider_{easy,medium,hard}_val.mat lists from eval_tools)
+         wider_{easy,medium,hard}_val.mat lists from eval_tools; with the default
+         --protocol all and no .mat lists, as in Open Model Zoo's data layout, it is
+         skipped with a one-line note and omz is scored)
   omz    the OpenVINO model card's protocol: AP on faces of 64 px and up
          (how the model card's "AP 87.30%" was measured)
 
@@ -29,9 +37,11 @@ Or score existing prediction files (--predictions) in the WIDER submission forma
 
 EPILOG = """\
 presets:
-  omz          the OMZ accuracy-checker recipe (the model card's number): layout A: no
-               score threshold, NMS per stride at IoU 0.5; layout B: score > 0.02, top 750,
-               one NMS at 0.4
+  omz          the OMZ accuracy-checker recipe (the model card's number), one per output
+               layout as OMZ's two model configs have it: layout A: per-stride NMS at 0.5,
+               no score threshold; layout B: score > 0.02, top 750, one NMS at 0.4 (the
+               same weights score differently through the two layouts; the recipe used is
+               printed before the results)
   insightface  insightface's WIDER test recipe: score >= 0.02, one NMS at 0.4 with +1 areas
 
 examples:
@@ -42,7 +52,9 @@ examples:
 
 The data root layout is described in datasets/README.md. Results (results.json,
 results.csv, and with --model the predictions/) go to --out, by default a new folder
-under reports/.
+under reports/. stdout: a header saying what was measured (model and sha256, runtime,
+device, effective precision, input, layout, preset recipe, protocols, images), then the AP
+table; with --json only the results record.
 """
 
 
@@ -59,6 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--protocol", choices=("all", "wider", "omz"), default="all",
                         help="which protocol(s) to run (default: all)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the results record (results.json) on stdout instead of the tables")
     parser.set_defaults(func=run)
 
 
@@ -83,15 +97,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--runtime", choices=RegisteredRuntimes(), default=None, metavar="NAME",
                        help="runtime: %(choices)s (default: openvino); 'rfbench runtimes' lists what is installed")
     model.add_argument("--device", default="CPU", help="device (OpenVINO: CPU, GPU, AUTO, ...; ORT: CPU or a provider)")
-    model.add_argument("--precision", choices=("f32", "bf16", "f16"), default="f32",
-                       help="inference precision (default: f32; OpenVINO would pick bf16 on CPUs with AVX-512 BF16)")
+    add_precision_option(model)
     model.add_argument("--threads", type=positive_int, metavar="N", help="inference threads (default: runtime's)")
     model.add_argument("--streams", type=positive_int, metavar="N", help="OpenVINO streams (default: runtime's)")
     model.add_argument("--preset", choices=("omz", "insightface"), default="omz",
                        help="post-processing preset (default: omz, the model card's recipe)")
     model.add_argument("--resize", choices=("stretch", "letterbox"), default="stretch",
                        help="stretch to the input size like OMZ (default) or keep the aspect ratio")
-    model.add_argument("--input-size", metavar="WxH", help="input size for dynamic models (default: 640x640)")
+    add_input_size_option(model)
     model.add_argument("--layout", choices=("A", "B"), help="force the output layout (default: from output names)")
     model.add_argument("--output-name", action="append", metavar="ROLE=NAME",
                        help="map an output role to a name, e.g. loc=output0 (repeat for every role)")
@@ -114,8 +127,12 @@ def run(args: argparse.Namespace) -> int:
 
     protocols = scoring.protocols_for(args.protocol)
     wall_start = time.perf_counter()
+    if args.model:
+        check_device_runtime(args.device, args.runtime)
     gt = load_ground_truth(args.data_root, gt_text=args.gt_text, mat_dir=args.gt_mat_dir,
-                           require_settings="wider" in protocols)
+                           require_settings=protocols == ("wider",) or (
+                               args.gt_mat_dir is not None and "wider" in protocols))
+    protocols, skipped = scoring.protocols_available(protocols, gt)
     if args.limit:
         gt = subset(gt, args.limit)
     if args.resume and not args.out:
@@ -138,23 +155,47 @@ def run(args: argparse.Namespace) -> int:
     )
     write_results(out_dir, record)
     report = write_report([out_dir], out_dir / "report.html")
+    if args.json:
+        from rfbench.results.writer import record_json_text
+
+        if skipped:
+            log.warning("%s", skipped)
+        print(record_json_text(record), end="")
+        return 0
+    from rfbench.commands.header import eval_header
+
+    print(eval_header(record))
+    print()
     print(scoring.format_table(results))
+    if skipped:
+        print(f"note: {skipped}")
     print(f"\n{gt.num_images} images evaluated; results in {out_dir} (open {report.name} for plots)")
     return 0
+
+
+def check_device_runtime(device: str, runtime: str | None) -> None:
+    """An ONNX Runtime provider given as ``--device`` to OpenVINO: say which ``--runtime`` takes it."""
+    from rfbench.errors import RfbenchError
+
+    if device.endswith("ExecutionProvider") and runtime in (None, "openvino", "all"):
+        raise RfbenchError(
+            f"--device {device} is an ONNX Runtime execution provider, not an OpenVINO device; "
+            "add --runtime onnxruntime"
+        )
 
 
 def _run_model(args: argparse.Namespace, gt, out_dir):
     """Run the model; returns (prediction folder, the run's fields of the eval record)."""
     from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
-    from rfbench.commands.options import parse_size
+    from rfbench.commands.options import input_hw, precision_value
     from rfbench.errors import Interrupted
     from rfbench.models.spec import parse_output_names
     from rfbench.wider.ground_truth import find_images_dir
 
     options = ModelRunOptions(
-        model=args.model, runtime=args.runtime, device=args.device, precision=args.precision,
-        threads=args.threads, streams=args.streams,
-        input_hw=parse_size(args.input_size) if args.input_size else None,
+        model=args.model, runtime=args.runtime, device=args.device,
+        precision=precision_value(args.precision), threads=args.threads, streams=args.streams,
+        input_hw=input_hw(args),
         layout=args.layout, output_names=parse_output_names(args.output_name),
         channel_order=args.channel_order, mean=args.mean, scale=args.scale,
         preset=args.preset, resize=args.resize, strict=args.strict,

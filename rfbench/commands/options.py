@@ -149,3 +149,48 @@ class RegisteredRuntimes:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
+
+
+# -- options shared by the commands that run a model --------------------------------------------
+
+#: ``--precision`` values; ``default`` leaves the choice to the runtime.
+PRECISION_CHOICES = ("f32", "bf16", "f16", "default")
+#: The one precision policy of ``eval`` and ``latency``: f32 unless asked otherwise, so that an
+#: accuracy run and a latency run of the same model are measured alike.
+DEFAULT_PRECISION = "f32"
+PRECISION_HELP = (
+    "inference precision (default: f32, in eval and latency alike, so accuracy and latency are "
+    "measured at the same precision; 'default': the runtime's own choice, e.g. bf16 for OpenVINO "
+    "on CPUs with AVX-512 BF16/AMX, about 2x faster; the effective precision is printed and "
+    "recorded)"
+)
+#: The one option for the network input size, in every command.
+INPUT_SIZE_OPTION = "--input-size"
+INPUT_SIZE_HELP = (
+    "network input WIDTHxHEIGHT for a model whose input size is dynamic, e.g. 640x480 "
+    f"(default: {SIZE_EXAMPLE}; the size used is printed and recorded; a model with a fixed "
+    "size must be given that size or none)"
+)
+
+
+def add_precision_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--precision f32|bf16|f16|default`` (default f32), as eval and latency take it."""
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default=DEFAULT_PRECISION,
+                        help=PRECISION_HELP)
+
+
+def precision_value(choice: str | None) -> str | None:
+    """The precision to ask the runtime for: None (its own default) for ``default``."""
+    return None if choice in (None, "default") else choice
+
+
+def add_input_size_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--input-size WxH``, the same option and syntax in every command (parsed after argparse
+    by :func:`input_hw`, so a bad value is the one-line error of :func:`parse_size`)."""
+    parser.add_argument(INPUT_SIZE_OPTION, metavar="WxH", dest="input_size", help=INPUT_SIZE_HELP)
+
+
+def input_hw(args: argparse.Namespace) -> tuple[int, int] | None:
+    """(H, W) from ``--input-size`` (None when not given); RfbenchError names the option."""
+    text = getattr(args, "input_size", None)
+    return parse_size(text, INPUT_SIZE_OPTION) if text else None

@@ -27,6 +27,25 @@ def protocols_for(choice: str) -> tuple[str, ...]:
     return ("wider", "omz") if choice == "all" else (choice,)
 
 
+def protocols_available(
+    protocols: tuple[str, ...], gt: WiderGroundTruth
+) -> tuple[tuple[str, ...], str | None]:
+    """The protocols that ``gt`` can score, and a one-line note when one had to be skipped.
+
+    The official protocol needs the easy/medium/hard ``.mat`` lists of eval_tools; a data root
+    laid out like Open Model Zoo's (images and ``wider_face_split/`` only) has none, so with
+    several protocols asked for, the official one is skipped and the others are scored.
+    """
+    if "wider" not in protocols or gt.setting_indices or protocols == ("wider",):
+        return protocols, None
+    from rfbench.wider.ground_truth import SETTINGS, setting_mat_name
+
+    names = ", ".join(setting_mat_name(s) for s in SETTINGS)
+    note = (f"official WIDER protocol skipped: it needs {names} from WIDER's eval_tools "
+            "(in DATA_ROOT/eval_tools/ground_truth, or pass --gt-mat-dir)")
+    return tuple(p for p in protocols if p != "wider"), note
+
+
 def score(
     gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray], protocols: tuple[str, ...]
 ) -> tuple[list[ProtocolResult], float]:
