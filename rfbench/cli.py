@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
+from pathlib import Path
 
 from rfbench import __version__
 from rfbench.errors import Interrupted, RfbenchError
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for sub in subparsers.choices.values():
+        add_common_options(sub)
     return parser
 
 
@@ -54,20 +57,69 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``-v`` / ``-q`` on a sub-command too (``rfbench eval -v ...``), counted with the top level's."""
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        dest="sub_verbose", help="more diagnostics on stderr (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        dest="sub_quiet", help="only errors on stderr")
+
+
+class NewFolders:
+    """The output folders a command creates, removed again if it fails before writing into them.
+
+    Watches ``--out`` (and the parents it would create) or, without ``--out``, new entries of
+    the default ``reports/`` folder; only folders that did not exist before and are still empty
+    are removed (``rmdir``), so nothing a run wrote is ever deleted.
+    """
+
+    def __init__(self, out: str | None) -> None:
+        from rfbench.results.writer import DEFAULT_REPORTS_DIR
+
+        self.reports = DEFAULT_REPORTS_DIR
+        self.candidates: list[Path] = []
+        if out is not None:
+            path = Path(out)
+            while not path.exists() and path != path.parent:
+                self.candidates.append(path)
+                path = path.parent
+        else:
+            if not self.reports.exists():
+                self.candidates.append(self.reports)
+            self.before = set(self.reports.iterdir()) if self.reports.is_dir() else set()
+
+    def remove_empty(self) -> None:
+        """Remove the watched folders that the failed command created and left empty."""
+        found = list(self.candidates)
+        if hasattr(self, "before") and self.reports.is_dir():
+            found[:0] = [p for p in self.reports.iterdir() if p not in self.before and p.is_dir()]
+        for path in found:
+            try:
+                path.rmdir()
+            except OSError:
+                continue  # not empty, or gone: keep it
+            log.debug("removed the empty output folder %s", path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rfbench`` console script; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose += getattr(args, "sub_verbose", 0)
+    args.quiet = args.quiet or getattr(args, "sub_quiet", False)
     configure_logging(args.verbose, args.quiet)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    folders = NewFolders(getattr(args, "out", None))
     try:
         return int(args.func(args) or 0)
     except RfbenchError as exc:
+        folders.remove_empty()
         sys.stderr.write(f"rfbench: error: {exc}\n")
         return 2
     except KeyboardInterrupt as exc:
+        folders.remove_empty()
         note = f": {exc}" if isinstance(exc, Interrupted) and str(exc) else ""
         sys.stderr.write(f"rfbench: interrupted{note}\n")
         return 130

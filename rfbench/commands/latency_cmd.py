@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from rfbench.commands.options import (
+    add_input_size_option,
+    add_precision_option,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -59,15 +61,28 @@ quiet machine: {_TIME_S:g} s measuring plus start-up, compile, warm-up and the H
 Statistics: min, mean, std, p50, p90, p95, p99, p99.9, max in ms, every raw sample kept in
 samples.csv. The load other processes put on the machine during the run is recorded.
 
-Precision: by default each runtime uses its own default and the effective precision is shown.
-OpenVINO picks bf16 on CPUs with AVX-512 BF16/AMX (about 2x faster than f32, outputs differ
-~1-2%); ONNX Runtime runs f32. Pass --precision f32 for a like-for-like comparison.
+Precision: f32 by default, as in rfbench eval, so a latency run and an accuracy run of the
+same model are measured alike and runtimes compare like for like. --precision default lets
+each runtime choose (OpenVINO picks bf16 on CPUs with AVX-512 BF16/AMX, about 2x faster than
+f32, outputs differ ~1-2%; ONNX Runtime runs f32); the effective precision is printed and
+recorded either way.
+
+Input size: a model with a dynamic input runs at --input-size WxH (default 640x640, as in
+eval and profile), at batch --batch; the shape used is printed and recorded. A fixed batch is
+changed through the runtime (ONNX: the batch dimension rewritten and checked by ONNX's shape
+inference; OpenVINO IR: Model.reshape), or refused in one line when the graph fixes it.
+
+stdout: a header saying what was measured (model and sha256, runtime and version, device,
+effective precision, threads/streams, input shape, mode), then the table; with --json only
+the results record.
 """
 
 EPILOG = """\
 examples:
   rfbench latency --device CPU
-      OpenVINO, latency mode, default precision, on the R50 reference graph
+      OpenVINO, latency mode, f32, on the R50 reference graph
+  rfbench latency --device CPU --precision default
+      the runtime's own precision (bf16 on CPUs with AVX-512 BF16/AMX)
   rfbench latency --device CPU --runtime all --precision f32
       OpenVINO vs ONNX Runtime at f32, measured interleaved (A B A B), with ratios
   rfbench latency --device CPU --mode throughput --requests 4 --time 30
@@ -129,11 +144,7 @@ def _add_what_arguments(what: argparse._ArgumentGroup) -> None:
         choices=_RUNTIME_CHOICES,
         help="runtime; 'all' measures every runtime interleaved (default: openvino)",
     )
-    what.add_argument(
-        "--precision",
-        choices=("f32", "bf16", "f16"),
-        help="inference precision (default: the runtime's own; the effective one is reported)",
-    )
+    add_precision_option(what)
     what.add_argument(
         "--mode",
         choices=("latency", "throughput"),
@@ -146,10 +157,13 @@ def _add_what_arguments(what: argparse._ArgumentGroup) -> None:
         default=1,
         help="batch size; > 1 reshapes the input (default: 1)",
     )
+    add_input_size_option(what)
     what.add_argument(
         "--input-shape",
         type=shape_arg,
-        help="input shape for a model with dynamic dimensions, e.g. 1x3x640x640",
+        metavar="SHAPE",
+        help="deprecated: the full input shape, e.g. 1x3x640x640; use --input-size WxH (and "
+        "--batch); still needed only for a model whose input is not one image",
     )
 
 
@@ -219,6 +233,11 @@ def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
     output.add_argument(
         "--out", metavar="DIR", help="output folder (default: a new folder under reports/)"
     )
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print the results record (results.json) on stdout instead of the tables",
+    )
 
 
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
@@ -240,23 +259,63 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         runtimes = builtin + tuple(sorted(set(runtime_targets()) - set(builtin)))
     else:
         runtimes = (args.runtime,)
+    from rfbench.commands.eval_cmd import check_device_runtime
+    from rfbench.commands.options import precision_value
+
+    check_device_runtime(args.device, args.runtime)
     budget_time = _TIME_S if args.time is None and args.iterations is None else args.time
     rule = StopRule(budget_time, args.iterations, args.min_time, args.min_iterations)
     return LatencyOptions(
         model=model,
         runtimes=runtimes,
         device=args.device,
-        precision=args.precision,
+        precision=precision_value(args.precision),
         mode=args.mode,
         rule=rule,
         threads=args.threads,
         streams=args.streams,
         requests=args.requests,
         batch=args.batch,
-        input_shape=args.input_shape,
+        input_shape=input_shape_for(args, model),
         warmup=args.warmup,
         per_layer=args.per_layer,
     )
+
+
+def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | None:
+    """The input shape to run a dynamic ``model`` at (None: the model fixes it), from
+    ``--input-size`` (or the deprecated ``--input-shape``); batch 1 here, ``--batch`` applies it.
+
+    One image input with a dynamic size runs at ``--input-size`` or 640x640, as eval and profile
+    do; any other dynamic input needs ``--input-shape`` (the error says so).
+    """
+    from rfbench.commands.options import input_hw
+    from rfbench.errors import RfbenchError
+    from rfbench.models.files import read_input_shapes
+    from rfbench.models.spec import plan_input
+
+    if args.input_shape is not None:
+        if args.input_size:
+            raise RfbenchError("give --input-size WxH or the deprecated --input-shape, not both")
+        log.warning("--input-shape is deprecated: use --input-size WxH (and --batch)")
+        return tuple(args.input_shape)
+    hw = input_hw(args)
+    declared = read_input_shapes(model)
+    (shape,) = declared.values() if len(declared) == 1 else (None,)
+    if shape is None or len(shape) != 4:
+        if hw is not None:
+            raise RfbenchError(
+                f"--input-size applies to a model with one image input (N,C,H,W or N,H,W,C); "
+                f"{model.name} has {', '.join(f'{k} {list(v)}' for k, v in declared.items())}: "
+                "give --input-shape per input"
+            )
+        if any(d is None for dims in declared.values() for d in dims):
+            raise RfbenchError(
+                f"{model.name}: dynamic inputs {', '.join(f'{k} {list(v)}' for k, v in declared.items())}"
+                "; give --input-shape"
+            )
+        return None
+    return plan_input(model, hw).adapter_shape
 
 
 def run(args: argparse.Namespace) -> int:
@@ -281,9 +340,17 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_text(out_dir / "samples.csv", samples_csv_text(report.measurements))
     if report.layers:
         atomic_write_text(out_dir / LAYERS_FILE, layers_csv_text(report.layers))
-    write_results(out_dir, build_record(report, record_header("latency")))
+    record = build_record(report, record_header("latency"))
+    write_results(out_dir, record)
     write_report([out_dir], out_dir / "report.html")
-    sys.stdout.write(report_text(report, str(out_dir)) + "\n")
+    if args.json:
+        from rfbench.results.writer import record_json_text
+
+        sys.stdout.write(record_json_text(record))
+    else:
+        from rfbench.commands.header import latency_header
+
+        sys.stdout.write(latency_header(record) + "\n\n" + report_text(report, str(out_dir)) + "\n")
     if report.interrupted:
         return 130
     return 0 if report.valid else 1

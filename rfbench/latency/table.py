@@ -36,6 +36,11 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _text(value: Any) -> str:
+    """A cell's text: ``-`` for a missing value, never Python's ``None``."""
+    return "-" if value is None else str(value)
+
+
 def _cell(run: dict[str, Any], key: str, fmt: str) -> str:
     eff = run.get("effective") or {}
     load = run.get("load") or {}
@@ -43,9 +48,9 @@ def _cell(run: dict[str, Any], key: str, fmt: str) -> str:
         return f"{run['mode']} ({run['api']})"
     if key == "_tsr":
         requests = eff.get("requests") if run["mode"] == "throughput" else 1
-        return f"{eff.get('threads', '?')} / {eff.get('streams', '?')} / {requests}"
+        return f"{_text(eff.get('threads'))} / {_text(eff.get('streams'))} / {_text(requests)}"
     if key == "_batch":
-        return str(eff.get("batch"))
+        return _text(eff.get("batch"))
     if key == "_valid":
         return "yes" if run["valid"] else "NO"
     if key == "_other":
@@ -113,9 +118,9 @@ def layers_text(name: str, rows: Sequence[dict[str, Any]]) -> str:
         table.append(
             [
                 str(i),
-                str(row.get("name", ""))[:60],
-                str(row.get("type", "")),
-                str(row.get("exec_type", "")),
+                _text(row.get("name"))[:60],
+                _text(row.get("type")),
+                _text(row.get("exec_type")),
                 f"{float(row.get('time_ms') or 0.0):.3f}",
                 "-" if share is None else f"{share:.1f}",
             ]

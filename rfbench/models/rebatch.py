@@ -10,6 +10,7 @@ error naming the model and ``--batch``, never the runtime's conversion log or a 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,9 +88,22 @@ def rebatch_openvino(model_path: Path, batch: int, out_dir: Path) -> Path:
 
 
 def _first_line(text: str) -> str:
-    """The first non-empty line of a runtime's message, at most 160 characters."""
+    """The node that refuses the new batch, from ONNX's or OpenVINO's message, in a few words.
+
+    ONNX: ``(op_type:Concat, node name: /Concat) ... Inferred=1 Declared=2`` -> ``Concat node
+    '/Concat' gets batch 1, not 2``; OpenVINO: ``While validating node 'opset1::Concat output2``
+    -> ``at node opset1::Concat output2``; otherwise the first line, cut at 100 characters.
+    """
+    onnx_node = re.search(r"op_type:(\w+), node name: ([^)]*)\)", text)
+    dims = re.search(r"Inferred=(\d+) Declared=(\d+)", text)
+    if onnx_node and dims:
+        return (f"{onnx_node.group(1)} node '{onnx_node.group(2)}' gets batch {dims.group(1)}, "
+                f"not {dims.group(2)}")
+    ov_node = re.search(r"While validating node '([^(']+?)\s*\(", text)
+    if ov_node:
+        return f"at node {ov_node.group(1)}"
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    return line if len(line) <= 160 else line[:157] + "..."
+    return line if len(line) <= 100 else line[:97] + "..."
 
 
 def _fixed_batch_error(model_path: Path, batch: int, reason: str) -> RfbenchError:

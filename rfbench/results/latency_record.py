@@ -7,6 +7,7 @@ per-layer times (``--per-layer``) in ``layers_file``.
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, ClassVar, Literal
 
 from rfbench.results.record import OpenPart, OptReal, Part, Real, ResultRecord, Tensor
@@ -157,10 +158,13 @@ class LatencyRecord(ResultRecord):
     layers_file: str | None = None
 
     def csv_rows(self) -> list[dict[str, Any]]:
-        """One flat row per runtime."""
+        """One flat row per runtime, what identifies the run first: model file name, model
+        sha256 and input shape (``1x3x640x640``; ``name:shape;...`` for several inputs)."""
         rows = []
+        identity = {"model": PurePath(self.settings.model).name, "model_sha256": self.model_sha256}
         for run in self.runs:
-            row = {key: getattr(run, key) for key in _CSV_KEYS}
+            row = {**identity, "input_shape": _inputs_text(run.inputs)}
+            row.update({key: getattr(run, key) for key in _CSV_KEYS})
             eff = run.effective
             row.update(
                 threads_effective=eff.get("threads"),
@@ -171,3 +175,13 @@ class LatencyRecord(ResultRecord):
             )
             rows.append(row)
         return rows
+
+
+def _inputs_text(inputs: list[Tensor] | None) -> str | None:
+    """``"1x3x640x640"`` for one input, ``"a:1x3x640x640;b:1x10"`` for several (None: unknown)."""
+    if not inputs:
+        return None
+    shapes = ["x".join("?" if d is None else str(d) for d in t.shape) for t in inputs]
+    if len(inputs) == 1:
+        return shapes[0]
+    return ";".join(f"{t.name}:{shape}" for t, shape in zip(inputs, shapes, strict=True))
