@@ -150,9 +150,12 @@ def _inputs_text(run: Any) -> str:
 
 # -- profile ---------------------------------------------------------------------------------------
 
-def profile_header(record: ProfileRecord) -> str:
-    """The header of ``rfbench profile``: the model file and the input shapes counted at."""
+def profile_header(record: ProfileRecord, dynamic_input: bool = False) -> str:
+    """The header of ``rfbench profile``: the model file and the input shapes counted at
+    (``dynamic_input``: the file leaves the size open, so it was counted at ``--input-size``)."""
     shapes = ", ".join(f"{name} {shape_text(shape)}" for name, shape in record.input_shapes.items())
+    if dynamic_input:
+        shapes += ", dynamic input counted at this size (--input-size WxH)"
     return _lines([
         ("model", model_line(Path(record.model_path).name, record.model_sha256)),
         ("path", record.model_path),

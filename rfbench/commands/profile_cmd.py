@@ -38,6 +38,8 @@ MParams 29.4276).
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``profile`` sub-command."""
+    from rfbench.commands.options import add_input_size_option
+
     parser = subparsers.add_parser(
         "profile",
         help="parameters, MACs and FLOPs of a model under named counting rules",
@@ -48,10 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model", metavar="PATH",
         help="model file (.onnx or OpenVINO .xml); default: the reference RetinaFace-R50 graph",
     )
-    parser.add_argument(
-        "--input-size", metavar="WxH",
-        help="input width x height for models with a dynamic input (default 640x640)",
-    )
+    add_input_size_option(parser)
     parser.add_argument(
         "--out", metavar="DIR",
         help="output folder for results.json / results.csv (default: reports/profile-<time>)",
@@ -64,13 +63,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Profile the model, print the figures, write results.json and results.csv."""
-    from rfbench.commands.options import parse_size
+    from rfbench.commands.options import input_hw as input_hw_of
     from rfbench.complexity.analysis import analyze
     from rfbench.models.reference_r50 import reference_model_path
     from rfbench.results.record import record_header
     from rfbench.results.writer import new_output_dir, record_json_text, write_results
 
-    input_hw = parse_size(args.input_size) if args.input_size else None
+    input_hw = input_hw_of(args)
     model = Path(args.model) if args.model else reference_model_path()
     report = analyze(model, input_hw)
     record = profile_record(report, record_header("profile"))
@@ -79,7 +78,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(record_json_text(record), end="")
     else:
-        print(format_table(record))
+        from rfbench.models.files import read_input_shapes
+
+        dynamic = any(d is None for dims in read_input_shapes(model).values() for d in dims)
+        print(format_table(record, dynamic_input=dynamic))
         print(f"\nresults: {out_dir}")
     return 0
 
@@ -132,19 +134,21 @@ _LABELS = (
 )
 
 
-def format_table(record: ProfileRecord) -> str:
-    """A readable report: figures with their rules, then the per-operation-type breakdown."""
-    shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in record.input_shapes.items())
+def format_table(record: ProfileRecord, dynamic_input: bool = False) -> str:
+    """A readable report: the header (:func:`rfbench.commands.header.profile_header`; with
+    ``dynamic_input`` it says the size counted at is the one of ``--input-size``), figures with
+    their rules, then the per-operation-type breakdown."""
+    from rfbench.commands.header import profile_header, text
+
     lines = [
-        f"model:  {record.model_path}",
-        f"sha256: {record.model_sha256}",
-        f"input:  {shapes}",
+        profile_header(record, dynamic_input),
         "",
         f"{'figure':34s} {'value':>12s}  rule",
     ]
     for key, label, fmt in _LABELS:
         value, rule = record.figure(key)
-        lines.append(f"{label:34s} {fmt.format(value):>12s}  {rule}")
+        cell = text(value) if value is None else fmt.format(value)
+        lines.append(f"{label:34s} {cell:>12s}  {rule}")
     lines += ["", "rules:"]
     lines += [f"  {name}: {text}" for name, text in record.rules.items()]
     lines += [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rfbench.decoder.recipe import layout_recipe_line
 from rfbench.report import plots
 from rfbench.report.markup import DASH, Html, esc, figure, fmt, note, table
 from rfbench.report.runs import Entry
@@ -72,6 +73,9 @@ def accuracy_section(page: Page) -> list[str]:
     parts.append(Html('<p class="sub">AP in percent, as in results.json (fraction x 100, two '
                       'decimals). Protocols: ' + esc("; ".join(
                           f"{k}: {v}" for k, v in _protocol_texts(page).items())) + "</p>"))
+    recipes = dict.fromkeys(filter(None, (layout_recipe_line(e.data.preset) for e in evals
+                                          if e.data.preset is not None)))
+    parts += [Html(f'<p class="sub recipe">{esc(line)}</p>') for line in recipes]
     if comparison:
         parts += [note(text, warn) for warn, text in comparison.notes() if warn]
     parts.append(Html("<h3>Precision-recall curves</h3>"))

@@ -324,6 +324,10 @@ def pair_accuracy_latency(entries: list[Entry]) -> tuple[list[Pair], list[str]]:
                 pair_notes.append("paired by model file name (no sha256 in the latency results)")
             if ev.precision != lat.precision:
                 pair_notes.append(f"accuracy measured at {ev.precision}, latency at {lat.precision}")
+            ev_hw, lat_hw = _input_hw(ev), _input_hw(lat)
+            if ev_hw and lat_hw and ev_hw != lat_hw:
+                pair_notes.append(f"accuracy measured at input {ev_hw[1]}x{ev_hw[0]}, "
+                                  f"latency at {lat_hw[1]}x{lat_hw[0]}")
             pairs.append(Pair(ev, lat, basis, pair_notes))
     paired_evals = {id(p.eval_entry) for p in pairs}
     paired_lats = {id(p.latency_entry) for p in pairs}
@@ -337,6 +341,20 @@ def pair_accuracy_latency(entries: list[Entry]) -> tuple[list[Pair], list[str]]:
     elif evals and lats:
         notes.append("no accuracy and latency runs of the same model and runtime to pair")
     return pairs, notes
+
+
+def _input_hw(entry: Entry) -> tuple[int, int] | None:
+    """(H, W) of the network input an eval or latency entry ran at (None: not recorded)."""
+    model = getattr(entry.data, "model", None)
+    if entry.kind == "eval" and model is not None:
+        return model.input_height, model.input_width
+    inputs = getattr(entry.data, "inputs", None) if entry.kind == "latency" else None
+    if inputs and len(inputs[0].shape) == 4:
+        shape = inputs[0].shape
+        nhwc = shape[3] == 3 and shape[1] != 3
+        hw = (shape[1], shape[2]) if nhwc else (shape[2], shape[3])
+        return hw if None not in hw else None
+    return None
 
 
 # -- tidy CSV -------------------------------------------------------------------------------
