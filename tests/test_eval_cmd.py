@@ -67,7 +67,7 @@ def test_eval_omz_only_needs_no_mat(capsys, tmp_path, wider_mini, perfect_predic
         (["--data-root", "{tmp}/absent", "--predictions", "{tmp}"], "data root not found"),
         (["--data-root", "{mini}", "--predictions", "{tmp}/absent", "--protocol", "omz"], "predictions folder not found"),
         (["--data-root", "{mini}", "--predictions", "{tmp}/none", "--protocol", "omz"], "no prediction files"),
-        (["--data-root", "{mini}", "--predictions", "{tmp}/none", "--protocol", "wider"], "wider_easy_val.mat")  # issue 12: only wider alone needs the .mat,
+        (["--data-root", "{mini}", "--predictions", "{tmp}/none", "--protocol", "wider"], "wider_easy_val.mat"),  # issue 12: only wider alone needs the .mat
         (["--data-root", "{mini}", "--predictions", "{tmp}/bad", "--protocol", "omz"], "0_Parade_marchingband_1_149.txt:3:"),
     ],
 )
