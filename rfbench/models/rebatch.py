@@ -66,9 +66,9 @@ def check_onnx_batch(model, model_path: Path, batch: int) -> None:
 
 def rebatch_openvino(model_path: Path, batch: int, out_dir: Path) -> Path:
     """An OpenVINO IR of ``model_path`` reshaped by OpenVINO to batch ``batch`` (dim 0), saved."""
-    from rfbench.runtimes.openvino.core import read_model
-
     import openvino as ov
+
+    from rfbench.runtimes.openvino.core import read_model
 
     model = read_model(model_path)
     shapes = {}

@@ -163,7 +163,7 @@ class LatencyRecord(ResultRecord):
         rows = []
         identity = {"model": PurePath(self.settings.model).name, "model_sha256": self.model_sha256}
         for run in self.runs:
-            row = {**identity, "input_shape": _inputs_text(run.inputs)}
+            row: dict[str, Any] = {**identity, "input_shape": _inputs_text(run.inputs)}
             row.update({key: getattr(run, key) for key in _CSV_KEYS})
             eff = run.effective
             row.update(
