@@ -238,6 +238,7 @@ def test_openvino_ir_is_reshaped_by_openvino(tmp_path):
     assert list(read_input_shapes(onnx_path).values()) == [(3, 3, 8, 8)]
 
 
+@pytest.mark.slow
 def test_openvino_ir_with_a_fixed_batch_is_one_line(models_dir, tmp_path):
     import openvino as ov
 
@@ -278,3 +279,31 @@ def test_report_accuracy_section_states_the_recipe(real_runs, tmp_path):
 
     html = write_report([real_runs["eval"]], tmp_path / "r.html").read_text()
     assert "omz recipe for layout B: score &gt; 0.02, top 750, one NMS at 0.4" in html
+
+
+def test_eval_header_says_a_dynamic_input_ran_at_the_default_size(real_runs):
+    from rfbench.results.eval_record import EvalRecord
+
+    raw = json.loads((real_runs["eval"] / "results.json").read_text())
+    raw["model"]["input_dynamic"] = True
+    raw["runtime"]["requested"]["precision"] = None
+    header = _fields(eval_header(EvalRecord.model_validate(raw)))
+    assert header["input"] == ("input0 1x3x640x640 NCHW, dynamic input run at 640x640 "
+                               "(--input-size WxH)")
+    assert header["precision"] == "f32 (the runtime's default)"
+
+
+@pytest.mark.slow
+def test_latency_json_and_input_size_on_a_dynamic_model(models_dir, tmp_path, capsys):
+    model = models_dir / "retinaface-mnet025-dynamic.onnx"
+    out = tmp_path / "dyn"
+    code = main(["latency", "--model", str(model), "--runtime", "onnxruntime", "--input-size",
+                 "320x240", "--iterations", "3", "--min-time", "0", "--min-iterations", "3",
+                 "--warmup", "0", "--json", "--out", str(out)])
+    printed = json.loads(capsys.readouterr().out)  # nothing but the record on stdout
+    assert code == 0 and printed == json.loads((out / "results.json").read_text())
+    assert printed["settings"]["input_shape"] == [1, 3, 240, 320]
+    assert printed["runs"][0]["inputs"][0]["shape"] == [1, 3, 240, 320]
+    assert printed["settings"]["precision"] == "f32"
+    row = (out / "results.csv").read_text().splitlines()[1].split(",")
+    assert row[:3] == [model.name, _sha256(model), "1x3x240x320"]
