@@ -7,8 +7,10 @@ activations, int8 weights) and handed back; :mod:`rfbench.quantize.output` write
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +41,25 @@ class NncfOutcome:
 
 
 def import_nncf() -> Any:
-    """``nncf``, or RfbenchError with the install hint."""
+    """``nncf``, or RfbenchError with the install hint. NNCF's log (its own stdout handler)
+    is re-routed to rfbench's stderr logging at rfbench's level: stdout stays for results."""
     try:
         import nncf
     except ImportError as exc:
         raise RfbenchError(NNCF_HINT) from exc
+    nncf_log = logging.getLogger("nncf")
+    for handler in list(nncf_log.handlers):
+        nncf_log.removeHandler(handler)
+    nncf_log.propagate = True
+    nncf_log.setLevel(logging.getLogger("rfbench").getEffectiveLevel())
     return nncf
+
+
+@contextmanager
+def progress_on_stderr() -> Iterator[None]:
+    """NNCF draws its progress bars on stdout; send them to stderr with the diagnostics."""
+    with redirect_stdout(sys.stderr):
+        yield
 
 
 def nncf_version() -> str:
@@ -105,7 +120,8 @@ def quantize(source: Path, images: CalibrationImages, image_ids: Sequence[str],
     kwargs = _common_kwargs(nncf, preset, len(image_ids))
     start = time.perf_counter()
     try:
-        quantized = nncf.quantize(model, dataset, **kwargs)
+        with progress_on_stderr():
+            quantized = nncf.quantize(model, dataset, **kwargs)
     except nncf_errors() as exc:
         raise RfbenchError(f"{source}: NNCF cannot quantize it ({_first_line(exc)})") from exc
     seconds = time.perf_counter() - start
@@ -133,9 +149,10 @@ def quantize_with_accuracy_control(source: Path, images: CalibrationImages,
     kwargs = _common_kwargs(nncf, preset, len(image_ids))
     start = time.perf_counter()
     try:
-        quantized = nncf.quantize_with_accuracy_control(
-            model, calibration, validation, validator, max_drop=max_ap_drop_points / 100.0,
-            drop_type=nncf.DropType.ABSOLUTE, **kwargs)
+        with progress_on_stderr():
+            quantized = nncf.quantize_with_accuracy_control(
+                model, calibration, validation, validator, max_drop=max_ap_drop_points / 100.0,
+                drop_type=nncf.DropType.ABSOLUTE, **kwargs)
     except nncf_errors() as exc:
         raise RfbenchError(f"{source}: NNCF cannot quantize it ({_first_line(exc)})") from exc
     seconds = time.perf_counter() - start
