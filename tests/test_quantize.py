@@ -94,6 +94,9 @@ def _check_provenance(out: Path, model_path: Path, source: Path, tool: str, ids:
         assert doc["calibration"]["disjoint_from_eval"] is True
         assert doc["timings"]["wall_s"] > 0
     assert sidecar["tool"] == record["quantizer"]["tool"] == tool
+    from rfbench.quantize.output import read_provenance
+
+    assert read_provenance(model_path) == sidecar
     assert sidecar["quantized_model"]["sha256"] == model_sha256(model_path)
     assert record["quantized_model"]["sha256"] == model_sha256(model_path)
     assert record["precision"]["compute_ops_int8"] > 0
@@ -272,6 +275,10 @@ def test_interrupted_write_leaves_no_model_and_existing_model_is_kept(capsys, tm
     code, _, err = run_cli(capsys, *args)
     assert code == 0, err
     before = model_sha256(out / f"{Path(MODEL).stem}-int8.onnx")
+    from rfbench.quantize.output import read_provenance
+
+    model = out / f"{Path(MODEL).stem}-int8.onnx"
+    assert read_provenance(model)["source_model"]["name"] == MODEL
     code, _, err = run_cli(capsys, *args)
     _one_line_error(code, err, "already exists")
     assert model_sha256(out / f"{Path(MODEL).stem}-int8.onnx") == before

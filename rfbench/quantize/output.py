@@ -81,3 +81,25 @@ def save_ir(model: Any, path: Path) -> None:
     import openvino as ov
 
     ov.save_model(model, str(path), compress_to_fp16=False)
+
+
+def read_provenance(model_path: str | os.PathLike) -> dict[str, Any] | None:
+    """The sidecar of a model made by ``rfbench quantize``, or None.
+
+    None when there is no sidecar, it is unreadable, or its recorded sha256 is not the model's
+    (a model replaced after quantization). For ``eval`` / ``latency`` to show where a model
+    came from.
+    """
+    from rfbench.models.files import model_sha256
+
+    path = sidecar_path(Path(model_path))
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+        recorded = sidecar["quantized_model"]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        actual = model_sha256(model_path)
+    except RfbenchError:
+        return None
+    return sidecar if recorded == actual else None
