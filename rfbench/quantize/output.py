@@ -99,7 +99,7 @@ def read_provenance(model_path: str | os.PathLike) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
-        actual = model_sha256(model_path)
+        actual = model_sha256(Path(model_path))
     except RfbenchError:
         return None
     return sidecar if recorded == actual else None
