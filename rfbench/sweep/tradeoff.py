@@ -59,18 +59,18 @@ def _fmt(value: Any, spec: str) -> str:
 
 def format_table(rows: Sequence[dict[str, Any]], skipped: Sequence[dict[str, Any]]) -> str:
     """The trade-off as text: per setting, cells by latency; '*' marks the Pareto front."""
-    lines = [f"{'setting':10s} {'cell':44s} {'AP %':>7s} {'dAP pts':>8s} {'p50 ms':>9s} "
+    lines = [f"{'setting':12s} {'cell':44s} {'AP %':>7s} {'dAP pts':>8s} {'p50 ms':>9s} "
              f"{'speed-up':>8s} {'fps':>7s} {'MB':>7s}  pareto"]
     lines.append("-" * len(lines[0]))
     for row in sorted(rows, key=lambda r: (r["setting"], r["latency_p50_ms"] or float("inf"))):
         size = row["model_size_bytes"] / 1e6 if row["model_size_bytes"] else None
         lines.append(
-            f"{row['setting']:10s} {row['cell']:44s} {_fmt(row['ap'] * 100 if row['ap'] is not None else None, '7.2f')} "
+            f"{row['setting']:12s} {row['cell']:44s} {_fmt(row['ap'] * 100 if row['ap'] is not None else None, '7.2f')} "
             f"{_fmt(row['delta_ap_points'], '+8.2f')} {_fmt(row['latency_p50_ms'], '9.2f')} "
             f"{_fmt(row['speedup_vs_f32'], '8.2f')} {_fmt(row['throughput_fps'], '7.1f')} "
             f"{_fmt(size, '7.1f')}  {'*' if row['pareto'] else ''}")
     for skip in skipped:
-        lines.append(f"skipped    {skip['key']:44s} {skip['reason']}")
+        lines.append(f"skipped      {skip['key']:44s} {skip['reason']}")
     return "\n".join(lines)
 
 
