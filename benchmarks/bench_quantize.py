@@ -164,7 +164,10 @@ def main() -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-quantize-"))
     out.mkdir(parents=True, exist_ok=True)
     rule = StopRule(min_time_s=args.time, min_iterations=10, max_time_s=args.time * 4)
-    report = {"calibration_images": "the 5 wider-mini fixture images repeated", "models": {}}
+    from rfbench.latency.load import loadavg
+
+    report = {"calibration_images": "the 5 wider-mini fixture images repeated",
+              "loadavg_start": loadavg(), "models": {}}
     for name in args.models.split(","):
         source = model_source(name)
         quantized = quantize_both(source, out, args.calibration, args.ort_calibration)
@@ -177,7 +180,7 @@ def main() -> int:
             "quantize": {r: {k: v for k, v in q.items() if k != "path"} for r, q in quantized.items()},
             "latency": latency, "ap": aps, "ratios": ratios(latency, aps)}
         print_model(name, report["models"][name])
-    (out / "bench_quantize.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        (out / "bench_quantize.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"\nfull figures: {out / 'bench_quantize.json'}")
     return 0
 
