@@ -128,3 +128,22 @@ def test_sweep_end_to_end_skips_and_resumes(capsys, tmp_path, wider_mini, val_gt
     assert redone["interleaved_with"] == [key]
     assert (out / "cells" / key / "eval" / "results.json").stat().st_mtime_ns == eval_mtime
     assert again["complete"] and len(again["tradeoff"]) == len(record["tradeoff"])
+
+
+def test_toml_fills_what_the_command_line_leaves_open(tmp_path):
+    from rfbench.cli import build_parser
+    from rfbench.commands.sweep_cmd import resolve
+
+    config = tmp_path / "s.toml"
+    config.write_text('models = ["a.onnx", "b.xml"]\nruntimes = ["openvino", "onnxruntime"]\n'
+                      '[data]\ndata_root = "/data/wider"\nlimit = 50\n'
+                      '[latency]\ntime_s = 3.5\n[quantize]\nsubset_size = 100\n')
+    args = build_parser().parse_args(["sweep", "--config", str(config), "--limit", "7",
+                                      "--precision", "f32,int8"])
+    args, models, runtimes, precisions = resolve(args)
+    assert models == ["a.onnx", "b.xml"] and runtimes == ["openvino", "onnxruntime"]
+    assert precisions == ["f32", "int8"]  # command line wins over TOML / defaults
+    assert args.limit == 7 and args.time == 3.5 and args.subset_size == 100
+    assert args.data_root == Path("/data/wider") and args.seed == 0 and args.preset == "omz"
+    with pytest.raises(RfbenchError, match="--precision 'fp8'"):
+        resolve(build_parser().parse_args(["sweep", "--config", str(config), "--precision", "fp8"]))
