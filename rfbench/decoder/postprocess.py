@@ -185,9 +185,8 @@ def postprocess(
         dets = _select(dets, preset)
         if preset.clip_to_input:
             dets = _clip(dets, network_hw)
-        if preset.nms_in_original_pixels:
-            kept.append(_nms(_to_original(dets, transform), preset))
-        else:
-            kept.append(_to_original(_nms(dets, preset), transform))
+        kept.append(_nms(_to_original(dets, transform) if preset.nms_in_original_pixels else dets, preset))
     out = concat(kept)
+    if not preset.nms_in_original_pixels:  # one (row-wise) mapping for all groups
+        out = _to_original(out, transform)
     return out.take(score_order(out.scores))
