@@ -6,6 +6,8 @@ import argparse
 import logging
 import time
 
+from rfbench.accuracy.workers import add_scale_out_arguments
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_ROOT = "datasets/wider"
@@ -54,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--model", metavar="PATH", help="model file (.onnx, or OpenVINO .xml with its .bin)")
     source.add_argument("--predictions", metavar="PRED_DIR", help="folder of prediction files to score")
     _add_model_options(parser)
+    add_scale_out_arguments(parser)
     parser.add_argument("--protocol", choices=("all", "wider", "omz"), default="all",
                         help="which protocol(s) to run (default: all)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
@@ -164,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_model(args: argparse.Namespace, gt, out_dir):
-    from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
+    from rfbench.accuracy.model_run import ModelRunOptions, stats_fields
+    from rfbench.accuracy.workers import predict_scaled
     from rfbench.errors import Interrupted
     from rfbench.models.spec import parse_output_names, parse_size
     from rfbench.wider.ground_truth import find_images_dir
@@ -179,7 +183,7 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     )
     images_dir = find_images_dir(args.data_root, args.images_dir)
     try:
-        fields, stats, pred_dir = predict(options, gt.image_ids, images_dir, out_dir, args.resume)
+        fields, stats, pred_dir = predict_scaled(args, options, gt.image_ids, images_dir, out_dir, args.resume)
     except KeyboardInterrupt as exc:
         raise Interrupted(f"the predictions written so far are kept in {out_dir}; "
                           f"continue with the same command plus --resume --out {out_dir}") from exc
