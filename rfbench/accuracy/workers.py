@@ -76,7 +76,7 @@ def usable_cores() -> int:
 
 def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_dir: Path, out_dir: Path,
                          resume: bool, workers: int, *, shards_per_worker: int | None = None,
-                         observer: Observer | None = None) -> tuple[dict[str, Any], PipelineStats, Path]:
+                         observer: Observer | None = None, progress: bool = True) -> tuple[dict[str, Any], PipelineStats, Path]:
     """The prediction run over ``workers`` processes; returns what ``predict`` returns.
 
     The model is opened here once (settings, fingerprint, record; then closed) and once in
@@ -106,7 +106,7 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
     kwargs = {} if shards_per_worker is None else {"shards_per_worker": shards_per_worker}
     book = ShardBook(make_shards(todo, workers, **kwargs))
     pool = LocalPool(WorkerSetup(options, Path(images_dir), pred_dir), workers, observer)
-    stats = pool.run(book, todo)
+    stats = pool.run(book, todo, progress)
     stats.images_total, stats.images_resumed = len(image_ids), len(image_ids) - len(todo)
     record["scale_out"] = {
         "mode": "local processes", "workers": workers, "threads_per_worker": options.threads,
@@ -193,7 +193,7 @@ class LocalPool:
         self.infos: list[dict[str, Any]] = []
         self.max_starts = 0
 
-    def run(self, book: ShardBook, todo: list[str]) -> PipelineStats:
+    def run(self, book: ShardBook, todo: list[str], progress: bool = True) -> PipelineStats:
         """Predict every shard of ``book``; returns the gathered stats (wall time included)."""
         from tqdm import tqdm
 
@@ -206,7 +206,8 @@ class LocalPool:
         seen: set[str] = set()
         self.max_starts = self.size + len(book.shards) * book.max_attempts
         start = time.perf_counter()
-        bar = tqdm(total=len(todo), unit="img", desc=f"eval ({self.size} workers)")
+        bar = tqdm(total=len(todo), unit="img", desc=f"eval ({self.size} workers)",
+                   disable=None if progress else True)
         try:
             for _ in range(min(self.size, len(book.shards))):
                 self._start()
