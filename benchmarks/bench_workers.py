@@ -8,7 +8,8 @@ Writes --images generated JPEGs (as ``bench_pipeline.py`` does), then alternates
 and reports, per split: images/s over the whole run (worker start-up and model compilation
 included) and in steady state (first to last image reported by the workers), the ratio of each
 to bare (mean of the bare runs around it), the cores other processes kept busy meanwhile, and
-the peak RSS of the parent and of the largest worker process.
+the peak RSS of the parent and of the largest worker process. "other cores" leaves out this
+benchmark's own worker processes.
 
     python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1] [--rounds 1]
 """
@@ -42,6 +43,7 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
     """One run of ``workers`` x ``threads`` (threads 0: the runtime's default) over ``ids``."""
     options = ModelRunOptions(model, preset=preset, threads=threads or None)
     stamps: list[float] = []
+    children_before = _children_cpu_s()
     load, before = LoadAccumulator(), snapshot()
     start = time.perf_counter()
     if workers == 1:
@@ -58,10 +60,19 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
                                           progress=False)
     wall = time.perf_counter() - start
     load.add(before, snapshot())
+    workers_cores = (_children_cpu_s() - children_before) / wall  # our workers, not "other" load
+    others = load.as_dict()["other_busy_cores"]
     assert stats.images_predicted == len(ids) and not stats.failed
     steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
-    return {"total": len(ids) / wall, "steady": steady, "others": load.as_dict()["other_busy_cores"],
+    return {"total": len(ids) / wall, "steady": steady,
+            "others": None if others is None else max(0.0, others - workers_cores),
             "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's finished (joined) children: the worker processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
