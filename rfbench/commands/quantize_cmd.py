@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT, _floats3, _positive_int
+from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
+from rfbench.commands.options import floats3 as _floats3
+from rfbench.commands.options import positive_int as _positive_int
 
 DESCRIPTION = """\
 Quantize a model to INT8 after training, calibrated on images of a WIDER data root that go
@@ -84,7 +86,7 @@ def _add_input_options(group: argparse._ArgumentGroup) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rfbench.models.spec import parse_size
+    from rfbench.commands.options import parse_size
     from rfbench.quantize.run import QuantizeOptions, run_quantize
 
     options = QuantizeOptions(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT, _positive_int
+from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
+from rfbench.commands.options import positive_int as _positive_int
 
 DESCRIPTION = """\
 Run a matrix of configurations and end with the answer: which model x runtime x precision
