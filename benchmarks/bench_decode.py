@@ -6,10 +6,13 @@ the raw tensors, then times in the same process:
 
 - ``decode``: :func:`rfbench.decoder.decode.decode_outputs` (16,800 anchors);
 - ``decode + omz``: decode plus the full ``omz`` post-processing (per-stride NMS, map back);
+- ``+ prediction text``: that plus the submission-file text (``x y w h score`` rows, ``%.9g``);
 - ``nms stride 8``: :func:`rfbench.decoder.nms.nms` on the 12,800 stride-8 boxes (IoU > 0.5, no threshold);
 - ``plain numpy greedy`` and ``cv2.dnn.NMSBoxes`` on the same stride-8 boxes.
 
-Kept sets are checked to be equal. Medians over repetitions; ratios against the fast NMS.
+Kept sets are checked to be equal. Medians over repetitions of the wall time and of the
+thread's CPU time (less sensitive to other processes on a shared machine); ratios against the
+fast NMS; the cores other processes kept busy meanwhile are printed.
 Usage: ``python benchmarks/bench_decode.py [--fixtures DIR] [--image REL] [--reps N]``.
 """
 
@@ -24,11 +27,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rfbench.accuracy.pipeline import detections_to_xywhs
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.layout import resolve_layout
 from rfbench.decoder.nms import nms
 from rfbench.decoder.postprocess import get_preset, postprocess
 from rfbench.decoder.preprocess import ImageTransform
+from rfbench.latency.load import LoadAccumulator, snapshot
+from rfbench.wider.predictions import format_prediction_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = "wider-mini/WIDER_val/images/0--Parade/0_Parade_marchingband_1_149.jpg"
@@ -55,15 +61,24 @@ def plain_greedy(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarra
     return np.array(keep, dtype=np.int64)
 
 
+CPU_MS: dict[float, float] = {}  # median wall ms -> median thread CPU ms of the same calls
+
+
 def median_ms(fn, reps: int) -> tuple[float, object]:
-    """Median wall time of ``fn()`` in ms over ``reps`` calls (after one warm-up) and its result."""
+    """Median wall time of ``fn()`` in ms over ``reps`` calls (after one warm-up) and its result.
+
+    The median thread CPU time of the same calls is stored in :data:`CPU_MS` under the result.
+    """
     result = fn()
-    times = []
+    times, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         fn()
+        cpu.append((time.thread_time() - c0) * 1e3)
         times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), result
+    wall = statistics.median(times)
+    CPU_MS[wall] = statistics.median(cpu)
+    return wall, result
 
 
 def run_model(fixtures: Path, image_rel: str) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
@@ -98,12 +113,19 @@ def main() -> int:
     xywh = np.column_stack([s8.boxes[:, :2], s8.boxes[:, 2:] - s8.boxes[:, :2]])
     xywh_list, scores_list = xywh.tolist(), s8.scores.tolist()
 
+    def full_with_text() -> str:
+        dets = postprocess(decode_outputs(outputs, layout, (640, 640)), preset, transform)
+        return format_prediction_file("0--Parade/image", detections_to_xywhs(dets))
+
+    load, before = LoadAccumulator(), snapshot()
     rows = []
     t_dec, _ = median_ms(lambda: decode_outputs(outputs, layout, (640, 640)), args.reps)
     rows.append(("decode (3 levels, 16,800 anchors)", t_dec, None))
     t_full, dets = median_ms(lambda: postprocess(decode_outputs(outputs, layout, (640, 640)), preset, transform),
                              args.reps)
     rows.append(("decode + omz post-processing", t_full, len(dets)))
+    t_text, _ = median_ms(full_with_text, args.reps)
+    rows.append(("  + prediction file text", t_text, len(dets)))
     t_fast, keep = median_ms(lambda: nms(s8.boxes, s8.scores, 0.5), args.reps)
     rows.append(("rfbench nms, stride 8", t_fast, len(keep)))
     t_plain, keep_plain = median_ms(lambda: plain_greedy(s8.boxes, s8.scores, 0.5), args.slow_reps)
@@ -111,13 +133,16 @@ def main() -> int:
     t_cv, keep_cv = median_ms(lambda: cv2.dnn.NMSBoxes(xywh_list, scores_list, 0.0, 0.5), args.slow_reps)
     keep_cv = np.asarray(keep_cv, dtype=np.int64).ravel()
     rows.append(("cv2.dnn.NMSBoxes, stride 8", t_cv, len(keep_cv)))
+    load.add(before, snapshot())
 
     same_plain = np.array_equal(keep, keep_plain)
     same_cv = set(keep.tolist()) == set(keep_cv.tolist())
     print(f"image {args.image} ({hw[1]}x{hw[0]}), stride 8: {len(s8)} boxes")
-    print(f"{'step':36s} {'median ms':>10s} {'x rfbench nms':>14s} {'kept':>6s}")
+    print(f"{'step':36s} {'median ms':>10s} {'cpu ms':>8s} {'x rfbench nms':>14s} {'kept':>6s}")
     for name, ms, kept in rows:
-        print(f"{name:36s} {ms:10.2f} {ms / t_fast:14.2f} {'' if kept is None else kept:>6}")
+        print(f"{name:36s} {ms:10.2f} {CPU_MS[ms]:8.2f} {ms / t_fast:14.2f} {'' if kept is None else kept:>6}")
+    print(f"other processes kept {load.as_dict()['other_busy_cores']} cores busy (load average "
+          f"{os.getloadavg()[0]:.2f})")
     print(f"kept sets equal: plain greedy {same_plain} (same order), cv2 {same_cv}")
     return 0 if same_plain and same_cv else 1
 

@@ -129,14 +129,20 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
         runner = PredictionRun(adapter.infer, spec, preset, options.resize, images_dir, pred_dir,
                                strict=options.strict)
         stats = runner.run(image_ids)
-        record = {
-            "model": {"path": str(spec.path), "name": spec.path.name, "sha256": sha256, **spec.as_dict()},
-            "runtime": adapter.describe(),
-            "preset": preset.as_dict(),
-            "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",
-                              "reader": "cv2.imread BGR uint8"},
-        }
+        record = run_fields(options, spec, adapter, preset, sha256)
     return record, stats, pred_dir
+
+
+def run_fields(options: ModelRunOptions, spec: ModelSpec, adapter: RuntimeAdapter,
+               preset: PostprocessPreset, sha256: str) -> dict[str, Any]:
+    """The eval record's model, runtime, preset and pre-processing parts of a model run."""
+    return {
+        "model": {"path": str(spec.path), "name": spec.path.name, "sha256": sha256, **spec.as_dict()},
+        "runtime": adapter.describe(),
+        "preset": preset.as_dict(),
+        "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",
+                          "reader": "cv2.imread BGR uint8"},
+    }
 
 
 def stats_fields(stats: PipelineStats) -> PredictionRunSummary:

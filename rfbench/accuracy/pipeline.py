@@ -101,11 +101,14 @@ class PredictionRun:
         write_prediction_file(self.pred_dir, image_id, detections_to_xywhs(dets))
         return len(dets)
 
-    def run(self, image_ids: Sequence[str], progress: bool = True) -> PipelineStats:
+    def run(self, image_ids: Sequence[str], progress: bool = True,
+            on_image: Callable[[str, int | None], None] | None = None) -> PipelineStats:
         """Predict every image still pending; interruption keeps every file already written.
 
         ``progress``: show a display on stderr (a bar with rate and ETA on a terminal, a line
-        every ~10 s otherwise; silent under ``rfbench -q``).
+        every ~10 s otherwise; silent under ``rfbench -q``). ``on_image(image_id, n)`` is called
+        after each image: n detections written, or None for an image skipped as unreadable (a
+        worker process reports progress with it).
         """
         from rfbench.commands.progress import make_progress
 
@@ -124,25 +127,37 @@ class PredictionRun:
                     log.warning("skipping image: %s", item.error)
                     stats.failed.append((item.image_id, item.error))
                     bar.update(1)
+                    if on_image is not None:
+                        on_image(item.image_id, None)
                     continue
                 t0 = time.perf_counter()
                 outputs = self.infer({self.spec.input.name: item.tensor})
                 stats.infer_s += time.perf_counter() - t0
-                written.append(writer.submit(self.finish, item.image_id, outputs, item.transform))
+                written.append(writer.submit(self._finish_one, item.image_id, outputs, item.transform))
                 while len(written) > WRITE_BACKLOG or (written and written[0].done()):
-                    stats.num_detections += written.popleft().result()
-                    stats.images_predicted += 1
-                    bar.update(1)
+                    self._count(stats, bar, written.popleft().result(), on_image)
             while written:
-                stats.num_detections += written.popleft().result()
-                stats.images_predicted += 1
-                bar.update(1)
+                self._count(stats, bar, written.popleft().result(), on_image)
         finally:
             reader.shutdown(wait=True, cancel_futures=True)
             writer.shutdown(wait=True)  # let started writes land: nothing half-done is lost
             bar.close()
             stats.wall_s = time.perf_counter() - start
         return stats
+
+    def _finish_one(self, image_id: str, outputs: dict, transform: ImageTransform | None) -> tuple[str, int]:
+        if transform is None:  # a prepared image always has one
+            raise ValueError(f"{image_id}: no pre-processing transform")
+        return image_id, self.finish(image_id, outputs, transform)
+
+    @staticmethod
+    def _count(stats: PipelineStats, bar, done: tuple[str, int],
+               on_image: Callable[[str, int | None], None] | None) -> None:
+        stats.num_detections += done[1]
+        stats.images_predicted += 1
+        bar.update(1)
+        if on_image is not None:
+            on_image(*done)
 
     def _prefetched(self, reader: ThreadPoolExecutor, todo: Sequence[str]) -> Iterator[Prepared]:
         queue: deque[Future] = deque()

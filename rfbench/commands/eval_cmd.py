@@ -6,6 +6,7 @@ import argparse
 import logging
 import time
 
+from rfbench.accuracy.workers import add_scale_out_arguments
 from rfbench.commands.options import (
     RegisteredRuntimes,
     add_input_size_option,
@@ -68,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--model", metavar="PATH", help="model file (.onnx, or OpenVINO .xml with its .bin)")
     source.add_argument("--predictions", metavar="PRED_DIR", help="folder of prediction files to score")
     _add_model_options(parser)
+    add_scale_out_arguments(parser)
     parser.add_argument("--protocol", choices=("all", "wider", "omz"), default="all",
                         help="which protocol(s) to run (default: all)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
@@ -186,7 +188,8 @@ def check_device_runtime(device: str, runtime: str | None) -> None:
 
 def _run_model(args: argparse.Namespace, gt, out_dir):
     """Run the model; returns (prediction folder, the run's fields of the eval record)."""
-    from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
+    from rfbench.accuracy.model_run import ModelRunOptions, stats_fields
+    from rfbench.accuracy.workers import predict_scaled
     from rfbench.commands.options import input_hw, precision_value
     from rfbench.errors import Interrupted
     from rfbench.models.spec import parse_output_names
@@ -202,7 +205,7 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     )
     images_dir = find_images_dir(args.data_root, args.images_dir)
     try:
-        fields, stats, pred_dir = predict(options, gt.image_ids, images_dir, out_dir, args.resume)
+        fields, stats, pred_dir = predict_scaled(args, options, gt.image_ids, images_dir, out_dir, args.resume)
     except KeyboardInterrupt as exc:
         raise Interrupted(f"the predictions written so far are kept in {out_dir}; "
                           f"continue with the same command plus --resume --out {out_dir}") from exc

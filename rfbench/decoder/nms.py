@@ -237,7 +237,7 @@ def _block_ranges(grid: _Grid, block: slice) -> tuple[np.ndarray, np.ndarray, np
     Only boxes stored after the searching box are included, so each pair is generated once.
 
     Returns:
-        (lo, hi, a_rows): (Q,) range bounds into storage and the searching box's score-order row.
+        (lo, hi, query): (Q,) range bounds into storage and the searching box's storage index.
     """
     first = block.start
     query_box = np.arange(first, first + grid.gy[block].size, dtype=np.int64)
@@ -247,17 +247,18 @@ def _block_ranges(grid: _Grid, block: slice) -> tuple[np.ndarray, np.ndarray, np
     hi = grid.start[base + grid.gx_hi[query] + 1]
     own = cell_row == grid.gy[query]
     lo[own] = np.maximum(lo[own], query[own] + 1)
-    return lo, hi, grid.rows[query]
+    return lo, hi, query
 
 
 def _range_hits(
-    cols: _Columns, grid: _Grid, lo: np.ndarray, hi: np.ndarray, a_rows: np.ndarray,
-    thr: float, suppress_equal: bool,
+    stored: tuple[np.ndarray, ...], p: float, grid: _Grid, lo: np.ndarray, hi: np.ndarray,
+    query: np.ndarray, thr: float, suppress_equal: bool,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Pairs (a_rows[q], every box stored in [lo[q], hi[q])) whose IoU reaches the threshold.
+    """Pairs (query[q], every box stored in [lo[q], hi[q])) whose IoU reaches the threshold.
 
-    Works in chunks of about :data:`_CHUNK` pairs so that temporaries stay small (large fresh
-    arrays cost page faults, which dominate otherwise).
+    ``stored``: x1, y1, x2, y2, area in grid storage order, so that the boxes of a range are
+    contiguous. Works in chunks of about :data:`_CHUNK` pairs so that temporaries stay small
+    (large fresh arrays cost page faults, which dominate otherwise).
 
     Returns:
         Lists of (src, dst) arrays of score-order rows, src < dst.
@@ -270,12 +271,13 @@ def _range_hits(
     for q0, q1 in zip(bounds[:-1], bounds[1:]):
         if q1 <= q0:
             continue
-        b_pos, a = _expand_ranges(lo[q0:q1], hi[q0:q1], a_rows[q0:q1])
+        b_pos, a_pos = _expand_ranges(lo[q0:q1], hi[q0:q1], query[q0:q1])
         if b_pos.size == 0:
             continue
-        b = grid.rows[b_pos]
-        hit = _exceeds(_iou(cols.take(a), cols.take(b), cols.p, positive=True), thr, suppress_equal)
-        a, b = a[hit], b[hit]
+        a_cols = tuple(np.take(c, a_pos) for c in stored)
+        b_cols = tuple(np.take(c, b_pos) for c in stored)
+        hit = _exceeds(_iou(a_cols, b_cols, p, positive=True), thr, suppress_equal)
+        a, b = grid.rows[a_pos[hit]], grid.rows[b_pos[hit]]
         src.append(np.minimum(a, b))
         dst.append(np.maximum(a, b))
     return src, dst
@@ -291,10 +293,11 @@ def _grid_edges(cols: _Columns, thr: float, suppress_equal: bool) -> tuple[np.nd
     grid = _build_grid(cols, thr)
     if grid is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    stored = cols.take(grid.rows)
     src, dst = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for b0 in range(0, grid.rows.size, _BLOCK):
-        lo, hi, a_rows = _block_ranges(grid, slice(b0, b0 + _BLOCK))
-        s, d = _range_hits(cols, grid, lo, hi, a_rows, thr, suppress_equal)
+        lo, hi, query = _block_ranges(grid, slice(b0, b0 + _BLOCK))
+        s, d = _range_hits(stored, cols.p, grid, lo, hi, query, thr, suppress_equal)
         src += s
         dst += d
     return np.concatenate(src), np.concatenate(dst)

@@ -175,19 +175,19 @@ def postprocess(
     Returns:
         Float64 :class:`Detections`, score descending (ties: decoder order).
     """
+    clip_hw = None
     if preset.clip_to_input:
-        network_hw = network_hw or transform.network_hw
-        if network_hw is None:
+        clip_hw = network_hw or transform.network_hw
+        if clip_hw is None:
             raise ValueError(f"preset {preset.name!r} clips to the network input: give network_hw")
     groups = list(levels) if preset.nms_scope == "per_level" else [concat(levels)]
     kept = []
     for dets in groups:
         dets = _select(dets, preset)
-        if preset.clip_to_input:
-            dets = _clip(dets, network_hw)
-        if preset.nms_in_original_pixels:
-            kept.append(_nms(_to_original(dets, transform), preset))
-        else:
-            kept.append(_to_original(_nms(dets, preset), transform))
+        if clip_hw is not None:
+            dets = _clip(dets, clip_hw)
+        kept.append(_nms(_to_original(dets, transform) if preset.nms_in_original_pixels else dets, preset))
     out = concat(kept)
+    if not preset.nms_in_original_pixels:  # one (row-wise) mapping for all groups
+        out = _to_original(out, transform)
     return out.take(score_order(out.scores))

@@ -104,6 +104,21 @@ class PredictionRunSummary(Part):
     images_per_s: OptReal
 
 
+class ScaleOut(Part):
+    """How ``--workers N`` spread the model run (absent for a single-process run)."""
+
+    mode: str  # "local processes"
+    workers: int
+    threads_per_worker: int | None
+    threads_source: str  # "--threads" or "cores // workers"
+    cores: int
+    shards: int
+    max_attempts_per_shard: int
+    retries: list[dict[str, Any]]  # one entry per shard started again after a worker died
+    worker_starts: int
+    worker_info: list[dict[str, Any]]  # per worker: pid, host, rfbench and runtime versions
+
+
 class PredictionsSource(Part):
     """Where the scored prediction files are: written by the model run, or given."""
 
@@ -159,6 +174,7 @@ class EvalRecord(ResultRecord):
     preset: Preset | None = None
     preprocessing: Preprocessing | None = None
     prediction_run: PredictionRunSummary | None = None
+    scale_out: ScaleOut | None = None
     predictions: PredictionsSource
     dataset: Dataset
     protocols: dict[str, str]  # protocol name -> title

@@ -1,0 +1,123 @@
+"""``--workers`` throughput vs bare single-process inference, same model and runtime, one run.
+
+Writes --images generated JPEGs (as ``bench_pipeline.py`` does), then alternates, per preset:
+  bare        one process, the adapter's synchronous inference on one prepared tensor at the
+              runtime's default threads (--images / 2 calls, at least 20)
+  W x T       ``predict_with_workers`` with W worker processes of T threads each (W = 1: the
+              plain in-process ``PredictionRun`` at default threads), into a fresh folder
+and reports, per split: images/s over the whole run (worker start-up and model compilation
+included) and in steady state (first to last image reported by the workers), the ratio of each
+to bare (mean of the bare runs around it), the cores other processes kept busy meanwhile, and
+the peak RSS of the parent and of the largest worker process. "other cores" leaves out this
+benchmark's own worker processes.
+
+    python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1] [--rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_pipeline import bare_images_per_s, make_dataset
+
+from rfbench.accuracy.model_run import ModelRunOptions, open_model
+from rfbench.accuracy.pipeline import PredictionRun
+from rfbench.accuracy.workers import predict_with_workers
+from rfbench.latency.load import LoadAccumulator, snapshot
+
+PRESETS = ("insightface", "omz")
+DEFAULT_MODEL = Path(os.environ.get("RFBENCH_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")) \
+    / "models" / "retinaface-mnet025-640.onnx"
+
+
+def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: Path, ids: list[str],
+              out: Path) -> dict:
+    """One run of ``workers`` x ``threads`` (threads 0: the runtime's default) over ``ids``."""
+    options = ModelRunOptions(model, preset=preset, threads=threads or None)
+    stamps: list[float] = []
+    children_before = _children_cpu_s()
+    load, before = LoadAccumulator(), snapshot()
+    start = time.perf_counter()
+    if workers == 1:
+        adapter, spec, preset_obj = open_model(options)
+        with adapter:
+            runner = PredictionRun(adapter.infer, spec, preset_obj, "stretch", images_dir, out)
+            stats = runner.run(ids, progress=False, on_image=lambda i, n: stamps.append(time.perf_counter()))
+    else:
+        def observe(event: str, info: dict) -> None:
+            if event == "image":
+                stamps.append(time.perf_counter())
+
+        _, stats, _ = predict_with_workers(options, ids, images_dir, out, False, workers, observer=observe,
+                                          progress=False)
+    wall = time.perf_counter() - start
+    load.add(before, snapshot())
+    workers_cores = (_children_cpu_s() - children_before) / wall  # our workers, not "other" load
+    others = load.as_dict()["other_busy_cores"]
+    assert stats.images_predicted == len(ids) and not stats.failed
+    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
+    return {"total": len(ids) / wall, "steady": steady,
+            "others": None if others is None else max(0.0, others - workers_cores),
+            "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's finished (joined) children: the worker processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--splits", default="1x0,2x1",
+                        help="comma-separated WORKERSxTHREADS (threads 0: runtime default; default 1x0,2x1)")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    splits = [tuple(int(v) for v in s.split("x")) for s in args.splits.split(",")]
+    adapter, spec, _ = open_model(ModelRunOptions(args.model))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, adapter:
+        root = Path(tmp)
+        ids = make_dataset(root, args.images)
+        bare_count = max(20, args.images // 2)
+        bare_images_per_s(adapter, spec, 5)
+        bare = bare_images_per_s(adapter, spec, bare_count)
+        for r in range(args.rounds):
+            for preset in PRESETS:
+                for w, t in splits:
+                    got = run_split(args.model, preset, w, t, root / "WIDER_val" / "images", ids,
+                                    root / f"out-{preset}-{w}x{t}-{r}")
+                    after = bare_images_per_s(adapter, spec, bare_count)
+                    rows.append((preset, f"{w}x{t or 'default'}", (bare + after) / 2, got))
+                    bare = after
+        describe = adapter.describe()
+    print(f"model {args.model.name}, runtime {describe['runtime']} {describe['runtime_version']}, "
+          f"bare threads {describe['effective']['threads']}, {args.images} JPEGs, {os.cpu_count()} cores")
+    print(f"{'preset':<12} {'split':>10} {'bare img/s':>10} {'total img/s':>11} {'ratio':>6} "
+          f"{'steady img/s':>12} {'ratio':>6} {'other cores':>11}")
+    for preset, split, bare_ips, got in rows:
+        others = "n/a" if got["others"] is None else f"{got['others']:.2f}"
+        print(f"{preset:<12} {split:>10} {bare_ips:10.2f} {got['total']:11.2f} {got['total'] / bare_ips:6.3f} "
+              f"{got['steady']:12.2f} {got['steady'] / bare_ips:6.3f} {others:>11}")
+    for preset in PRESETS:
+        for split in dict.fromkeys(s for p, s, _, _ in rows if p == preset):
+            ratios = [g["total"] / b for p, s, b, g in rows if p == preset and s == split]
+            print(f"{preset} {split}: median total ratio {statistics.median(ratios):.3f}")
+    print(f"peak RSS: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+          f"largest worker {max(g['child_rss_mb'] for *_, g in rows):.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

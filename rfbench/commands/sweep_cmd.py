@@ -1,0 +1,107 @@
+"""``rfbench sweep``: model x runtime x precision, each cell's AP and latency, the trade-off."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
+from rfbench.commands.options import positive_int as _positive_int
+
+DESCRIPTION = """\
+Run a matrix of configurations and end with the answer: which model x runtime x precision
+is fastest at an AP you accept, on this machine.
+  every cell: rfbench eval (same data, protocols and preset for all) and sync latency;
+  latency of all cells measured interleaved in rounds, so machine noise cancels;
+  int8: quantize the model for that runtime (rfbench quantize; cached by source sha256 and
+  calibration settings); cells that cannot run are listed with the reason.
+Interrupted? Run the same command again: only the missing cells run.
+Out: results.json (sweep record), results.csv (tidy trade-off rows), tradeoff.png (AP vs p50
+per setting, Pareto front joined), cells/<cell>/ (eval folder, latency.json), int8/.
+"""
+
+EPILOG = """\
+examples:
+  rfbench sweep --model r50.onnx,m.xml --runtime openvino,onnxruntime --precision f32,bf16,int8
+  rfbench sweep --config sweep.toml --out reports/sweep-1
+
+TOML: models = [...], runtimes = [...], precisions = [...], and optional tables
+  [data] data_root, gt_mat_dir, limit, protocol, preset   [latency] time_s, iterations
+  [quantize] subset_size, seed, calibration_method        (command-line options win)
+"""
+
+DEFAULTS = {"data_root": DEFAULT_DATA_ROOT, "protocol": "all", "preset": "omz", "time": 10.0,
+            "iterations": 20, "subset_size": 300, "seed": 0, "calibration_method": "minmax"}
+TOML_KEYS = {("data", "data_root"): "data_root", ("data", "gt_mat_dir"): "gt_mat_dir",
+             ("data", "limit"): "limit", ("data", "protocol"): "protocol",
+             ("data", "preset"): "preset", ("latency", "time_s"): "time",
+             ("latency", "iterations"): "iterations", ("quantize", "subset_size"): "subset_size",
+             ("quantize", "seed"): "seed", ("quantize", "calibration_method"): "calibration_method"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep", help="AP and latency of a model x runtime x precision matrix, with the trade-off",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    matrix = parser.add_argument_group("the matrix (or --config)")
+    matrix.add_argument("--config", type=Path, metavar="TOML", help="sweep file (see below)")
+    matrix.add_argument("--model", metavar="A.onnx,B.xml", help="model files, comma-separated")
+    matrix.add_argument("--runtime", metavar="LIST", help="openvino,onnxruntime (default: openvino)")
+    matrix.add_argument("--precision", metavar="LIST", help="f32,bf16,int8 (default: f32,int8)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="sweep folder (default: a new folder under reports/; give the same one to resume)")
+    data = parser.add_argument_group("data (same for every cell)")
+    data.add_argument("--data-root", metavar="DIR", help=f"WIDER FACE root (default: {DEFAULT_DATA_ROOT})")
+    data.add_argument("--gt-mat-dir", metavar="DIR", help="folder of the easy/medium/hard .mat files")
+    data.add_argument("--limit", type=_positive_int, metavar="N", help="first N GT images only")
+    data.add_argument("--protocol", choices=("all", "wider", "omz"), help="default: all")
+    data.add_argument("--preset", choices=("omz", "insightface"), help="post-processing (default: omz)")
+    other = parser.add_argument_group("latency and int8")
+    other.add_argument("--time", type=float, metavar="S", help="minimum measured s per cell (default: 10)")
+    other.add_argument("--iterations", type=_positive_int, metavar="N", help="minimum inferences per cell (default: 20)")
+    other.add_argument("--subset-size", type=_positive_int, metavar="N", help="int8 calibration images (default: 300)")
+    other.add_argument("--seed", type=int, help="calibration draw seed (default: 0)")
+    other.add_argument("--calibration-method", choices=("minmax", "entropy", "percentile"),
+                       help="ONNX Runtime int8 calibration (default: minmax)")
+    parser.set_defaults(func=run)
+
+
+def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], list[str], list[str]]:
+    """Merge command line over TOML over defaults; returns (args, models, runtimes, precisions)."""
+    from rfbench.errors import RfbenchError
+    from rfbench.sweep.matrix import PRECISIONS, RUNTIMES, read_config, split_list
+
+    config = read_config(args.config) if args.config else {}
+    for (table, key), dest in TOML_KEYS.items():
+        if getattr(args, dest) is None and key in config.get(table, {}):
+            setattr(args, dest, config[table][key])
+    for dest, value in DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)
+    if args.out is None and config.get("out"):
+        args.out = Path(config["out"])
+    models = args.model or config.get("models")
+    if not models:
+        raise RfbenchError("give --model A.onnx,B.xml or a --config with models = [...]")
+    args.data_root = Path(args.data_root)
+    args.gt_mat_dir = Path(args.gt_mat_dir) if args.gt_mat_dir else None
+    return (args, split_list(models, "model"),
+            split_list(args.runtime or config.get("runtimes") or "openvino", "runtime", RUNTIMES),
+            split_list(args.precision or config.get("precisions") or "f32,int8", "precision", PRECISIONS))
+
+
+def run(args: argparse.Namespace) -> int:
+    from rfbench.results.writer import new_output_dir
+    from rfbench.sweep.matrix import build_cells
+    from rfbench.sweep.run import options_from_args, run_sweep
+    from rfbench.sweep.tradeoff import format_table
+
+    args, models, runtimes, precisions = resolve(args)
+    cells = build_cells(models, runtimes, precisions)
+    args.out = new_output_dir(args.out, "sweep")
+    record = run_sweep(options_from_args(args, cells))
+    print(format_table(record["tradeoff"], record["skipped"]))
+    state = "complete" if record["complete"] else "incomplete: run the same command again to finish"
+    print(f"\n{len(cells)} cells, {len(record['skipped'])} skipped; sweep {state}; results in {args.out}")
+    return 0

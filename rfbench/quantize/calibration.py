@@ -1,0 +1,121 @@
+"""Which images calibrate a quantization, and the tensors they become.
+
+The subset is drawn with a seeded generator from the images the data root's GT text lists. By
+default it avoids the images a later ``rfbench eval`` on the same root scores (``eval --limit N``
+scores the first N GT images; without ``--limit`` it scores all of them): when the images left
+over are enough, the subset is disjoint from the scored ones; otherwise every left-over image
+is taken and the rest is drawn from the scored ones, and the overlap is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rfbench.decoder.preprocess import preprocess, read_image
+from rfbench.errors import RfbenchError
+from rfbench.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SUBSET_SIZE = 300  # NNCF's own default
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class CalibrationSubset:
+    """The calibration images: ``image_ids`` (``"<event>/<name>"``, in draw order), the seed,
+    how many of them a later eval scores (``overlap_with_eval``) and the eval set's size."""
+
+    image_ids: tuple[str, ...]
+    seed: int
+    pool_size: int
+    eval_images: int
+    overlap_with_eval: int
+
+    @property
+    def disjoint_from_eval(self) -> bool:
+        return self.overlap_with_eval == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """results.json / sidecar fields (the ids in full: they decide the model)."""
+        return {
+            "num_images": len(self.image_ids),
+            "seed": self.seed,
+            "pool_images": self.pool_size,
+            "eval_images": self.eval_images,
+            "disjoint_from_eval": self.disjoint_from_eval,
+            "overlap_with_eval": self.overlap_with_eval,
+            "image_ids": list(self.image_ids),
+        }
+
+
+def draw_subset(image_ids: Sequence[str], size: int, seed: int = DEFAULT_SEED,
+                eval_limit: int | None = None) -> CalibrationSubset:
+    """Draw ``size`` images from ``image_ids`` (GT-text order) with ``numpy`` seed ``seed``.
+
+    ``eval_limit``: the ``--limit`` of the eval the model is meant for (None: it scores all).
+    Images outside the scored ones are preferred (see the module docstring). RfbenchError when
+    the data root lists fewer than ``size`` images.
+    """
+    ids = list(image_ids)
+    if size <= 0:
+        raise RfbenchError(f"--subset-size must be > 0, got {size}")
+    if len(ids) < size:
+        raise RfbenchError(
+            f"--subset-size {size}: the data root lists only {len(ids)} image(s); "
+            f"choose --subset-size {len(ids)} or fewer"
+        )
+    scored = ids if eval_limit is None else ids[:eval_limit]
+    spare = ids[len(scored):]
+    rng = np.random.default_rng(seed)
+    if len(spare) >= size:
+        chosen = [spare[i] for i in rng.choice(len(spare), size=size, replace=False)]
+        overlap = 0
+    else:
+        extra = [scored[i] for i in rng.choice(len(scored), size=size - len(spare), replace=False)]
+        chosen = [spare[i] for i in rng.permutation(len(spare))] + extra
+        overlap = len(extra)
+        log.warning("calibration: only %d image(s) outside the %d a later eval scores; %d of the %d "
+                    "calibration images are also scored", len(spare), len(scored), overlap, size)
+    return CalibrationSubset(tuple(chosen), seed, len(ids), len(scored), overlap)
+
+
+@dataclass(frozen=True)
+class CalibrationImages:
+    """Image id -> network input tensor, exactly as eval pre-processes it.
+
+    ``images_dir``: folder of ``<event>/<name>.jpg``; ``spec``: the model's input size, pixel
+    format and layout; ``resize``: "stretch" (OMZ) or "letterbox". An unreadable image raises
+    :class:`rfbench.decoder.preprocess.ImageReadError` naming the file.
+    """
+
+    images_dir: Path
+    spec: ModelSpec
+    resize: str = "stretch"
+    image_suffix: str = ".jpg"
+
+    def tensor(self, image_id: str) -> np.ndarray:
+        """(1, 3, H, W) float32 (NHWC models: (1, H, W, 3)), normalised like eval."""
+        image = read_image(self.images_dir / f"{image_id}{self.image_suffix}")
+        tensor, _ = preprocess(image, self.spec.input.hw, self.spec.pixels, self.resize,
+                               self.spec.input.layout)
+        return tensor
+
+    def feeds(self, image_id: str) -> dict[str, np.ndarray]:
+        """``{input name: tensor}`` for one image."""
+        return {self.spec.input.name: self.tensor(image_id)}
+
+    def check_readable(self, image_ids: Sequence[str]) -> None:
+        """Fail before any calibration work when an image is missing or unreadable."""
+        for image_id in image_ids:
+            read_image(self.images_dir / f"{image_id}{self.image_suffix}")
+
+    def iter_feeds(self, image_ids: Sequence[str]) -> Iterator[dict[str, np.ndarray]]:
+        for image_id in image_ids:
+            yield self.feeds(image_id)

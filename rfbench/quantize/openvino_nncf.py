@@ -1,0 +1,182 @@
+"""INT8 for OpenVINO with NNCF: ``nncf.quantize`` or ``nncf.quantize_with_accuracy_control``.
+
+The source model (.onnx or .xml) is read with OpenVINO, quantized in memory (FakeQuantize on
+activations, int8 weights) and handed back; :mod:`rfbench.quantize.output` writes the IR.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rfbench.errors import RfbenchError
+from rfbench.quantize.calibration import CalibrationImages
+
+log = logging.getLogger(__name__)
+
+PRESETS = ("performance", "mixed")
+#: Operations whose INT8 execution is the point of quantizing (weights + activations).
+COMPUTE_OPS = ("Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData")
+NNCF_HINT = "NNCF is not installed: pip install 'rfbench[quantize]'"
+
+
+@dataclass
+class NncfOutcome:
+    """The quantized ``ov.Model`` and what was done: ``settings`` (the recorded NNCF call),
+    ``precision`` (:func:`precision_summary`), ``accuracy`` (accuracy-aware mode only),
+    ``quantize_s`` (seconds inside NNCF)."""
+
+    model: Any
+    settings: dict[str, Any]
+    precision: dict[str, Any]
+    quantize_s: float
+    accuracy: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def import_nncf() -> Any:
+    """``nncf``, or RfbenchError with the install hint. NNCF's log (its own stdout handler)
+    is re-routed to rfbench's stderr logging at rfbench's level: stdout stays for results."""
+    try:
+        import nncf
+    except ImportError as exc:
+        raise RfbenchError(NNCF_HINT) from exc
+    nncf_log = logging.getLogger("nncf")
+    for handler in list(nncf_log.handlers):
+        nncf_log.removeHandler(handler)
+    nncf_log.propagate = True
+    nncf_log.setLevel(logging.getLogger("rfbench").getEffectiveLevel())
+    return nncf
+
+
+@contextmanager
+def progress_on_stderr() -> Iterator[None]:
+    """NNCF draws its progress bars on stdout; send them to stderr with the diagnostics."""
+    with redirect_stdout(sys.stderr):
+        yield
+
+
+def nncf_version() -> str:
+    return str(import_nncf().__version__)
+
+
+def nncf_errors() -> tuple[type[BaseException], ...]:
+    """The exception types NNCF raises for a model or dataset it cannot handle."""
+    import nncf.errors as errors
+
+    names = ("ValidationError", "InternalError", "UnsupportedModelError", "UnsupportedDatasetError",
+             "UnsupportedBackendError", "ParameterNotSupportedError", "InvalidQuantizerGroupError")
+    return (RuntimeError, ValueError, *(getattr(errors, n) for n in names if hasattr(errors, n)))
+
+
+def read_model(path: Path) -> Any:
+    """``ov.Model`` of an .onnx or .xml file; RfbenchError naming an unreadable one."""
+    import openvino as ov
+
+    try:
+        return ov.Core().read_model(str(path))
+    except RuntimeError as exc:
+        raise RfbenchError(f"{path}: OpenVINO cannot read it ({str(exc).splitlines()[0]})") from exc
+
+
+def precision_summary(model: Any) -> dict[str, Any]:
+    """Which compute operations of an ``ov.Model`` run in INT8.
+
+    An operation counts as INT8 when its activation input (input 0) comes from a FakeQuantize
+    (how NNCF marks a quantized input); the others stay in floating point. Returns counts and
+    the friendly names of the floating-point ones.
+    """
+    int8: list[str] = []
+    kept: list[str] = []
+    for op in model.get_ordered_ops():
+        if op.get_type_name() not in COMPUTE_OPS:
+            continue
+        source = op.input_value(0).get_node().get_type_name()
+        (int8 if source == "FakeQuantize" else kept).append(op.get_friendly_name())
+    return {"compute_ops": len(int8) + len(kept), "compute_ops_int8": len(int8),
+            "compute_ops_float": len(kept), "float_ops": kept,
+            "fake_quantize_ops": sum(op.get_type_name() == "FakeQuantize" for op in model.get_ops())}
+
+
+def _common_kwargs(nncf: Any, preset: str | None, subset_size: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"subset_size": subset_size}
+    if preset is not None:
+        kwargs["preset"] = nncf.QuantizationPreset(preset)
+    return kwargs
+
+
+def quantize(source: Path, images: CalibrationImages, image_ids: Sequence[str],
+             preset: str | None = None) -> NncfOutcome:
+    """``nncf.quantize`` of ``source`` calibrated on ``image_ids`` (every one of them used)."""
+    nncf = import_nncf()
+    model = read_model(source)
+    dataset = nncf.Dataset(list(image_ids), images.tensor)
+    kwargs = _common_kwargs(nncf, preset, len(image_ids))
+    start = time.perf_counter()
+    try:
+        with progress_on_stderr():
+            quantized = nncf.quantize(model, dataset, **kwargs)
+    except nncf_errors() as exc:
+        raise RfbenchError(f"{source}: NNCF cannot quantize it ({_first_line(exc)})") from exc
+    seconds = time.perf_counter() - start
+    settings = {"function": "nncf.quantize", "preset": preset or "performance (NNCF default)",
+                "subset_size": len(image_ids), "target_device": "ANY", "fast_bias_correction": True}
+    return NncfOutcome(quantized, settings, precision_summary(quantized), seconds)
+
+
+def quantize_with_accuracy_control(source: Path, images: CalibrationImages,
+                                   image_ids: Sequence[str], validation_ids: Sequence[str],
+                                   validator: Any, max_ap_drop_points: float,
+                                   preset: str | None = None) -> NncfOutcome:
+    """``nncf.quantize_with_accuracy_control``: keep layers in floating point until the 64-px
+    omz AP on ``validation_ids`` drops by at most ``max_ap_drop_points`` (AP points, absolute).
+
+    ``validator``: :class:`rfbench.quantize.validation.OmzValidator`. The AP of the float and
+    of the result are measured again with the same validator, apart from NNCF's own runs.
+    """
+    import openvino as ov
+
+    nncf = import_nncf()
+    model = read_model(source)
+    calibration = nncf.Dataset(list(image_ids), images.tensor)
+    validation = nncf.Dataset(list(validation_ids))
+    kwargs = _common_kwargs(nncf, preset, len(image_ids))
+    start = time.perf_counter()
+    try:
+        with progress_on_stderr():
+            quantized = nncf.quantize_with_accuracy_control(
+                model, calibration, validation, validator, max_drop=max_ap_drop_points / 100.0,
+                drop_type=nncf.DropType.ABSOLUTE, **kwargs)
+    except nncf_errors() as exc:
+        raise RfbenchError(f"{source}: NNCF cannot quantize it ({_first_line(exc)})") from exc
+    seconds = time.perf_counter() - start
+    validations = validator.calls
+    float_ap, _ = validator(ov.Core().compile_model(read_model(source), "CPU"), validation_ids)
+    int8_ap, _ = validator(ov.Core().compile_model(quantized, "CPU"), validation_ids)
+    precision = precision_summary(quantized)
+    accuracy = {
+        "protocol": "omz", "setting": "64px", "drop_type": "absolute",
+        "max_ap_drop_points": max_ap_drop_points, "validation_images": len(validation_ids),
+        "validation_image_ids": list(validation_ids),
+        "validation_faces": int(validator.counted_faces(validation_ids)),
+        "ap_float": float_ap, "ap_quantized": int8_ap,
+        "ap_drop_points": (float_ap - int8_ap) * 100.0,
+        "reached": (float_ap - int8_ap) * 100.0 <= max_ap_drop_points + 1e-9,
+        "layers_kept_in_float": precision["float_ops"], "nncf_validations": validations,
+    }
+    settings = {"function": "nncf.quantize_with_accuracy_control",
+                "preset": preset or "performance (NNCF default)", "subset_size": len(image_ids),
+                "max_drop": max_ap_drop_points / 100.0, "drop_type": "ABSOLUTE",
+                "target_device": "ANY", "fast_bias_correction": True}
+    return NncfOutcome(quantized, settings, precision, seconds, accuracy)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

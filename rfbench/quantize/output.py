@@ -1,0 +1,105 @@
+"""Where a quantized model goes, written so that an interruption leaves no half-written model.
+
+Files are written under a hidden temporary folder inside the output folder and moved into
+place with ``os.replace`` (atomic on one file system); the file a loader opens (the IR's
+``.xml``, or the ``.onnx``) is moved last, so it never exists before its weights and sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rfbench.errors import RfbenchError
+from rfbench.results.writer import atomic_write_text, to_jsonable
+
+SIDECAR_SUFFIX = ".quantize.json"
+
+
+def quantized_name(source: Path, fmt: str) -> str:
+    """``retinaface.onnx`` -> ``retinaface-int8.xml`` (fmt "ir") or ``-int8.onnx`` ("onnx")."""
+    return f"{source.stem}-int8{'.xml' if fmt == 'ir' else '.onnx'}"
+
+
+def sidecar_path(model_path: Path) -> Path:
+    """The provenance JSON beside a quantized model: ``<stem>.quantize.json``."""
+    return Path(model_path).with_suffix(SIDECAR_SUFFIX)
+
+
+def model_files(model_path: Path) -> list[Path]:
+    """The files of a model: ``.xml`` + ``.bin`` for an IR, the ``.onnx`` otherwise."""
+    model_path = Path(model_path)
+    if model_path.suffix == ".xml":
+        return [model_path, model_path.with_suffix(".bin")]
+    return [model_path]
+
+
+def check_free(model_path: Path) -> None:
+    """RfbenchError when a model (or its sidecar) is already at ``model_path``."""
+    taken = [p for p in (*model_files(model_path), sidecar_path(model_path)) if p.exists()]
+    if taken:
+        raise RfbenchError(f"{taken[0]} already exists: choose a new --out (a quantized model "
+                           "is never overwritten)")
+
+
+@contextmanager
+def staging_dir(out_dir: Path) -> Iterator[Path]:
+    """A temporary folder inside ``out_dir`` (same file system), removed on exit."""
+    tmp = Path(tempfile.mkdtemp(prefix=".quantize-", dir=out_dir))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(staged_model: Path, model_path: Path, sidecar: dict[str, Any]) -> str:
+    """Move a staged model's files to ``model_path`` with its sidecar, the loader's file last.
+
+    The sidecar gets ``quantized_model.path`` / ``sha256``; returns that sha256.
+    """
+    from rfbench.models.files import model_sha256
+
+    digest = model_sha256(staged_model)
+    sidecar = {**sidecar, "quantized_model": {"path": str(model_path), "sha256": digest}}
+    staged = model_files(staged_model)
+    final = model_files(model_path)
+    for src, dst in zip(staged[1:], final[1:], strict=True):
+        os.replace(src, dst)
+    atomic_write_text(sidecar_path(model_path), json.dumps(to_jsonable(sidecar), indent=2) + "\n")
+    os.replace(staged[0], final[0])
+    return digest
+
+
+def save_ir(model: Any, path: Path) -> None:
+    """``openvino.save_model`` (weights kept as quantized; no FP16 compression of the rest)."""
+    import openvino as ov
+
+    ov.save_model(model, str(path), compress_to_fp16=False)
+
+
+def read_provenance(model_path: str | os.PathLike) -> dict[str, Any] | None:
+    """The sidecar of a model made by ``rfbench quantize``, or None.
+
+    None when there is no sidecar, it is unreadable, or its recorded sha256 is not the model's
+    (a model replaced after quantization). For ``eval`` / ``latency`` to show where a model
+    came from.
+    """
+    from rfbench.models.files import model_sha256
+
+    path = sidecar_path(Path(model_path))
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+        recorded = sidecar["quantized_model"]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        actual = model_sha256(Path(model_path))
+    except RfbenchError:
+        return None
+    return sidecar if recorded == actual else None

@@ -1,0 +1,213 @@
+"""Run a sweep: quantize the int8 cells (cached), evaluate every cell, measure the latency of
+every cell interleaved in rounds, and write the sweep record and the trade-off.
+
+Layout of the output folder (resumable: a cell whose files exist is not run again)::
+
+    <out>/results.json (the sweep record)  results.csv (the tidy trade-off)  tradeoff.png
+    <out>/cells/<cell key>/eval/results.json   (rfbench eval's folder)
+    <out>/cells/<cell key>/latency.json
+    <out>/int8/<model stem>-<sha256[:12]>-<runtime>-<calibration>/   (rfbench quantize's folder)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rfbench.errors import RfbenchError
+from rfbench.sweep.matrix import Cell, static_skip_reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """Same data, protocols and preset for every cell; latency minimum seconds per cell;
+    calibration settings of the int8 cells (the cache key)."""
+
+    cells: tuple[Cell, ...]
+    out: Path
+    data_root: Path
+    gt_mat_dir: Path | None = None
+    limit: int | None = None
+    protocol: str = "all"
+    preset: str = "omz"
+    latency_time_s: float = 10.0
+    latency_iterations: int = 20
+    subset_size: int = 300
+    seed: int = 0
+    calibration_method: str = "minmax"
+
+
+def int8_model(cell: Cell, options: SweepOptions) -> Path:
+    """The INT8 model of ``cell`` for its runtime: from the cache, else ``rfbench quantize``."""
+    from rfbench.models.files import model_sha256
+    from rfbench.quantize.output import quantized_name, read_provenance
+    from rfbench.quantize.run import QuantizeOptions, run_quantize
+
+    method = options.calibration_method if cell.runtime == "onnxruntime" else "nncf"
+    folder = options.out / "int8" / (f"{cell.model.stem}-{model_sha256(cell.model)[:12]}-{cell.runtime}"
+                                     f"-n{options.subset_size}-seed{options.seed}-{method}")
+    model = folder / quantized_name(cell.model, "ir" if cell.runtime == "openvino" else "onnx")
+    if read_provenance(model) is not None:
+        log.info("int8 %s: cached %s", cell.key, model)
+        return model
+    for leftover in (model, model.with_suffix(".bin"), model.with_suffix(".quantize.json")):
+        leftover.unlink(missing_ok=True)  # an earlier, interrupted or stale result
+    run_quantize(QuantizeOptions(
+        model=cell.model, data_root=options.data_root, out=folder, runtime=cell.runtime,
+        subset_size=options.subset_size, seed=options.seed, eval_limit=options.limit,
+        calibration_method=options.calibration_method))
+    return model
+
+
+def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]:
+    """``rfbench eval`` of one cell into its folder (reused when done); {"omz/64px": AP, ...}."""
+    from rfbench.cli import build_parser
+
+    out = options.out / "cells" / cell.key / "eval"
+    if not (out / "results.json").is_file():
+        argv = ["eval", "--data-root", str(options.data_root), "--model", str(model),
+                "--runtime", cell.runtime, "--protocol", options.protocol, "--preset", options.preset,
+                "--out", str(out)]
+        argv += ["--gt-mat-dir", str(options.gt_mat_dir)] if options.gt_mat_dir else []
+        argv += ["--limit", str(options.limit)] if options.limit else []
+        argv += ["--precision", cell.precision] if cell.precision != "int8" else []
+        if (out / "run.json").is_file():
+            argv.append("--resume")
+        args = build_parser().parse_args(argv)
+        with contextlib.redirect_stdout(io.StringIO()):
+            args.func(args)
+    record = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return {f"{m['protocol']}/{m['setting']}": m["ap"] for m in record["metrics"]}
+
+
+def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions) -> dict[str, Any]:
+    """Sync latency of every pending cell, interleaved in rounds; {key: entry or {"error"}}."""
+    from rfbench.latency.loop import measure
+    from rfbench.latency.rules import StopRule
+    from rfbench.latency.runner import (
+        INTERLEAVE_CHUNKS,
+        LatencyOptions,
+        open_adapter,
+        start_session,
+    )
+    from rfbench.latency.stats import summarize_latencies_ns
+
+    rule = StopRule(min_time_s=options.latency_time_s, min_iterations=options.latency_iterations)
+    results: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        sessions = []
+        for cell, model in pending:
+            lat = LatencyOptions(model=model, runtimes=(cell.runtime,), rule=rule,
+                                 precision=None if cell.precision == "int8" else cell.precision)
+            try:
+                adapter = open_adapter(cell.runtime, model, lat, None)
+            except RfbenchError as exc:
+                results[cell.key] = {"error": str(exc)}
+                continue
+            stack.callback(adapter.close)
+            sessions.append((cell, start_session(cell.key, adapter, lat), adapter))
+        if not sessions:
+            return results
+        runs = measure([(c.key, s.workload) for c, s, _ in sessions], rule,
+                       chunk_s=options.latency_time_s / INTERLEAVE_CHUNKS, rewarm=len(sessions) > 1)
+        for (cell, _, adapter), run in zip(sessions, runs, strict=True):
+            results[cell.key] = {
+                **summarize_latencies_ns(run.latencies_ns()), "iterations": run.completed,
+                "throughput_fps": run.throughput_per_s(), "interrupted": run.interrupted,
+                "precision_effective": adapter.describe()["effective"].get("precision"),
+                "load": run.load.as_dict(), "interleaved_with": [c.key for c, _, _ in sessions]}
+    return results
+
+
+def _model_size(model: Path) -> int:
+    from rfbench.quantize.output import model_files
+
+    return sum(p.stat().st_size for p in model_files(model) if p.is_file())
+
+
+def run_sweep(options: SweepOptions) -> dict[str, Any]:
+    """Every cell of ``options``; returns the sweep record (also written to sweep.json)."""
+    from rfbench.quantize.output import read_provenance
+
+    entries, ready = [], []
+    for cell in options.cells:
+        entry: dict[str, Any] = {"key": cell.key, "model": str(cell.model), "runtime": cell.runtime,
+                                 "precision": cell.precision, "baseline": cell.baseline.key}
+        reason = static_skip_reason(cell)
+        try:
+            if reason is None:
+                model = int8_model(cell, options) if cell.precision == "int8" else cell.model
+                entry.update(model_run=str(model), model_size_bytes=_model_size(model),
+                             quantized_by_rfbench=read_provenance(model) is not None)
+                entry["aps"] = run_eval(cell, model, options)
+                ready.append((cell, model))
+        except RfbenchError as exc:
+            reason = str(exc)
+        entry.update(status="skipped" if reason else "pending", reason=reason)
+        entries.append(entry)
+    _attach_latency(entries, ready, options)
+    return entries_record(entries, options)
+
+
+def _attach_latency(entries: list[dict[str, Any]], ready: Sequence[tuple[Cell, Path]],
+                    options: SweepOptions) -> None:
+    from rfbench.results.writer import atomic_write_text, to_jsonable
+
+    def path(cell: Cell) -> Path:
+        return options.out / "cells" / cell.key / "latency.json"
+
+    pending = [(c, m) for c, m in ready if not path(c).is_file()]
+    for key, result in measure_latency(pending, options).items():
+        if "error" not in result and not result["interrupted"]:
+            cell = next(c for c, _ in pending if c.key == key)
+            atomic_write_text(path(cell), json.dumps(to_jsonable(result), indent=2) + "\n")
+        elif "error" in result:
+            next(e for e in entries if e["key"] == key).update(status="skipped", reason=result["error"])
+    for cell, _ in ready:
+        entry = next(e for e in entries if e["key"] == cell.key)
+        if entry["status"] == "skipped" or not path(cell).is_file():
+            continue
+        latency = json.loads(path(cell).read_text(encoding="utf-8"))
+        entry.update(status="done", latency_p50_ms=latency["latency_p50_ms"],
+                     latency_min_ms=latency["latency_min_ms"],
+                     throughput_fps=latency["throughput_fps"],
+                     other_busy_cores=latency["load"]["other_busy_cores"])
+
+
+def entries_record(entries: list[dict[str, Any]], options: SweepOptions) -> dict[str, Any]:
+    """The sweep record (kind "sweep"): results.json, results.csv (trade-off rows), tradeoff.png."""
+    from rfbench.results.writer import base_record, write_results
+    from rfbench.sweep.tradeoff import plot_tradeoff, tradeoff_rows
+
+    rows = tradeoff_rows(entries)
+    record = base_record("sweep")
+    record.update({
+        "settings": {"data_root": str(options.data_root), "limit": options.limit,
+                     "protocol": options.protocol, "preset": options.preset,
+                     "latency_min_time_s": options.latency_time_s,
+                     "latency_min_iterations": options.latency_iterations,
+                     "int8_calibration": {"subset_size": options.subset_size, "seed": options.seed,
+                                          "ort_calibration_method": options.calibration_method}},
+        "cells": entries, "skipped": [e for e in entries if e["status"] == "skipped"],
+        "tradeoff": rows, "complete": all(e["status"] != "pending" for e in entries),
+    })
+    write_results(options.out, record, rows)
+    plot_tradeoff(rows, options.out / "tradeoff.png")
+    return record
+
+
+def options_from_args(args: argparse.Namespace, cells: Sequence[Cell]) -> SweepOptions:
+    return SweepOptions(
+        cells=tuple(cells), out=args.out, data_root=args.data_root, gt_mat_dir=args.gt_mat_dir,
+        limit=args.limit, protocol=args.protocol, preset=args.preset,
+        latency_time_s=args.time, latency_iterations=args.iterations,
+        subset_size=args.subset_size, seed=args.seed, calibration_method=args.calibration_method)

@@ -1,0 +1,149 @@
+"""``rfbench sweep``: the matrix, the trade-off arithmetic and Pareto front, and a resumable
+end-to-end sweep on the MobileNet-0.25 fixture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rfbench.cli import main
+from rfbench.errors import RfbenchError
+from rfbench.sweep.matrix import Cell, build_cells, read_config, static_skip_reason
+from rfbench.sweep.tradeoff import format_table, mark_pareto, tradeoff_rows
+
+MODEL = "retinaface-mnet025-640.onnx"
+
+
+def test_static_skips_name_the_reason(tmp_path):
+    xml = tmp_path / "m.xml"
+    assert "bf16" in static_skip_reason(Cell(Path("m.onnx"), "onnxruntime", "bf16"))
+    assert "OpenVINO IR" in static_skip_reason(Cell(xml, "onnxruntime", "int8"))
+    assert static_skip_reason(Cell(Path("m.onnx"), "openvino", "bf16")) is None
+    assert static_skip_reason(Cell(Path("m.onnx"), "onnxruntime", "int8")) is None
+
+
+def test_build_cells_is_the_full_product_and_checks_files(tmp_path):
+    a, b = tmp_path / "a.onnx", tmp_path / "b.xml"
+    a.write_bytes(b"")
+    b.write_bytes(b"")
+    cells = build_cells([str(a), str(b)], ["openvino", "onnxruntime"], ["f32", "int8"])
+    assert len(cells) == 8 and len({c.key for c in cells}) == 8
+    assert cells[1] == Cell(a, "openvino", "int8") and cells[1].baseline == Cell(a, "openvino", "f32")
+    with pytest.raises(RfbenchError, match="missing.onnx"):
+        build_cells([str(tmp_path / "missing.onnx")], ["openvino"], ["f32"])
+
+
+def test_config_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("models = [\n")
+    with pytest.raises(RfbenchError, match="not valid TOML"):
+        read_config(bad)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('models = ["a.onnx"]\nmodle = 1\n')
+    with pytest.raises(RfbenchError, match="modle"):
+        read_config(unknown)
+
+
+def _entry(key, runtime, precision, aps, p50, fps=None, size=None):
+    return {"key": key, "model": "m", "runtime": runtime, "precision": precision,
+            "baseline": f"{key.rsplit('-', 1)[0]}-f32", "status": "done", "aps": aps,
+            "latency_p50_ms": p50, "throughput_fps": fps, "model_size_bytes": size}
+
+
+def test_tradeoff_deltas_and_speedups_are_against_the_same_runtime_f32():
+    entries = [
+        _entry("ov-f32", "openvino", "f32", {"omz/64px": 0.90}, 100.0),
+        _entry("ov-int8", "openvino", "int8", {"omz/64px": 0.88}, 40.0),
+        _entry("ort-f32", "onnxruntime", "f32", {"omz/64px": 0.90}, 120.0),
+        _entry("ort-int8", "onnxruntime", "int8", {"omz/64px": 0.91}, 60.0),
+    ]
+    rows = {r["cell"]: r for r in tradeoff_rows(entries)}
+    assert rows["ov-int8"]["delta_ap_points"] == pytest.approx(-2.0)
+    assert rows["ov-int8"]["speedup_vs_f32"] == pytest.approx(2.5)
+    assert rows["ort-int8"]["delta_ap_points"] == pytest.approx(1.0)
+    assert rows["ort-int8"]["speedup_vs_f32"] == pytest.approx(2.0)
+    assert rows["ov-f32"]["delta_ap_points"] == 0 and rows["ov-f32"]["speedup_vs_f32"] == 1
+    # front by hand: ov-int8 fastest; ort-int8 most accurate; both f32 dominated by ort-int8
+    assert {k for k, r in rows.items() if r["pareto"]} == {"ov-int8", "ort-int8"}
+    text = format_table(list(rows.values()), [{"key": "x-bf16", "reason": "no bf16"}])
+    assert "x-bf16" in text and "no bf16" in text and text.count("*") == 2
+
+
+def test_pareto_ties_and_missing_values():
+    rows = [{"setting": "s", "ap": ap, "latency_p50_ms": ms} for ap, ms in
+            [(0.9, 10.0), (0.9, 10.0), (0.8, 10.0), (0.95, 30.0), (None, 5.0), (0.99, None)]]
+    mark_pareto(rows)
+    # equal points do not dominate each other; same speed and less AP is dominated
+    assert [r["pareto"] for r in rows] == [True, True, False, True, False, False]
+
+
+@pytest.mark.slow
+def test_sweep_end_to_end_skips_and_resumes(capsys, tmp_path, wider_mini, val_gt_dir, models_dir,
+                                            monkeypatch):
+    pytest.importorskip("nncf")
+    source = models_dir / MODEL
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--model", str(source), "--runtime", "openvino,onnxruntime",
+            "--precision", "f32,bf16,int8", "--data-root", str(wider_mini), "--gt-mat-dir",
+            str(val_gt_dir), "--subset-size", "2", "--protocol", "omz", "--time", "0.3",
+            "--iterations", "3", "--out", str(out)]
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    record = json.loads((out / "results.json").read_text())
+    assert record["kind"] == "sweep" and record["complete"]
+    cells = {c["key"]: c for c in record["cells"]}
+    assert len(cells) == 6
+    ort_bf16 = cells["retinaface-mnet025-640--onnxruntime--bf16"]
+    assert ort_bf16["status"] == "skipped" and "bf16" in ort_bf16["reason"]
+    done = [c for c in cells.values() if c["status"] == "done"]
+    assert {(c["runtime"], c["precision"]) for c in done} >= {
+        ("openvino", "f32"), ("openvino", "int8"), ("onnxruntime", "f32"), ("onnxruntime", "int8")}
+    for c in done:
+        assert c["latency_p50_ms"] > 0 and 0 < c["aps"]["omz/64px"] <= 1
+    assert all(c["quantized_by_rfbench"] == (c["precision"] == "int8") for c in done)
+    # the f32 cell's AP is what rfbench eval measures on its own
+    assert main(["eval", "--data-root", str(wider_mini), "--protocol", "omz", "--model",
+                 str(source), "--out", str(tmp_path / "ev")]) == 0
+    capsys.readouterr()
+    alone = json.loads((tmp_path / "ev" / "results.json").read_text())["metrics"][0]["ap"]
+    assert cells["retinaface-mnet025-640--openvino--f32"]["aps"]["omz/64px"] == pytest.approx(alone)
+    csv = pd.read_csv(out / "results.csv")
+    assert len(csv) == len(done) and csv["pareto"].any() and "delta_ap_points" in csv
+    assert (out / "tradeoff.png").is_file() and "pareto" in stdout
+    # resume: one cell's latency lost; nothing is quantized or evaluated again
+    key = "retinaface-mnet025-640--openvino--int8"
+    (out / "cells" / key / "latency.json").unlink()
+    eval_mtime = (out / "cells" / key / "eval" / "results.json").stat().st_mtime_ns
+
+    def no_quantize(*_a, **_k):
+        raise AssertionError("int8 model should come from the cache")
+
+    monkeypatch.setattr("rfbench.quantize.run.run_quantize", no_quantize)
+    assert main(argv) == 0
+    again = json.loads((out / "results.json").read_text())
+    redone = json.loads((out / "cells" / key / "latency.json").read_text())
+    assert redone["interleaved_with"] == [key]
+    assert (out / "cells" / key / "eval" / "results.json").stat().st_mtime_ns == eval_mtime
+    assert again["complete"] and len(again["tradeoff"]) == len(record["tradeoff"])
+
+
+def test_toml_fills_what_the_command_line_leaves_open(tmp_path):
+    from rfbench.cli import build_parser
+    from rfbench.commands.sweep_cmd import resolve
+
+    config = tmp_path / "s.toml"
+    config.write_text('models = ["a.onnx", "b.xml"]\nruntimes = ["openvino", "onnxruntime"]\n'
+                      '[data]\ndata_root = "/data/wider"\nlimit = 50\n'
+                      '[latency]\ntime_s = 3.5\n[quantize]\nsubset_size = 100\n')
+    args = build_parser().parse_args(["sweep", "--config", str(config), "--limit", "7",
+                                      "--precision", "f32,int8"])
+    args, models, runtimes, precisions = resolve(args)
+    assert models == ["a.onnx", "b.xml"] and runtimes == ["openvino", "onnxruntime"]
+    assert precisions == ["f32", "int8"]  # command line wins over TOML / defaults
+    assert args.limit == 7 and args.time == 3.5 and args.subset_size == 100
+    assert args.data_root == Path("/data/wider") and args.seed == 0 and args.preset == "omz"
+    with pytest.raises(RfbenchError, match="--precision 'fp8'"):
+        resolve(build_parser().parse_args(["sweep", "--config", str(config), "--precision", "fp8"]))

@@ -1,0 +1,174 @@
+"""``rfbench eval --workers N``: shards, byte-identical results, a killed worker, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from rfbench.accuracy.model_run import ModelRunOptions, predict
+from rfbench.accuracy.shards import MAX_ATTEMPTS, ShardBook, make_shards, plan_workers
+from rfbench.accuracy.workers import predict_with_workers
+from rfbench.cli import main
+from rfbench.errors import RfbenchError
+
+# results.json fields that are timings (or name the run's own folder / command / clock)
+TIMING_FIELDS = {
+    (): ("command_line", "created_utc", "timings", "scale_out"),
+    ("environment",): ("loadavg_1min",),
+    ("prediction_run",): ("wall_s", "inference_s", "images_per_s"),
+    ("predictions",): ("dir",),
+    ("runtime",): ("timings_ms",),
+}
+
+
+def without_timings(record: dict) -> dict:
+    record = json.loads(json.dumps(record))
+    for where, keys in TIMING_FIELDS.items():
+        node = record
+        for k in where:
+            node = node[k]
+        for k in keys:
+            node.pop(k, None)
+    return record
+
+
+def tree_bytes(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.txt"))}
+
+
+@pytest.fixture()
+def twenty_images(tmp_path, wider_mini):
+    """20 image ids (4 links to each of the 5 fixture images) in a WIDER images folder."""
+    sources = sorted((wider_mini / "WIDER_val" / "images").rglob("*.jpg"))
+    images = tmp_path / "images"
+    ids = []
+    for copy in range(4):
+        for src in sources:
+            image_id = f"{src.parent.name}/c{copy}_{src.stem}"
+            (images / src.parent.name).mkdir(parents=True, exist_ok=True)
+            (images / f"{image_id}.jpg").symlink_to(src)
+            ids.append(image_id)
+    return images, ids
+
+
+def options(models_dir) -> ModelRunOptions:
+    return ModelRunOptions(model=models_dir / "retinaface-mnet025-640.onnx", threads=1)
+
+
+def test_shards_cover_the_list_in_order_with_even_sizes():
+    ids = [f"e/{k}" for k in range(203)]
+    for workers in (1, 2, 3, 7):
+        shards = make_shards(ids, workers)
+        assert [i for s in shards for i in s.image_ids] == ids
+        sizes = [len(s.image_ids) for s in shards]
+        assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 64
+        assert [s.index for s in shards] == list(range(len(shards)))
+    assert len(make_shards(ids[:3], 2)) == 3 and make_shards([], 2) == []
+
+
+def test_worker_count_is_checked_and_capped_at_the_images(caplog):
+    with pytest.raises(RfbenchError, match="--workers must be at least 1"):
+        plan_workers(0, 5)
+    assert plan_workers(8, 5) == 5 and "using 5 workers" in caplog.text
+    assert plan_workers(2, 5) == 2
+
+
+def test_shard_book_retries_then_stops_naming_the_shard():
+    book = ShardBook(make_shards([f"e/{k}" for k in range(4)], 1, shards_per_worker=2))
+    first = book.next()
+    for attempt in range(1, MAX_ATTEMPTS):
+        book.lost(first.index, "killed")
+        assert book.next() is first and book.attempts[first.index] == attempt + 1
+    with pytest.raises(RfbenchError, match=r"shard 0 \(2 images from e/0\) failed 3 times"):
+        book.lost(first.index, "killed")
+    assert len(book.retries) == MAX_ATTEMPTS - 1
+
+
+@pytest.mark.slow
+def test_eval_with_two_workers_is_byte_identical_to_one(capsys, tmp_path, wider_mini, val_gt_dir, models_dir):
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        code = main(["eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir),
+                     "--model", str(models_dir / "retinaface-mnet025-640.onnx"), "--threads", "1",
+                     "--workers", str(workers), "--out", str(out)])
+        assert code == 0, capsys.readouterr().err
+        runs[workers] = (json.loads((out / "results.json").read_text()), tree_bytes(out / "predictions"))
+    (one, files_one), (two, files_two) = runs[1], runs[2]
+    assert len(files_one) == 5 and files_one == files_two
+    assert without_timings(one) == without_timings(two)
+    scale = two["scale_out"]
+    assert scale["workers"] == 2 and scale["threads_per_worker"] == 1 and scale["retries"] == []
+    assert [w["threads"] for w in scale["worker_info"]] == [1, 1]
+    assert "scale_out" not in one
+
+
+@pytest.mark.slow
+def test_killed_worker_has_its_shard_retried_and_files_identical(tmp_path, twenty_images, models_dir):
+    images, ids = twenty_images
+    _, ref_stats, ref_dir = predict(options(models_dir), ids, images, tmp_path / "ref", False)
+    killed = []
+
+    def kill_first_busy_worker(event, info):
+        if event == "image" and not killed:  # first image of a 10-image shard: 9 still to go
+            killed.append(info["pid"])
+            os.kill(info["pid"], signal.SIGKILL)
+
+    record, stats, pred_dir = predict_with_workers(options(models_dir), ids, images, tmp_path / "w2", False, 2,
+                                                   shards_per_worker=1, observer=kill_first_busy_worker)
+    assert tree_bytes(pred_dir) == tree_bytes(ref_dir) and len(tree_bytes(pred_dir)) == 20
+    retries = record["scale_out"]["retries"]
+    assert len(retries) == 1 and f"pid {killed[0]} killed by signal 9" in retries[0]["reason"]
+    assert record["scale_out"]["worker_starts"] == 3
+    assert (stats.images_predicted, stats.num_detections) == (20, ref_stats.num_detections)
+
+
+@pytest.mark.slow
+def test_shard_that_keeps_failing_stops_the_run_with_one_line(tmp_path, twenty_images, models_dir):
+    images, ids = twenty_images
+
+    def kill_whoever_gets_shard_0(event, info):
+        if event == "assigned" and info["shard"] == 0:
+            os.kill(info["pid"], signal.SIGKILL)
+
+    with pytest.raises(RfbenchError) as err:
+        predict_with_workers(options(models_dir), ids, images, tmp_path / "w2", False, 2,
+                             shards_per_worker=1, observer=kill_whoever_gets_shard_0)
+    message = str(err.value)
+    assert "\n" not in message and f"shard 0 (10 images from {ids[0]}) failed {MAX_ATTEMPTS} times" in message
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_all_workers_and_the_folder_resumes(tmp_path, twenty_images, models_dir):
+    images, ids = twenty_images
+    pids = []
+
+    def interrupt_after_three_images(event, info):
+        if event == "ready":
+            pids.append(info["payload"]["pid"])
+        if event == "image" and sum(1 for _ in (tmp_path / "w2").rglob("*.txt")) >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        predict_with_workers(options(models_dir), ids, images, tmp_path / "w2", False, 2,
+                             observer=interrupt_after_three_images)
+    for pid in pids:  # every worker stopped (and reaped)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    written = len(list((tmp_path / "w2").rglob("*.txt")))
+    assert 3 <= written < 20
+    _, stats, pred_dir = predict_with_workers(options(models_dir), ids, images, tmp_path / "w2", True, 2)
+    _, _, ref_dir = predict(options(models_dir), ids, images, tmp_path / "ref", False)
+    assert stats.images_resumed == written and stats.images_predicted == 20 - written
+    assert tree_bytes(pred_dir) == tree_bytes(ref_dir)
+
+
+def test_zero_workers_is_a_one_line_error(capsys, tmp_path, wider_mini, val_gt_dir, models_dir):
+    code = main(["eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir),
+                 "--model", str(models_dir / "retinaface-mnet025-640.onnx"), "--workers", "0",
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--workers must be at least 1" in err and err.count("\n") == 1
