@@ -76,7 +76,9 @@ def _add_quantizer_options(group: argparse._ArgumentGroup) -> None:
 
 
 def _add_input_options(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--input-size", metavar="WxH", help="input size for dynamic models (default: 640x640)")
+    from rfbench.commands.options import add_input_size_option
+
+    add_input_size_option(group)
     group.add_argument("--resize", choices=("stretch", "letterbox"), default="stretch",
                        help="as eval's --resize (default: stretch, like OMZ)")
     group.add_argument("--layout", choices=("A", "B"), help="force the output layout")
@@ -86,7 +88,7 @@ def _add_input_options(group: argparse._ArgumentGroup) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rfbench.commands.options import parse_size
+    from rfbench.commands.options import input_hw
     from rfbench.quantize.run import QuantizeOptions, run_quantize
 
     options = QuantizeOptions(
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         subset_size=args.subset_size, seed=args.seed, eval_limit=args.eval_limit,
         gt_text=args.gt_text, images_dir=args.images_dir, preset=args.preset,
         calibration_method=args.calibration_method, max_ap_drop=args.max_ap_drop,
-        input_hw=parse_size(args.input_size) if args.input_size else None, layout=args.layout,
+        input_hw=input_hw(args), layout=args.layout,
         channel_order=args.channel_order, mean=args.mean, scale=args.scale, resize=args.resize,
         postprocess=args.postprocess,
     )
