@@ -186,6 +186,10 @@ def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
     output.add_argument(
         "--out", metavar="DIR", help="output folder (default: a new folder under reports/)"
     )
+    output.add_argument(
+        "--force", action="store_true",
+        help="replace the results of another run in --out (default: refuse)",
+    )
 
 
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
@@ -235,23 +239,26 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.latency.records import LAYERS_FILE, SAMPLES_FILE
     from rfbench.latency.table import report_text
     from rfbench.report import write_report
+    from rfbench.results.outdir import prepare_output_dir
     from rfbench.results.record import record_header
-    from rfbench.results.writer import atomic_write_text, new_output_dir, write_results
+    from rfbench.results.writer import atomic_write_text, write_results
 
-    options = _options(args)
-    out_dir = new_output_dir(args.out, "latency")
-    log.info(
-        "measuring %s on %s (%s mode) for >= %g s and >= %d inferences each",
-        ", ".join(options.runtimes), options.device, options.mode,
-        options.rule.min_time_s, options.rule.min_iterations,
-    )  # fmt: skip
-    report = run_benchmark(options)
-    atomic_write_text(out_dir / SAMPLES_FILE, samples_csv_text(report.measurements))
-    if report.layers:
-        atomic_write_text(out_dir / LAYERS_FILE, layers_csv_text(report.layers))
-    write_results(out_dir, build_record(report, record_header("latency")))
-    write_report([out_dir], out_dir / "report.html")
-    sys.stdout.write(report_text(report, str(out_dir)) + "\n")
+    with prepare_output_dir(args.out, "latency", force=args.force) as out_dir:
+        options = _options(args)
+        log.info(
+            "measuring %s on %s (%s mode) for >= %g s and >= %d inferences each",
+            ", ".join(options.runtimes), options.device, options.mode,
+            options.rule.min_time_s, options.rule.min_iterations,
+        )  # fmt: skip
+        report = run_benchmark(options)
+        try:
+            atomic_write_text(out_dir / SAMPLES_FILE, samples_csv_text(report.measurements))
+            if report.layers:
+                atomic_write_text(out_dir / LAYERS_FILE, layers_csv_text(report.layers))
+            write_results(out_dir, build_record(report, record_header("latency")))
+            write_report([out_dir], out_dir / "report.html")
+        finally:  # the statistics reach stdout even when a late write fails
+            sys.stdout.write(report_text(report, str(out_dir)) + "\n")
     if report.interrupted:
         return 130
     return 0 if report.valid else 1
