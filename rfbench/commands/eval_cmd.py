@@ -154,7 +154,8 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     """Run the model; returns (prediction folder, the run's fields of the eval record)."""
     from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
     from rfbench.commands.options import parse_size
-    from rfbench.errors import Interrupted
+    from rfbench.decoder.finite import NonFiniteOutputError
+    from rfbench.errors import Interrupted, RfbenchError
     from rfbench.models.spec import parse_output_names
     from rfbench.wider.ground_truth import find_images_dir
 
@@ -169,6 +170,9 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     images_dir = find_images_dir(args.data_root, args.images_dir)
     try:
         fields, stats, pred_dir = predict(options, gt.image_ids, images_dir, out_dir, args.resume)
+    except NonFiniteOutputError as exc:
+        raise RfbenchError(f"{exc}; the predictions of the images before it are kept in {out_dir}: "
+                           "--resume continues from there") from exc
     except KeyboardInterrupt as exc:
         raise Interrupted(f"the predictions written so far are kept in {out_dir}; "
                           f"continue with the same command plus --resume --out {out_dir}") from exc
