@@ -392,3 +392,19 @@ def test_locked_out_a_killed_holder_leaves_no_stale_lock(tmp_path):
     assert (out / LOCK_FILE).exists()  # the file stays, the kernel dropped the lock
     with prepare_output_dir(out, "eval") as path:
         assert (path / LOCK_FILE).read_text().strip() == str(os.getpid())
+
+
+# ---- the prediction reader's counts reach the eval record -----------------------------------
+
+
+def test_negative_size_boxes_are_counted_in_the_eval_record(capsys, tmp_path, wider_mini, val_gt_dir,
+                                                            gt_predictions):
+    image = sorted(gt_predictions.rglob("*.txt"))[0]
+    lines = image.read_text().splitlines()
+    lines[1] = str(int(lines[1]) + 2)
+    lines += ["10 10 -4 5 0.3", "20 20 6 -1 0.2"]  # two boxes with a negative width or height
+    image.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "ev"
+    assert eval_files(capsys, wider_mini, val_gt_dir, gt_predictions, out)[0] == 0
+    dataset = json.loads((out / "results.json").read_text())["dataset"]
+    assert dataset["num_negative_size_boxes"] == 2 and dataset["num_images_without_predictions"] == 0
