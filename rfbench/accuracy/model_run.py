@@ -77,7 +77,6 @@ def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, Pos
     )  # fmt: skip
     try:
         preset = get_preset(options.preset, spec.layout.kind)
-        input_feed_dtype(spec, adapter.inputs)
     except BaseException:
         adapter.close()
         raise
@@ -170,10 +169,10 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
     """Run the model over ``image_ids``; returns (run record fields, stats, prediction folder)."""
     adapter, spec, preset = open_model(options)
     with adapter:
+        infer = _feeding(adapter.infer, input_feed_dtype(spec, adapter.inputs))
         sha256 = model_sha256(spec.path)
         fingerprint = run_fingerprint(options, spec, adapter, preset, sha256)
         pred_dir = prepare_output(out_dir, fingerprint, resume)
-        infer = _feeding(adapter.infer, input_feed_dtype(spec, adapter.inputs))
         runner = PredictionRun(infer, spec, preset, options.resize, images_dir, pred_dir,
                                strict=options.strict)
         stats = runner.run(image_ids)
