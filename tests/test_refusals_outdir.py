@@ -307,6 +307,24 @@ def test_reused_out_force_replaces_a_model_run_but_keeps_the_scored_predictions(
     assert not (out / "run.json").exists() and len(list(preds.rglob("*.txt"))) == 5
 
 
+@pytest.mark.slow
+def test_reused_out_force_model_run_does_not_count_stale_predictions_as_done(capsys, tmp_path, wider_mini,
+                                                                             models_dir):
+    out = tmp_path / "model-run"
+    fake_model_run(out)
+    first = load_ground_truth(wider_mini).image_ids[0]
+    stale = out / "predictions" / f"{first}.txt"
+    stale.write_text(f"{first.split('/')[1]}\n1\n1 1 1 1 0.5\n")  # an earlier run's file
+    code, _, err = run_cli(capsys, "eval", "--data-root", wider_mini, "--protocol", "omz", "--limit", "1",
+                           "--model", models_dir / MODEL, "--runtime", "onnxruntime", "--out", out, "--force")
+    assert code == 0, err
+    record = json.loads((out / "results.json").read_text())
+    assert record["prediction_run"]["images_resumed"] == 0
+    assert record["prediction_run"]["images_predicted_this_run"] == 1
+    assert stale.read_text() != f"{first.split('/')[1]}\n1\n1 1 1 1 0.5\n"
+    assert json.loads((out / "run.json").read_text())["runtime"] == "onnxruntime"
+
+
 def test_reused_out_resume_with_predictions_is_an_error(capsys, tmp_path, wider_mini, val_gt_dir,
                                                         gt_predictions):
     code, _, err = eval_files(capsys, wider_mini, val_gt_dir, gt_predictions, tmp_path / "o", "--resume")
