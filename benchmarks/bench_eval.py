@@ -62,7 +62,7 @@ def main() -> int:
         eval_s, (official, omz) = time_call(both, args.repeat)
         cmd = [sys.executable, "-m", "rfbench", "-q", "eval", "--dataset", "wider", "--data-root", str(gt_dir),
                "--gt-text", str(gt_dir / "wider_face_val_bbx_gt.txt"), "--gt-mat-dir", str(gt_dir),
-               "--predictions", str(pred_dir), "--out", str(Path(tmp) / "out")]
+               "--predictions", str(pred_dir), "--out", str(Path(tmp) / "out"), "--force"]  # 3 runs, one folder
         walls = []
         for _ in range(3):
             start = time.perf_counter()

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from rfbench.accuracy.pipeline import PipelineStats, PredictionRun
 from rfbench.decoder.postprocess import PostprocessPreset, get_preset
@@ -23,10 +26,8 @@ from rfbench.models.opening import open_model as open_checked_model
 from rfbench.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from rfbench.runtimes.base import RuntimeAdapter
-
-if TYPE_CHECKING:
     from rfbench.results.eval_record import PredictionRunSummary
+    from rfbench.runtimes.base import RuntimeAdapter
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,51 @@ def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, Pos
     return adapter, spec, preset
 
 
+def input_feed_dtype(spec: ModelSpec, inputs: Sequence[Any]) -> np.dtype:
+    """The type the image tensor is fed as: the model's input type, when it holds the pixels.
+
+    Pre-processing makes float32 ``(pixel - mean) / scale`` (pixels 0..255, letterbox fill 0).
+    A float16/float64 input gets them converted (float16 rounds them: warned); an integer input
+    only when every value is a whole number it can hold (scale 1, whole means, in range), e.g.
+    uint8 with mean 0: anything else would be wrapped or truncated, so it is refused. ``inputs``:
+    the adapter's TensorInfo list. RfbenchError (naming the model and the input) when refused.
+    """
+    info = next((t for t in inputs if t.name == spec.input.name), None)
+    dtype = np.dtype(info.dtype) if info is not None else np.dtype(np.float32)
+    where = f"{spec.path}: input '{spec.input.name}' is {dtype}"
+    if dtype == np.float32:
+        return dtype
+    if dtype.kind == "f":
+        if dtype.itemsize < 4:
+            log.warning("%s: the float32 pixels are converted to it (rounded)", where)
+        return dtype
+    mean, scale = spec.pixels.mean, spec.pixels.scale
+    if dtype.kind in "iu":
+        low, high = min(0.0 - m for m in mean), max(255.0 - m for m in mean)
+        limits = np.iinfo(dtype)
+        whole = all(float(m).is_integer() for m in mean) and all(s == 1.0 for s in scale)
+        if whole and limits.min <= min(low, 0.0) and high <= limits.max:
+            log.info("%s: the pixels (whole numbers %g..%g) are converted to it exactly", where, low, high)
+            return dtype
+        raise RfbenchError(
+            f"{where}, but the pixels fed are (pixel - mean {list(mean)}) / scale {list(scale)}, "
+            f"not whole numbers in {limits.min}..{limits.max}: refusing to feed wrapped or truncated values "
+            "(give --mean/--scale the model expects, or export it with a float32 input)"
+        )
+    raise RfbenchError(f"{where}: rfbench feeds images as numbers (float32 pixels); this input type is not supported")
+
+
+def _feeding(infer: Callable[[dict], dict], dtype: np.dtype) -> Callable[[dict], dict]:
+    """``infer`` with every feed converted to ``dtype`` first (checked by :func:`input_feed_dtype`)."""
+    if dtype == np.float32:
+        return infer
+
+    def converted(feeds: dict) -> dict:
+        return infer({name: np.asarray(array).astype(dtype) for name, array in feeds.items()})
+
+    return converted
+
+
 def run_fingerprint(options: ModelRunOptions, spec: ModelSpec, adapter, preset, sha256: str) -> dict[str, Any]:
     """The settings that decide the predictions; a resumed run must match them exactly."""
     effective = adapter.describe()["effective"]
@@ -123,10 +169,11 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
     """Run the model over ``image_ids``; returns (run record fields, stats, prediction folder)."""
     adapter, spec, preset = open_model(options)
     with adapter:
+        infer = _feeding(adapter.infer, input_feed_dtype(spec, adapter.inputs))
         sha256 = model_sha256(spec.path)
         fingerprint = run_fingerprint(options, spec, adapter, preset, sha256)
         pred_dir = prepare_output(out_dir, fingerprint, resume)
-        runner = PredictionRun(adapter.infer, spec, preset, options.resize, images_dir, pred_dir,
+        runner = PredictionRun(infer, spec, preset, options.resize, images_dir, pred_dir,
                                strict=options.strict)
         stats = runner.run(image_ids)
         record = run_fields(options, spec, adapter, preset, sha256)

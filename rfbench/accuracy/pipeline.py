@@ -20,6 +20,7 @@ import numpy as np
 
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.detections import Detections
+from rfbench.decoder.finite import check_finite_outputs
 from rfbench.decoder.postprocess import postprocess
 from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preprocess, read_image
 from rfbench.models.spec import ModelSpec
@@ -133,6 +134,7 @@ class PredictionRun:
                 t0 = time.perf_counter()
                 outputs = self.infer({self.spec.input.name: item.tensor})
                 stats.infer_s += time.perf_counter() - t0
+                check_finite_outputs(outputs, self.spec.path, item.image_id)
                 written.append(writer.submit(self._finish_one, item.image_id, outputs, item.transform))
                 while len(written) > WRITE_BACKLOG or (written and written[0].done()):
                     self._count(stats, bar, written.popleft().result(), on_image)

@@ -75,6 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
     parser.add_argument("--json", action="store_true",
                         help="print the results record (results.json) on stdout instead of the tables")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the results of another run in --out (default: refuse)")
     parser.set_defaults(func=run)
 
 
@@ -122,11 +124,17 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.evaluation import scoring
     from rfbench.report import write_report
     from rfbench.results.eval_record import EvalRecord
+    from rfbench.results.outdir import prepare_output_dir
     from rfbench.results.record import record_header
-    from rfbench.results.writer import new_output_dir, write_results
+    from rfbench.results.writer import write_results
     from rfbench.wider.ground_truth import load_ground_truth, subset
-    from rfbench.wider.predictions import read_predictions
+    from rfbench.wider.predictions import read_prediction_folder
 
+    if args.resume and not args.out:
+        raise RfbenchError("--resume needs --out: the folder of the interrupted run")
+    if args.resume and args.predictions:
+        raise RfbenchError("--resume continues an interrupted --model run; "
+                           "--predictions are always scored afresh: drop --resume")
     protocols = scoring.protocols_for(args.protocol)
     wall_start = time.perf_counter()
     if args.model:
@@ -137,26 +145,25 @@ def run(args: argparse.Namespace) -> int:
     protocols, skipped = scoring.protocols_available(protocols, gt)
     if args.limit:
         gt = subset(gt, args.limit)
-    if args.resume and not args.out:
-        raise RfbenchError("--resume needs --out: the folder of the interrupted run")
-    out_dir = new_output_dir(args.out, "eval")
-    header = record_header("eval")
-    if args.model:
-        pred_dir, run_fields = _run_model(args, gt, out_dir)
-    else:
-        pred_dir = args.predictions
-        run_fields = {"predictions": {"source": "files", "dir": str(pred_dir)}}
-    predictions, missing = read_predictions(pred_dir, gt.image_ids)
-    results, eval_s = scoring.score(gt, predictions, protocols)
-    record = EvalRecord.build(
-        header, **run_fields,
-        dataset={"name": "wider", "split": "val", "data_root": str(args.data_root), **gt.source,
-                 "num_images_evaluated": gt.num_images, "num_images_without_predictions": len(missing)},
-        **scoring.accuracy_fields(results),
-        timings={"evaluator_s": eval_s, "wall_s": time.perf_counter() - wall_start},
-    )
-    write_results(out_dir, record)
-    report = write_report([out_dir], out_dir / "report.html")
+    with prepare_output_dir(args.out, "eval", force=args.force, resume=args.resume,
+                            keep=[args.predictions] if args.predictions else []) as out_dir:
+        header = record_header("eval")
+        if args.model:
+            pred_dir, run_fields = _run_model(args, gt, out_dir)
+        else:
+            pred_dir = args.predictions
+            run_fields = {"predictions": {"source": "files", "dir": str(pred_dir)}}
+        reading = read_prediction_folder(pred_dir, gt.image_ids)
+        results, eval_s = scoring.score(gt, reading.predictions, protocols)
+        record = EvalRecord.build(
+            header, **run_fields,
+            dataset={"name": "wider", "split": "val", "data_root": str(args.data_root), **gt.source,
+                     "num_images_evaluated": gt.num_images, **reading.stats_fields()},
+            **scoring.accuracy_fields(results),
+            timings={"evaluator_s": eval_s, "wall_s": time.perf_counter() - wall_start},
+        )
+        write_results(out_dir, record)
+        report = write_report([out_dir], out_dir / "report.html")
     if args.json:
         from rfbench.results.writer import record_json_text
 
@@ -191,7 +198,8 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     from rfbench.accuracy.model_run import ModelRunOptions, stats_fields
     from rfbench.accuracy.workers import predict_scaled
     from rfbench.commands.options import input_hw, precision_value
-    from rfbench.errors import Interrupted
+    from rfbench.decoder.finite import NonFiniteOutputError
+    from rfbench.errors import Interrupted, RfbenchError
     from rfbench.models.spec import parse_output_names
     from rfbench.wider.ground_truth import find_images_dir
 
@@ -206,6 +214,9 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     images_dir = find_images_dir(args.data_root, args.images_dir)
     try:
         fields, stats, pred_dir = predict_scaled(args, options, gt.image_ids, images_dir, out_dir, args.resume)
+    except NonFiniteOutputError as exc:
+        raise RfbenchError(f"{exc}; the predictions of the images before it are kept in {out_dir}: "
+                           "--resume continues from there") from exc
     except KeyboardInterrupt as exc:
         raise Interrupted(f"the predictions written so far are kept in {out_dir}; "
                           f"continue with the same command plus --resume --out {out_dir}") from exc

@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     """Copy the cached ONNX graph to ``--out``, or convert it to an f32 OpenVINO IR."""
     from rfbench.models.reference_r50 import reference_model_path
 
-    source = reference_model_path()
     out = Path(args.out)
     _check_folder(out)
+    source = reference_model_path()
     if args.ir:
         written = export_ir(source, out)
     else:
@@ -55,13 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_folder(out: Path) -> None:
-    """RfbenchError unless ``out``'s folder exists and ``out`` is not a folder."""
-    from rfbench.errors import RfbenchError
+    """RfbenchError unless ``out``'s folder exists and takes a new file, and ``out`` is not a folder."""
+    from rfbench.results.outdir import check_output_file
 
-    if out.is_dir():
-        raise RfbenchError(f"--out {out}: is a folder, expected a file path")
-    if not out.parent.is_dir():
-        raise RfbenchError(f"--out {out}: folder {out.parent} does not exist")
+    check_output_file(out, create_folder=False)
 
 
 def export_onnx(source: Path, out: Path) -> Path:

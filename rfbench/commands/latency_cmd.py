@@ -238,6 +238,10 @@ def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
         action="store_true",
         help="print the results record (results.json) on stdout instead of the tables",
     )
+    output.add_argument(
+        "--force", action="store_true",
+        help="replace the results of another run in --out (default: refuse)",
+    )
 
 
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
@@ -324,25 +328,36 @@ def run(args: argparse.Namespace) -> int:
     Returns 0 when every run is valid, 1 when a run is not valid (validity rule), 130 when
     interrupted (results are still written).
     """
+    from rfbench.commands.latency_progress import LatencyConsole
     from rfbench.latency import build_record, layers_csv_text, run_benchmark, samples_csv_text
-    from rfbench.latency.records import LAYERS_FILE
-    from rfbench.latency.table import report_text
+    from rfbench.latency.records import LAYERS_FILE, SAMPLES_FILE
     from rfbench.report import write_report
+    from rfbench.results.outdir import prepare_output_dir
     from rfbench.results.record import record_header
-    from rfbench.results.writer import atomic_write_text, new_output_dir, write_results
+    from rfbench.results.writer import atomic_write_text, write_results
 
     options = _options(args)
-    out_dir = new_output_dir(args.out, "latency")
-    from rfbench.commands.latency_progress import LatencyConsole
+    with prepare_output_dir(args.out, "latency", force=args.force) as out_dir:
+        console = LatencyConsole(options, enabled=not getattr(args, "quiet", False))
+        report = run_benchmark(options, events=console)
+        record = build_record(report, record_header("latency"))
+        try:
+            atomic_write_text(out_dir / SAMPLES_FILE, samples_csv_text(report.measurements))
+            if report.layers:
+                atomic_write_text(out_dir / LAYERS_FILE, layers_csv_text(report.layers))
+            write_results(out_dir, record)
+            write_report([out_dir], out_dir / "report.html")
+        finally:  # the statistics reach stdout even when a late write fails
+            _print_results(args, record, report, out_dir)
+    if report.interrupted:
+        return 130
+    return 0 if report.valid else 1
 
-    console = LatencyConsole(options, enabled=not getattr(args, "quiet", False))
-    report = run_benchmark(options, events=console)
-    atomic_write_text(out_dir / "samples.csv", samples_csv_text(report.measurements))
-    if report.layers:
-        atomic_write_text(out_dir / LAYERS_FILE, layers_csv_text(report.layers))
-    record = build_record(report, record_header("latency"))
-    write_results(out_dir, record)
-    write_report([out_dir], out_dir / "report.html")
+
+def _print_results(args: argparse.Namespace, record, report, out_dir) -> None:
+    """stdout: the results record (``--json``), or the header and the latency tables."""
+    from rfbench.latency.table import report_text
+
     if args.json:
         from rfbench.results.writer import record_json_text
 
@@ -351,6 +366,3 @@ def run(args: argparse.Namespace) -> int:
         from rfbench.commands.header import latency_header
 
         sys.stdout.write(latency_header(record) + "\n\n" + report_text(report, str(out_dir)) + "\n")
-    if report.interrupted:
-        return 130
-    return 0 if report.valid else 1

@@ -56,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="output folder for results.json / results.csv (default: reports/profile-<time>)",
     )
     parser.add_argument(
+        "--force", action="store_true",
+        help="replace the results of another run in --out (default: refuse)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print the result record as JSON instead of a table"
     )
     parser.set_defaults(func=run)
@@ -66,15 +70,16 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.commands.options import input_hw as input_hw_of
     from rfbench.complexity.analysis import analyze
     from rfbench.models.reference_r50 import reference_model_path
+    from rfbench.results.outdir import prepare_output_dir
     from rfbench.results.record import record_header
-    from rfbench.results.writer import new_output_dir, record_json_text, write_results
+    from rfbench.results.writer import record_json_text, write_results
 
     input_hw = input_hw_of(args)
-    model = Path(args.model) if args.model else reference_model_path()
-    report = analyze(model, input_hw)
-    record = profile_record(report, record_header("profile"))
-    out_dir = new_output_dir(args.out, "profile")
-    write_results(out_dir, record)
+    with prepare_output_dir(args.out, "profile", force=args.force) as out_dir:
+        model = Path(args.model) if args.model else reference_model_path()
+        report = analyze(model, input_hw)
+        record = profile_record(report, record_header("profile"))
+        write_results(out_dir, record)
     if args.json:
         print(record_json_text(record), end="")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and its CSV; print their paths."""
-    from rfbench.report import write_report
+    from rfbench.report import default_out_path, write_report
+    from rfbench.results.outdir import check_output_file
 
-    path = write_report(args.result_dirs, args.out, baseline=args.baseline)
+    out = args.out
+    if out is None:  # write_report's default, fixed here so that it is checked before any work
+        dirs = list(args.result_dirs)
+        if args.baseline is not None and not _among(args.baseline, dirs):
+            dirs.insert(0, args.baseline)
+        out = default_out_path(dirs)
+    elif Path(out).is_dir():
+        out = Path(out) / "report.html"
+    check_output_file(out)
+    path = write_report(args.result_dirs, out, baseline=args.baseline)
     print(f"report: {path}")
     print(f"table:  {path.with_suffix('.csv')}")
     return 0
+
+
+def _among(folder: str, dirs: list[str]) -> bool:
+    """Whether ``folder`` (or the folder of a file) is one of ``dirs``."""
+    path = Path(folder)
+    path = path.parent if path.is_file() else path
+    return any(Path(d).resolve() == path.resolve() for d in dirs)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rfbench.decoder.finite import check_finite_outputs
 from rfbench.errors import RfbenchError
 from rfbench.latency.loop import AsyncWorkload, SyncWorkload, Workload
 from rfbench.models.opening import RuntimeSettings, open_adapter
@@ -103,7 +104,11 @@ def _time_ms(fn: Callable[[], object]) -> float:
 
 
 def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
-    """Bind inputs, time the first inference, run the warm-up, build the workload.
+    """Bind inputs, time the first inference, check outputs, run the warm-up, build the workload.
+
+    One untimed inference after the first one checks that the outputs are finite: a model
+    producing NaN or inf is refused with a one-line error naming the model and the output
+    (timing a model whose answer is garbage gives numbers nobody should compare).
 
     Warm-up: ``options.warmup`` sync inferences in latency mode; in throughput mode an async
     run of max(warmup, requests) inferences, so every infer request has run once.
@@ -112,6 +117,8 @@ def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
     runner = adapter.sync_runner(feeds)
     first_ms = _time_ms(runner)
     log.info("%s: first inference %.2f ms", name, first_ms)
+    check_finite_outputs(adapter.infer(feeds), options.model, f"random input (seed {options.seed}) on {name}")
+    runner = adapter.sync_runner(feeds)  # bound again: infer may have used the same request
     warmup_ms: list[float] = []
     if options.mode == "latency":
         warmup_ms = [_time_ms(runner) for _ in range(options.warmup)]

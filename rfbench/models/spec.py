@@ -112,8 +112,14 @@ def build_model_spec(
     channel_order: str | None = None, mean: Sequence[float] | None = None,
     scale: Sequence[float] | None = None,
 ) -> ModelSpec:
-    """Resolve the output layout from the compiled model's outputs and settle the pixels."""
-    resolved = resolve_layout(output_shapes, layout=layout, names=output_names)
+    """Resolve the output layout from the compiled model's outputs and settle the pixels.
+
+    Errors about the outputs name the model file.
+    """
+    try:
+        resolved = resolve_layout(output_shapes, layout=layout, names=output_names)
+    except RfbenchError as exc:
+        raise RfbenchError(f"{model_path}: {exc}") from None
     pixels, source = choose_pixels(resolved.kind, channel_order, mean, scale)
     return ModelSpec(Path(model_path), plan, pixels, source, resolved)
 

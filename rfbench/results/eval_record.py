@@ -137,6 +137,9 @@ class Dataset(Part):
     limit: str | None = None
     num_images_evaluated: int
     num_images_without_predictions: int
+    #: boxes with a negative width or height in the scored files (kept, as the official tool
+    #: keeps them); absent in records written before rfbench counted them
+    num_negative_size_boxes: int | None = None
 
 
 class Metric(Part):

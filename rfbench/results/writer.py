@@ -47,7 +47,11 @@ def unused_timestamped_path(prefix: str, extension: str = "") -> Path:
 
 
 def new_output_dir(out: str | os.PathLike | None, kind: str) -> Path:
-    """Return ``out`` (created) or a new timestamped folder under ``reports/``."""
+    """Return ``out`` (created) or a new timestamped folder under ``reports/``.
+
+    Only creates it. A command uses :func:`rfbench.results.outdir.prepare_output_dir` instead,
+    which also checks that the folder takes files, locks it and refuses another run's results.
+    """
     path = Path(out) if out is not None else unused_timestamped_path(kind)
     try:
         path.mkdir(parents=True, exist_ok=True)

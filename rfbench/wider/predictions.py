@@ -207,7 +207,7 @@ def format_prediction_file(image_id: str, xywhs: np.ndarray) -> str:
     same float32 value (detections come from float32 networks; this keeps files compact and
     writing fast: the OMZ layout-A recipe keeps ~9,000 boxes per image).
     """
-    rows = np.asarray(xywhs, dtype=np.float64).reshape(-1, 5).astype(np.float32)
+    rows = _submission_rows(xywhs)
     head = f"{image_id.rsplit('/', 1)[-1]}\n{len(rows)}\n"
     return head + (_ROW_FORMAT * len(rows)) % tuple(rows.ravel().tolist())
 
@@ -215,9 +215,26 @@ def format_prediction_file(image_id: str, xywhs: np.ndarray) -> str:
 _ROW_FORMAT = "%.9g %.9g %.9g %.9g %.9g\n"
 
 
+def _submission_rows(xywhs: np.ndarray) -> np.ndarray:
+    """(N, 5) float32 rows as written (float64 input beyond float32's range becomes inf)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(xywhs, dtype=np.float64).reshape(-1, 5).astype(np.float32)
+
+
 def write_prediction_file(pred_dir: str | Path, image_id: str, xywhs: np.ndarray) -> Path:
-    """Atomically write the prediction file of ``image_id`` under ``pred_dir``; returns its path."""
+    """Atomically write the prediction file of ``image_id`` under ``pred_dir``; returns its path.
+
+    RfbenchError (and no file) if a value is NaN or inf as written (float32): a prediction file
+    never holds a number the readers would refuse.
+    """
     path = prediction_path(pred_dir, image_id)
+    rows = _submission_rows(xywhs)
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if len(bad):
+        raise RfbenchError(
+            f"{path}: refusing to write {len(bad)} box(es) with NaN or inf values for {image_id} "
+            f"(first: {rows[bad[0]].tolist()}); nothing was written for this image"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, format_prediction_file(image_id, xywhs))
+    atomic_write_text(path, format_prediction_file(image_id, rows))
     return path
