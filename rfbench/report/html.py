@@ -25,6 +25,7 @@ from rfbench.report.sections import (
     complexity_section,
     latency_section,
 )
+from rfbench.report.summary import summary_section
 from rfbench.report.tables import Comparison, Pair
 from rfbench.results.eval_record import EvalRecord, RuntimeInfo
 from rfbench.results.latency_record import LatencyRecord, LatencyRun
@@ -51,7 +52,8 @@ class Page:
         return [entry for entry in self.entries if entry.kind == kind]
 
     def render(self) -> str:
-        sections = [("runs", "Runs", self.runs_section())]
+        sections = [("summary", "Summary", summary_section(self.entries))]
+        sections.append(("runs", "Runs", self.runs_section()))
         sections.append(("environment", "Environment", self.environment_section()))
         if self.of_kind("eval"):
             sections.append(("accuracy", "Accuracy", accuracy_section(self)))
