@@ -156,9 +156,13 @@ def latency_section(page: Page) -> list[str]:
         if entry.samples is None:
             parts.append(note(entry.samples_note or f"{entry.label}: no samples", True))
             continue
+        kind = plots.distribution_kind(len(entry.samples))
         uri = plots.latency_plot(entry.label, entry.data, entry.samples, page.colours[id(entry)])
-        parts.append(figure(uri, f"latency histogram and timeline of {entry.label}",
-                            f"{entry.label}: dashed lines are the run's percentiles"))
+        parts.append(figure(uri, f"latency {kind} and timeline of {entry.label}",
+                            f"{entry.label}: {kind} of {len(entry.samples)} samples; dashed "
+                            "lines are the run's percentiles"))
+    parts.append(Html(f'<p class="sub">Distributions of {plots.HISTOGRAM_MIN_SAMPLES} samples '
+                      "or more are histograms; fewer are strip plots (one dot per sample).</p>"))
     return parts
 
 # -- complexity ------------------------------------------------------------------------------------
