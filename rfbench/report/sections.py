@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rfbench.report import plots
+from rfbench.report.layers import layers_parts
 from rfbench.report.markup import DASH, Html, esc, figure, fmt, note, table
 from rfbench.report.runs import Entry
 from rfbench.report.tables import (
@@ -163,6 +164,7 @@ def latency_section(page: Page) -> list[str]:
                             "lines are the run's percentiles"))
     parts.append(Html(f'<p class="sub">Distributions of {plots.HISTOGRAM_MIN_SAMPLES} samples '
                       "or more are histograms; fewer are strip plots (one dot per sample).</p>"))
+    parts += layers_parts(lats)
     return parts
 
 # -- complexity ------------------------------------------------------------------------------------
