@@ -17,6 +17,7 @@ from typing import Any
 
 from rfbench import __version__
 from rfbench.report import plots
+from rfbench.report.drawings import detections_parts
 from rfbench.report.markup import CSP, CSS, DASH, Html, esc, fmt, note, section, table
 from rfbench.report.runs import Entry, Run
 from rfbench.report.sections import (
@@ -57,6 +58,9 @@ class Page:
         sections.append(("environment", "Environment", self.environment_section()))
         if self.of_kind("eval"):
             sections.append(("accuracy", "Accuracy", accuracy_section(self)))
+            detections = detections_parts(self.of_kind("eval"))
+            if detections:
+                sections.append(("detections", "Detections", detections))
         if self.of_kind("latency"):
             sections.append(("latency", "Latency", latency_section(self)))
         if self.of_kind("profile"):

@@ -180,8 +180,9 @@ def _set_ratios(rows: list[SummaryRow]) -> None:
 # -- HTML ------------------------------------------------------------------------------------
 
 SUMMARY_HEADERS = ("model", "runtime", "device", "precision", "input",
-                   *[f"AP {label} %" for _p, _s, label in AP_COLUMNS],
-                   "p50 ms", "throughput fps", "GFLOPs", "valid")
+                   *[Html(f'AP {esc(label)}<span class="ratio">%</span>')
+                     for _p, _s, label in AP_COLUMNS],
+                   "p50 ms", Html('throughput<span class="ratio">fps</span>'), "GFLOPs", "valid")
 
 
 def _ratio_cell(value: float | None, r: float | None, row: SummaryRow, lower_better: bool) -> Html:
@@ -206,13 +207,13 @@ def summary_section(entries: list[Entry]) -> list[str]:
     cells, classes = [], []
     for row in rows:
         model = Html(f'{esc(row.model_name or DASH)}<span class="sha">sha256 '
-                     f'{esc((row.model_sha256 or DASH)[:16])}</span>')
+                     f'{esc((row.model_sha256 or DASH)[:12])}</span>')
         valid = row.valid()
         valid_cell: Any = DASH if valid is None else "yes" if valid else Html(
             '<span class="badge warn">NOT VALID</span>')
         cells.append([
             model, row.runtime or DASH, row.device or DASH, row.precision or DASH,
-            shape_text(row.input_shape),
+            (shape_text(row.input_shape), "shape"),
             *[fmt(ap * 100) if isinstance(ap, (int, float)) else DASH
               for ap in (row.ap(p, s) for p, s, _l in AP_COLUMNS)],
             _ratio_cell(row.latency_p50_ms, row.p50_ratio, row, lower_better=True),
