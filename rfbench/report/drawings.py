@@ -5,9 +5,9 @@ else ``<run>/predictions``), the ground truth from the data root the record name
 (``load_ground_truth``), outcomes from :mod:`rfbench.report.outcomes` at
 :data:`SCORE_THRESHOLD`, and the images from the data root, drawn downscaled to
 :data:`DRAW_WIDTH_PX` and embedded as JPEG data URIs (the page stays one file). Landmarks are
-dotted where the run kept them (``<run>/landmarks/<event>/<name>.txt``, rows ``x y w h score``
-then five ``x y`` points, the predictions at or above the landmark threshold of the run); a
-run without them is drawn without landmarks, and the caption says so. A data root or
+dotted where the run kept them (:mod:`rfbench.accuracy.landmarks`: ``<run>/landmarks/``, the
+detections at or above the same threshold); a run without them (scored prediction files, or a
+run made before they were written) is drawn without landmarks, and the caption says so. A data root or
 prediction folder that is gone skips the drawings with a note.
 """
 
@@ -20,6 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rfbench.accuracy.landmarks import (
+    LANDMARKS_DIR,
+    MIN_SCORE,
+    landmarks_dir_for,
+    read_landmarks_file,
+)
 from rfbench.errors import RfbenchError
 from rfbench.report.markup import Html, esc, note, table
 from rfbench.report.outcomes import (
@@ -38,13 +44,12 @@ from rfbench.report.runs import Entry
 
 log = logging.getLogger(__name__)
 
-SCORE_THRESHOLD = 0.5  # detections drawn and counted: score >= this
+SCORE_THRESHOLD = MIN_SCORE  # detections drawn and counted: score >= this (= the sidecars')
 DRAWN_IMAGES = 3  # per eval run: the images with the most missed faces
 MISSED_TABLE_ROWS = 10
 MAX_RUNS_DRAWN = 3
 DRAW_WIDTH_PX = 480
 JPEG_QUALITY = 82
-LANDMARKS_DIR = "landmarks"
 #: BGR colours (and the legend's CSS colour) of each outcome.
 COLOURS = {PRED_TP: ((40, 170, 40), "#28aa28"), PRED_FP: ((40, 40, 225), "#e12828"),
            GT_MISSED: ((0, 215, 255), "#ffd700"), GT_IGNORED: ((160, 160, 160), "#a0a0a0")}
@@ -85,20 +90,9 @@ def load_outcomes(entry: Entry) -> RunOutcomes:
     else:
         outcomes = classify_omz(gt, reading.predictions, SCORE_THRESHOLD)
         protocol = "OMZ protocol (faces of 64 px and up, IoU \u2265 0.5)"
-    landmarks = entry.run.path / LANDMARKS_DIR
-    return RunOutcomes(entry, outcomes, protocol, find_images_dir(dataset.data_root),
-                       landmarks if landmarks.is_dir() else None)
-
-
-def read_landmarks(folder: Path, image_id: str) -> np.ndarray:
-    """(N, 15) ``x y w h score`` + five ``x y`` points of one image; empty when none."""
-    from rfbench.wider.image_ids import safe_join
-
-    path = safe_join(folder, image_id, ".txt")
-    if not path.is_file():
-        return np.zeros((0, 15))
-    rows = [line.split() for line in path.read_text(encoding="utf-8").splitlines()[2:]]
-    return np.array([[float(v) for v in row] for row in rows if len(row) == 15]).reshape(-1, 15)
+    landmarks = next((d for d in (landmarks_dir_for(pred_dir), entry.run.path / LANDMARKS_DIR)
+                      if d.is_dir()), None)
+    return RunOutcomes(entry, outcomes, protocol, find_images_dir(dataset.data_root), landmarks)
 
 
 def _landmarks_of(pred: np.ndarray, table_rows: np.ndarray) -> list[np.ndarray | None]:
@@ -137,9 +131,10 @@ def draw(image: np.ndarray, outcome: ImageOutcome, landmarks: np.ndarray) -> np.
         for row, lmk in zip(outcome.pred_xywhs[outcome.pred_outcome == what],
                             [p for p, o in zip(points, outcome.pred_outcome) if o == what]):
             rect(row, COLOURS[what][0], 2)
+            radius = 2 if row[2] * scale >= 24 else 1  # dots that do not hide small faces
             for x, y in (lmk if lmk is not None else []):
-                cv2.circle(small, (round(x * scale), round(y * scale)), 2, (255, 80, 255), -1,
-                           lineType=cv2.LINE_AA)
+                cv2.circle(small, (round(x * scale), round(y * scale)), radius, (255, 80, 255),
+                           -1, lineType=cv2.LINE_AA)
     return small
 
 
@@ -176,7 +171,7 @@ def drawn_parts(run: RunOutcomes) -> list[str]:
         except RfbenchError as exc:
             figures.append(note(f"{outcome.image_id}: not drawn: {exc}", True))
             continue
-        lmk = read_landmarks(run.landmarks_dir, outcome.image_id) if run.landmarks_dir else \
+        lmk = read_landmarks_file(run.landmarks_dir, outcome.image_id) if run.landmarks_dir else \
             np.zeros((0, 15))
         had_landmarks |= bool(len(lmk))
         caption = (f"{outcome.image_id}: {outcome.count(PRED_TP)} TP, {outcome.count(PRED_FP)} "
@@ -190,7 +185,8 @@ def drawn_parts(run: RunOutcomes) -> list[str]:
                                                                   .sum())),
              str(int((o.pred_outcome == PRED_IGNORED).sum()))] for o in chosen]
     landmark_text = ("landmarks dotted" if had_landmarks else
-                     "no landmarks: this run kept none (prediction files hold boxes only)")
+                     "no landmarks: this run kept none (prediction files hold boxes only; model runs write "
+                     f"them to {LANDMARKS_DIR}/)")
     return [
         Html(f"<h3>Detections: {esc(label)}</h3>"),
         Html(f'<p class="sub">Score \u2265 {SCORE_THRESHOLD}, matched as the {esc(run.protocol)}'
