@@ -75,7 +75,12 @@ def _style(ax) -> None:
 
 
 def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
-    """One protocol/setting's precision-recall curves overlaid.
+    """:func:`pr_curve_figure` as a PNG data URI."""
+    return to_data_uri(pr_curve_figure(title, curves))
+
+
+def pr_curve_figure(title: str, curves: Sequence[dict[str, Any]]):
+    """One protocol/setting's precision-recall curves overlaid (a matplotlib Figure).
 
     ``curves``: dicts with ``label``, ``precision``, ``recall``, ``ap`` (fraction or None),
     ``colour`` and ``dashed`` (a run not comparable with the baseline).
@@ -108,7 +113,7 @@ def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
     ax.set_title(plain(title), fontsize=11)
     _style(ax)
     ax.legend(loc="lower left", fontsize=7.5, frameon=True, framealpha=0.9)
-    return to_data_uri(fig)
+    return fig
 
 
 def curve_style(index: int, not_comparable: bool = False) -> dict[str, str]:
@@ -132,6 +137,11 @@ def _strip(ax, latencies: np.ndarray, colour_hex: str) -> None:
 
 
 def latency_plot(label: str, run: LatencyRun, samples, colour_hex: str) -> str:
+    """:func:`latency_figure` as a PNG data URI."""
+    return to_data_uri(latency_figure(label, run, samples, colour_hex))
+
+
+def latency_figure(label: str, run: LatencyRun, samples, colour_hex: str):
     """Histogram of one run's latency samples (a strip plot under
     :data:`HISTOGRAM_MIN_SAMPLES`) with percentiles marked, and latency over iterations.
     Percentile values are the run's own (results.json), not recomputed."""
@@ -173,7 +183,7 @@ def latency_plot(label: str, run: LatencyRun, samples, colour_hex: str) -> str:
     time_ax.set_ylim(bottom=0)
     _style(time_ax)
     fig.suptitle(plain(label, 100), fontsize=11)
-    return to_data_uri(fig)
+    return fig
 
 
 def scatter_plot(settings: Sequence[tuple[str, str]], points: Sequence[dict[str, Any]]) -> str:
