@@ -53,15 +53,20 @@ def _missing(value: Any) -> bool:
 def _time_key(rows: list[dict[str, Any]]) -> str | None:
     keys = [k for k in (rows[0] if rows else {}) if k.endswith("_ms")]
     preferred = [k for k in keys if "median" in k or k == "time_ms"]
-    return (preferred or keys or [None])[0]
+    candidates = preferred or keys
+    return candidates[0] if candidates else None
 
 
 def _slowest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     key = _time_key(rows)
     if key is None:
         return rows
-    return sorted(rows, key=lambda r: -(r.get(key) if isinstance(r.get(key), (int, float))
-                                        else float("-inf")))
+
+    def slowness(row: dict[str, Any]) -> float:
+        value = row.get(key)
+        return -float(value) if isinstance(value, (int, float)) else float("inf")
+
+    return sorted(rows, key=slowness)
 
 
 def layers_parts(entries: list[Entry]) -> list[str]:
