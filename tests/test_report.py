@@ -136,7 +136,7 @@ def test_single_eval_report_structure_and_values(real_runs):
     assert out == real_runs["eval"] / "report.html"
     text, doc = parse(out)
     record = json.loads((real_runs["eval"] / "results.json").read_text())
-    assert doc.sections == ["summary", "runs", "environment", "accuracy", "detections"]
+    assert doc.sections == ["summary", "accuracy", "detections", "runs", "environment"]
     # header: version, command line, model name + sha256, protocol and preset
     runs = doc.table("runs")
     header, row = runs[0], runs[1]
@@ -192,9 +192,8 @@ def check_offline(text: str, doc: Doc) -> None:
 @pytest.mark.slow
 def test_multi_report_sections_comparison_and_notes(multi):
     text, doc = parse(multi["out"])
-    assert doc.sections == ["summary", "runs", "environment", "accuracy", "detections",
-                            "latency", "complexity",
-                            "comparison"]
+    assert doc.sections == ["summary", "accuracy", "detections", "latency", "complexity",
+                            "comparison", "runs", "environment"]
     check_offline(text, doc)
     check_images(doc.images())
     alts = [a["alt"] for a in doc.images()]

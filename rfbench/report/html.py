@@ -53,9 +53,8 @@ class Page:
         return [entry for entry in self.entries if entry.kind == kind]
 
     def render(self) -> str:
+        # the answer first (summary, results); where it comes from (runs, environment) last
         sections = [("summary", "Summary", summary_section(self.entries))]
-        sections.append(("runs", "Runs", self.runs_section()))
-        sections.append(("environment", "Environment", self.environment_section()))
         if self.of_kind("eval"):
             sections.append(("accuracy", "Accuracy", accuracy_section(self)))
             detections = detections_parts(self.of_kind("eval"))
@@ -68,6 +67,8 @@ class Page:
         comparison = comparison_section(self)
         if comparison:
             sections.append(("comparison", "Comparison", comparison))
+        sections.append(("runs", "Runs", self.runs_section()))
+        sections.append(("environment", "Environment", self.environment_section()))
         nav = "".join(f'<a href="#{ident}">{esc(title)}</a>' for ident, title, _ in sections)
         models = sorted({e.model_name for e in self.entries if e.model_name})
         title = "rfbench report" + (f": {', '.join(models)}" if models else "")
