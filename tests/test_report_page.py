@@ -306,6 +306,36 @@ def test_page_counts_equal_the_independent_count(real_runs, eval_data, tmp_path)
     assert "landmarks dotted" in html  # the eval run kept them in landmarks/
 
 
+def test_landmark_sidecars_hold_the_confident_prediction_rows(real_runs, eval_data):
+    """Each model-run image has a sidecar whose boxes and scores are exactly the prediction
+    file's rows scoring >= 0.5, with five landmark points inside (or at) each box."""
+    from rfbench.accuracy.landmarks import MIN_SCORE, read_landmarks_file
+
+    gt, predictions = eval_data
+    folder = real_runs["eval"] / "landmarks"
+    for image_id in gt.image_ids:
+        rows = read_landmarks_file(folder, image_id)
+        preds = predictions[image_id]
+        confident = preds[preds[:, 4] >= MIN_SCORE]
+        assert len(rows) == len(confident) > 0, image_id
+        np.testing.assert_array_equal(rows[:, :5], confident)
+        points = rows[:, 5:].reshape(-1, 5, 2)
+        x, y, w, h = (rows[:, k, None] for k in range(4))
+        inside = ((points[..., 0] >= x - 0.25 * w) & (points[..., 0] <= x + 1.25 * w)
+                  & (points[..., 1] >= y - 0.25 * h) & (points[..., 1] <= y + 1.25 * h))
+        assert inside.mean() > 0.95, image_id
+
+
+def test_drawings_are_skipped_with_a_note_when_the_data_root_is_gone(real_runs, tmp_path):
+    def moved(record):
+        record["dataset"]["data_root"] = str(tmp_path / "gone")
+
+    run = copy_run(real_runs["eval"], tmp_path / "eval", moved)
+    html = write_report([run], tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "detections not drawn: data root not found: " in html
+    assert "data:image/jpeg" not in html
+
+
 def test_draw_uses_one_colour_per_outcome():
     image = np.full((200, 480, 3), 255, np.uint8)
     outcome = ImageOutcome(

@@ -202,12 +202,10 @@ def drawn_parts(run: RunOutcomes) -> list[str]:
 
 
 def detections_parts(evals: list[Entry]) -> list[str]:
-    """The drawings of up to :data:`MAX_RUNS_DRAWN` eval runs with a model; notes for the rest."""
+    """The drawings of the first :data:`MAX_RUNS_DRAWN` eval runs; notes for the rest."""
     parts: list[str] = []
     drawn = 0
     for entry in evals:
-        if entry.data.model is None:
-            continue
         if drawn == MAX_RUNS_DRAWN:
             parts.append(note(f"{entry.label}: detections not drawn (the first "
                               f"{MAX_RUNS_DRAWN} runs are)"))
