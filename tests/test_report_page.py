@@ -57,6 +57,7 @@ def summary_rows(html: str) -> list[list[str]]:
 
 # -- summary ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_summary_comes_first_and_equals_the_records(real_runs, tmp_path):
     out = write_report([real_runs["eval"], real_runs["lat"], real_runs["prof"]],
                        tmp_path / "r.html")
@@ -114,6 +115,7 @@ def _slower(record):
         run["throughput_fps"] /= 2
 
 
+@pytest.mark.slow
 def test_latency_ratios_only_between_comparable_runs(real_runs, tmp_path):
     dirs = [real_runs["lat"],
             copy_run(real_runs["lat"], tmp_path / "slower", _slower),
@@ -279,6 +281,7 @@ def test_outcomes_on_a_made_up_image_cover_every_case():
         independent_omz(gt_boxes, preds) == (1, 2, 2)
 
 
+@pytest.mark.slow
 def test_page_counts_equal_the_independent_count(real_runs, eval_data, tmp_path):
     gt, predictions = eval_data
     html = write_report([real_runs["eval"]], tmp_path / "r.html").read_text(encoding="utf-8")
