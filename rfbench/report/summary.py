@@ -126,7 +126,7 @@ def build_summary(entries: list[Entry]) -> list[SummaryRow]:
         row = next((r for r in rows if getattr(r, slot) is None and _same_model(r, entry)
                     and (r.runtime, r.device, r.precision, r.input_shape) == key), None)
         if row is None:
-            row = SummaryRow(entry.model_name, entry.model_sha256, *key)
+            row = SummaryRow(entry.model_name or entry.label, entry.model_sha256, *key)
             rows.append(row)
         setattr(row, slot, entry)
     for entry in entries:
