@@ -136,7 +136,7 @@ def test_single_eval_report_structure_and_values(real_runs):
     assert out == real_runs["eval"] / "report.html"
     text, doc = parse(out)
     record = json.loads((real_runs["eval"] / "results.json").read_text())
-    assert doc.sections == ["runs", "environment", "accuracy"]
+    assert doc.sections == ["summary", "accuracy", "detections", "runs", "environment"]
     # header: version, command line, model name + sha256, protocol and preset
     runs = doc.table("runs")
     header, row = runs[0], runs[1]
@@ -158,7 +158,10 @@ def test_single_eval_report_structure_and_values(real_runs):
         assert f"{metric['num_faces']} faces" in ap_rows[0][col]
     # one PR plot per setting, embedded and decodable
     imgs = doc.images()
-    assert sorted(a["alt"] for a in imgs) == sorted(f"precision-recall curve {s}" for s in SETTINGS)
+    drawn = [a["alt"] for a in imgs if a["alt"].startswith("detections on ")]
+    assert len(drawn) == 3  # the three images with the most missed faces
+    assert sorted(a["alt"] for a in imgs if a["alt"] not in drawn) == sorted(
+        f"precision-recall curve {s}" for s in SETTINGS)
     check_images(imgs)
     check_offline(text, doc)
 
@@ -166,10 +169,13 @@ def test_single_eval_report_structure_and_values(real_runs):
 def check_images(imgs: list[dict]) -> None:
     assert imgs
     for attrs in imgs:
-        match = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", attrs["src"])
+        # plots are PNG; the drawn detections (photos) JPEG
+        kind = "jpeg" if attrs["alt"].startswith("detections on ") else "png"
+        match = re.fullmatch(rf"data:image/{kind};base64,([A-Za-z0-9+/=]+)", attrs["src"])
         assert match, attrs["src"][:60]
         data = base64.b64decode(match.group(1), validate=True)
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+        magic = b"\xff\xd8\xff" if kind == "jpeg" else b"\x89PNG\r\n\x1a\n"
+        assert data[:len(magic)] == magic and len(data) > 2000
 
 
 def check_offline(text: str, doc: Doc) -> None:
@@ -186,13 +192,13 @@ def check_offline(text: str, doc: Doc) -> None:
 @pytest.mark.slow
 def test_multi_report_sections_comparison_and_notes(multi):
     text, doc = parse(multi["out"])
-    assert doc.sections == ["runs", "environment", "accuracy", "latency", "complexity",
-                            "comparison"]
+    assert doc.sections == ["summary", "accuracy", "detections", "latency", "complexity",
+                            "comparison", "runs", "environment"]
     check_offline(text, doc)
     check_images(doc.images())
     alts = [a["alt"] for a in doc.images()]
     assert sum(a.startswith("precision-recall curve") for a in alts) == len(SETTINGS)
-    assert sum(a.startswith("latency histogram") for a in alts) == 1
+    assert sum(a.startswith("latency strip plot and timeline") for a in alts) == 1  # < 100 samples
     assert "accuracy vs latency scatter" in alts
 
     # comparison: AP ratios against the baseline (the first run)

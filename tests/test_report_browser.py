@@ -7,6 +7,7 @@ skipped, except under CI (``CI`` set), where they fail.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -78,7 +79,8 @@ def test_report_loads_without_console_errors(chromium, report, tmp_path):
     assert console_messages(result.stderr) == []
     dom = result.stdout
     expected = img_count(report.read_text(encoding="utf-8"))
-    assert expected == 6  # four PR curves, one latency figure, the accuracy-latency scatter
+    # four PR curves, one latency figure, the accuracy-latency scatter, three drawn images
+    assert expected == 9
     assert img_count(dom) == expected
     assert 'id="accuracy"' in dom and 'id="latency"' in dom
 
@@ -116,3 +118,39 @@ def test_screenshot_is_a_non_blank_png(chromium, report, tmp_path):
     not_white = (rgb < 0.95).any(axis=-1).mean()
     colours = len(np.unique((rgb * 255).astype(np.uint8).reshape(-1, 3), axis=0))
     assert not_white > 0.03 and colours > 50, (not_white, colours)
+
+
+DRAWN_CHECK = """<script>
+window.addEventListener("load", () => {
+  const drawn = [...document.images].filter((img) => img.alt.startsWith("detections on "));
+  const out = document.createElement("pre");
+  out.id = "drawn-check";
+  out.textContent = drawn.map((img) => `${img.naturalWidth}x${img.naturalHeight}`).join(" ");
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def test_drawn_detections_decode_at_their_size(chromium, report, tmp_path):
+    """The JPEG data URIs of the drawn images decode in the browser, 480 px wide each."""
+    import cv2
+
+    html = report.read_text(encoding="utf-8")
+    probe = html.replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';", 1)
+    probe = probe.replace("</body>", DRAWN_CHECK + "</body>", 1)
+    page = tmp_path / "drawn.html"
+    page.write_text(probe, encoding="utf-8")
+    result = run_chromium(chromium, page, tmp_path / "profile", "--virtual-time-budget=10000",
+                          "--dump-dom")
+    assert console_messages(result.stderr) == []
+    match = re.search(r'<pre id="drawn-check">(.*?)</pre>', result.stdout)
+    assert match, result.stdout[-500:]
+    sizes = match.group(1).split()
+    assert len(sizes) == 3, sizes
+    # the sizes the browser decoded equal the JPEG's own (OpenCV decoding the same bytes)
+    uris = re.findall(r'<img src="data:image/jpeg;base64,([^"]+)" alt="detections on ', html)
+    expected = []
+    for data in uris:
+        image = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
+        expected.append(f"{image.shape[1]}x{image.shape[0]}")
+    assert sizes == expected and all(size.startswith("480x") for size in sizes)

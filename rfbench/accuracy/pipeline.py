@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rfbench.accuracy.landmarks import landmarks_dir_for, write_landmarks_file
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.detections import Detections
 from rfbench.decoder.finite import check_finite_outputs
@@ -100,6 +101,7 @@ class PredictionRun:
         levels = decode_outputs(outputs, self.spec.layout, self.spec.input.hw)
         dets = postprocess(levels, self.preset, transform)
         write_prediction_file(self.pred_dir, image_id, detections_to_xywhs(dets))
+        write_landmarks_file(landmarks_dir_for(self.pred_dir), image_id, dets)  # for the report
         return len(dets)
 
     def run(self, image_ids: Sequence[str], progress: bool = True,

@@ -17,6 +17,7 @@ from typing import Any
 
 from rfbench import __version__
 from rfbench.report import plots
+from rfbench.report.drawings import detections_parts
 from rfbench.report.markup import CSP, CSS, DASH, Html, esc, fmt, note, section, table
 from rfbench.report.runs import Entry, Run
 from rfbench.report.sections import (
@@ -25,6 +26,7 @@ from rfbench.report.sections import (
     complexity_section,
     latency_section,
 )
+from rfbench.report.summary import summary_section
 from rfbench.report.tables import Comparison, Pair
 from rfbench.results.eval_record import EvalRecord, RuntimeInfo
 from rfbench.results.latency_record import LatencyRecord, LatencyRun
@@ -51,10 +53,13 @@ class Page:
         return [entry for entry in self.entries if entry.kind == kind]
 
     def render(self) -> str:
-        sections = [("runs", "Runs", self.runs_section())]
-        sections.append(("environment", "Environment", self.environment_section()))
+        # the answer first (summary, results); where it comes from (runs, environment) last
+        sections = [("summary", "Summary", summary_section(self.entries))]
         if self.of_kind("eval"):
             sections.append(("accuracy", "Accuracy", accuracy_section(self)))
+            detections = detections_parts(self.of_kind("eval"))
+            if detections:
+                sections.append(("detections", "Detections", detections))
         if self.of_kind("latency"):
             sections.append(("latency", "Latency", latency_section(self)))
         if self.of_kind("profile"):
@@ -62,6 +67,8 @@ class Page:
         comparison = comparison_section(self)
         if comparison:
             sections.append(("comparison", "Comparison", comparison))
+        sections.append(("runs", "Runs", self.runs_section()))
+        sections.append(("environment", "Environment", self.environment_section()))
         nav = "".join(f'<a href="#{ident}">{esc(title)}</a>' for ident, title, _ in sections)
         models = sorted({e.model_name for e in self.entries if e.model_name})
         title = "rfbench report" + (f": {', '.join(models)}" if models else "")

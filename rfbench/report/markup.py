@@ -57,7 +57,20 @@ figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { font-size: 12px; color: var(--muted); }
 dl.rules dt { font-weight: 600; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 dl.rules dd { margin: 0 0 6px 18px; font-size: 13px; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; max-width: 100%; }
+td { overflow-wrap: break-word; }
+.badge { white-space: nowrap; }
+tr.invalid td { background: #fdecea !important; }
+tr.invalid td:first-child { border-left: 4px solid #b3261e; }
+table.summary { width: 100%; font-size: 12.5px; }
+table.summary th, table.summary td { padding: 4px 5px; }
+table.summary td:first-child { min-width: 11em; overflow-wrap: anywhere; }
+table.summary .sha { width: auto; }
+td.shape { white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.layers td.name { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11.5px;
+                       word-break: break-all; min-width: 20em; }
+.legend-swatch { display: inline-block; width: 12px; height: 12px; border: 3px solid; margin: 0 4px -1px 10px; }
+.plots.drawn figure { max-width: 490px; }
 @media print {
   body { padding: 0; max-width: none; font-size: 11px; }
   nav { display: none; }

@@ -25,6 +25,12 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 DPI = 100
 #: Longer PR curves are thinned to this many evenly spaced points (invisible at plot size).
 MAX_CURVE_POINTS = 4000
+#: A latency histogram needs at least this many samples; fewer are drawn as a strip plot
+#: (every sample a dot), where a histogram's bins would hold a handful of samples each.
+HISTOGRAM_MIN_SAMPLES = 100
+#: Per-run line styles and markers of overlaid curves, so identical curves stay apart.
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 #: Percentiles marked on the latency histogram: (results.json key, label, colour).
 MARKED_PERCENTILES = (
     ("latency_p50_ms", "p50", "#2ca02c"),
@@ -69,16 +75,22 @@ def _style(ax) -> None:
 
 
 def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
-    """One protocol/setting's precision-recall curves overlaid.
+    """:func:`pr_curve_figure` as a PNG data URI."""
+    return to_data_uri(pr_curve_figure(title, curves))
+
+
+def pr_curve_figure(title: str, curves: Sequence[dict[str, Any]]):
+    """One protocol/setting's precision-recall curves overlaid (a matplotlib Figure).
 
     ``curves``: dicts with ``label``, ``precision``, ``recall``, ``ap`` (fraction or None),
     ``colour`` and ``dashed`` (a run not comparable with the baseline).
     """
     fig = _figure(5.4, 4.1)
     ax = fig.add_subplot()
-    # earlier runs drawn wider, so that identical curves stay visible under later ones
-    widths = np.linspace(4.2, 1.5, num=len(curves)) if len(curves) > 1 else [1.8]
-    for curve, width in zip(curves, widths):
+    # earlier runs drawn wider, each with its own line style and markers (at staggered
+    # positions), so that identical curves stay distinguishable
+    widths = np.linspace(3.6, 1.4, num=len(curves)) if len(curves) > 1 else [1.8]
+    for index, (curve, width) in enumerate(zip(curves, widths)):
         recall = np.asarray(curve["recall"], dtype=float)
         precision = np.asarray(curve["precision"], dtype=float)
         if len(recall) > MAX_CURVE_POINTS:  # e.g. an omz curve with a point per prediction
@@ -87,8 +99,13 @@ def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
         order = np.argsort(recall, kind="stable")
         ap = curve.get("ap")
         label = plain(curve["label"], 60) + (f"  AP {ap * 100:.2f}" if ap is not None else "")
+        style = curve_style(index, bool(curve.get("dashed")))
+        count = max(len(recall), 1)
+        every = max(count // 8, 1)
         ax.plot(recall[order], precision[order], color=curve["colour"], linewidth=width,
-                linestyle="--" if curve.get("dashed") else "-", label=label)
+                linestyle=style["linestyle"], marker=style["marker"], markersize=5.5,
+                markevery=(min(index * max(every // 4, 1), count - 1), every),
+                markerfacecolor="white" if index % 2 else curve["colour"], label=label)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("recall")
@@ -96,26 +113,56 @@ def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
     ax.set_title(plain(title), fontsize=11)
     _style(ax)
     ax.legend(loc="lower left", fontsize=7.5, frameon=True, framealpha=0.9)
-    return to_data_uri(fig)
+    return fig
+
+
+def curve_style(index: int, not_comparable: bool = False) -> dict[str, str]:
+    """Line style and marker of the ``index``-th overlaid curve (a run not comparable with the
+    baseline is always dashed)."""
+    return {"linestyle": "--" if not_comparable else LINE_STYLES[index % len(LINE_STYLES)],
+            "marker": MARKERS[index % len(MARKERS)]}
+
+
+def distribution_kind(num_samples: int) -> str:
+    """``"histogram"`` from :data:`HISTOGRAM_MIN_SAMPLES` samples on, else ``"strip plot"``."""
+    return "histogram" if num_samples >= HISTOGRAM_MIN_SAMPLES else "strip plot"
+
+
+def _strip(ax, latencies: np.ndarray, colour_hex: str) -> None:
+    """Every sample a dot along the latency axis, jittered vertically (fixed seed)."""
+    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, size=len(latencies))
+    ax.scatter(latencies, jitter, s=22, color=colour_hex, alpha=0.7, edgecolors="none")
+    ax.set_ylim(-1, 1)
+    ax.set_yticks([])
 
 
 def latency_plot(label: str, run: LatencyRun, samples, colour_hex: str) -> str:
-    """Histogram of one run's latency samples with percentiles marked, and latency over
-    iterations. Percentile values are the run's own (results.json), not recomputed."""
+    """:func:`latency_figure` as a PNG data URI."""
+    return to_data_uri(latency_figure(label, run, samples, colour_hex))
+
+
+def latency_figure(label: str, run: LatencyRun, samples, colour_hex: str):
+    """Histogram of one run's latency samples (a strip plot under
+    :data:`HISTOGRAM_MIN_SAMPLES`) with percentiles marked, and latency over iterations.
+    Percentile values are the run's own (results.json), not recomputed."""
     latencies = samples["latency_ms"].to_numpy(dtype=float)
     latencies = latencies[np.isfinite(latencies)]
     fig = _figure(10.5, 3.3)
     hist_ax, time_ax = fig.subplots(1, 2, width_ratios=(1, 1.4))
-    bins = min(60, max(10, int(np.sqrt(len(latencies)) * 2)))
-    hist_ax.hist(latencies, bins=bins, color=colour_hex, alpha=0.75)
+    kind = distribution_kind(len(latencies))
+    if kind == "histogram":
+        bins = min(60, max(10, int(np.sqrt(len(latencies)) * 2)))
+        hist_ax.hist(latencies, bins=bins, color=colour_hex, alpha=0.75)
+        hist_ax.set_ylabel("inferences")
+    else:
+        _strip(hist_ax, latencies, colour_hex)
     for key, name, line_colour in MARKED_PERCENTILES:
         value = getattr(run, key)
         if isinstance(value, (int, float)):
             hist_ax.axvline(value, color=line_colour, linewidth=1.4, linestyle="--",
                             label=f"{name} {value:.2f} ms")
     hist_ax.set_xlabel("latency (ms)")
-    hist_ax.set_ylabel("inferences")
-    hist_ax.set_title(f"distribution ({len(latencies)} samples)", fontsize=10)
+    hist_ax.set_title(f"{kind} ({len(latencies)} samples)", fontsize=10)
     if hist_ax.get_legend_handles_labels()[0]:
         hist_ax.legend(fontsize=7.5)
     _style(hist_ax)
@@ -136,7 +183,7 @@ def latency_plot(label: str, run: LatencyRun, samples, colour_hex: str) -> str:
     time_ax.set_ylim(bottom=0)
     _style(time_ax)
     fig.suptitle(plain(label, 100), fontsize=11)
-    return to_data_uri(fig)
+    return fig
 
 
 def scatter_plot(settings: Sequence[tuple[str, str]], points: Sequence[dict[str, Any]]) -> str:
@@ -149,7 +196,7 @@ def scatter_plot(settings: Sequence[tuple[str, str]], points: Sequence[dict[str,
     fig = _figure(min(3.4 * count, 13.0), 3.6)
     axes = np.atleast_1d(fig.subplots(1, count, sharex=True))
     for ax, key in zip(axes, settings):
-        for point in points:
+        for index, point in enumerate(points):
             ap = point["ap"].get(key)
             if ap is None or point.get("p50") is None:
                 continue
@@ -157,7 +204,8 @@ def scatter_plot(settings: Sequence[tuple[str, str]], points: Sequence[dict[str,
             if point.get("p99") is not None:
                 ax.plot([point["p50"], point["p99"]], [y, y], color=point["colour"], linewidth=1,
                         alpha=0.6)
-            ax.plot([point["p50"]], [y], marker="o", markersize=7, linestyle="none",
+            ax.plot([point["p50"]], [y], marker=MARKERS[index % len(MARKERS)],
+                    markersize=9 - 1.5 * (index % 3), linestyle="none", alpha=0.85,
                     color=point["colour"], label=plain(point["label"], 60))
         ax.set_title("/".join(key), fontsize=10)
         ax.set_xlabel("latency p50 ms (line to p99)")

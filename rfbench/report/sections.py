@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rfbench.decoder.recipe import layout_recipe_line
 from rfbench.report import plots
+from rfbench.report.layers import layers_parts
 from rfbench.report.markup import DASH, Html, esc, figure, fmt, note, table
 from rfbench.report.runs import Entry
 from rfbench.report.tables import (
@@ -160,9 +161,14 @@ def latency_section(page: Page) -> list[str]:
         if entry.samples is None:
             parts.append(note(entry.samples_note or f"{entry.label}: no samples", True))
             continue
+        kind = plots.distribution_kind(len(entry.samples))
         uri = plots.latency_plot(entry.label, entry.data, entry.samples, page.colours[id(entry)])
-        parts.append(figure(uri, f"latency histogram and timeline of {entry.label}",
-                            f"{entry.label}: dashed lines are the run's percentiles"))
+        parts.append(figure(uri, f"latency {kind} and timeline of {entry.label}",
+                            f"{entry.label}: {kind} of {len(entry.samples)} samples; dashed "
+                            "lines are the run's percentiles"))
+    parts.append(Html(f'<p class="sub">Distributions of {plots.HISTOGRAM_MIN_SAMPLES} samples '
+                      "or more are histograms; fewer are strip plots (one dot per sample).</p>"))
+    parts += layers_parts(lats)
     return parts
 
 # -- complexity ------------------------------------------------------------------------------------

@@ -163,6 +163,9 @@ def latency_differences(base: Entry, other: Entry) -> list[str]:
     """Why ``other``'s latency cannot be compared with ``base``'s (empty: comparable)."""
     reasons = []
     b_req, o_req = base.data.requested, other.data.requested
+    if base.model_sha256 != other.model_sha256:
+        reasons.append(f"another model file {other.model_name} (sha256 "
+                       f"{(other.model_sha256 or '?')[:12]} vs {(base.model_sha256 or '?')[:12]})")
     if base.data.mode != other.data.mode:
         reasons.append(f"mode {other.data.mode} vs {base.data.mode}")
     if b_req.get("batch", 1) != o_req.get("batch", 1):

@@ -1,0 +1,123 @@
+"""Per-image outcomes of an eval run for the report: which detections are true or false
+positives and which faces were missed, at one score threshold.
+
+The classification is the protocols' own matching (:mod:`rfbench.evaluation`), run on the
+predictions scoring at least the threshold: the official one (``match_official`` +
+``setting_flags``, a setting such as ``hard``) when the ground truth has the setting lists,
+else the OMZ one (``match_omz``). Both rank an image's predictions by score, so keeping only
+the predictions above a threshold gives every kept prediction the outcome it has at that
+point of the PR curve. GT the protocol does not count (outside the setting's list; under
+64 px for OMZ) is *ignored*, and so is a prediction matching only such GT.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from rfbench.evaluation.common import pair_iou, pool_predictions, xywh_to_xyxy
+from rfbench.evaluation.official import match_official, setting_flags
+from rfbench.evaluation.omz import FP, TP, match_omz, omz_ground_truth
+from rfbench.wider.ground_truth import WiderGroundTruth
+
+log = logging.getLogger(__name__)
+
+#: Prediction outcomes.
+PRED_TP, PRED_FP, PRED_IGNORED = "tp", "fp", "ignored"
+#: GT outcomes.
+GT_FOUND, GT_MISSED, GT_IGNORED = "found", "missed", "ignored"
+
+
+@dataclass
+class ImageOutcome:
+    """One image at a threshold. ``pred_xywhs`` (P, 5) ``x y w h score`` (score >= threshold,
+    highest first) with ``pred_outcome`` (P,) of PRED_*; ``gt_xywh`` (G, 4) with
+    ``gt_outcome`` (G,) of GT_*."""
+
+    image_id: str
+    pred_xywhs: np.ndarray
+    pred_outcome: np.ndarray
+    gt_xywh: np.ndarray
+    gt_outcome: np.ndarray
+
+    def count(self, what: str) -> int:
+        """Count of one outcome: ``tp``/``fp`` (predictions), ``found``/``missed`` (faces),
+        ``ignored`` is ambiguous and not accepted (use the arrays)."""
+        if what in (PRED_TP, PRED_FP):
+            return int((self.pred_outcome == what).sum())
+        if what in (GT_FOUND, GT_MISSED):
+            return int((self.gt_outcome == what).sum())
+        raise ValueError(f"unknown outcome {what!r}")
+
+    @property
+    def faces_counted(self) -> int:
+        return int((self.gt_outcome != GT_IGNORED).sum())
+
+
+def above(predictions: Mapping[str, np.ndarray], threshold: float) -> dict[str, np.ndarray]:
+    """Each image's (N, 5) rows with score >= ``threshold``."""
+    return {k: np.asarray(v, dtype=np.float64).reshape(-1, 5)[
+        np.asarray(v, dtype=np.float64).reshape(-1, 5)[:, 4] >= threshold]
+        for k, v in predictions.items()}
+
+
+def classify_official(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
+                      threshold: float, setting: str = "hard") -> list[ImageOutcome]:
+    """Outcomes under the official protocol's ``setting`` (needs ``gt.setting_indices``)."""
+    kept = above(predictions, threshold)
+    matches = match_official(gt, kept)
+    indices = gt.setting_indices[setting]
+    proposal, first_recall, _faces = setting_flags(matches, indices)
+    pooled = matches.pooled
+    out = []
+    for image, image_id in enumerate(gt.image_ids):
+        lo, hi = int(pooled.starts[image]), int(pooled.starts[image + 1])
+        outcome = np.where(first_recall[lo:hi], PRED_TP,
+                           np.where(proposal[lo:hi], PRED_FP, PRED_IGNORED))
+        boxes = gt.boxes_xywh[image]
+        gt_outcome = np.full(len(boxes), GT_IGNORED, dtype=object)
+        gt_outcome[indices[image]] = GT_MISSED
+        recalled = matches.best_gt[lo:hi][first_recall[lo:hi]] - matches.gt_starts[image]
+        gt_outcome[recalled[(recalled >= 0) & (recalled < len(boxes))]] = GT_FOUND
+        out.append(ImageOutcome(image_id, np.c_[pooled.boxes_xywh[lo:hi], pooled.scores[lo:hi]],
+                                outcome.astype(object), boxes, gt_outcome))
+    return out
+
+
+def classify_omz(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
+                 threshold: float) -> list[ImageOutcome]:
+    """Outcomes under the OMZ protocol (faces of 64 px and up counted).
+
+    A face is found when a true positive's matched set holds it: the counted GT at the
+    prediction's best IoU (OMZ's matched set, every tied box), from ``match_omz``'s outcome.
+    """
+    omz_gt = omz_ground_truth(gt)
+    pooled = pool_predictions(gt, above(predictions, threshold))
+    result = match_omz(omz_gt, pooled)
+    pred_xyxy = np.rint(xywh_to_xyxy(pooled.boxes_xywh))
+    out = []
+    for image, image_id in enumerate(gt.image_ids):
+        lo, hi = int(pooled.starts[image]), int(pooled.starts[image + 1])
+        g_lo, g_hi = int(omz_gt.starts[image]), int(omz_gt.starts[image + 1])
+        ignored = omz_gt.ignored[g_lo:g_hi]
+        gt_outcome = np.where(ignored, GT_IGNORED, GT_MISSED).astype(object)
+        counted = np.flatnonzero(~ignored)
+        for p in np.flatnonzero(result[lo:hi] == TP) + lo:
+            iou = pair_iou(np.repeat(pred_xyxy[p:p + 1], len(counted), axis=0),
+                           omz_gt.boxes[g_lo:g_hi][counted], plus_one=False)
+            gt_outcome[counted[iou == iou.max()]] = GT_FOUND
+        outcome = np.where(result[lo:hi] == TP, PRED_TP,
+                           np.where(result[lo:hi] == FP, PRED_FP, PRED_IGNORED))
+        out.append(ImageOutcome(image_id, np.c_[pooled.boxes_xywh[lo:hi], pooled.scores[lo:hi]],
+                                outcome.astype(object), gt.boxes_xywh[image], gt_outcome))
+    return out
+
+
+def most_missed(outcomes: list[ImageOutcome], count: int) -> list[ImageOutcome]:
+    """The ``count`` images with the most missed faces (ties: more faces first, then GT order)."""
+    order = sorted(range(len(outcomes)), key=lambda i: (-outcomes[i].count(GT_MISSED),
+                                                        -outcomes[i].faces_counted, i))
+    return [outcomes[i] for i in order[:count]]
