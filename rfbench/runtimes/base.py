@@ -7,7 +7,7 @@ Construction (keyword-only after ``model_path``)::
 
     adapter = Adapter(model_path, device="CPU", precision=None, threads=None, streams=None,
                       requests=None, input_shape=None, perf_counters=False,
-                      performance_hint=None)
+                      performance_hint=None, input_precision=None)
 
 * ``precision``: ``"f32" | "bf16" | "f16" | None`` (None = the runtime's default; the effective
   value is always read back and reported). Unsupported by the device -> ``RfbenchError``.
@@ -19,6 +19,11 @@ Construction (keyword-only after ``model_path``)::
 * ``perf_counters``: enable per-layer timing (:meth:`RuntimeAdapter.layer_times`). It adds
   overhead; do not mix timings taken with and without it.
 * ``performance_hint``: ``"latency" | "throughput" | None`` (None = runtime default).
+* ``input_precision``: ``"u8" | "f32" | None``: the element type the float inputs are fed in
+  (None = the model's own). ``"u8"`` folds the conversion into the model as benchmark_app
+  does (OpenVINO: ``PrePostProcessor`` tensor element type; ONNX Runtime: a ``Cast`` node at
+  the input of a copy of the model); ``self.inputs`` then list uint8, and
+  ``effective["input_precision"]`` says what is fed.
 
 Three ways to run, for three callers:
 
@@ -57,9 +62,10 @@ import numpy as np
 from rfbench.errors import RfbenchError
 from rfbench.models.files import check_model_file
 from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
+from rfbench.runtimes.layers import LayerSamples, aggregate_layers
 
 __all__ = [
-    "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
+    "INPUT_PRECISIONS", "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
     "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "merge_shape",
     "normalise_input_shapes",
 ]  # fmt: skip
@@ -68,6 +74,10 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("f32", "bf16", "f16")
 PERFORMANCE_HINTS = ("latency", "throughput")
+INPUT_PRECISIONS = ("u8", "f32")
+#: numpy dtype -> rfbench name of an input element type.
+INPUT_DTYPE_NAMES = {np.dtype(np.uint8): "u8", np.dtype(np.float32): "f32",
+                     np.dtype(np.float16): "f16"}  # fmt: skip
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -137,6 +147,7 @@ class RuntimeAdapter(abc.ABC):
         input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
         perf_counters: bool = False,
         performance_hint: str | None = None,
+        input_precision: str | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.device = device
@@ -152,6 +163,7 @@ class RuntimeAdapter(abc.ABC):
                 PERFORMANCE_HINTS,
                 "performance hint",
             ),
+            "input_precision": _check_choice(input_precision, INPUT_PRECISIONS, "input precision"),
         }
         self.effective: dict[str, Any] = {}
         self.inputs: list[TensorInfo] = []
@@ -190,8 +202,14 @@ class RuntimeAdapter(abc.ABC):
         """
 
     @abc.abstractmethod
-    def sync_runner(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], None]:
+    def sync_runner(
+        self, feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]]
+    ) -> Callable[[], None]:
         """Bind ``feeds`` once; return a callable running one sync inference, output discarded.
+
+        ``feeds``: one feed dict, or a sequence cycled over (call ``i`` runs
+        ``feeds[i % len(feeds)]``; every one is bound before the first call, switching is a
+        pointer swap on the request).
 
         For latency measurement: the callable does no input conversion and no output copy, so
         timing it measures the runtime. Do not call :meth:`infer` from another thread while the
@@ -265,15 +283,27 @@ class RuntimeAdapter(abc.ABC):
         """The exception to raise for a failure on a runtime thread (default: itself)."""
         return exc
 
-    @abc.abstractmethod
-    def layer_times(self) -> list[dict[str, Any]]:
-        """Per-layer times; requires ``perf_counters=True`` (else RfbenchError).
+    def layer_times(self, skip: int = 0) -> list[dict[str, Any]]:
+        """Per-layer rows (:mod:`rfbench.runtimes.layers`): median over the profiled inferences.
 
-        One dict per layer/node: ``name``, ``type`` (operation type), ``exec_type`` (kernel or
-        provider), ``status`` (``"EXECUTED"``, ``"NOT_RUN"``, ``"OPTIMIZED_OUT"``), ``time_ms``
-        (mean real time per inference), ``samples`` (inferences the mean covers). See the
-        adapter for which inferences are covered.
+        Needs ``perf_counters=True`` (else RfbenchError). Every inference the adapter ran since
+        it was created is profiled; the first ``skip`` are left out (warm-up).
         """
+        if not self.perf_counters:
+            raise RfbenchError("per-layer times need the adapter created with perf_counters=True")
+        rows = aggregate_layers(self.layer_samples(), skip)
+        if not rows:
+            raise RfbenchError("per-layer times: no inference has run yet")
+        return rows
+
+    def layer_samples(self) -> LayerSamples:
+        """Every profiled inference's per-layer times (an adapter with counters overrides it)."""
+        raise RfbenchError(f"runtime {self.name} does not report per-layer times")
+
+    def input_precision_effective(self) -> str | None:
+        """What the float-typed inputs of the model are fed as: ``"u8"``, ``"f32"``, ..."""
+        names = {INPUT_DTYPE_NAMES.get(np.dtype(t.dtype), str(t.dtype)) for t in self.inputs}
+        return next(iter(names)) if len(names) == 1 else ",".join(sorted(names)) or None
 
     # -- reporting ------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
