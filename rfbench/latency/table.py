@@ -106,18 +106,26 @@ def report_text(report: LatencyReport, out_dir: str | None = None) -> str:
 
 
 def layers_text(name: str, rows: Sequence[dict[str, Any]]) -> str:
-    """Top layers of one runtime as a table."""
-    table = [["#", "layer", "type", "exec type", "time ms", "share %"]]
+    """Top layers of one runtime as a table: full layer name, op type, the implementation that
+    ran, median time over the profiled inferences and its share of the summed layer time."""
+    table = [["#", "layer", "type", "exec type", "median ms", "share %"]]
     for i, row in enumerate(rows, 1):
-        share = row.get("share_pct")
+        share = row.get("share")
+        if share is None and row.get("share_pct") is not None:  # version 1 rows
+            share = float(row["share_pct"]) / 100.0
         table.append(
             [
                 str(i),
-                str(row.get("name", ""))[:60],
+                str(row.get("name", "")),
                 str(row.get("type", "")),
                 str(row.get("exec_type", "")),
                 f"{float(row.get('time_ms') or 0.0):.3f}",
-                "-" if share is None else f"{share:.1f}",
+                "-" if share is None else f"{100.0 * float(share):.1f}",
             ]
         )
-    return f"top {len(rows)} layers by time, {name}:\n" + format_table(table)
+    runs = max((int(row.get("samples") or 0) for row in rows), default=0)
+    title = (
+        f"top {len(rows)} layers by median time, {name} (median of {runs} profiled "
+        "inferences in a separate counter-enabled session after the timed run; all in layers.csv):"
+    )
+    return title + "\n" + format_table(table)
