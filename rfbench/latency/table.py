@@ -128,4 +128,19 @@ def layers_text(name: str, rows: Sequence[dict[str, Any]]) -> str:
         f"top {len(rows)} layers by median time, {name} (median of {runs} profiled "
         "inferences in a separate counter-enabled session after the timed run; all in layers.csv):"
     )
-    return title + "\n" + format_table(table)
+    return title + "\n" + _layer_table(table)
+
+
+def _layer_table(rows: Sequence[Sequence[str]]) -> str:
+    """Like :func:`format_table`, but the text columns (layer, type, exec type) left-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [
+            cell.ljust(w) if i in (1, 2, 3) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
