@@ -108,20 +108,21 @@ class LayerTime(Part):
     inferences and ``share_pct`` (percent) instead of ``share``.
     """
 
-    runtime: str
+    # (in version 1's key order, so that old records round-trip unchanged)
     name: str
     type: str
     exec_type: str
     status: str
     time_ms: Real
+    cpu_time_ms: OptReal = None  # version 1 only (OpenVINO)
     samples: int
+    runtime: str
+    share_pct: OptReal = None  # version 1 only
     node: str | None = None
     time_mean_ms: OptReal = None
     time_min_ms: OptReal = None
     time_max_ms: OptReal = None
     share: OptReal = None
-    share_pct: OptReal = None  # version 1 only
-    cpu_time_ms: OptReal = None  # version 1 only (OpenVINO)
 
 
 class StopRule(Part):
