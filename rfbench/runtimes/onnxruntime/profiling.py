@@ -96,7 +96,7 @@ def parse_ort_profile(
         kernel = f"{domain}.{op_type}" if domain else op_type
         samples.add(key, {
             "name": names.layer(node),
-            "node": node,
+            "node": key,  # made unique by "#<node_index>" where ORT repeats a name
             "type": f"{op_name or op_type}+{activation}" if activation else (op_name or op_type),
             "exec_type": f"{provider}:{kernel}" if provider else kernel,
             "status": "EXECUTED",
