@@ -36,6 +36,7 @@ def _wider_images(wider_mini: Path) -> list[Path]:
     return sorted((wider_mini / "WIDER_val" / "images").rglob("*.jpg"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", RUNTIMES)
 def test_u8_input_accepted_and_equal_to_f32(cls, models_dir, wider_mini) -> None:
     model = models_dir / LAYOUT_A

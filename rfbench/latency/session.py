@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -120,7 +120,8 @@ def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
             if result.stop_reason == "interrupted":
                 raise KeyboardInterrupt
             warmup_ms = [float(v) / 1e6 for v in result.latencies_ns]
-        workload = AsyncWorkload(adapter, feed_list)
+        # run_async cycles over a sequence of feed dicts (AsyncWorkload passes them through)
+        workload = AsyncWorkload(adapter, cast(Any, feed_list))
     return Session(name, adapter, feed_list[0], workload, first_ms, warmup_ms)
 
 
