@@ -56,6 +56,8 @@ examples:
       throughput with 4 parallel requests for at least 30 s
   rfbench latency --model face.onnx --precision bf16 --per-layer --out reports/bf16
       a model of your own, plus the slowest layers from the runtime's counters
+  rfbench latency --model face.onnx --input-precision u8 --input-data photos/
+      u8 input as benchmark_app feeds it, timed on real pre-processed images
 
 output (--out, default reports/latency-<time>/): results.json (settings requested and
 effective, statistics, validity, load, versions), results.csv (one row per runtime),

@@ -63,6 +63,7 @@ from rfbench.errors import RfbenchError
 from rfbench.models.files import check_model_file
 from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
 from rfbench.runtimes.layers import LayerSamples, aggregate_layers
+from rfbench.runtimes.shapes import merge_shape, normalise_input_shapes, shape_str
 
 __all__ = [
     "INPUT_PRECISIONS", "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
@@ -350,53 +351,8 @@ class RuntimeAdapter(abc.ABC):
             ):
                 raise RfbenchError(
                     f"{self.model_path.name}: input '{name}' has shape {list(got)}, "
-                    f"the model expects {_shape_str(want)}"
+                    f"the model expects {shape_str(want)}"
                 )
-
-
-def normalise_input_shapes(
-    input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None,
-    input_names: Sequence[str],
-    model_name: str,
-) -> dict[str, tuple[int, ...]]:
-    """Turn the ``input_shape`` argument into ``{input name: shape tuple}`` (may be empty)."""
-    if input_shape is None:
-        return {}
-    if isinstance(input_shape, Mapping):
-        unknown = sorted(set(input_shape) - set(input_names))
-        if unknown:
-            raise RfbenchError(
-                f"{model_name}: input_shape names {unknown} not among the inputs {list(input_names)}"
-            )
-        shapes = {k: tuple(int(d) for d in v) for k, v in input_shape.items()}
-    else:
-        if len(input_names) != 1:
-            raise RfbenchError(
-                f"{model_name}: has {len(input_names)} inputs {list(input_names)}; "
-                "give input_shape per input name"
-            )
-        shapes = {input_names[0]: tuple(int(d) for d in input_shape)}
-    for name, shape in shapes.items():
-        if not shape or any(d <= 0 for d in shape):
-            raise RfbenchError(f"{model_name}: input_shape {list(shape)} for '{name}' is not valid")
-    return shapes
-
-
-def merge_shape(
-    declared: Sequence[int | None], requested: Sequence[int] | None, name: str, model_name: str
-) -> tuple[int | None, ...]:
-    """Fill a declared shape's dynamic dims (None) from ``requested``; check fixed dims agree."""
-    declared = tuple(declared)
-    if requested is None:
-        return declared
-    if len(requested) != len(declared) or any(
-        d is not None and d != r for d, r in zip(declared, requested, strict=True)
-    ):
-        raise RfbenchError(
-            f"{model_name}: input_shape {list(requested)} does not fit input '{name}' "
-            f"of shape {_shape_str(declared)}"
-        )
-    return tuple(int(r) for r in requested)
 
 
 def _check_choice(value: str | None, choices: Sequence[str], what: str) -> str | None:
@@ -413,10 +369,6 @@ def _check_positive(value: int | None, what: str) -> int | None:
     if int(value) != value or value < 1:
         raise RfbenchError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def _shape_str(shape: Sequence[int | None]) -> str:
-    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 def _tensor_dict(t: TensorInfo) -> dict[str, Any]:

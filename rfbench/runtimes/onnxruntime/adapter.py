@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -49,7 +48,7 @@ from rfbench.runtimes.base import (
 )
 from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.onnxruntime.input_cast import model_with_input_type
-from rfbench.runtimes.onnxruntime.profiling import GraphNames, parse_ort_profile
+from rfbench.runtimes.onnxruntime.profiling import read_ort_profile
 from rfbench.runtimes.onnxruntime.providers import (
     CPU_PROVIDER,
     physical_core_count,
@@ -395,25 +394,9 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         if not self.perf_counters:
             raise RfbenchError("per-layer times need the adapter created with perf_counters=True")
         if self._layer_cache is None:
-            path = Path(self._session.end_profiling())
-            try:
-                events = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise RfbenchError(f"cannot read onnxruntime profile {path}: {exc}") from None
-            finally:
-                path.unlink(missing_ok=True)
-            self._layer_cache = parse_ort_profile(events, self._graph_names())
+            profile = Path(self._session.end_profiling())
+            self._layer_cache = read_ort_profile(profile, self._optimised_path(), self.model_path)
         return self._layer_cache
-
-    def _graph_names(self) -> GraphNames:
-        """Kernel and layer names from the optimised and original graphs (empty if unreadable)."""
-        from google.protobuf.message import DecodeError
-
-        try:
-            return GraphNames.read(self._optimised_path(), self.model_path)
-        except (OSError, ValueError, DecodeError) as exc:
-            log.info("per-layer names: graphs not readable (%s); ORT node names kept", exc)
-            return GraphNames.empty()
 
     def close(self) -> None:
         """Drop the session and its profile folder."""

@@ -13,12 +13,17 @@ rows then name the model's layer and the implementation that ran
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rfbench.errors import RfbenchError
 from rfbench.runtimes.layers import LayerSamples
+
+log = logging.getLogger(__name__)
 
 _KERNEL_SUFFIX = "_kernel_time"
 #: Suffixes ORT's graph transformers append to the name of a node they rewrite.
@@ -102,3 +107,24 @@ def parse_ort_profile(
             "status": "EXECUTED",
         }, float(event.get("dur", 0)) / 1e3)  # fmt: skip
     return samples
+
+
+def read_ort_profile(profile: Path, optimised: Path, original: Path) -> LayerSamples:
+    """The profile JSON ORT wrote (deleted after reading), named through the two graphs.
+
+    Unreadable graphs only cost the names (ORT's node names are kept, logged at INFO).
+    """
+    from google.protobuf.message import DecodeError
+
+    try:
+        events = json.loads(profile.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RfbenchError(f"cannot read onnxruntime profile {profile}: {exc}") from None
+    finally:
+        profile.unlink(missing_ok=True)
+    try:
+        names = GraphNames.read(optimised, original)
+    except (OSError, ValueError, DecodeError) as exc:
+        log.info("per-layer names: graphs not readable (%s); ORT node names kept", exc)
+        names = GraphNames.empty()
+    return parse_ort_profile(events, names)

@@ -43,6 +43,7 @@ from rfbench.runtimes.base import (
 from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.openvino.core import (
     VIRTUAL_DEVICES,
+    fold_input_precision,
     hint_name,
     one_line,
     port_name,
@@ -85,7 +86,7 @@ class OpenVINOAdapter(RuntimeAdapter):
         self._check_device_support(config)
         model = self._read()
         self._fix_input_shapes(model)
-        model = self._fold_input_precision(model)
+        model = fold_input_precision(model, self.requested["input_precision"], self.model_path.name)
         self._compiled = self._compile(model, config)
         self._read_back()
         self._describe_ports()
@@ -186,27 +187,6 @@ class OpenVINOAdapter(RuntimeAdapter):
                 raise RfbenchError(
                     f"{self.model_path.name}: cannot reshape to {self.input_shape}: {one_line(exc)}"
                 ) from None
-
-    def _fold_input_precision(self, model: ov.Model) -> ov.Model:
-        """The float inputs fed as ``input_precision`` (u8/f32), converted inside the model."""
-        wanted = self.requested["input_precision"]
-        if wanted is None:
-            return model
-        element = ov.Type.u8 if wanted == "u8" else ov.Type.f32
-        floats = [i for i, port in enumerate(model.inputs) if port.get_element_type().is_real()]
-        if not floats:
-            raise RfbenchError(
-                f"{self.model_path.name}: --input-precision {wanted}: the model has no float input"
-            )
-        ppp = ov.preprocess.PrePostProcessor(model)
-        for index in floats:
-            ppp.input(index).tensor().set_element_type(element)
-        try:
-            return ppp.build()
-        except RuntimeError as exc:
-            raise RfbenchError(
-                f"{self.model_path.name}: cannot feed {wanted} inputs: {one_line(exc)}"
-            ) from None
 
     def _compile(self, model: ov.Model, config: dict[str, Any]) -> ov.CompiledModel:
         """Compile for the device, timing it into ``compile_ms``."""
