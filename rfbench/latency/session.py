@@ -1,8 +1,10 @@
 """One runtime's latency session: inputs, the adapter, first inference, warm-up, profile.
 
 Used by :func:`rfbench.latency.runner.run_benchmark`. Inputs (:mod:`rfbench.latency.feeds`:
-random data with a fixed seed, or ``--input-data`` images) are made before any timing; the first inference and the warm-up are timed apart from the
-measurement (``shared/spec/measurement.md``). The per-layer profile runs in a separate
+random data with a fixed seed, or ``--input-data`` images, cycled over: with several, the
+sync runner swaps the bound tensors before each timed call, a few microseconds) are made
+before any timing; the first inference and the warm-up are timed apart from the measurement
+(``shared/spec/measurement.md``). The per-layer profile runs in a separate
 counter-enabled session so that the timed run stays clean.
 """
 
