@@ -1,21 +1,27 @@
-"""Does ``rfbench latency`` agree with OpenVINO's ``benchmark_app``?
+"""Does ``rfbench latency`` agree with OpenVINO's ``benchmark_app``, fed the same inputs?
 
 On the R50 reference graph (or ``--model``), for each precision (f32, bf16) and each round,
-alternately run (A B A B, every run a fresh process so both pay the same start-up):
+alternately run (A B A B, every run a fresh process so both pay the same start-up), for each
+input variant -- u8 or f32 input element type, random data or the images of ``--images``:
 
-- ``benchmark_app -m MODEL -d CPU -hint latency -infer_precision P -t T`` and
-  ``rfbench latency --mode latency --precision P --time T`` (both end after T s);
-- ``benchmark_app ... -hint throughput`` and ``rfbench latency --mode throughput``;
+- ``benchmark_app -m MODEL -d CPU -hint latency -infer_precision P -ip u8|f32 [-i IMAGES] -t T``
+  and ``rfbench latency --mode latency --precision P --input-precision u8|f32
+  [--input-data DIR] --time T`` (benchmark_app's default is u8 for image inputs: that is the
+  like-for-like pair of the default benchmark_app command);
+- ``benchmark_app ... -hint throughput`` and ``rfbench latency --mode throughput`` (u8 random);
 - once per round, ``rfbench latency --runtime all --precision f32`` (OpenVINO and ONNX Runtime
   interleaved in one process) for the OpenVINO / ONNX Runtime ratio.
 
-Reported (median over rounds of the per-round ratios, rounds listed too):
-- rfbench p50 / benchmark_app median latency (target 0.97-1.03),
-- rfbench throughput / benchmark_app throughput FPS in throughput mode (target within 5%),
-- OpenVINO / ONNX Runtime p50 at f32, and OpenVINO bf16 / f32 p50.
+A round's value of a metric is *busy* when, during any run it comes from, other processes kept
+more than ``--busy-cores`` cores busy (``rfbench.latency.load``: /proc/stat minus our own CPU
+time; rfbench's measured intervals, benchmark_app's whole process). Reported per metric: the
+median over the quiet rounds, the busy rounds listed apart (their values kept in bench.json),
+and the median over all rounds only when every round was busy (marked so).
 
-Every run also records how busy the machine was with other work, so noisy rounds are visible.
-Writes ``bench.json`` under ``--out``. Defaults take about 10 minutes on the R50 (2 cores).
+Targets: rfbench p50 / benchmark_app median latency 0.97-1.03, throughput within 5%.
+u8 input with real images needs a model whose pixel normalisation is inside the network
+(layout A); for others that variant is skipped with the reason. Writes ``bench.json`` under
+``--out``. Defaults take about 10 minutes on the R50 (2 cores), ~5 on MobileNet.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,26 +105,41 @@ def _timed_subprocess(cmd: list[str]) -> tuple[str, dict[str, Any]]:
     return proc.stdout + proc.stderr, {"process_wall_s": wall_s, "other_busy_cores": other}
 
 
-def run_benchmark_app(model: Path, precision: str, hint: str, seconds: float) -> dict[str, Any]:
+#: Input variants: (input element type, data) -- "random" or "images".
+VARIANTS = (("u8", "random"), ("f32", "random"), ("u8", "images"), ("f32", "images"))
+
+
+def run_benchmark_app(
+    model: Path, precision: str, hint: str, seconds: float, input_precision: str,
+    image_dir: Path | None,
+) -> dict[str, Any]:
     """One benchmark_app run; returns its parsed figures plus the other-process load."""
     exe = shutil.which("benchmark_app")
     if exe is None:
         raise RuntimeError("benchmark_app not on PATH (it ships in the openvino wheel)")
     cmd = [exe, "-m", str(model), "-d", "CPU", "-hint", hint, "-infer_precision", precision,
-           "-t", str(int(round(seconds)))]  # fmt: skip
+           "-ip", input_precision, "-t", str(max(1, int(round(seconds))))]  # fmt: skip
+    if image_dir is not None:  # a folder: benchmark_app 2026.4 fails on several -i paths
+        cmd += ["-i", str(image_dir)]
     text, load = _timed_subprocess(cmd)
-    return {**parse_benchmark_app(text), **load, "command": " ".join(cmd)}
+    ignored = re.search(r"[^\n]*(?:will be ignored|are ignored)[^\n]*", text)
+    return {**parse_benchmark_app(text), **load, "command": " ".join(cmd),
+            "input_warning": ignored.group(0).strip() if ignored else None}  # fmt: skip
 
 
 def run_rfbench(
-    model: Path, precision: str, mode: str, seconds: float, runtime: str, workdir: Path
+    model: Path, precision: str, mode: str, seconds: float, runtime: str, workdir: Path,
+    input_precision: str, image_dir: Path | None,
 ) -> list[dict[str, Any]]:
     """One ``rfbench latency`` process; returns its runs (one per runtime) from results.json."""
-    out = Path(tempfile.mkdtemp(dir=workdir, prefix=f"rf-{mode}-{precision}-"))
+    out = Path(tempfile.mkdtemp(dir=workdir, prefix=f"rf-{mode}-{precision}-{input_precision}-"))
     cmd = [sys.executable, "-m", "rfbench", "-q", "latency", "--model", str(model),
            "--device", "CPU", "--runtime", runtime, "--precision", precision, "--mode", mode,
+           "--input-precision", input_precision,
            "--time", str(seconds), "--min-time", "0", "--min-iterations", "5",
            "--out", str(out)]  # fmt: skip
+    if image_dir is not None:
+        cmd += ["--input-data", str(image_dir)]
     _text, load = _timed_subprocess(cmd)
     record = json.loads((out / "results.json").read_text())
     runs = record["runs"]
@@ -131,85 +153,157 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def one_round(model: Path, precisions: list[str], seconds: float, workdir: Path, k: int) -> dict:
-    """One round: per precision, latency then throughput, benchmark_app and rfbench alternating.
+def u8_images_problem(model: Path, image_dir: Path) -> str | None:
+    """Why rfbench cannot feed ``model`` real images as u8 (a mean outside the net), or None."""
+    from rfbench.errors import RfbenchError
+    from rfbench.latency import LatencyOptions
+    from rfbench.latency.feeds import FeedOptions
+    from rfbench.latency.session import build_feeds
+    from rfbench.runtimes.openvino.adapter import OpenVINOAdapter
+
+    adapter = OpenVINOAdapter(model, precision="f32", input_precision="u8")
+    try:
+        options = LatencyOptions(model=model, feed=FeedOptions("u8", image_dir))
+        build_feeds(adapter, options)
+    except RfbenchError as exc:
+        return str(exc)
+    finally:
+        adapter.close()
+    return None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The images (flat folder of links, for both tools) and the variants to run."""
+
+    image_dir: Path | None
+    images: list[Path]
+    variants: tuple[tuple[str, str], ...]
+    skipped: dict[str, str]
+
+
+def one_round(model: Path, precisions: list[str], seconds: float, workdir: Path, k: int,
+              inputs: Inputs) -> dict:
+    """One round: per precision and input variant, latency pairs; then a throughput pair.
 
     Which tool goes first alternates between rounds so neither always runs on a warmer machine.
     """
     result: dict[str, Any] = {}
+    order = ("ba", "rf") if k % 2 == 0 else ("rf", "ba")
     for precision in precisions:
-        entry = {}
-        for mode in ("latency", "throughput"):
-            order = ("ba", "rf") if k % 2 == 0 else ("rf", "ba")
+        entry: dict[str, Any] = {}
+        cells = [(f"latency {ip} {data}", "latency", ip, data) for ip, data in inputs.variants]
+        cells.append(("throughput u8 random", "throughput", "u8", "random"))
+        for key, mode, ip, data in cells:
+            image_dir = inputs.image_dir if data == "images" else None
             pair = {}
             for tool in order:
-                log.info("round %d %s %s: %s", k, precision, mode, tool)
+                log.info("round %d %s %s: %s", k, precision, key, tool)
                 if tool == "ba":
-                    pair["ba"] = run_benchmark_app(model, precision, mode, seconds)
+                    pair["ba"] = run_benchmark_app(model, precision, mode, seconds, ip, image_dir)
                 else:
-                    (pair["rf"],) = run_rfbench(model, precision, mode, seconds, "openvino", workdir)
-            entry[mode] = pair
+                    (pair["rf"],) = run_rfbench(model, precision, mode, seconds, "openvino",
+                                                workdir, ip, image_dir)
+            entry[key] = pair
         result[precision] = entry
     if "f32" in precisions:
         log.info("round %d f32: rfbench openvino vs onnxruntime (interleaved)", k)
-        result["ov_vs_ort_f32"] = run_rfbench(model, "f32", "latency", seconds, "all", workdir)
+        result["ov_vs_ort_f32"] = run_rfbench(model, "f32", "latency", seconds, "all", workdir,
+                                              "f32", None)
     return result
 
 
-def summarise(rounds: list[dict[str, Any]], precisions: list[str]) -> list[dict[str, Any]]:
-    """Rows of the final table: metric, per-round values, median, target, verdict."""
+def _rf_load(run: dict[str, Any]) -> float | None:
+    return (run.get("load") or {}).get("other_busy_cores")
+
+
+def _pair_load(pair: dict[str, Any]) -> float | None:
+    loads = [pair["ba"].get("other_busy_cores"), _rf_load(pair["rf"])]
+    return max((v for v in loads if v is not None), default=None)
+
+
+def summarise(rounds: list[dict[str, Any]], precisions: list[str], variants, busy_cores: float
+              ) -> list[dict[str, Any]]:
+    """Rows of the final table: metric, per-round values and loads, quiet median, busy rounds."""
     rows = []
 
-    def add(metric: str, values: list[float | None], target: tuple[float, float] | None) -> None:
-        got = [v for v in values if v is not None]
-        median = statistics.median(got) if got else None
+    def add(metric: str, values: list[float | None], loads: list[float | None],
+            target: tuple[float, float] | None = None) -> None:
+        busy = [load is not None and load > busy_cores for load in loads]
+        quiet = [v for v, b in zip(values, busy, strict=True) if v is not None and not b]
+        every = [v for v in values if v is not None]
+        median = statistics.median(quiet) if quiet else (statistics.median(every) if every else None)
         ok = None if target is None or median is None else target[0] <= median <= target[1]
-        rows.append({"metric": metric, "rounds": values, "median": median,
+        rows.append({"metric": metric, "rounds": values, "loads": loads,
+                     "busy_rounds": [i for i, b in enumerate(busy) if b],
+                     "quiet_rounds": len(quiet), "median": median,
+                     "median_of": "quiet rounds" if quiet else "all rounds (every round busy)",
                      "target": target, "ok": ok})  # fmt: skip
 
     for p in precisions:
-        lat = [r[p]["latency"] for r in rounds]
-        tput = [r[p]["throughput"] for r in rounds]
-        add(f"{p} benchmark_app latency median ms", [x["ba"]["median_ms"] for x in lat], None)
-        add(f"{p} rfbench latency p50 ms", [x["rf"]["latency_p50_ms"] for x in lat], None)
-        add(f"{p} rfbench p50 / benchmark_app median",
-            [_ratio(x["rf"]["latency_p50_ms"], x["ba"]["median_ms"]) for x in lat], (0.97, 1.03))  # fmt: skip
-        add(f"{p} benchmark_app latency-hint FPS", [x["ba"]["throughput_fps"] for x in lat], None)
-        add(f"{p} rfbench latency-mode FPS", [x["rf"]["throughput_fps"] for x in lat], None)
-        add(f"{p} benchmark_app -hint throughput FPS", [x["ba"]["throughput_fps"] for x in tput], None)
-        add(f"{p} rfbench throughput-mode FPS", [x["rf"]["throughput_fps"] for x in tput], None)
-        add(f"{p} rfbench / benchmark_app throughput FPS",
-            [_ratio(x["rf"]["throughput_fps"], x["ba"]["throughput_fps"]) for x in tput], (0.95, 1.05))  # fmt: skip
+        for ip, data in variants:
+            pairs = [r[p][f"latency {ip} {data}"] for r in rounds]
+            loads = [_pair_load(x) for x in pairs]
+            tag = f"{p} latency, {ip} input, {data} data"
+            add(f"{tag}: benchmark_app median ms", [x["ba"]["median_ms"] for x in pairs], loads)
+            add(f"{tag}: rfbench p50 ms", [x["rf"]["latency_p50_ms"] for x in pairs], loads)
+            add(f"{tag}: rfbench p50 / benchmark_app median",
+                [_ratio(x["rf"]["latency_p50_ms"], x["ba"]["median_ms"]) for x in pairs], loads,
+                (0.97, 1.03))  # fmt: skip
+        tput = [r[p]["throughput u8 random"] for r in rounds]
+        loads = [_pair_load(x) for x in tput]
+        add(f"{p} benchmark_app -hint throughput FPS (u8)", [x["ba"]["throughput_fps"] for x in tput], loads)
+        add(f"{p} rfbench throughput-mode FPS (u8)", [x["rf"]["throughput_fps"] for x in tput], loads)
+        add(f"{p} rfbench / benchmark_app throughput FPS (u8)",
+            [_ratio(x["rf"]["throughput_fps"], x["ba"]["throughput_fps"]) for x in tput], loads,
+            (0.95, 1.05))  # fmt: skip
     if "f32" in precisions:
         pairs = [r["ov_vs_ort_f32"] for r in rounds]
+        loads = [max((v for v in map(_rf_load, pair) if v is not None), default=None) for pair in pairs]
         add("f32 OpenVINO / ONNX Runtime p50 (rfbench, interleaved)",
-            [_ratio(ov["latency_p50_ms"], ort["latency_p50_ms"]) for ov, ort in pairs], None)  # fmt: skip
-        add("f32 ONNX Runtime p50 ms", [ort["latency_p50_ms"] for _, ort in pairs], None)
-    if {"f32", "bf16"} <= set(precisions):
-        add("OpenVINO bf16 / f32 p50 (rfbench)",
-            [_ratio(r["bf16"]["latency"]["rf"]["latency_p50_ms"],
-                    r["f32"]["latency"]["rf"]["latency_p50_ms"]) for r in rounds], None)  # fmt: skip
-        add("OpenVINO bf16 / f32 median (benchmark_app)",
-            [_ratio(r["bf16"]["latency"]["ba"]["median_ms"],
-                    r["f32"]["latency"]["ba"]["median_ms"]) for r in rounds], None)  # fmt: skip
-    per_round = []
-    for r in rounds:
-        loads = [r[p][mode]["ba"]["other_busy_cores"] for p in precisions for mode in ("latency", "throughput")]
-        loads += [r[p][mode]["rf"]["load"]["other_busy_cores"] for p in precisions for mode in ("latency", "throughput")]
-        per_round.append(max((v for v in loads if v is not None), default=None))
-    add("max other-process load in a run (cores busy)", per_round, None)
+            [_ratio(ov["latency_p50_ms"], ort["latency_p50_ms"]) for ov, ort in pairs], loads)
+        add("f32 ONNX Runtime p50 ms", [ort["latency_p50_ms"] for _, ort in pairs], loads)
     return rows
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
-    """The summary table on stdout."""
+def print_table(rows: list[dict[str, Any]], busy_cores: float) -> None:
+    """The summary table on stdout: values of busy rounds marked with '*'."""
     width = max(len(r["metric"]) for r in rows)
+    print(f"'*' = busy round (other processes > {busy_cores:g} cores during a run of it); "
+          "median over the quiet rounds")
     for row in rows:
-        vals = " ".join("   -   " if v is None else f"{v:7.3f}" for v in row["rounds"])
+        vals = " ".join(
+            "   -    " if v is None else f"{v:7.3f}{'*' if i in row['busy_rounds'] else ' '}"
+            for i, v in enumerate(row["rounds"])
+        )
         med = "-" if row["median"] is None else f"{row['median']:.3f}"
+        if row["quiet_rounds"] == 0:
+            med += " (all busy)"
         target = "" if row["target"] is None else f"target {row['target'][0]}-{row['target'][1]}"
         verdict = "" if row["ok"] is None else ("OK" if row["ok"] else "OFF")
         print(f"{row['metric'].ljust(width)}  rounds [{vals}]  median {med:>8}  {target} {verdict}")
+
+
+def prepare_inputs(model: Path, images: Path | None, tmp: Path) -> Inputs:
+    """Link the images flat into ``tmp`` (both tools read the same files); choose variants."""
+    if images is None:
+        return Inputs(None, [], VARIANTS[:2], {"images": "no --images given"})
+    from rfbench.latency.feeds import MAX_IMAGES, image_files
+
+    folder = tmp / "images"
+    folder.mkdir()
+    linked = []
+    for i, path in enumerate(image_files(images)[:MAX_IMAGES]):
+        link = folder / f"{i:03d}{path.suffix.lower()}"
+        link.symlink_to(path.resolve())
+        linked.append(link)
+    skipped = {}
+    variants = VARIANTS
+    problem = u8_images_problem(model, folder)
+    if problem:
+        variants = tuple(v for v in VARIANTS if v != ("u8", "images"))
+        skipped["u8 images"] = problem
+    return Inputs(folder, linked, variants, skipped)
 
 
 def main() -> int:
@@ -219,6 +313,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="A B rounds (default 3)")
     parser.add_argument("--time", type=float, default=12.0, help="seconds per run (default 12)")
     parser.add_argument("--precisions", default="f32,bf16", help="comma list (default f32,bf16)")
+    parser.add_argument("--images", type=Path, help="folder of images for the real-data variants "
+                        "(first 64, sorted; default: random data only)")
+    parser.add_argument("--busy-cores", type=float, default=0.25, help="a run with other "
+                        "processes above this many cores busy makes its round busy (default 0.25)")
     parser.add_argument("--out", type=Path, help="folder for bench.json (default reports/...)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -232,13 +330,21 @@ def main() -> int:
     started = time.time()
     rounds = []
     with tempfile.TemporaryDirectory(prefix="rfbench-bench-") as tmp:
+        inputs = prepare_inputs(args.model, args.images, Path(tmp))
+        for reason in inputs.skipped.values():
+            log.warning("skipped variant: %s", reason)
         for k in range(args.rounds):
-            rounds.append(one_round(args.model, precisions, args.time, Path(tmp), k))
-    rows = summarise(rounds, precisions)
+            rounds.append(one_round(args.model, precisions, args.time, Path(tmp), k, inputs))
+    rows = summarise(rounds, precisions, inputs.variants, args.busy_cores)
     print(f"model {args.model}; {args.rounds} rounds of {args.time:g} s runs; "
           f"cpu {os.cpu_count()} cores; took {time.time() - started:.0f} s")  # fmt: skip
-    print_table(rows)
-    (out / "bench.json").write_text(json.dumps({"summary": rows, "rounds": rounds}, indent=2))
+    for name, reason in inputs.skipped.items():
+        print(f"skipped {name}: {reason}")
+    print_table(rows, args.busy_cores)
+    (out / "bench.json").write_text(json.dumps(
+        {"summary": rows, "rounds": rounds, "skipped": inputs.skipped,
+         "images": [str(p.resolve()) for p in inputs.images], "busy_cores": args.busy_cores},
+        indent=2))  # fmt: skip
     print(f"details: {out / 'bench.json'}")
     return 0
 

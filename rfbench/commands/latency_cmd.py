@@ -91,6 +91,8 @@ examples:
       exactly 200 samples however long they take, valid without a minimum time
   rfbench latency --model face.onnx --precision bf16 --per-layer --out reports/bf16
       a model of your own, plus the slowest layers from the runtime's counters
+  rfbench latency --model face.onnx --input-precision u8 --input-data photos/
+      u8 input as benchmark_app feeds it, timed on real pre-processed images
 
 output (--out, default reports/latency-<time>/): results.json (settings requested and
 effective, statistics, validity, load, versions), results.csv (one row per runtime),
@@ -125,6 +127,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument_group("runtime settings (default: the runtime decides)")
     )
     _add_output_arguments(parser.add_argument_group("output"))
+    _add_input_arguments(parser.add_argument_group("inputs fed and per-layer profile"))
     parser.set_defaults(func=run)
 
 
@@ -244,6 +247,42 @@ def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
     )
 
 
+def _add_input_arguments(inputs: argparse._ArgumentGroup) -> None:
+    """What the model is fed (element type, real images) and how many inferences are profiled."""
+    inputs.add_argument(
+        "--input-precision",
+        choices=("u8", "f32"),
+        help="element type the image input is fed in: u8 folds the conversion into the model as "
+        "benchmark_app does (OpenVINO PrePostProcessor; ONNX Runtime a Cast node in a copy of "
+        "the model); default: the model's own (f32)",
+    )
+    inputs.add_argument(
+        "--input-data",
+        type=Path,
+        metavar="DIR",
+        help="time on these images (first 64, sorted), pre-processed as rfbench eval does, "
+        "cycled over; default: random data from a fixed seed",
+    )
+    inputs.add_argument(
+        "--per-layer-runs",
+        type=positive_int,
+        default=20,
+        metavar="N",
+        help="--per-layer: profiled inferences per runtime; each layer's median is shown "
+        "(default: 20)",
+    )
+
+
+def _input_options(args: argparse.Namespace) -> dict:
+    """The LatencyOptions fields of :func:`_add_input_arguments`' options."""
+    from rfbench.latency.feeds import FeedOptions
+
+    return {
+        "feed": FeedOptions(args.input_precision, args.input_data),
+        "layer_runs": args.per_layer_runs,
+    }
+
+
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
     """Turn parsed arguments into :class:`rfbench.latency.LatencyOptions`."""
     from rfbench.latency import LatencyOptions, StopRule
@@ -283,6 +322,7 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         input_shape=input_shape_for(args, model),
         warmup=args.warmup,
         per_layer=args.per_layer,
+        **_input_options(args),
     )
 
 

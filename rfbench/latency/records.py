@@ -170,9 +170,23 @@ def _ns_to_ms_text(ns: int) -> str:
     return f"{sign}{ns // 1_000_000}.{ns % 1_000_000:06d}"
 
 
+#: layers.csv columns, in order (meanings: :class:`rfbench.results.latency_record.LayerTime`).
+LAYER_COLUMNS = (
+    "runtime", "name", "node", "type", "exec_type", "status", "time_ms", "time_mean_ms",
+    "time_min_ms", "time_max_ms", "samples", "share",
+)  # fmt: skip
+
+
 def layers_csv_text(layers: dict[str, list[dict[str, Any]]]) -> str:
-    """layers.csv: every layer of every profiled runtime, slowest first."""
+    """layers.csv: every layer of every profiled runtime, slowest first, full names.
+
+    Columns :data:`LAYER_COLUMNS` (then any a runtime adds); ``time_ms`` is the median over
+    ``samples`` profiled inferences, ``share`` its fraction of the runtime's summed medians.
+    """
     import pandas as pd
 
     rows = [row for name in layers for row in layers[name]]
-    return pd.DataFrame(rows).to_csv(index=False)
+    frame = pd.DataFrame(rows)
+    ordered = [c for c in LAYER_COLUMNS if c in frame.columns]
+    frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
+    return frame.to_csv(index=False)

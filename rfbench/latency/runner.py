@@ -25,10 +25,12 @@ from typing import Any
 
 from rfbench.errors import RfbenchError
 from rfbench.latency.events import RunEvents
+from rfbench.latency.feeds import FeedOptions
 from rfbench.latency.loop import RunMeasurement, measure
 from rfbench.latency.records import report_notes, run_record
 from rfbench.latency.rules import StopRule
 from rfbench.latency.session import (
+    DEFAULT_LAYER_RUNS,
     DEFAULT_SEED,
     open_session_adapter,
     profile_layers,
@@ -71,6 +73,8 @@ class LatencyOptions:
     top_layers: int = DEFAULT_TOP_LAYERS
     seed: int = DEFAULT_SEED
     chunk_s: float | None = None
+    feed: FeedOptions = field(default_factory=FeedOptions)  # input precision and data
+    layer_runs: int = DEFAULT_LAYER_RUNS  # profiled inferences per runtime (--per-layer)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -105,6 +109,8 @@ class LatencyOptions:
             "chunk_s": self.effective_chunk_s(),
             "chunk_iterations": self.effective_chunk_iterations(),
             "rewarm_before_each_chunk": len(self.runtimes) > 1,
+            **self.feed.settings(),
+            "per_layer_runs": self.layer_runs if self.per_layer else None,
         }
 
     def effective_chunk_s(self) -> float | None:

@@ -1,8 +1,10 @@
-"""One runtime's latency session: random inputs, the adapter, first inference, warm-up, profile.
+"""One runtime's latency session: inputs, the adapter, first inference, warm-up, profile.
 
-Used by :func:`rfbench.latency.runner.run_benchmark`. Inputs are random data with a fixed seed,
-made before any timing; the first inference and the warm-up are timed apart from the
-measurement (``shared/spec/measurement.md``). The per-layer profile runs in a separate
+Used by :func:`rfbench.latency.runner.run_benchmark`. Inputs (:mod:`rfbench.latency.feeds`:
+random data with a fixed seed, or ``--input-data`` images, cycled over: with several, the
+sync runner swaps the bound tensors before each timed call, a few microseconds) are made
+before any timing; the first inference and the warm-up are timed apart from the measurement
+(``shared/spec/measurement.md``). The per-layer profile runs in a separate
 counter-enabled session so that the timed run stays clean.
 """
 
@@ -13,12 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from rfbench.decoder.finite import check_finite_outputs
-from rfbench.errors import RfbenchError
+from rfbench.latency.feeds import image_feeds, random_feeds
 from rfbench.latency.loop import AsyncWorkload, SyncWorkload, Workload
 from rfbench.models.opening import RuntimeSettings, open_adapter
 
@@ -28,8 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 0
-#: Inferences run by the separate per-layer profiling pass.
-PROFILE_RUNS = 5
+#: Profiled inferences per runtime of the separate per-layer pass (``--per-layer-runs``).
+DEFAULT_LAYER_RUNS = 20
 
 
 @dataclass
@@ -45,32 +47,24 @@ class Session:
 
 
 def make_feeds(inputs: Sequence[Any], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
-    """Random inputs for ``inputs`` (TensorInfo-like: name, shape, dtype), from a fixed seed.
+    """Random inputs from a fixed seed (:func:`rfbench.latency.feeds.random_feeds`)."""
+    return random_feeds(inputs, seed)
 
-    Float inputs: uniform in [0, 255) like raw pixels; integer inputs: integers 0..255 (clipped
-    to the type); bool: random. Shapes must be fully static. Returns ``{name: array}``.
-    """
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for info in inputs:
-        if any(d is None for d in info.shape):
-            raise RfbenchError(
-                f"input '{info.name}' has a dynamic shape {list(info.shape)}; "
-                "give --input-shape (e.g. 1x3x640x640)"
-            )
-        dtype = np.dtype(info.dtype)
-        shape = tuple(int(d) for d in info.shape)
-        if dtype.kind == "f":
-            array = rng.uniform(0.0, 255.0, size=shape).astype(dtype)
-        elif dtype.kind in "iu":
-            high = min(256, int(np.iinfo(dtype).max) + 1)
-            array = rng.integers(0, high, size=shape).astype(dtype)
-        elif dtype.kind == "b":
-            array = rng.integers(0, 2, size=shape).astype(bool)
-        else:
-            raise RfbenchError(f"input '{info.name}': cannot make random data of type {dtype}")
-        feeds[info.name] = np.ascontiguousarray(array)
-    return feeds
+
+def build_feeds(
+    adapter: Any, options: LatencyOptions
+) -> tuple[list[dict[str, np.ndarray]], dict[str, Any]]:
+    """The run's feed dicts for ``adapter`` (one random, or one per image group) and a record
+    of them: ``source`` ("random" / "images"), ``seed`` or the image-folder details."""
+    feed = options.feed
+    if feed.input_data is None:
+        return [make_feeds(adapter.inputs, options.seed)], {"source": "random", "seed": options.seed}
+    hw = None
+    if options.input_shape is not None and len(options.input_shape) == 4:
+        shape = options.input_shape
+        hw = (shape[1], shape[2]) if shape[3] == 3 and shape[1] != 3 else (shape[2], shape[3])
+    feeds, info = image_feeds(Path(feed.input_data), options.model, adapter, hw)
+    return feeds, {"source": "images", **info}
 
 
 def runtime_settings(
@@ -86,6 +80,7 @@ def runtime_settings(
         requests=options.requests if options.mode == "throughput" else None,
         performance_hint=options.mode,
         perf_counters=perf_counters,
+        input_precision=options.feed.input_precision,
     )
 
 
@@ -111,14 +106,19 @@ def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
     (timing a model whose answer is garbage gives numbers nobody should compare).
 
     Warm-up: ``options.warmup`` sync inferences in latency mode; in throughput mode an async
-    run of max(warmup, requests) inferences, so every infer request has run once.
+    run of max(warmup, requests) inferences, so every infer request has run once. The feeds
+    (random or ``--input-data`` images, cycled over) are recorded with the runtime's effective
+    settings (``effective["feeds"]``; the input precision is ``effective["input_precision"]``).
     """
-    feeds = make_feeds(adapter.inputs, options.seed)
-    runner = adapter.sync_runner(feeds)
+    feed_list, feed_info = build_feeds(adapter, options)
+    adapter.effective["feeds"] = feed_info  # what ran is part of the run's effective settings
+    runner = adapter.sync_runner(feed_list)
     first_ms = _time_ms(runner)
     log.info("%s: first inference %.2f ms", name, first_ms)
-    check_finite_outputs(adapter.infer(feeds), options.model, f"random input (seed {options.seed}) on {name}")
-    runner = adapter.sync_runner(feeds)  # bound again: infer may have used the same request
+    what = (f"random input (seed {options.seed})" if feed_info["source"] == "random"
+            else f"the first image of {feed_info.get('folder', options.feed.input_data)}")
+    check_finite_outputs(adapter.infer(feed_list[0]), options.model, f"{what} on {name}")
+    runner = adapter.sync_runner(feed_list)  # bound again: infer may have used the same request
     warmup_ms: list[float] = []
     if options.mode == "latency":
         warmup_ms = [_time_ms(runner) for _ in range(options.warmup)]
@@ -127,39 +127,41 @@ def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
         requests = int(adapter.effective.get("requests") or 1)
         count = max(options.warmup, requests) if options.warmup else 0
         if count:
-            result = adapter.run_async(feeds, max_iterations=count)
+            result = adapter.run_async(feed_list, max_iterations=count)
             if result.stop_reason == "interrupted":
                 raise KeyboardInterrupt
             warmup_ms = [float(v) / 1e6 for v in result.latencies_ns]
-        workload = AsyncWorkload(adapter, feeds)
-    return Session(name, adapter, feeds, workload, first_ms, warmup_ms)
+        # run_async cycles over a sequence of feed dicts (AsyncWorkload passes them through)
+        workload = AsyncWorkload(adapter, cast(Any, feed_list))
+    return Session(name, adapter, feed_list[0], workload, first_ms, warmup_ms)
 
 
 def profile_layers(
     name: str, model: Path, options: LatencyOptions, input_shape: Any
 ) -> list[dict[str, Any]]:
-    """Per-layer times of runtime ``name`` from a separate counter-enabled session.
+    """Per-layer times of runtime ``name``: medians over ``options.layer_runs`` inferences.
 
-    Runs one untimed inference then :data:`PROFILE_RUNS` more (sync in latency mode, async in
-    throughput mode) and returns the adapter's ``layer_times()`` rows sorted by ``time_ms``
-    descending, each with ``share_pct`` of the summed layer time.
+    A separate counter-enabled session after the timed run (the counters add overhead, so
+    they never run during the measurement), fed as the timed run was. Latency mode: one
+    untimed inference, then ``layer_runs`` sync inferences, each profiled; throughput mode: one
+    untimed inference per request, then ``layer_runs`` async ones. Rows
+    (:mod:`rfbench.runtimes.layers`) sorted by median ``time_ms`` descending, each with
+    ``runtime``; ``share`` sums to 1 over the runtime's layers.
     """
     adapter = open_session_adapter(name, model, options, input_shape, perf_counters=True)
+    runs = options.layer_runs
     try:
-        feeds = make_feeds(adapter.inputs, options.seed)
+        feed_list, _ = build_feeds(adapter, options)
         if options.mode == "latency":
-            runner = adapter.sync_runner(feeds)
-            for _ in range(1 + PROFILE_RUNS):
+            skip = 1
+            runner = adapter.sync_runner(feed_list)
+            for _ in range(skip + runs):
                 runner()
         else:
-            requests = int(adapter.effective.get("requests") or 1)
-            adapter.run_async(feeds, max_iterations=max(PROFILE_RUNS, requests) + requests)
-        rows = [dict(row) for row in adapter.layer_times()]
+            skip = int(adapter.effective.get("requests") or 1)
+            adapter.run_async(feed_list, max_iterations=skip + runs)
+        rows = adapter.layer_times(skip=skip)
     finally:
         adapter.close()
     rows.sort(key=lambda row: float(row.get("time_ms") or 0.0), reverse=True)
-    total = sum(float(row.get("time_ms") or 0.0) for row in rows)
-    for row in rows:
-        row["runtime"] = name
-        row["share_pct"] = 100.0 * float(row.get("time_ms") or 0.0) / total if total else None
-    return rows
+    return [{"runtime": name, **row} for row in rows]

@@ -111,18 +111,41 @@ def report_text(report: LatencyReport, out_dir: str | None = None) -> str:
 
 
 def layers_text(name: str, rows: Sequence[dict[str, Any]]) -> str:
-    """Top layers of one runtime as a table."""
-    table = [["#", "layer", "type", "exec type", "time ms", "share %"]]
+    """Top layers of one runtime as a table: full layer name, op type, the implementation that
+    ran, median time over the profiled inferences and its share of the summed layer time."""
+    table = [["#", "layer", "type", "exec type", "median ms", "share %"]]
     for i, row in enumerate(rows, 1):
-        share = row.get("share_pct")
+        share = row.get("share")
+        if share is None and row.get("share_pct") is not None:  # version 1 rows
+            share = float(row["share_pct"]) / 100.0
         table.append(
             [
                 str(i),
-                _text(row.get("name"))[:60],
+                _text(row.get("name")),
                 _text(row.get("type")),
                 _text(row.get("exec_type")),
                 f"{float(row.get('time_ms') or 0.0):.3f}",
-                "-" if share is None else f"{share:.1f}",
+                "-" if share is None else f"{100.0 * float(share):.1f}",
             ]
         )
-    return f"top {len(rows)} layers by time, {name}:\n" + format_table(table)
+    runs = max((int(row.get("samples") or 0) for row in rows), default=0)
+    title = (
+        f"top {len(rows)} layers by median time, {name} (median of {runs} profiled "
+        "inferences in a separate counter-enabled session after the timed run; all in layers.csv):"
+    )
+    return title + "\n" + _layer_table(table)
+
+
+def _layer_table(rows: Sequence[Sequence[str]]) -> str:
+    """Like :func:`format_table`, but the text columns (layer, type, exec type) left-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [
+            cell.ljust(w) if i in (1, 2, 3) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -40,6 +40,7 @@ class RuntimeSettings:
     requests: int | None = None
     performance_hint: str | None = None
     perf_counters: bool = False
+    input_precision: str | None = None
 
 
 def open_adapter(
@@ -64,6 +65,7 @@ def open_adapter(
         input_shape=input_shape,
         perf_counters=settings.perf_counters,
         performance_hint=settings.performance_hint,
+        **({"input_precision": settings.input_precision} if settings.input_precision else {}),
     )
 
 

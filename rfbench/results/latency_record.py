@@ -90,6 +90,41 @@ class Settings(Part):
     chunk_s: OptReal  # null: one chunk (a single runtime)
     chunk_iterations: int | None = None  # version 2; null: chunks end by time or one chunk
     rewarm_before_each_chunk: bool
+    # version 2 additions (absent in older records):
+    input_precision: Literal["u8", "f32"] | None = None  # requested; null = the model's own
+    input_data: str | None = None  # --input-data folder; null = random data (seed)
+    per_layer_runs: int | None = None  # profiled inferences per runtime; null without per_layer
+
+
+class LayerTime(Part):
+    """One layer of one runtime in ``layers_top`` / ``layers.csv`` (:mod:`rfbench.runtimes.layers`).
+
+    ``time_ms`` is the median over the ``samples`` profiled inferences (a separate
+    counter-enabled session after the timed run, ``settings.per_layer_runs`` inferences after
+    an untimed one); ``share`` = ``time_ms`` / the sum of the runtime's layer medians (the
+    shares of all layers, in layers.csv, sum to 1). ``name`` is the model's layer, full;
+    ``node`` the runtime's own node (ONNX Runtime names fused kernels after their output
+    tensor); ``type`` the op (fused activation appended: ``Conv+LeakyRelu``); ``exec_type``
+    the implementation that ran (OpenVINO's exec type, e.g. ``brgconv_avx512_1x1_f32``; ONNX
+    Runtime ``provider:domain.op``). Version 1 rows had ``time_ms`` as a mean of 5-6
+    inferences and ``share_pct`` (percent) instead of ``share``.
+    """
+
+    # (in version 1's key order, so that old records round-trip unchanged)
+    name: str
+    type: str
+    exec_type: str
+    status: str
+    time_ms: Real
+    cpu_time_ms: OptReal = None  # version 1 only (OpenVINO)
+    samples: int
+    runtime: str
+    share_pct: OptReal = None  # version 1 only
+    node: str | None = None
+    time_mean_ms: OptReal = None
+    time_min_ms: OptReal = None
+    time_max_ms: OptReal = None
+    share: OptReal = None
 
 
 class StopRule(Part):
@@ -154,7 +189,9 @@ class LatencyRecord(ResultRecord):
     comparison: list[RuntimeRatio]
     notes: list[str]
     samples_file: str
-    layers_top: dict[str, list[dict[str, Any]]] | None = None  # runtime -> slowest layers
+    # runtime -> its slowest layers (``--top-layers``), slowest first; every layer is in
+    # layers_file. Row shape: :class:`LayerTime`.
+    layers_top: dict[str, list[LayerTime]] | None = None
     layers_file: str | None = None
 
     def csv_rows(self) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ Construction (keyword-only after ``model_path``)::
 
     adapter = Adapter(model_path, device="CPU", precision=None, threads=None, streams=None,
                       requests=None, input_shape=None, perf_counters=False,
-                      performance_hint=None)
+                      performance_hint=None, input_precision=None)
 
 * ``precision``: ``"f32" | "bf16" | "f16" | None`` (None = the runtime's default; the effective
   value is always read back and reported). Unsupported by the device -> ``RfbenchError``.
@@ -19,6 +19,11 @@ Construction (keyword-only after ``model_path``)::
 * ``perf_counters``: enable per-layer timing (:meth:`RuntimeAdapter.layer_times`). It adds
   overhead; do not mix timings taken with and without it.
 * ``performance_hint``: ``"latency" | "throughput" | None`` (None = runtime default).
+* ``input_precision``: ``"u8" | "f32" | None``: the element type the float inputs are fed in
+  (None = the model's own). ``"u8"`` folds the conversion into the model as benchmark_app
+  does (OpenVINO: ``PrePostProcessor`` tensor element type; ONNX Runtime: a ``Cast`` node at
+  the input of a copy of the model); ``self.inputs`` then list uint8, and
+  ``effective["input_precision"]`` says what is fed.
 
 Three ways to run, for three callers:
 
@@ -57,9 +62,11 @@ import numpy as np
 from rfbench.errors import RfbenchError
 from rfbench.models.files import check_model_file
 from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
+from rfbench.runtimes.layers import LayerSamples, aggregate_layers
+from rfbench.runtimes.shapes import merge_shape, normalise_input_shapes, shape_str
 
 __all__ = [
-    "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
+    "INPUT_PRECISIONS", "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
     "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "merge_shape",
     "normalise_input_shapes",
 ]  # fmt: skip
@@ -68,6 +75,10 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("f32", "bf16", "f16")
 PERFORMANCE_HINTS = ("latency", "throughput")
+INPUT_PRECISIONS = ("u8", "f32")
+#: numpy dtype -> rfbench name of an input element type.
+INPUT_DTYPE_NAMES = {np.dtype(np.uint8): "u8", np.dtype(np.float32): "f32",
+                     np.dtype(np.float16): "f16"}  # fmt: skip
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -137,6 +148,7 @@ class RuntimeAdapter(abc.ABC):
         input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
         perf_counters: bool = False,
         performance_hint: str | None = None,
+        input_precision: str | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.device = device
@@ -152,6 +164,7 @@ class RuntimeAdapter(abc.ABC):
                 PERFORMANCE_HINTS,
                 "performance hint",
             ),
+            "input_precision": _check_choice(input_precision, INPUT_PRECISIONS, "input precision"),
         }
         self.effective: dict[str, Any] = {}
         self.inputs: list[TensorInfo] = []
@@ -190,8 +203,14 @@ class RuntimeAdapter(abc.ABC):
         """
 
     @abc.abstractmethod
-    def sync_runner(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], None]:
+    def sync_runner(
+        self, feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]]
+    ) -> Callable[[], None]:
         """Bind ``feeds`` once; return a callable running one sync inference, output discarded.
+
+        ``feeds``: one feed dict, or a sequence cycled over (call ``i`` runs
+        ``feeds[i % len(feeds)]``; every one is bound before the first call, switching is a
+        pointer swap on the request).
 
         For latency measurement: the callable does no input conversion and no output copy, so
         timing it measures the runtime. Do not call :meth:`infer` from another thread while the
@@ -265,15 +284,27 @@ class RuntimeAdapter(abc.ABC):
         """The exception to raise for a failure on a runtime thread (default: itself)."""
         return exc
 
-    @abc.abstractmethod
-    def layer_times(self) -> list[dict[str, Any]]:
-        """Per-layer times; requires ``perf_counters=True`` (else RfbenchError).
+    def layer_times(self, skip: int = 0) -> list[dict[str, Any]]:
+        """Per-layer rows (:mod:`rfbench.runtimes.layers`): median over the profiled inferences.
 
-        One dict per layer/node: ``name``, ``type`` (operation type), ``exec_type`` (kernel or
-        provider), ``status`` (``"EXECUTED"``, ``"NOT_RUN"``, ``"OPTIMIZED_OUT"``), ``time_ms``
-        (mean real time per inference), ``samples`` (inferences the mean covers). See the
-        adapter for which inferences are covered.
+        Needs ``perf_counters=True`` (else RfbenchError). Every inference the adapter ran since
+        it was created is profiled; the first ``skip`` are left out (warm-up).
         """
+        if not self.perf_counters:
+            raise RfbenchError("per-layer times need the adapter created with perf_counters=True")
+        rows = aggregate_layers(self.layer_samples(), skip)
+        if not rows:
+            raise RfbenchError("per-layer times: no inference has run yet")
+        return rows
+
+    def layer_samples(self) -> LayerSamples:
+        """Every profiled inference's per-layer times (an adapter with counters overrides it)."""
+        raise RfbenchError(f"runtime {self.name} does not report per-layer times")
+
+    def input_precision_effective(self) -> str | None:
+        """What the float-typed inputs of the model are fed as: ``"u8"``, ``"f32"``, ..."""
+        names = {INPUT_DTYPE_NAMES.get(np.dtype(t.dtype), str(t.dtype)) for t in self.inputs}
+        return next(iter(names)) if len(names) == 1 else ",".join(sorted(names)) or None
 
     # -- reporting ------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -320,53 +351,8 @@ class RuntimeAdapter(abc.ABC):
             ):
                 raise RfbenchError(
                     f"{self.model_path.name}: input '{name}' has shape {list(got)}, "
-                    f"the model expects {_shape_str(want)}"
+                    f"the model expects {shape_str(want)}"
                 )
-
-
-def normalise_input_shapes(
-    input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None,
-    input_names: Sequence[str],
-    model_name: str,
-) -> dict[str, tuple[int, ...]]:
-    """Turn the ``input_shape`` argument into ``{input name: shape tuple}`` (may be empty)."""
-    if input_shape is None:
-        return {}
-    if isinstance(input_shape, Mapping):
-        unknown = sorted(set(input_shape) - set(input_names))
-        if unknown:
-            raise RfbenchError(
-                f"{model_name}: input_shape names {unknown} not among the inputs {list(input_names)}"
-            )
-        shapes = {k: tuple(int(d) for d in v) for k, v in input_shape.items()}
-    else:
-        if len(input_names) != 1:
-            raise RfbenchError(
-                f"{model_name}: has {len(input_names)} inputs {list(input_names)}; "
-                "give input_shape per input name"
-            )
-        shapes = {input_names[0]: tuple(int(d) for d in input_shape)}
-    for name, shape in shapes.items():
-        if not shape or any(d <= 0 for d in shape):
-            raise RfbenchError(f"{model_name}: input_shape {list(shape)} for '{name}' is not valid")
-    return shapes
-
-
-def merge_shape(
-    declared: Sequence[int | None], requested: Sequence[int] | None, name: str, model_name: str
-) -> tuple[int | None, ...]:
-    """Fill a declared shape's dynamic dims (None) from ``requested``; check fixed dims agree."""
-    declared = tuple(declared)
-    if requested is None:
-        return declared
-    if len(requested) != len(declared) or any(
-        d is not None and d != r for d, r in zip(declared, requested, strict=True)
-    ):
-        raise RfbenchError(
-            f"{model_name}: input_shape {list(requested)} does not fit input '{name}' "
-            f"of shape {_shape_str(declared)}"
-        )
-    return tuple(int(r) for r in requested)
 
 
 def _check_choice(value: str | None, choices: Sequence[str], what: str) -> str | None:
@@ -383,10 +369,6 @@ def _check_positive(value: int | None, what: str) -> int | None:
     if int(value) != value or value < 1:
         raise RfbenchError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def _shape_str(shape: Sequence[int | None]) -> str:
-    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 def _tensor_dict(t: TensorInfo) -> dict[str, Any]:

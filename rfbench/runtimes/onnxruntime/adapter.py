@@ -15,13 +15,16 @@
 * Dynamic inputs: ``input_shape`` fixes the shape that must be fed; output shapes are then
   worked out with ORT's symbolic shape inference where possible (else their dynamic dims are None).
 * ``read_ms`` is None: session creation reads and optimises in one step (``compile_ms``).
-* ``layer_times``: ``enable_profiling`` JSON, node kernel times averaged over every run since
-  the session was created (warm-up included). Calling it ends profiling for this session.
+* ``input_precision="u8"``: the session gets a copy of the model whose float inputs are uint8,
+  with a ``Cast`` to the original type inside (:mod:`.input_cast`): the conversion benchmark_app
+  folds into OpenVINO models, done the same way here so both runtimes do the same work.
+* ``layer_times``: ``enable_profiling`` JSON, one sample per node per run since the session was
+  created (skip the warm-up with ``skip``), named through the saved optimised graph
+  (:mod:`.profiling`). Reading the samples ends profiling for this session.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -43,7 +46,9 @@ from rfbench.runtimes.base import (
     merge_shape,
     normalise_input_shapes,
 )
-from rfbench.runtimes.onnxruntime.profiling import parse_ort_profile
+from rfbench.runtimes.layers import LayerSamples
+from rfbench.runtimes.onnxruntime.input_cast import model_with_input_type
+from rfbench.runtimes.onnxruntime.profiling import read_ort_profile
 from rfbench.runtimes.onnxruntime.providers import (
     CPU_PROVIDER,
     physical_core_count,
@@ -115,10 +120,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         self._check_settings()
         self._providers = resolve_providers(self.device, ort.get_available_providers())
         self._profile_dir: tempfile.TemporaryDirectory[str] | None = None
-        self._layer_cache: list[dict[str, Any]] | None = None
+        self._layer_cache: LayerSamples | None = None
         self._session = self._create_session()
         self._describe_ports()
         self._fill_effective()
+        self.effective["input_precision"] = self.input_precision_effective()
 
     # -- identity -------------------------------------------------------------------------
     @classmethod
@@ -164,15 +170,20 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
             self._profile_dir = tempfile.TemporaryDirectory(prefix="rfbench-ort-profile-")
             options.enable_profiling = True
             options.profile_file_prefix = str(Path(self._profile_dir.name) / "ort")
+            options.optimized_model_filepath = str(self._optimised_path())
         return options
 
     def _create_session(self) -> ort.InferenceSession:
         """Create the session (reads and optimises the model), timed into ``compile_ms``."""
         options = self._session_options()
+        wanted = self.requested["input_precision"]
+        model: str | bytes = str(self.model_path)
+        if wanted is not None:
+            model = model_with_input_type(self.model_path, wanted) or model
         t0 = time.perf_counter_ns()
         try:
             session = ort.InferenceSession(
-                str(self.model_path), sess_options=options, providers=self._providers
+                model, sess_options=options, providers=self._providers
             )
         except ORT_ERRORS as exc:
             message = " ".join(str(exc).split())
@@ -291,21 +302,40 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
             results = self._run(prepared)
         return dict(zip(self._output_names, results, strict=True))
 
-    def sync_runner(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], None]:
-        """An IOBinding with the inputs bound once; the callable runs it, outputs stay in ORT."""
-        prepared = self._prepare(feeds)
-        binding = self._session.io_binding()
-        for name, array in prepared.items():
-            binding.bind_cpu_input(name, array)
-        for name in self._output_names:
-            binding.bind_output(name)
+    def sync_runner(
+        self, feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]]
+    ) -> Callable[[], None]:
+        """An IOBinding per feed dict, inputs bound once; the callable runs the next binding
+        (outputs stay in ORT)."""
+        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
+        if not feed_list:
+            raise RfbenchError("sync_runner: no feeds given")
+        prepared = [self._prepare(f) for f in feed_list]
+        bindings = []
+        for arrays in prepared:
+            binding = self._session.io_binding()
+            for name, array in arrays.items():
+                binding.bind_cpu_input(name, array)
+            for name in self._output_names:
+                binding.bind_output(name)
+            bindings.append(binding)
         session = self._session
+        if len(bindings) == 1:
+            (binding,) = bindings
 
-        def run_once() -> None:
-            session.run_with_iobinding(binding)
-            _ = prepared  # keep the bound input arrays alive as long as the runner
+            def run_once() -> None:
+                session.run_with_iobinding(binding)
+                _ = prepared  # keep the bound input arrays alive as long as the runner
 
-        return run_once
+            return run_once
+        calls = [0]
+
+        def run_next() -> None:
+            session.run_with_iobinding(bindings[calls[0] % len(bindings)])
+            calls[0] += 1
+            _ = prepared
+
+        return run_next
 
     # -- run_async's request primitives: one worker thread per request, one shared session --
     def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -355,22 +385,18 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         return exc
 
     # -- per-layer --------------------------------------------------------------------------
-    def layer_times(self) -> list[dict[str, Any]]:
-        """Node kernel times from ORT's profile, mean over all runs so far (ends profiling)."""
+    def _optimised_path(self) -> Path:
+        assert self._profile_dir is not None
+        return Path(self._profile_dir.name) / "optimised.onnx"
+
+    def layer_samples(self) -> LayerSamples:
+        """Every run's node kernel times from ORT's profile (the first call ends profiling)."""
         if not self.perf_counters:
             raise RfbenchError("per-layer times need the adapter created with perf_counters=True")
         if self._layer_cache is None:
-            path = Path(self._session.end_profiling())
-            try:
-                events = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise RfbenchError(f"cannot read onnxruntime profile {path}: {exc}") from None
-            finally:
-                path.unlink(missing_ok=True)
-            self._layer_cache = parse_ort_profile(events)
-            if not self._layer_cache:
-                raise RfbenchError("per-layer times: no inference has run yet")
-        return [dict(row) for row in self._layer_cache]
+            profile = Path(self._session.end_profiling())
+            self._layer_cache = read_ort_profile(profile, self._optimised_path(), self.model_path)
+        return self._layer_cache
 
     def close(self) -> None:
         """Drop the session and its profile folder."""

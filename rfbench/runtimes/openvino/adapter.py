@@ -12,14 +12,18 @@
   does not run is an error (the CPU plugin silently turns ``f16`` into ``bf16`` on this machine).
 * ``infer`` and ``sync_runner`` share one InferRequest; ``run_async`` uses an
   ``AsyncInferQueue`` (kept between calls) so ``requests`` inferences really run in parallel.
-* ``layer_times``: ``get_profiling_info()`` of the last inference of each request used by the
-  most recent run (the sync request after ``infer``/``sync_runner``, every request that ran
-  after ``run_async``), averaged over those requests.
+* ``input_precision="u8"``: ``PrePostProcessor`` sets the float inputs' tensor element type to
+  u8 before compiling, so the conversion runs inside the model (benchmark_app's default for
+  image inputs); ``"f32"`` likewise sets f32 (a no-op on a float32 model).
+* ``layer_times``: with ``perf_counters`` every inference's ``get_profiling_info()`` is read
+  right after it completes (sync request, or in the async completion callback) and kept;
+  the rows are medians over them (:mod:`rfbench.runtimes.layers`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -36,8 +40,10 @@ from rfbench.runtimes.base import (
     merge_shape,
     normalise_input_shapes,
 )
+from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.openvino.core import (
     VIRTUAL_DEVICES,
+    fold_input_precision,
     hint_name,
     one_line,
     port_name,
@@ -80,12 +86,15 @@ class OpenVINOAdapter(RuntimeAdapter):
         self._check_device_support(config)
         model = self._read()
         self._fix_input_shapes(model)
+        model = fold_input_precision(model, self.requested["input_precision"], self.model_path.name)
         self._compiled = self._compile(model, config)
         self._read_back()
         self._describe_ports()
+        self.effective["input_precision"] = self.input_precision_effective()
         self._request = self._compiled.create_infer_request()
         self._queue: ov.AsyncInferQueue | None = None
-        self._profiled: list[Any] = []
+        self._layers = LayerSamples()
+        self._layer_lock = threading.Lock()
 
     # -- identity -------------------------------------------------------------------------
     @classmethod
@@ -278,24 +287,46 @@ class OpenVINOAdapter(RuntimeAdapter):
         bound = self._bind(feeds)
         with self._infer_lock:
             result = self._request.infer(bound, share_outputs=False)
-            self._profiled = [self._request]
+            self._collect(self._request)
             return {
                 info.name: np.asarray(result[port])
                 for info, port in zip(self.outputs, self._out_ports, strict=True)
             }
 
-    def sync_runner(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], None]:
-        """Bind ``feeds`` to the sync request; the callable runs it (outputs stay inside)."""
-        bound = self._bind(feeds)
+    def sync_runner(
+        self, feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]]
+    ) -> Callable[[], None]:
+        """Bind ``feeds`` to the sync request; the callable runs it (outputs stay inside).
+
+        Several feed dicts: each call first sets the next one's tensors (``set_input_tensor``,
+        no copy). With perf counters, each call then reads the request's profiling info.
+        """
+        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
+        if not feed_list:
+            raise RfbenchError("sync_runner: no feeds given")
+        bound = [self._bind(f) for f in feed_list]
         request = self._request
-        for i, tensor in bound.items():
+        for i, tensor in bound[0].items():
             request.set_input_tensor(i, tensor)
-        self._profiled = [request]
+        collect = self._collect if self.perf_counters else None
+        if len(bound) == 1 and collect is None:
 
-        def run_once() -> None:
+            def run_once() -> None:
+                request.infer(share_inputs=True, share_outputs=True)
+
+            return run_once
+        calls = [0]
+
+        def run_next() -> None:
+            if len(bound) > 1:
+                for i, tensor in bound[calls[0] % len(bound)].items():
+                    request.set_input_tensor(i, tensor)
+                calls[0] += 1
             request.infer(share_inputs=True, share_outputs=True)
+            if collect is not None:
+                collect(request)
 
-        return run_once
+        return run_next
 
     # -- run_async's request primitives: an AsyncInferQueue, kept between runs -------------
     def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> dict[int, ov.Tensor]:
@@ -320,6 +351,8 @@ class OpenVINOAdapter(RuntimeAdapter):
                 }
 
             jobs.done(job_id, request_id, done_ns - submit_ns, done_ns, outputs)
+            if self.perf_counters:
+                self._collect(request)
 
         self._queue.set_callback(callback)
         return self._queue, bound, set()
@@ -340,37 +373,29 @@ class OpenVINOAdapter(RuntimeAdapter):
         queue, _, used = state
         queue.wait_all()
         time.sleep(0)  # let the callback threads leave Python (see close())
-        self._profiled = [queue[i] for i in sorted(used)]
 
     # -- per-layer --------------------------------------------------------------------------
-    def layer_times(self) -> list[dict[str, Any]]:
-        """Per-layer real times from ``get_profiling_info()``, mean over the requests last used."""
+    def _collect(self, request: ov.InferRequest) -> None:
+        """Add ``request``'s last inference to the per-layer samples (perf counters only)."""
+        if not self.perf_counters:
+            return
+        infos = request.get_profiling_info()
+        with self._layer_lock:
+            total = 0.0
+            for info in infos:
+                time_ms = info.real_time.total_seconds() * 1e3
+                total += time_ms
+                self._layers.add(info.node_name, {
+                    "name": info.node_name, "node": info.node_name, "type": info.node_type,
+                    "exec_type": info.exec_type, "status": info.status.name,
+                }, time_ms)  # fmt: skip
+            self._layers.totals_ms.append(total)
+
+    def layer_samples(self) -> LayerSamples:
+        """Every profiled inference so far; ``totals_ms`` is the sum of its layers' real times."""
         if not self.perf_counters:
             raise RfbenchError("per-layer times need the adapter created with perf_counters=True")
-        if not self._profiled:
-            raise RfbenchError("per-layer times: no inference has run yet")
-        rows: dict[str, dict[str, Any]] = {}
-        for request in self._profiled:
-            for info in request.get_profiling_info():
-                row = rows.setdefault(
-                    info.node_name,
-                    {
-                        "name": info.node_name,
-                        "type": info.node_type,
-                        "exec_type": info.exec_type,
-                        "status": info.status.name,
-                        "time_ms": 0.0,
-                        "cpu_time_ms": 0.0,
-                        "samples": 0,
-                    },
-                )
-                row["time_ms"] += info.real_time.total_seconds() * 1e3
-                row["cpu_time_ms"] += info.cpu_time.total_seconds() * 1e3
-                row["samples"] += 1
-        for row in rows.values():
-            row["time_ms"] /= row["samples"]
-            row["cpu_time_ms"] /= row["samples"]
-        return list(rows.values())
+        return self._layers
 
     def close(self) -> None:
         """Drop the requests and the compiled model.
@@ -383,6 +408,5 @@ class OpenVINOAdapter(RuntimeAdapter):
         if self._queue is not None:
             time.sleep(_CALLBACK_DRAIN_S)
         self._queue = None
-        self._profiled = []
         self._request = None
         self._compiled = None

@@ -3,7 +3,8 @@
 Every OpenVINO model read in rfbench (adapters, model-file facts, complexity) goes through
 :func:`shared_core` / :func:`read_model`: destroying a Core shortly after a compiled model that
 ran asynchronously was released hangs or aborts the process on OpenVINO 2026.4.
-Also here: device-string parsing and validation, and the small conversions of OpenVINO values
+Also here: the u8/f32 input element type folded into a model (:func:`fold_input_precision`),
+device-string parsing and validation, and the small conversions of OpenVINO values
 (element types, performance modes, partial shapes, port names) into plain Python.
 """
 
@@ -114,3 +115,24 @@ def read_model(path: str | Path) -> ov.Model:
 def partial_dims(pshape: Any) -> tuple[int | None, ...]:
     """An ``ov.PartialShape`` as a tuple, None for each dynamic dimension."""
     return tuple(d.get_length() if d.is_static else None for d in pshape)
+
+
+def fold_input_precision(model: ov.Model, wanted: str | None, model_name: str) -> ov.Model:
+    """``model`` with its float inputs fed as ``wanted`` ("u8" / "f32"), converted inside.
+
+    ``PrePostProcessor`` sets the input tensors' element type, as benchmark_app does for image
+    inputs; None returns ``model`` unchanged. RfbenchError when the model has no float input.
+    """
+    if wanted is None:
+        return model
+    element = ov.Type.u8 if wanted == "u8" else ov.Type.f32
+    floats = [i for i, port in enumerate(model.inputs) if port.get_element_type().is_real()]
+    if not floats:
+        raise RfbenchError(f"{model_name}: --input-precision {wanted}: the model has no float input")
+    ppp = ov.preprocess.PrePostProcessor(model)
+    for index in floats:
+        ppp.input(index).tensor().set_element_type(element)
+    try:
+        return ppp.build()
+    except RuntimeError as exc:
+        raise RfbenchError(f"{model_name}: cannot feed {wanted} inputs: {one_line(exc)}") from None

@@ -1,0 +1,60 @@
+"""Input shapes given to an adapter: the ``input_shape`` argument per input, merged with the
+model's declared shapes (dynamic dimensions as None)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rfbench.errors import RfbenchError
+
+
+def normalise_input_shapes(
+    input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None,
+    input_names: Sequence[str],
+    model_name: str,
+) -> dict[str, tuple[int, ...]]:
+    """Turn the ``input_shape`` argument into ``{input name: shape tuple}`` (may be empty)."""
+    if input_shape is None:
+        return {}
+    if isinstance(input_shape, Mapping):
+        unknown = sorted(set(input_shape) - set(input_names))
+        if unknown:
+            raise RfbenchError(
+                f"{model_name}: input_shape names {unknown} not among the inputs {list(input_names)}"
+            )
+        shapes = {k: tuple(int(d) for d in v) for k, v in input_shape.items()}
+    else:
+        if len(input_names) != 1:
+            raise RfbenchError(
+                f"{model_name}: has {len(input_names)} inputs {list(input_names)}; "
+                "give input_shape per input name"
+            )
+        shapes = {input_names[0]: tuple(int(d) for d in input_shape)}
+    for name, shape in shapes.items():
+        if not shape or any(d <= 0 for d in shape):
+            raise RfbenchError(f"{model_name}: input_shape {list(shape)} for '{name}' is not valid")
+    return shapes
+
+
+def merge_shape(
+    declared: Sequence[int | None], requested: Sequence[int] | None, name: str, model_name: str
+) -> tuple[int | None, ...]:
+    """Fill a declared shape's dynamic dims (None) from ``requested``; check fixed dims agree."""
+    declared = tuple(declared)
+    if requested is None:
+        return declared
+    if len(requested) != len(declared) or any(
+        d is not None and d != r for d, r in zip(declared, requested, strict=True)
+    ):
+        raise RfbenchError(
+            f"{model_name}: input_shape {list(requested)} does not fit input '{name}' "
+            f"of shape {shape_str(declared)}"
+        )
+    return tuple(int(r) for r in requested)
+
+
+def shape_str(shape: Sequence[int | None]) -> str:
+    """``[1,3,?,?]``: a shape with dynamic dimensions as ``?``."""
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
