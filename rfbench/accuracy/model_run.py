@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rfbench.accuracy.pipeline import PipelineStats, PredictionRun
-from rfbench.decoder.postprocess import PostprocessPreset, get_preset
+from rfbench.decoder.postprocess import PostprocessPreset, get_preset, script_setting
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_text
 from rfbench.models.files import model_sha256
@@ -23,6 +23,7 @@ from rfbench.models.opening import open_model as open_checked_model
 from rfbench.models.spec import ModelSpec
 
 if TYPE_CHECKING:
+    from rfbench.decoder.sizing import ImageSizer, SizePolicy
     from rfbench.runtimes.base import RuntimeAdapter
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class ModelRunOptions:
     threads: int | None = None
     streams: int | None = None
     input_hw: tuple[int, int] | None = None
+    input_size: SizePolicy | None = None  # --input-size as a policy (wins over input_hw)
     layout: str | None = None
     output_names: dict[str, str] | None = None
     channel_order: str | None = None
@@ -70,7 +72,7 @@ def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, Pos
         precision=options.precision, threads=options.threads, streams=options.streams,
     )  # fmt: skip
     adapter, spec = open_checked_model(
-        options.model, settings, input_hw=options.input_hw, layout=options.layout,
+        options.model, settings, input_hw=size_request(options), layout=options.layout,
         output_names=options.output_names, channel_order=options.channel_order,
         mean=options.mean, scale=options.scale,
     )  # fmt: skip
@@ -80,6 +82,38 @@ def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, Pos
         adapter.close()
         raise
     return adapter, spec, preset
+
+
+def size_request(options: ModelRunOptions) -> tuple[int, int] | SizePolicy | None:
+    """The size asked for: ``--input-size``, else the preset's recipe size for a dynamic model
+    (``biubug6``: native), else None (the model's fixed size, or 640x640)."""
+    from rfbench.decoder.sizing import parse_size_policy
+    from rfbench.models.files import check_model_path
+    from rfbench.models.spec import has_dynamic_size
+
+    if options.input_size is not None:
+        return options.input_size
+    if options.input_hw is not None:
+        return options.input_hw
+    default = script_setting(get_preset(options.preset, "B"), "default_input_size")
+    if default is None:
+        return None
+    if not has_dynamic_size(check_model_path(options.model)):
+        log.warning("preset %s runs each image at %s size, but %s has a fixed input size: using it",
+                    options.preset, default, Path(options.model).name)
+        return None
+    return parse_size_policy(default)
+
+
+def image_sizer(spec: ModelSpec, preset: PostprocessPreset) -> ImageSizer | None:
+    """The per-image pre-processing of a native / short:long plan (None for a fixed size)."""
+    from rfbench.decoder.sizing import ImageSizer
+
+    if not spec.input.per_image:
+        return None
+    assert spec.input.policy is not None
+    return ImageSizer(spec.input.policy, spec.pixels, spec.input.layout,
+                      float32_resize=script_setting(preset, "resize_float32"))
 
 
 def run_fingerprint(options: ModelRunOptions, spec: ModelSpec, adapter, preset, sha256: str) -> dict[str, Any]:
@@ -126,8 +160,9 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
         sha256 = model_sha256(spec.path)
         fingerprint = run_fingerprint(options, spec, adapter, preset, sha256)
         pred_dir = prepare_output(out_dir, fingerprint, resume)
+        sizer = image_sizer(spec, preset)
         runner = PredictionRun(adapter.infer, spec, preset, options.resize, images_dir, pred_dir,
-                               strict=options.strict)
+                               strict=options.strict, sizer=sizer)
         stats = runner.run(image_ids)
         record = {
             "model": {"path": str(spec.path), "name": spec.path.name, "sha256": sha256, **spec.as_dict()},
@@ -136,6 +171,13 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
             "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",
                               "reader": "cv2.imread BGR uint8"},
         }
+        if sizer is not None:
+            record["preprocessing"] = {
+                "resize": "scale", "interpolation": "INTER_LINEAR", "reader": "cv2.imread BGR uint8",
+                "size_policy": sizer.policy.text,
+                "resize_dtype": "float32" if sizer.float32_resize else "uint8",
+            }
+            record["input_sizes"] = sizer.tally.summary(sizer.policy)
     return record, stats, pred_dir
 
 

@@ -33,6 +33,15 @@ presets:
                score threshold, NMS per stride at IoU 0.5; layout B: score > 0.02, top 750,
                one NMS at 0.4
   insightface  insightface's WIDER test recipe: score >= 0.02, one NMS at 0.4 with +1 areas
+  biubug6      Pytorch_Retinaface test_widerface.py as it runs: score > 0.02, no top-k, one
+               NMS at 0.4 with +1 areas, float32 resize, each image at its own size (dynamic
+               models), boxes truncated to integers in the prediction files
+
+input sizes (--input-size, dynamic models):
+  WxH          every image resized to one size (default 640x640; the OMZ protocol)
+  native       each image at its own size (Pytorch_Retinaface's "original size" rows)
+  S:L          short side scaled to S unless the long side would exceed L (1600:2150 is
+               Pytorch_Retinaface's recipe); sides below 32 px are padded and recorded
 
 examples:
   rfbench eval --dataset wider --data-root datasets/wider --model retinaface.xml
@@ -87,11 +96,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="inference precision (default: f32; OpenVINO would pick bf16 on CPUs with AVX-512 BF16)")
     model.add_argument("--threads", type=positive_int, metavar="N", help="inference threads (default: runtime's)")
     model.add_argument("--streams", type=positive_int, metavar="N", help="OpenVINO streams (default: runtime's)")
-    model.add_argument("--preset", choices=("omz", "insightface"), default="omz",
+    model.add_argument("--preset", choices=("omz", "insightface", "biubug6"), default="omz",
                        help="post-processing preset (default: omz, the model card's recipe)")
     model.add_argument("--resize", choices=("stretch", "letterbox"), default="stretch",
                        help="stretch to the input size like OMZ (default) or keep the aspect ratio")
-    model.add_argument("--input-size", metavar="WxH", help="input size for dynamic models (default: 640x640)")
+    model.add_argument("--input-size", metavar="WxH|native|S:L",
+                       help="input size for dynamic models: WxH, native or SHORT:LONG "
+                       "(default: 640x640; preset biubug6: native)")
     model.add_argument("--layout", choices=("A", "B"), help="force the output layout (default: from output names)")
     model.add_argument("--output-name", action="append", metavar="ROLE=NAME",
                        help="map an output role to a name, e.g. loc=output0 (repeat for every role)")
@@ -143,10 +154,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_size(args: argparse.Namespace):
+    """``--input-size`` as a size policy (None when not given); letterbox needs a fixed size."""
+    from rfbench.commands.options import parse_input_size
+    from rfbench.errors import RfbenchError
+
+    if not args.input_size:
+        return None
+    policy = parse_input_size(args.input_size)
+    if policy.per_image and args.resize == "letterbox":
+        raise RfbenchError(f"--resize letterbox needs a fixed --input-size WxH, not {args.input_size!r}")
+    return policy
+
+
 def _run_model(args: argparse.Namespace, gt, out_dir):
     """Run the model; returns (prediction folder, the run's fields of the eval record)."""
     from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
-    from rfbench.commands.options import parse_size
     from rfbench.errors import Interrupted
     from rfbench.models.spec import parse_output_names
     from rfbench.wider.ground_truth import find_images_dir
@@ -154,7 +177,7 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     options = ModelRunOptions(
         model=args.model, runtime=args.runtime, device=args.device, precision=args.precision,
         threads=args.threads, streams=args.streams,
-        input_hw=parse_size(args.input_size) if args.input_size else None,
+        input_size=_input_size(args),
         layout=args.layout, output_names=parse_output_names(args.output_name),
         channel_order=args.channel_order, mean=args.mean, scale=args.scale,
         preset=args.preset, resize=args.resize, strict=args.strict,

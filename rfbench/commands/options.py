@@ -9,16 +9,21 @@ Each value has one parser that raises ``ValueError`` with the reason (:func:`sha
   ``--opt '<value>': <reason>``, which the CLI prints as one line, also status 2.
 
 Accepted syntax: a shape is ``1x3x640x640`` or ``1,3,640,640`` (every dimension >= 1); a size
-is ``WIDTHxHEIGHT`` such as ``640x480`` (returned as (height, width), the numpy order).
+is ``WIDTHxHEIGHT`` such as ``640x480`` (returned as (height, width), the numpy order); an
+input-size policy (:func:`input_size_policy`, ``eval --input-size``) is a size, ``native`` or
+``SHORT:LONG`` such as ``1600:2150``.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rfbench.errors import RfbenchError
+
+if TYPE_CHECKING:
+    from rfbench.decoder.sizing import SizePolicy
 
 T = TypeVar("T")
 
@@ -46,6 +51,19 @@ def size_hw(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise ValueError("width and height must be positive")
     return height, width
+
+
+def input_size_policy(text: str) -> SizePolicy:
+    """``"640x480"``, ``"native"`` or ``"1600:2150"`` -> a :class:`~rfbench.decoder.sizing.SizePolicy`;
+    ValueError says why not (:func:`rfbench.decoder.sizing.parse_size_policy`)."""
+    from rfbench.decoder.sizing import parse_size_policy
+
+    return parse_size_policy(text)
+
+
+def parse_input_size(text: str, option: str = "--input-size") -> SizePolicy:
+    """:func:`input_size_policy`, raising RfbenchError naming ``option`` and the value."""
+    return _checked(input_size_policy, text, option)
 
 
 def parse_shape(text: str, option: str = "--input-shape") -> tuple[int, ...]:

@@ -16,6 +16,8 @@ Construction (keyword-only after ``model_path``)::
   ``requests``: infer requests used by :meth:`RuntimeAdapter.run_async`.
 * ``input_shape``: the static shape to use for an input with dynamic dimensions: a sequence of
   ints (model with one input) or ``{input_name: shape}``. Static models: must match or error.
+  ``-1`` for a dimension the model leaves dynamic keeps it dynamic: each call may then feed its
+  own size there (``rfbench eval --input-size native``; OpenVINO dynamic shapes, ORT dynamic axes).
 * ``perf_counters``: enable per-layer timing (:meth:`RuntimeAdapter.layer_times`). It adds
   overhead; do not mix timings taken with and without it.
 * ``performance_hint``: ``"latency" | "throughput" | None`` (None = runtime default).
@@ -60,8 +62,8 @@ from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, S
 
 __all__ = [
     "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
-    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "merge_shape",
-    "normalise_input_shapes",
+    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "keeps_dynamic",
+    "merge_shape", "normalise_input_shapes",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -347,7 +349,7 @@ def normalise_input_shapes(
             )
         shapes = {input_names[0]: tuple(int(d) for d in input_shape)}
     for name, shape in shapes.items():
-        if not shape or any(d <= 0 for d in shape):
+        if not shape or any(d <= 0 and d != -1 for d in shape):
             raise RfbenchError(f"{model_name}: input_shape {list(shape)} for '{name}' is not valid")
     return shapes
 
@@ -355,7 +357,10 @@ def normalise_input_shapes(
 def merge_shape(
     declared: Sequence[int | None], requested: Sequence[int] | None, name: str, model_name: str
 ) -> tuple[int | None, ...]:
-    """Fill a declared shape's dynamic dims (None) from ``requested``; check fixed dims agree."""
+    """Fill a declared shape's dynamic dims (None) from ``requested``; check fixed dims agree.
+
+    A requested ``-1`` keeps a dynamic dim dynamic (None in the result).
+    """
     declared = tuple(declared)
     if requested is None:
         return declared
@@ -366,7 +371,12 @@ def merge_shape(
             f"{model_name}: input_shape {list(requested)} does not fit input '{name}' "
             f"of shape {_shape_str(declared)}"
         )
-    return tuple(int(r) for r in requested)
+    return tuple(None if r == -1 else int(r) for r in requested)
+
+
+def keeps_dynamic(requested: Sequence[int] | None) -> bool:
+    """True when a requested input shape leaves dimensions dynamic on purpose (-1)."""
+    return requested is not None and any(d == -1 for d in requested)
 
 
 def _check_choice(value: str | None, choices: Sequence[str], what: str) -> str | None:
