@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rfbench.accuracy.pipeline import PipelineStats, PredictionRun
 from rfbench.decoder.postprocess import PostprocessPreset, get_preset, script_setting
+from rfbench.decoder.sizing import ImageSizer
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_text
 from rfbench.models.files import model_sha256
@@ -23,7 +24,8 @@ from rfbench.models.opening import open_model as open_checked_model
 from rfbench.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from rfbench.decoder.sizing import ImageSizer, SizePolicy
+    from rfbench.decoder.sizing import SizePolicy, SizeTally
+    from rfbench.decoder.tta import TtaPlan
     from rfbench.runtimes.base import RuntimeAdapter
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class ModelRunOptions:
     streams: int | None = None
     input_hw: tuple[int, int] | None = None
     input_size: SizePolicy | None = None  # --input-size as a policy (wins over input_hw)
+    tta: TtaPlan | None = None  # --flip / --scales / --merge
     layout: str | None = None
     output_names: dict[str, str] | None = None
     channel_order: str | None = None
@@ -107,8 +110,6 @@ def size_request(options: ModelRunOptions) -> tuple[int, int] | SizePolicy | Non
 
 def image_sizer(spec: ModelSpec, preset: PostprocessPreset) -> ImageSizer | None:
     """The per-image pre-processing of a native / short:long plan (None for a fixed size)."""
-    from rfbench.decoder.sizing import ImageSizer
-
     if not spec.input.per_image:
         return None
     assert spec.input.policy is not None
@@ -127,6 +128,7 @@ def run_fingerprint(options: ModelRunOptions, spec: ModelSpec, adapter, preset, 
         "preset": preset.as_dict(),
         "resize": options.resize,
         "model_spec": spec.as_dict(),
+        **({"tta": options.tta.as_dict()} if options.tta is not None and options.tta.active else {}),
     }
 
 
@@ -163,6 +165,13 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
         sizer = image_sizer(spec, preset)
         runner = PredictionRun(adapter.infer, spec, preset, options.resize, images_dir, pred_dir,
                                strict=options.strict, sizer=sizer)
+        tta = options.tta if options.tta is not None and options.tta.active else None
+        sizes: tuple[SizePolicy, SizeTally, bool] | None = None
+        if sizer is not None:
+            sizes = (sizer.policy, sizer.tally, sizer.float32_resize)
+        if tta is not None:  # test-time augmentation hook: several views per image
+            tta_run = tta_runner(adapter, spec, preset, images_dir, pred_dir, tta, options.strict)
+            runner, sizes = tta_run, (tta_run.policy, tta_run.tally, tta_run.float32_resize)
         stats = runner.run(image_ids)
         record = {
             "model": {"path": str(spec.path), "name": spec.path.name, "sha256": sha256, **spec.as_dict()},
@@ -171,14 +180,35 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
             "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",
                               "reader": "cv2.imread BGR uint8"},
         }
-        if sizer is not None:
+        if sizes is not None:
+            policy, tally, float32_resize = sizes
             record["preprocessing"] = {
                 "resize": "scale", "interpolation": "INTER_LINEAR", "reader": "cv2.imread BGR uint8",
-                "size_policy": sizer.policy.text,
-                "resize_dtype": "float32" if sizer.float32_resize else "uint8",
+                "size_policy": policy.text, "resize_dtype": "float32" if float32_resize else "uint8",
             }
-            record["input_sizes"] = sizer.tally.summary(sizer.policy)
+            record["input_sizes"] = tally.summary(policy)
+        if tta is not None:
+            record["test_time_augmentation"] = {**tta.as_dict(), "recipe": TTA_RECIPE}
     return record, stats, pred_dir
+
+
+TTA_RECIPE = ("insightface detection/retinaface test_widerface.py mode 1 and RetinaFace.detect: "
+              "views per scale (and flipped), threshold and clip per view, flipped boxes mapped "
+              "back, all views merged by NMS or bbox_vote")
+
+
+def tta_runner(adapter, spec: ModelSpec, preset: PostprocessPreset, images_dir: Path, pred_dir: Path,
+               plan: TtaPlan, strict: bool):
+    """The :class:`~rfbench.accuracy.tta_run.TtaPredictionRun` of a per-image plan."""
+    from rfbench.accuracy.tta_run import TtaPredictionRun
+
+    if not spec.input.per_image or spec.input.policy is None:
+        raise RfbenchError("--flip/--scales need a dynamic model and --input-size native or S:L")
+    if plan.flip and spec.layout.kind not in ("A", "B"):
+        raise RfbenchError("--flip needs an output layout with landmarks (A or B)")
+    return TtaPredictionRun(adapter.infer, spec, preset, images_dir, pred_dir, plan=plan,
+                            policy=spec.input.policy,
+                            float32_resize=script_setting(preset, "resize_float32"), strict=strict)
 
 
 def stats_fields(stats: PipelineStats) -> PredictionRunSummary:

@@ -43,6 +43,13 @@ input sizes (--input-size, dynamic models):
   S:L          short side scaled to S unless the long side would exceed L (1600:2150 is
                Pytorch_Retinaface's recipe); sides below 32 px are padded and recorded
 
+test-time augmentation (insightface's test_widerface.py mode 1; dynamic models, one global NMS):
+  --scales F1,F2,...  one view per factor of the size policy's scale
+  --flip              also each scale on the horizontally flipped image
+  --merge vote        insightface's box voting instead of the preset's NMS
+  insightface's pyramid: --preset insightface --input-size 800:1200
+                         --scales 0.625,1,1.375,1.75,2.125 --flip --merge vote
+
 examples:
   rfbench eval --dataset wider --data-root datasets/wider --model retinaface.xml
   rfbench eval --dataset wider --model r50.onnx --runtime onnxruntime --limit 100
@@ -103,6 +110,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--input-size", metavar="WxH|native|S:L",
                        help="input size for dynamic models: WxH, native or SHORT:LONG "
                        "(default: 640x640; preset biubug6: native)")
+    model.add_argument("--scales", metavar="F1,F2,...",
+                       help="test-time scale pyramid: factors of the --input-size scale (default: 1)")
+    model.add_argument("--flip", action="store_true", help="test-time horizontal flip of every scale")
+    model.add_argument("--merge", choices=("nms", "vote"), default=None,
+                       help="merge of the views: the preset's NMS (default) or insightface's box voting")
     model.add_argument("--layout", choices=("A", "B"), help="force the output layout (default: from output names)")
     model.add_argument("--output-name", action="append", metavar="ROLE=NAME",
                        help="map an output role to a name, e.g. loc=output0 (repeat for every role)")
@@ -167,6 +179,22 @@ def _input_size(args: argparse.Namespace):
     return policy
 
 
+def _tta_plan(args: argparse.Namespace):
+    """``--scales`` / ``--flip`` / ``--merge`` as a TtaPlan (None when none is given)."""
+    from rfbench.decoder.postprocess import get_preset
+    from rfbench.decoder.tta import TtaPlan, parse_scales
+    from rfbench.errors import RfbenchError
+
+    if args.scales is None and not args.flip and args.merge is None:
+        return None
+    try:
+        scales = parse_scales(args.scales) if args.scales is not None else (1.0,)
+    except ValueError as exc:
+        raise RfbenchError(f"--scales {args.scales!r}: {exc}") from None
+    iou = get_preset(args.preset, "B").nms_iou_threshold
+    return TtaPlan(scales=scales, flip=args.flip, merge=args.merge or "nms", vote_iou=iou)
+
+
 def _run_model(args: argparse.Namespace, gt, out_dir):
     """Run the model; returns (prediction folder, the run's fields of the eval record)."""
     from rfbench.accuracy.model_run import ModelRunOptions, predict, stats_fields
@@ -177,7 +205,7 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     options = ModelRunOptions(
         model=args.model, runtime=args.runtime, device=args.device, precision=args.precision,
         threads=args.threads, streams=args.streams,
-        input_size=_input_size(args),
+        input_size=_input_size(args), tta=_tta_plan(args),
         layout=args.layout, output_names=parse_output_names(args.output_name),
         channel_order=args.channel_order, mean=args.mean, scale=args.scale,
         preset=args.preset, resize=args.resize, strict=args.strict,

@@ -260,3 +260,26 @@ def postprocess(
             kept.append(_to_original(_nms(dets, preset), transform))
     out = concat(kept)
     return out.take(score_order(out.scores))
+
+
+def candidates(levels: Sequence[Detections], preset: PostprocessPreset, transform: ImageTransform,
+               unflip_width: float | None = None) -> Detections:
+    """One test-time-augmentation view's detections before the merge (:mod:`rfbench.decoder.tta`).
+
+    The preset's score threshold and top-k (over all levels), its clipping to the view's network
+    input, then, for a horizontally flipped view, ``x -> unflip_width - x`` in network pixels
+    (boxes' x1/x2 and the landmarks' left/right points swapped), then the map back to the
+    original image. No NMS. Float64, in decoder order.
+    """
+    dets = _select(concat(levels), preset)
+    if preset.clip_to_input:
+        if transform.network_hw is None:
+            raise ValueError(f"preset {preset.name!r} clips to the network input: give network_hw")
+        dets = _clip(dets, transform.network_hw)
+    if unflip_width is not None:
+        boxes = dets.boxes.copy()
+        boxes[:, [0, 2]] = unflip_width - dets.boxes[:, [2, 0]]
+        points = dets.landmarks[:, [1, 0, 2, 4, 3], :].copy()
+        points[:, :, 0] = unflip_width - points[:, :, 0]
+        dets = Detections(boxes, dets.scores, points)
+    return _float32_boxes(_to_original(dets, transform), preset)

@@ -190,8 +190,8 @@ def size_summary(policy: SizePolicy, sizes: Mapping[tuple[int, int], int],
         "megapixels_median": float(np.median(megapixels)) if megapixels.size else None,
         "megapixels_max": float(megapixels.max()) if megapixels.size else None,
         "min_side_px": MIN_NETWORK_SIDE,
-        "images_padded": len(padded),
-        "padded_images": sorted(padded),
+        "images_padded": len(set(padded)),
+        "padded_images": sorted(set(padded)),
     }
 
 

@@ -107,7 +107,7 @@ class InputSizes(Part):
     policy: str  # "native" or "SHORT:LONG"
     kind: str  # "native" or "short_long"
     rule: str
-    images: int
+    images: int  # network inputs fed: images x views with --flip / --scales
     distinct_sizes: int
     sizes: list[SizeCount]  # most used first
     megapixels_min: OptReal
@@ -116,6 +116,17 @@ class InputSizes(Part):
     min_side_px: int  # smaller sides were padded up to it
     images_padded: int
     padded_images: list[str]
+
+
+class TestTimeAugmentation(Part):
+    """``--flip`` / ``--scales`` / ``--merge``: the views of each image and how they were merged."""
+
+    scales: list[Real]  # factors of the size policy's scale, one view each
+    flip: bool
+    merge: str  # "nms" or "vote"
+    vote_iou: Real
+    views: int
+    recipe: str
 
 
 class FailedImage(Part):
@@ -192,6 +203,7 @@ class EvalRecord(ResultRecord):
     preset: Preset | None = None
     preprocessing: Preprocessing | None = None
     input_sizes: InputSizes | None = None  # per-image size policies only
+    test_time_augmentation: TestTimeAugmentation | None = None  # --flip / --scales only
     prediction_run: PredictionRunSummary | None = None
     predictions: PredictionsSource
     dataset: Dataset
