@@ -125,7 +125,7 @@ def test_biubug6_resize_is_the_scripts(wider_mini, image, origin_size):
         assert uint8.shape == tensor.shape and not np.array_equal(uint8, tensor)
 
 
-@pytest.mark.parametrize("origin_size", [True, False])
+@pytest.mark.parametrize("origin_size", [True, pytest.param(False, marks=pytest.mark.slow)])
 def test_biubug6_detections_are_the_scripts(models_dir, wider_mini, origin_size):
     ort = pytest.importorskip("onnxruntime")
     session = ort.InferenceSession(str(models_dir / "retinaface-mnet025-dynamic.onnx"),
