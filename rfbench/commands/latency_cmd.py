@@ -52,6 +52,8 @@ examples:
       OpenVINO, latency mode, default precision, on the R50 reference graph
   rfbench latency --device CPU --runtime all --precision f32
       OpenVINO vs ONNX Runtime at f32, measured interleaved (A B A B), with ratios
+  rfbench latency --model m-dynamic.onnx --input-size native --input-data WIDER_val/images
+      each image's own size, as `eval --input-size native` feeds it: ms per image and per megapixel
   rfbench latency --device CPU --mode throughput --requests 4 --time 30
       throughput with 4 parallel requests for at least 30 s
   rfbench latency --model face.onnx --precision bf16 --per-layer --out reports/bf16
@@ -120,6 +122,15 @@ def _add_what_arguments(what: argparse._ArgumentGroup) -> None:
         type=positive_int,
         default=1,
         help="batch size; > 1 reshapes the input (default: 1)",
+    )
+    what.add_argument(
+        "--input-size", metavar="native|S:L",
+        help="with --input-data: time each image at the eval's size (native, or SHORT:LONG such "
+        "as 1600:2150; default native) and report latency per megapixel too",
+    )
+    what.add_argument(
+        "--input-data", metavar="DIR",
+        help="images (.jpg/.png) whose sizes to time, e.g. a WIDER_val/images folder (dynamic models)",
     )
     what.add_argument(
         "--input-shape",
@@ -222,7 +233,23 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         input_shape=args.input_shape,
         warmup=args.warmup,
         per_layer=args.per_layer,
+        **_sized_options(args),
     )
+
+
+def _sized_options(args: argparse.Namespace) -> dict:
+    """``--input-size`` / ``--input-data`` as LatencyOptions fields (empty when not given)."""
+    from rfbench.commands.options import parse_input_size
+    from rfbench.errors import RfbenchError
+
+    if args.input_data is None:
+        if args.input_size is not None:
+            raise RfbenchError(f"--input-size {args.input_size} needs --input-data DIR: the images to time")
+        return {}
+    if args.input_shape is not None:
+        raise RfbenchError("--input-data takes each image's size: leave out --input-shape")
+    policy = parse_input_size(args.input_size or "native")
+    return {"input_size": policy, "input_data": Path(args.input_data)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -252,6 +279,14 @@ def run(args: argparse.Namespace) -> int:
     write_results(out_dir, build_record(report, record_header("latency")))
     write_report([out_dir], out_dir / "report.html")
     sys.stdout.write(report_text(report, str(out_dir)) + "\n")
+    for run in report.runs:  # --input-data: latency per megapixel
+        if run.get("latency_per_megapixel_ms") is not None:
+            sizes = run["input_sizes"]
+            sys.stdout.write(
+                f"{run['runtime']}: {run['latency_per_megapixel_ms']:.2f} ms per megapixel, "
+                f"{run['input_images']} images at {run['input_size_policy']} "
+                f"({sizes['megapixels_min']:.2f}-{sizes['megapixels_max']:.2f} MP)\n"
+            )
     if report.interrupted:
         return 130
     return 0 if report.valid else 1

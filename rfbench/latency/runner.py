@@ -68,6 +68,8 @@ class LatencyOptions:
     top_layers: int = DEFAULT_TOP_LAYERS
     seed: int = DEFAULT_SEED
     chunk_s: float | None = None
+    input_size: Any = None  # SizePolicy (native / SHORT:LONG) with input_data
+    input_data: Path | None = None  # images whose sizes are timed (rfbench.latency.sized)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -82,6 +84,9 @@ class LatencyOptions:
             )
         if not self.runtimes:
             raise RfbenchError("no runtime selected")
+        if self.input_data is not None and (self.mode != "latency" or self.batch != 1 or self.per_layer):
+            raise RfbenchError("--input-data times sync inferences one image at a time: "
+                               "it needs --mode latency, --batch 1 and no --per-layer")
 
     def settings(self) -> dict[str, Any]:
         """The requested settings as a JSON-ready dict."""
@@ -101,6 +106,8 @@ class LatencyOptions:
             "seed": self.seed,
             "chunk_s": self.effective_chunk_s(),
             "rewarm_before_each_chunk": len(self.runtimes) > 1,
+            **({"input_size": self.input_size.text, "input_data": str(self.input_data)}
+               if self.input_data is not None else {}),
         }
 
     def effective_chunk_s(self) -> float | None:
@@ -152,11 +159,17 @@ def run_benchmark(
         model, input_shape = model_for_batch(
             options.model, options.batch, options.input_shape, workdir
         )
+        sized = None
+        if options.input_data is not None:  # the eval's sizes hook (rfbench.latency.sized)
+            from rfbench.latency.sized import load_sized_inputs
+
+            sized = load_sized_inputs(model, options.input_size, options.input_data)
+            input_shape = sized.adapter_shape
         sessions = []
         for name in options.runtimes:
             adapter = open_session_adapter(name, model, options, input_shape)
             stack.callback(adapter.close)
-            sessions.append(start_session(name, adapter, options))
+            sessions.append(start_session(name, adapter, options, sized=sized))
         measurements = measure(
             [(s.name, s.workload) for s in sessions],
             options.rule,
@@ -168,6 +181,11 @@ def run_benchmark(
         runs = [
             run_record(s, m, options) for s, m in zip(sessions, measurements, strict=True)
         ]
+        if sized is not None:
+            from rfbench.latency.sized import sized_run_fields
+
+            for run, s, m in zip(runs, sessions, measurements, strict=True):
+                run.update(sized_run_fields(s.workload, m.latencies_ns()))  # type: ignore[arg-type]
         layers: dict[str, list[dict[str, Any]]] = {}
         if options.per_layer and not interrupted:
             try:

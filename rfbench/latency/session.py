@@ -102,12 +102,21 @@ def _time_ms(fn: Callable[[], object]) -> float:
     return (time.perf_counter_ns() - t0) / 1e6
 
 
-def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
+def start_session(name: str, adapter: Any, options: LatencyOptions, sized: Any = None) -> Session:
     """Bind inputs, time the first inference, run the warm-up, build the workload.
 
     Warm-up: ``options.warmup`` sync inferences in latency mode; in throughput mode an async
-    run of max(warmup, requests) inferences, so every infer request has run once.
+    run of max(warmup, requests) inferences, so every infer request has run once. ``sized``:
+    :class:`rfbench.latency.sized.SizedInputs` (``--input-data``): images at the eval's sizes.
     """
+    if sized is not None:  # the eval's sizes hook (rfbench.latency.sized)
+        from rfbench.latency.sized import SizedSyncWorkload
+
+        sized_workload = SizedSyncWorkload(adapter, sized)
+        first_ms = _time_ms(sized_workload.warm)
+        warmup_ms = [_time_ms(sized_workload.warm) for _ in range(options.warmup)]
+        return Session(name, adapter, {sized.input_name: sized.tensors[0]}, sized_workload,
+                       first_ms, warmup_ms)
     feeds = make_feeds(adapter.inputs, options.seed)
     runner = adapter.sync_runner(feeds)
     first_ms = _time_ms(runner)

@@ -88,6 +88,8 @@ class Settings(Part):
     seed: int
     chunk_s: OptReal  # null: one chunk (a single runtime)
     rewarm_before_each_chunk: bool
+    input_size: str | None = None  # --input-data runs: "native" or "SHORT:LONG"
+    input_data: str | None = None  # --input-data runs: the folder of the images timed
 
 
 class StopRule(Part):
