@@ -114,9 +114,8 @@ def start_session(name: str, adapter: Any, options: LatencyOptions, sized: Any =
 
         sized_workload = SizedSyncWorkload(adapter, sized)
         first_ms = _time_ms(sized_workload.warm)
-        warmup_ms = [_time_ms(sized_workload.warm) for _ in range(options.warmup)]
-        return Session(name, adapter, {sized.input_name: sized.tensors[0]}, sized_workload,
-                       first_ms, warmup_ms)
+        return Session(name, adapter, {sized.input_name: sized.tensors[0]}, sized_workload, first_ms,
+                       [_time_ms(sized_workload.warm) for _ in range(options.warmup)])
     feeds = make_feeds(adapter.inputs, options.seed)
     runner = adapter.sync_runner(feeds)
     first_ms = _time_ms(runner)

@@ -65,7 +65,9 @@ def load_sized_inputs(model: Path, policy: SizePolicy, data_dir: Path) -> SizedI
     if not paths:
         raise RfbenchError(f"--input-data {data_dir}: no .jpg or .png images found")
     sizer = ImageSizer(policy, PixelFormat(), plan.layout)
-    tensors, megapixels, total = [], [], 0
+    tensors: list[np.ndarray] = []
+    megapixels: list[float] = []
+    total = 0
     for path in paths[:MAX_IMAGES]:
         tensor, transform = sizer(read_image(path), str(path.relative_to(data_dir)))
         if tensors and total + tensor.nbytes > MAX_INPUT_BYTES:
