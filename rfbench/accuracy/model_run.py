@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rfbench.accuracy.pipeline import PipelineStats, PredictionRun
+from rfbench.accuracy.sizing_run import image_sizer, size_request, sized_run_fields, tta_runner
 from rfbench.decoder.postprocess import PostprocessPreset, get_preset
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_text
@@ -26,6 +27,8 @@ from rfbench.models.opening import open_model as open_checked_model
 from rfbench.models.spec import ModelSpec
 
 if TYPE_CHECKING:
+    from rfbench.decoder.sizing import ImageSizer, SizePolicy
+    from rfbench.decoder.tta import TtaPlan
     from rfbench.results.eval_record import PredictionRunSummary
     from rfbench.runtimes.base import RuntimeAdapter
 
@@ -54,6 +57,8 @@ class ModelRunOptions:
     preset: str = "omz"
     resize: str = "stretch"
     strict: bool = False
+    input_size: SizePolicy | None = None  # --input-size as a policy (wins over input_hw)
+    tta: TtaPlan | None = None  # --flip / --scales / --merge
 
 
 def default_runtime() -> str:
@@ -71,7 +76,7 @@ def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, Pos
         precision=options.precision, threads=options.threads, streams=options.streams,
     )  # fmt: skip
     adapter, spec = open_checked_model(
-        options.model, settings, input_hw=options.input_hw, layout=options.layout,
+        options.model, settings, input_hw=size_request(options), layout=options.layout,
         output_names=options.output_names, channel_order=options.channel_order,
         mean=options.mean, scale=options.scale,
     )  # fmt: skip
@@ -139,6 +144,7 @@ def run_fingerprint(options: ModelRunOptions, spec: ModelSpec, adapter, preset, 
         "preset": preset.as_dict(),
         "resize": options.resize,
         "model_spec": spec.as_dict(),
+        **({"tta": options.tta.as_dict()} if options.tta is not None and options.tta.active else {}),
     }
 
 
@@ -169,15 +175,33 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
     """Run the model over ``image_ids``; returns (run record fields, stats, prediction folder)."""
     adapter, spec, preset = open_model(options)
     with adapter:
-        infer = _feeding(adapter.infer, input_feed_dtype(spec, adapter.inputs))
+        dtype = input_feed_dtype(spec, adapter.inputs)  # refused before anything is written
         sha256 = model_sha256(spec.path)
         fingerprint = run_fingerprint(options, spec, adapter, preset, sha256)
         pred_dir = prepare_output(out_dir, fingerprint, resume)
-        runner = PredictionRun(infer, spec, preset, options.resize, images_dir, pred_dir,
-                               strict=options.strict)
+        runner, sizer, tta = prediction_runner(options, adapter, spec, preset, images_dir, pred_dir, dtype)
         stats = runner.run(image_ids)
         record = run_fields(options, spec, adapter, preset, sha256)
+        record.update(sized_run_fields(runner, sizer, tta))
     return record, stats, pred_dir
+
+
+def prediction_runner(options: ModelRunOptions, adapter: RuntimeAdapter, spec: ModelSpec,
+                      preset: PostprocessPreset, images_dir: Path, pred_dir: Path,
+                      dtype: np.dtype | None = None,
+                      ) -> tuple[PredictionRun, ImageSizer | None, TtaPlan | None]:
+    """The run that predicts images with an opened model (in this process or in a worker):
+    feeds in the model's input type (``dtype``, default :func:`input_feed_dtype`), each image's
+    own size when the plan says so, several views per image with test-time augmentation.
+    Returns (runner, its sizer, the TTA plan)."""
+    infer = _feeding(adapter.infer, dtype if dtype is not None else input_feed_dtype(spec, adapter.inputs))
+    sizer = image_sizer(spec, preset)
+    tta = options.tta if options.tta is not None and options.tta.active else None
+    if tta is not None:
+        return tta_runner(infer, spec, preset, images_dir, pred_dir, tta, options.strict), sizer, tta
+    runner = PredictionRun(infer, spec, preset, options.resize, images_dir, pred_dir,
+                           strict=options.strict, sizer=sizer)
+    return runner, sizer, tta
 
 
 def run_fields(options: ModelRunOptions, spec: ModelSpec, adapter: RuntimeAdapter,

@@ -22,8 +22,9 @@ from rfbench.accuracy.landmarks import landmarks_dir_for, write_landmarks_file
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.detections import Detections
 from rfbench.decoder.finite import check_finite_outputs
-from rfbench.decoder.postprocess import postprocess
+from rfbench.decoder.postprocess import postprocess, submission_xywhs
 from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preprocess, read_image
+from rfbench.decoder.sizing import ImageSizer
 from rfbench.models.spec import ModelSpec
 from rfbench.wider.image_ids import safe_join
 from rfbench.wider.predictions import prediction_path, write_prediction_file
@@ -70,15 +71,17 @@ class PredictionRun:
 
     ``infer``: ``{input name: tensor} -> {output name: array}`` (a runtime adapter's infer);
     ``preset``: a post-processing preset; ``resize``: "stretch" or "letterbox";
-    ``strict``: an unreadable image stops the run instead of being skipped and counted.
+    ``strict``: an unreadable image stops the run instead of being skipped and counted;
+    ``sizer``: pre-processing of a per-image size policy (``--input-size native`` or ``S:L``,
+    :mod:`rfbench.decoder.sizing`) instead of ``resize`` to ``spec.input.hw``.
     """
 
     def __init__(self, infer: Callable[[dict], dict], spec: ModelSpec, preset, resize: str,
                  images_dir: Path, pred_dir: Path, *, strict: bool = False,
-                 image_suffix: str = ".jpg") -> None:
+                 image_suffix: str = ".jpg", sizer: ImageSizer | None = None) -> None:
         self.infer, self.spec, self.preset, self.resize = infer, spec, preset, resize
         self.images_dir, self.pred_dir = Path(images_dir), Path(pred_dir)
-        self.strict, self.image_suffix = strict, image_suffix
+        self.strict, self.image_suffix, self.sizer = strict, image_suffix, sizer
 
     def pending(self, image_ids: Sequence[str]) -> list[str]:
         """Images without a prediction file yet (all of them in a fresh folder)."""
@@ -92,15 +95,21 @@ class PredictionRun:
             if self.strict:
                 raise
             return Prepared(image_id, None, None, str(exc))
+        if self.sizer is not None:  # size policy hook (native, short:long)
+            tensor, transform = self.sizer(image, image_id)
+            return Prepared(image_id, tensor, transform)
+        assert self.spec.input.hw is not None
         tensor, transform = preprocess(image, self.spec.input.hw, self.spec.pixels, self.resize,
                                        self.spec.input.layout)
         return Prepared(image_id, tensor, transform)
 
     def finish(self, image_id: str, outputs: dict, transform: ImageTransform) -> int:
         """Decode, post-process and write one image's detections (writer thread)."""
-        levels = decode_outputs(outputs, self.spec.layout, self.spec.input.hw)
+        network_hw = transform.network_hw or self.spec.input.hw  # size policy hook: per image
+        assert network_hw is not None
+        levels = decode_outputs(outputs, self.spec.layout, network_hw)
         dets = postprocess(levels, self.preset, transform)
-        write_prediction_file(self.pred_dir, image_id, detections_to_xywhs(dets))
+        write_prediction_file(self.pred_dir, image_id, submission_xywhs(dets, self.preset))
         write_landmarks_file(landmarks_dir_for(self.pred_dir), image_id, dets)  # for the report
         return len(dets)
 

@@ -82,7 +82,13 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
     The model is opened here once (settings, fingerprint, record; then closed) and once in
     every worker. ``observer(event, info)`` sees the pool's events (tests kill a worker with it).
     """
-    from rfbench.accuracy.model_run import open_model, prepare_output, run_fields, run_fingerprint
+    from rfbench.accuracy.model_run import (
+        input_feed_dtype,
+        open_model,
+        prepare_output,
+        run_fields,
+        run_fingerprint,
+    )
     from rfbench.accuracy.pipeline import PredictionRun
     from rfbench.models.files import model_sha256
 
@@ -92,6 +98,10 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
     options = replace(options, threads=options.threads or max(1, cores // workers))
     adapter, spec, preset = open_model(options)
     with adapter:
+        if spec.input.per_image or (options.tta is not None and options.tta.active):
+            raise RfbenchError(f"--workers {workers} runs at one fixed input size: per-image sizes "
+                               "(--input-size native or SHORT:LONG) and --scales/--flip need --workers 1")
+        input_feed_dtype(spec, adapter.inputs)  # an input type rfbench cannot feed: refused here
         sha256 = model_sha256(spec.path)
         pred_dir = prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
         record = run_fields(options, spec, adapter, preset, sha256)
@@ -128,8 +138,7 @@ def worker_main(conn: Connection, setup: WorkerSetup) -> None:
     """A worker process: open the model, then predict the shards the parent sends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, _leave)
-    from rfbench.accuracy.model_run import open_model
-    from rfbench.accuracy.pipeline import PredictionRun
+    from rfbench.accuracy.model_run import open_model, prediction_runner
 
     try:
         adapter, spec, preset = open_model(setup.options)
@@ -145,8 +154,8 @@ def worker_main(conn: Connection, setup: WorkerSetup) -> None:
                                    "rfbench_version": __version__,
                                    "runtime": describe["runtime"],
                                    "runtime_version": describe["runtime_version"]}))
-        runner = PredictionRun(adapter.infer, spec, preset, setup.options.resize, setup.images_dir,
-                               setup.pred_dir, strict=setup.options.strict)
+        runner, _sizer, _tta = prediction_runner(setup.options, adapter, spec, preset,
+                                                 setup.images_dir, setup.pred_dir)
         while True:
             kind, index, ids = conn.recv()
             if kind == "stop":

@@ -44,6 +44,22 @@ presets:
                same weights score differently through the two layouts; the recipe used is
                printed before the results)
   insightface  insightface's WIDER test recipe: score >= 0.02, one NMS at 0.4 with +1 areas
+  biubug6      Pytorch_Retinaface test_widerface.py as it runs: score > 0.02, no top-k, one
+               NMS at 0.4 with +1 areas, float32 resize, each image at its own size (dynamic
+               models), boxes truncated to integers in the prediction files
+
+input sizes (--input-size, dynamic models):
+  WxH          every image resized to one size (default 640x640; the OMZ protocol)
+  native       each image at its own size (Pytorch_Retinaface's "original size" rows)
+  S:L          short side scaled to S unless the long side would exceed L (1600:2150 is
+               Pytorch_Retinaface's recipe); sides below 32 px are padded and recorded
+
+test-time augmentation (insightface's test_widerface.py mode 1; dynamic models, one global NMS):
+  --scales F1,F2,...  one view per factor of the size policy's scale
+  --flip              also each scale on the horizontally flipped image
+  --merge vote        insightface's box voting instead of the preset's NMS
+  insightface's pyramid: --preset insightface --input-size 800:1200
+                         --scales 0.625,1,1.375,1.75,2.125 --flip --merge vote
 
 examples:
   rfbench eval --dataset wider --data-root datasets/wider --model retinaface.xml
@@ -104,11 +120,16 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     add_precision_option(model)
     model.add_argument("--threads", type=positive_int, metavar="N", help="inference threads (default: runtime's)")
     model.add_argument("--streams", type=positive_int, metavar="N", help="OpenVINO streams (default: runtime's)")
-    model.add_argument("--preset", choices=("omz", "insightface"), default="omz",
+    model.add_argument("--preset", choices=("omz", "insightface", "biubug6"), default="omz",
                        help="post-processing preset (default: omz, the model card's recipe)")
     model.add_argument("--resize", choices=("stretch", "letterbox"), default="stretch",
                        help="stretch to the input size like OMZ (default) or keep the aspect ratio")
-    add_input_size_option(model)
+    add_input_size_option(model, policies=True, extra_help="; preset biubug6 defaults to native")
+    model.add_argument("--scales", metavar="F1,F2,...",
+                       help="test-time scale pyramid: factors of the --input-size scale (default: 1)")
+    model.add_argument("--flip", action="store_true", help="test-time horizontal flip of every scale")
+    model.add_argument("--merge", choices=("nms", "vote"), default=None,
+                       help="merge of the views: the preset's NMS (default) or insightface's box voting")
     model.add_argument("--layout", choices=("A", "B"), help="force the output layout (default: from output names)")
     model.add_argument("--output-name", action="append", metavar="ROLE=NAME",
                        help="map an output role to a name, e.g. loc=output0 (repeat for every role)")
@@ -193,11 +214,38 @@ def check_device_runtime(device: str, runtime: str | None) -> None:
         )
 
 
+def _input_size(args: argparse.Namespace):
+    """``--input-size`` as a size policy (None when not given); letterbox needs a fixed size."""
+    from rfbench.commands.options import input_size_of
+    from rfbench.errors import RfbenchError
+
+    policy = input_size_of(args)
+    if policy is not None and policy.per_image and args.resize == "letterbox":
+        raise RfbenchError(f"--resize letterbox needs a fixed --input-size WxH, not {args.input_size!r}")
+    return policy
+
+
+def _tta_plan(args: argparse.Namespace):
+    """``--scales`` / ``--flip`` / ``--merge`` as a TtaPlan (None when none is given)."""
+    from rfbench.decoder.postprocess import get_preset
+    from rfbench.decoder.tta import TtaPlan, parse_scales
+    from rfbench.errors import RfbenchError
+
+    if args.scales is None and not args.flip and args.merge is None:
+        return None
+    try:
+        scales = parse_scales(args.scales) if args.scales is not None else (1.0,)
+    except ValueError as exc:
+        raise RfbenchError(f"--scales {args.scales!r}: {exc}") from None
+    iou = get_preset(args.preset, "B").nms_iou_threshold
+    return TtaPlan(scales=scales, flip=args.flip, merge=args.merge or "nms", vote_iou=iou)
+
+
 def _run_model(args: argparse.Namespace, gt, out_dir):
     """Run the model; returns (prediction folder, the run's fields of the eval record)."""
     from rfbench.accuracy.model_run import ModelRunOptions, stats_fields
     from rfbench.accuracy.workers import predict_scaled
-    from rfbench.commands.options import input_hw, precision_value
+    from rfbench.commands.options import precision_value
     from rfbench.decoder.finite import NonFiniteOutputError
     from rfbench.errors import Interrupted, RfbenchError
     from rfbench.models.spec import parse_output_names
@@ -206,7 +254,7 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
     options = ModelRunOptions(
         model=args.model, runtime=args.runtime, device=args.device,
         precision=precision_value(args.precision), threads=args.threads, streams=args.streams,
-        input_hw=input_hw(args),
+        input_size=_input_size(args), tta=_tta_plan(args),
         layout=args.layout, output_names=parse_output_names(args.output_name),
         channel_order=args.channel_order, mean=args.mean, scale=args.scale,
         preset=args.preset, resize=args.resize, strict=args.strict,

@@ -85,6 +85,8 @@ examples:
       the runtime's own precision (bf16 on CPUs with AVX-512 BF16/AMX)
   rfbench latency --device CPU --runtime all --precision f32
       OpenVINO vs ONNX Runtime at f32, measured interleaved (A B A B), with ratios
+  rfbench latency --model m-dynamic.onnx --input-size native --input-data WIDER_val/images
+      each image's own size, as `eval --input-size native` feeds it: ms per image and per megapixel
   rfbench latency --device CPU --mode throughput --requests 4 --time 30
       throughput with 4 parallel requests for 30 s
   rfbench latency --model face.onnx --iterations 200 --min-time 0
@@ -160,7 +162,9 @@ def _add_what_arguments(what: argparse._ArgumentGroup) -> None:
         default=1,
         help="batch size; > 1 reshapes the input (default: 1)",
     )
-    add_input_size_option(what)
+    add_input_size_option(what, policies=True, extra_help=(
+        "; native and SHORT:LONG need --input-data: each image is timed at the size eval feeds it, "
+        "and latency per megapixel is reported too"))
     what.add_argument(
         "--input-shape",
         type=shape_arg,
@@ -323,6 +327,7 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         warmup=args.warmup,
         per_layer=args.per_layer,
         **_input_options(args),
+        **_sized_options(args),
     )
 
 
@@ -333,7 +338,7 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
     One image input with a dynamic size runs at ``--input-size`` or 640x640, as eval and profile
     do; any other dynamic input needs ``--input-shape`` (the error says so).
     """
-    from rfbench.commands.options import input_hw
+    from rfbench.commands.options import input_size_of
     from rfbench.errors import RfbenchError
     from rfbench.models.files import read_input_shapes
     from rfbench.models.spec import plan_input
@@ -343,7 +348,10 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
             raise RfbenchError("give --input-size WxH or the deprecated --input-shape, not both")
         log.warning("--input-shape is deprecated: use --input-size WxH (and --batch)")
         return tuple(args.input_shape)
-    hw = input_hw(args)
+    policy = input_size_of(args)
+    if policy is not None and policy.per_image:
+        return None  # each --input-data image at its own size (rfbench.latency.sized)
+    hw = policy.hw if policy is not None else None
     declared = read_input_shapes(model)
     (shape,) = declared.values() if len(declared) == 1 else (None,)
     if shape is None or len(shape) != 4:
@@ -360,6 +368,24 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
             )
         return None
     return plan_input(model, hw).adapter_shape
+
+
+def _sized_options(args: argparse.Namespace) -> dict:
+    """``--input-size native|SHORT:LONG`` as LatencyOptions fields (empty for a fixed size):
+    each ``--input-data`` image timed at the size eval would feed it."""
+    from rfbench.commands.options import input_size_of
+    from rfbench.errors import RfbenchError
+
+    policy = input_size_of(args)
+    if policy is None or not policy.per_image:
+        return {}
+    if args.input_data is None:
+        raise RfbenchError(f"--input-size {args.input_size} needs --input-data DIR: the images to time")
+    if args.input_shape is not None:
+        raise RfbenchError(f"--input-size {args.input_size} takes each image's size: leave out --input-shape")
+    if args.input_precision is not None:
+        raise RfbenchError(f"--input-size {args.input_size} feeds the images as eval does: leave out --input-precision")
+    return {"input_size": policy}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -406,3 +432,11 @@ def _print_results(args: argparse.Namespace, record, report, out_dir) -> None:
         from rfbench.commands.header import latency_header
 
         sys.stdout.write(latency_header(record) + "\n\n" + report_text(report, str(out_dir)) + "\n")
+        for run in report.runs:  # --input-size native / SHORT:LONG: latency per megapixel too
+            if run.get("latency_per_megapixel_ms") is not None:
+                sizes = run["input_sizes"]
+                sys.stdout.write(
+                    f"{run['runtime']}: {run['latency_per_megapixel_ms']:.2f} ms per megapixel, "
+                    f"{run['input_images']} images at {run['input_size_policy']} "
+                    f"({sizes['megapixels_min']:.2f}-{sizes['megapixels_max']:.2f} MP)\n"
+                )

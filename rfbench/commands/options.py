@@ -9,16 +9,21 @@ Each value has one parser that raises ``ValueError`` with the reason (:func:`sha
   ``--opt '<value>': <reason>``, which the CLI prints as one line, also status 2.
 
 Accepted syntax: a shape is ``1x3x640x640`` or ``1,3,640,640`` (every dimension >= 1); a size
-is ``WIDTHxHEIGHT`` such as ``640x480`` (returned as (height, width), the numpy order).
+is ``WIDTHxHEIGHT`` such as ``640x480`` (returned as (height, width), the numpy order); an
+input-size policy (:func:`input_size_policy`, ``eval --input-size``) is a size, ``native`` or
+``SHORT:LONG`` such as ``1600:2150``.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rfbench.errors import RfbenchError
+
+if TYPE_CHECKING:
+    from rfbench.decoder.sizing import SizePolicy
 
 T = TypeVar("T")
 
@@ -46,6 +51,19 @@ def size_hw(text: str) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise ValueError("width and height must be positive")
     return height, width
+
+
+def input_size_policy(text: str) -> SizePolicy:
+    """``"640x480"``, ``"native"`` or ``"1600:2150"`` -> a :class:`~rfbench.decoder.sizing.SizePolicy`;
+    ValueError says why not (:func:`rfbench.decoder.sizing.parse_size_policy`)."""
+    from rfbench.decoder.sizing import parse_size_policy
+
+    return parse_size_policy(text)
+
+
+def parse_input_size(text: str, option: str = "--input-size") -> SizePolicy:
+    """:func:`input_size_policy`, raising RfbenchError naming ``option`` and the value."""
+    return _checked(input_size_policy, text, option)
 
 
 def parse_shape(text: str, option: str = "--input-shape") -> tuple[int, ...]:
@@ -184,10 +202,27 @@ def precision_value(choice: str | None) -> str | None:
     return None if choice in (None, "default") else choice
 
 
-def add_input_size_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+#: What ``native`` and ``SHORT:LONG`` add to the option, in the commands that take them.
+INPUT_SIZE_POLICY_HELP = (
+    "; or native (each image at its own size) or SHORT:LONG (short side SHORT unless the long "
+    "side would exceed LONG, e.g. 1600:2150) for a model with a dynamic input"
+)
+
+
+def add_input_size_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                          policies: bool = False, extra_help: str = "") -> None:
     """``--input-size WxH``, the same option and syntax in every command (parsed after argparse
-    by :func:`input_hw`, so a bad value is the one-line error of :func:`parse_size`)."""
-    parser.add_argument(INPUT_SIZE_OPTION, metavar="WxH", dest="input_size", help=INPUT_SIZE_HELP)
+    by :func:`input_hw` or :func:`input_size_of`, so a bad value is a one-line error naming the
+    option). ``policies``: the command also takes ``native`` and ``SHORT:LONG``."""
+    metavar = "WxH|native|S:L" if policies else "WxH"
+    help_text = INPUT_SIZE_HELP + (INPUT_SIZE_POLICY_HELP if policies else "") + extra_help
+    parser.add_argument(INPUT_SIZE_OPTION, metavar=metavar, dest="input_size", help=help_text)
+
+
+def input_size_of(args: argparse.Namespace) -> SizePolicy | None:
+    """``--input-size`` as a size policy (a fixed WxH, native or SHORT:LONG; None when not given)."""
+    text = getattr(args, "input_size", None)
+    return parse_input_size(text, INPUT_SIZE_OPTION) if text else None
 
 
 def input_hw(args: argparse.Namespace) -> tuple[int, int] | None:

@@ -15,6 +15,16 @@ whose every setting goes into the results:
     ``[0, W-1] x [0, H-1]`` (its ``clip_boxes``), map back, then one global NMS over all levels
     with +1 areas suppressing IoU >= 0.4 (its ``cpu_nms``), in original-image pixels as there.
 
+``biubug6``
+    Pytorch_Retinaface ``test_widerface.py`` as it actually runs: keep scores > 0.02, no top-k
+    before or after NMS (the script parses ``--top_k``/``--keep_top_k`` but those lines are
+    commented out), boxes not clipped, mapped back (``/ resize``) and rounded to float32 (its
+    ``astype(np.float32)``), one global NMS with +1 areas suppressing IoU > 0.4 (its
+    ``py_cpu_nms`` keeps ``ovr <= thresh``), in original-image pixels. Pre-processing: the float32
+    image through ``cv2.resize(fx=fy=r)`` (``resize_float32``), each image at its own size unless
+    ``--input-size`` says otherwise (``default_input_size``). Prediction files: ``x1, y1, x2, y2``
+    truncated to integers, then ``x y w h`` (``prediction_boxes="truncated"``).
+
 Ties in score are broken by the lower index (levels concatenated in decoder order), where the
 references use an unstable ``argsort``.
 """
@@ -35,7 +45,8 @@ from rfbench.errors import RfbenchError
 
 log = logging.getLogger(__name__)
 
-PRESET_NAMES: tuple[str, ...] = ("omz", "insightface")
+PRESET_NAMES: tuple[str, ...] = ("omz", "insightface", "biubug6")
+PREDICTION_BOXES = ("float", "truncated")
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,32 @@ class PostprocessPreset:
     def as_dict(self) -> dict:
         """Flat JSON-ready record of every setting."""
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ScriptPreset(PostprocessPreset):
+    """A preset that mirrors a whole test script: also its resize, size and file format.
+
+    Attributes (besides :class:`PostprocessPreset`'s):
+        float32_boxes: round boxes to float32 after mapping back (before NMS and writing).
+        prediction_boxes: ``"float"`` (x y w h as computed) or ``"truncated"`` (``int(x1),
+            int(y1), int(x2) - int(x1), int(y2) - int(y1)``, Pytorch_Retinaface's files).
+        resize_float32: pre-processing resizes the float32 image, not the uint8 one
+            (per-image size policies; a fixed ``WxH`` keeps the OMZ uint8 stretch).
+        default_input_size: the ``--input-size`` of the recipe for dynamic models (None: 640x640).
+    """
+
+    float32_boxes: bool = False
+    prediction_boxes: str = "float"
+    resize_float32: bool = False
+    default_input_size: str | None = None
+
+
+def script_setting(preset: PostprocessPreset, name: str):
+    """A :class:`ScriptPreset` setting, or its default for a plain preset."""
+    if isinstance(preset, ScriptPreset):
+        return getattr(preset, name)
+    return {f.name: f.default for f in dataclasses.fields(ScriptPreset)}[name]
 
 
 def get_preset(name: str, layout_kind: str) -> PostprocessPreset:
@@ -115,6 +152,18 @@ def get_preset(name: str, layout_kind: str) -> PostprocessPreset:
             nms_scope="global", nms_iou_threshold=0.4, nms_suppress_equal=True,
             nms_plus_one=True, nms_in_original_pixels=True, clip_to_input=True,
         )
+    if name == "biubug6":
+        return ScriptPreset(
+            name="biubug6", layout_kind=kind,
+            description="Pytorch_Retinaface test_widerface.py as it runs: scores > 0.02, no top-k, "
+                        "no clipping, map back, float32 boxes, global NMS with +1 areas suppressing "
+                        "IoU > 0.4; float32 resize; x1 y1 x2 y2 truncated to integers in the files",
+            score_threshold=0.02, score_inclusive=False, pre_nms_top_k=None,
+            nms_scope="global", nms_iou_threshold=0.4, nms_suppress_equal=False,
+            nms_plus_one=True, nms_in_original_pixels=True, clip_to_input=False,
+            float32_boxes=True, prediction_boxes="truncated", resize_float32=True,
+            default_input_size="native",
+        )
     raise RfbenchError(f"unknown post-processing preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
 
 
@@ -152,6 +201,26 @@ def _to_original(dets: Detections, transform: ImageTransform) -> Detections:
     return Detections(transform.to_original(dets.boxes), dets.scores, transform.to_original(dets.landmarks))
 
 
+def _float32_boxes(dets: Detections, preset: PostprocessPreset) -> Detections:
+    """Boxes rounded to float32 (kept as float64 arrays) when the preset says so."""
+    if not script_setting(preset, "float32_boxes"):
+        return dets
+    return Detections(dets.boxes.astype(np.float32).astype(np.float64), dets.scores, dets.landmarks)
+
+
+def submission_xywhs(dets: Detections, preset: PostprocessPreset) -> np.ndarray:
+    """(N, 5) ``x y w h score`` rows of the WIDER files, written the preset's way.
+
+    ``"float"``: ``x1, y1, x2 - x1, y2 - y1``. ``"truncated"`` (Pytorch_Retinaface): ``int(x1),
+    int(y1), int(x2) - int(x1), int(y2) - int(y1)`` with ``int`` truncating toward zero, of the
+    float32 boxes.
+    """
+    boxes = dets.boxes
+    if script_setting(preset, "prediction_boxes") == "truncated":
+        boxes = np.trunc(boxes.astype(np.float32)).astype(np.float64)
+    return np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2], dets.scores]
+
+
 def _nms(dets: Detections, preset: PostprocessPreset) -> Detections:
     keep = nms(dets.boxes, dets.scores, preset.nms_iou_threshold,
                plus_one=preset.nms_plus_one, suppress_equal=preset.nms_suppress_equal)
@@ -186,8 +255,34 @@ def postprocess(
         dets = _select(dets, preset)
         if clip_hw is not None:
             dets = _clip(dets, clip_hw)
-        kept.append(_nms(_to_original(dets, transform) if preset.nms_in_original_pixels else dets, preset))
+        if preset.nms_in_original_pixels:
+            kept.append(_nms(_float32_boxes(_to_original(dets, transform), preset), preset))
+        else:
+            kept.append(_nms(dets, preset))
     out = concat(kept)
     if not preset.nms_in_original_pixels:  # one (row-wise) mapping for all groups
         out = _to_original(out, transform)
     return out.take(score_order(out.scores))
+
+
+def candidates(levels: Sequence[Detections], preset: PostprocessPreset, transform: ImageTransform,
+               unflip_width: float | None = None) -> Detections:
+    """One test-time-augmentation view's detections before the merge (:mod:`rfbench.decoder.tta`).
+
+    The preset's score threshold and top-k (over all levels), its clipping to the view's network
+    input, then, for a horizontally flipped view, ``x -> unflip_width - x`` in network pixels
+    (boxes' x1/x2 and the landmarks' left/right points swapped), then the map back to the
+    original image. No NMS. Float64, in decoder order.
+    """
+    dets = _select(concat(levels), preset)
+    if preset.clip_to_input:
+        if transform.network_hw is None:
+            raise ValueError(f"preset {preset.name!r} clips to the network input: give network_hw")
+        dets = _clip(dets, transform.network_hw)
+    if unflip_width is not None:
+        boxes = dets.boxes.copy()
+        boxes[:, [0, 2]] = unflip_width - dets.boxes[:, [2, 0]]
+        points = dets.landmarks[:, [1, 0, 2, 4, 3], :].copy()
+        points[:, :, 0] = unflip_width - points[:, :, 0]
+        dets = Detections(boxes, dets.scores, points)
+    return _float32_boxes(_to_original(dets, transform), preset)

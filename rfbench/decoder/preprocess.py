@@ -216,3 +216,37 @@ def preprocess(
     """(H, W, 3) uint8 BGR image -> (network tensor, original -> network transform)."""
     resized, transform = resize_image(image, network_hw, mode)
     return to_tensor(resized, network_hw, pixels, layout), transform
+
+
+def resize_by_factor(image: np.ndarray, scale: float, float32: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 image scaled by ``scale`` on both axes: ``cv2.resize(img, None, fx=scale,
+    fy=scale)``, INTER_LINEAR; the image itself (uncopied) at scale 1.
+
+    ``float32=True`` resizes ``np.float32(image)`` (Pytorch_Retinaface's ``test_widerface.py``),
+    which OpenCV interpolates in floating point rather than uint8 fixed point; the result is then
+    float32 (h, w, 3), else uint8. Output size: ``round(w * scale) x round(h * scale)``.
+    """
+    data = image.astype(np.float32) if float32 else image
+    if scale == 1.0:
+        return data
+    return cv2.resize(data, None, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+
+
+def preprocess_scaled(
+    image: np.ndarray, scale: float, pixels: PixelFormat, layout: str = "NCHW", *,
+    float32_resize: bool = False, canvas: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, ImageTransform]:
+    """Isotropic-scale pre-processing of the per-image size policies (:mod:`rfbench.decoder.sizing`).
+
+    Args:
+        image: (H, W, 3) uint8 BGR.
+        scale: network pixels per original pixel, both axes (``fx = fy``).
+        canvas: network (H, W) when larger than the resized image (padding bottom/right with 0
+            after normalisation); default the resized image's size.
+    Returns:
+        (tensor float32 (1, 3, h, w) or (1, h, w, 3), transform ``x_net = x * scale``).
+    """
+    resized = resize_by_factor(image, scale, float32_resize)
+    network_hw = canvas or (int(resized.shape[0]), int(resized.shape[1]))
+    tensor = to_tensor(resized, network_hw, pixels, layout)
+    return tensor, ImageTransform(float(scale), float(scale), 0.0, 0.0, network_hw)

@@ -125,11 +125,14 @@ def image_feeds(
             f"{spec.pixels.channel_order} minus {spec.pixels.mean} / {spec.pixels.scale}, which "
             "u8 raw pixels cannot carry; use --input-precision f32"
         )
+    if plan.hw is None:
+        raise RfbenchError(f"--input-data: {model.name} has no fixed input size here; give --input-size WxH")
+    hw = plan.hw
     found = image_files(folder)
     batch = int(tensor_info.shape[0] or 1)
     files = found[:MAX_IMAGES]
     tensors = [
-        preprocess(read_image(path), plan.hw, spec.pixels, RESIZE_MODE, plan.layout)[0]
+        preprocess(read_image(path), hw, spec.pixels, RESIZE_MODE, plan.layout)[0]
         for path in files
     ]
     feeds = []

@@ -75,6 +75,7 @@ class LatencyOptions:
     chunk_s: float | None = None
     feed: FeedOptions = field(default_factory=FeedOptions)  # input precision and data
     layer_runs: int = DEFAULT_LAYER_RUNS  # profiled inferences per runtime (--per-layer)
+    input_size: Any = None  # SizePolicy native / SHORT:LONG: feed.input_data at the eval's sizes
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -89,6 +90,9 @@ class LatencyOptions:
             )
         if not self.runtimes:
             raise RfbenchError("no runtime selected")
+        if self.input_size is not None and (self.mode != "latency" or self.batch != 1 or self.per_layer):
+            raise RfbenchError(f"--input-size {self.input_size.text} times sync inferences one image at a "
+                               "time: it needs --mode latency, --batch 1 and no --per-layer")
 
     def settings(self) -> dict[str, Any]:
         """The requested settings as a JSON-ready dict."""
@@ -111,6 +115,7 @@ class LatencyOptions:
             "rewarm_before_each_chunk": len(self.runtimes) > 1,
             **self.feed.settings(),
             "per_layer_runs": self.layer_runs if self.per_layer else None,
+            **({"input_size": self.input_size.text} if self.input_size is not None else {}),
         }
 
     def effective_chunk_s(self) -> float | None:
@@ -178,6 +183,14 @@ def run_benchmark(
         model, input_shape = model_for_batch(
             options.model, options.batch, options.input_shape, workdir
         )
+        sized = None
+        if options.input_size is not None:  # the eval's sizes (rfbench.latency.sized)
+            from rfbench.latency.sized import load_sized_inputs
+
+            if options.feed.input_data is None:
+                raise RfbenchError(f"--input-size {options.input_size.text} needs --input-data DIR")
+            sized = load_sized_inputs(model, options.input_size, Path(options.feed.input_data))
+            input_shape = sized.adapter_shape
         sessions = []
         for name in options.runtimes:
             hooks.opening(name, model)
@@ -185,7 +198,7 @@ def run_benchmark(
             stack.callback(adapter.close)
             hooks.opened(name, adapter)
             hooks.warming(name)
-            sessions.append(start_session(name, adapter, options))
+            sessions.append(start_session(name, adapter, options, sized=sized))
             hooks.warmed(sessions[-1])
         hooks.measuring(sessions, options)
         try:
@@ -204,6 +217,11 @@ def run_benchmark(
         runs = [
             run_record(s, m, options) for s, m in zip(sessions, measurements, strict=True)
         ]
+        if sized is not None:
+            from rfbench.latency.sized import sized_run_fields
+
+            for run, s, m in zip(runs, sessions, measurements, strict=True):
+                run.update(sized_run_fields(s.workload, m.latencies_ns()))  # type: ignore[arg-type]
         layers: dict[str, list[dict[str, Any]]] = {}
         if options.per_layer and not interrupted:
             try:

@@ -98,7 +98,7 @@ def _time_ms(fn: Callable[[], object]) -> float:
     return (time.perf_counter_ns() - t0) / 1e6
 
 
-def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
+def start_session(name: str, adapter: Any, options: LatencyOptions, sized: Any = None) -> Session:
     """Bind inputs, time the first inference, check outputs, run the warm-up, build the workload.
 
     One untimed inference after the first one checks that the outputs are finite: a model
@@ -109,7 +109,11 @@ def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
     run of max(warmup, requests) inferences, so every infer request has run once. The feeds
     (random or ``--input-data`` images, cycled over) are recorded with the runtime's effective
     settings (``effective["feeds"]``; the input precision is ``effective["input_precision"]``).
+    ``sized``: :class:`rfbench.latency.sized.SizedInputs` (``--input-size native|S:L`` with
+    ``--input-data``): each image at the size eval feeds it.
     """
+    if sized is not None:
+        return _start_sized_session(name, adapter, options, sized)
     feed_list, feed_info = build_feeds(adapter, options)
     adapter.effective["feeds"] = feed_info  # what ran is part of the run's effective settings
     runner = adapter.sync_runner(feed_list)
@@ -134,6 +138,18 @@ def start_session(name: str, adapter: Any, options: LatencyOptions) -> Session:
         # run_async cycles over a sequence of feed dicts (AsyncWorkload passes them through)
         workload = AsyncWorkload(adapter, cast(Any, feed_list))
     return Session(name, adapter, feed_list[0], workload, first_ms, warmup_ms)
+
+
+def _start_sized_session(name: str, adapter: Any, options: LatencyOptions, sized: Any) -> Session:
+    """:func:`start_session` over images at their own sizes (:mod:`rfbench.latency.sized`)."""
+    from rfbench.latency.sized import SizedSyncWorkload
+
+    workload = SizedSyncWorkload(adapter, sized)
+    first_ms = _time_ms(workload.warm)
+    first = {sized.input_name: sized.tensors[0]}
+    check_finite_outputs(adapter.infer(first), options.model, f"the first --input-data image on {name}")
+    warmup_ms = [_time_ms(workload.warm) for _ in range(options.warmup)]
+    return Session(name, adapter, first, workload, first_ms, warmup_ms)
 
 
 def profile_layers(

@@ -19,6 +19,7 @@ from rfbench.models.files import check_model_path
 from rfbench.models.spec import ModelSpec, build_model_spec, plan_input
 
 if TYPE_CHECKING:
+    from rfbench.decoder.sizing import SizePolicy
     from rfbench.runtimes.base import RuntimeAdapter
 
 #: The runtime used when none is named: OpenVINO reads both formats (the model card's runtime).
@@ -73,7 +74,7 @@ def open_model(
     model: str | Path,
     settings: RuntimeSettings,
     *,
-    input_hw: tuple[int, int] | None = None,
+    input_hw: tuple[int, int] | SizePolicy | None = None,
     layout: str | None = None,
     output_names: Mapping[str, str] | None = None,
     channel_order: str | None = None,
@@ -82,7 +83,7 @@ def open_model(
 ) -> tuple[RuntimeAdapter, ModelSpec]:
     """Check, plan, compile and describe a RetinaFace model; returns ``(adapter, spec)``.
 
-    ``input_hw``: (H, W) for a dynamic input (``--input-size``); ``layout`` / ``output_names``
+    ``input_hw``: (H, W) or a size policy for a dynamic input (``--input-size``); ``layout`` / ``output_names``
     force the output layout or name the outputs; ``channel_order`` / ``mean`` / ``scale``
     override the layout's default pixel format. The caller owns (and closes) the adapter.
     """

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from rfbench.decoder.layout import OutputLayout, resolve_layout
 from rfbench.decoder.preprocess import PIXELS_LAYOUT_A, PIXELS_LAYOUT_B, PixelFormat
+from rfbench.decoder.sizing import SizePolicy
 from rfbench.errors import RfbenchError
 from rfbench.models.files import read_input_shapes
 
@@ -30,14 +31,21 @@ _Triple = tuple[float, float, float]
 @dataclass(frozen=True)
 class InputPlan:
     """The network input: ``name``, ``layout`` ("NCHW"/"NHWC"), ``hw`` (H, W) in pixels,
-    ``dynamic`` (the file leaves H/W open), ``adapter_shape`` (the static shape to compile
-    with, or None when the file already fixes it)."""
+    ``dynamic`` (the file leaves H/W open), ``adapter_shape`` (the shape to compile with, or
+    None when the file already fixes it; -1 marks H and W left open for a per-image policy),
+    ``policy`` (the ``--input-size`` policy; a per-image one has ``hw`` None)."""
 
     name: str
     layout: str
-    hw: tuple[int, int]
+    hw: tuple[int, int] | None
     dynamic: bool
     adapter_shape: tuple[int, ...] | None
+    policy: SizePolicy | None = None
+
+    @property
+    def per_image(self) -> bool:
+        """Each image fed at its own size (``native`` or ``short:long``)."""
+        return self.policy is not None and self.policy.per_image
 
 
 @dataclass(frozen=True)
@@ -51,30 +59,37 @@ class ModelSpec:
     layout: OutputLayout
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """Input height/width are None and ``input_size_policy`` is added for a per-image policy."""
+        hw = self.input.hw
+        out: dict[str, Any] = {
             "input_name": self.input.name,
             "input_layout": self.input.layout,
-            "input_height": self.input.hw[0],
-            "input_width": self.input.hw[1],
+            "input_height": hw[0] if hw is not None else None,
+            "input_width": hw[1] if hw is not None else None,
             "input_dynamic": self.input.dynamic,
             "pixel_format": self.pixels.as_dict(),
             "pixel_format_source": self.pixels_source,
             "output_layout": self.layout.as_dict(),
         }
+        if self.input.per_image:
+            assert self.input.policy is not None
+            out["input_size_policy"] = self.input.policy.text
+        return out
 
 
-def plan_input(model_path: Path, input_hw: tuple[int, int] | None) -> InputPlan:
-    """Find the image input and its size; ``input_hw`` (H, W) is required only when dynamic."""
-    shapes = read_input_shapes(model_path)
-    if len(shapes) != 1:
-        raise RfbenchError(f"{model_path}: expected one image input, found {len(shapes)}: {sorted(shapes)}")
-    name, shape = next(iter(shapes.items()))
-    if len(shape) != 4:
-        raise RfbenchError(f"{model_path}: input '{name}' has shape {list(shape)}, expected 4-D NCHW or NHWC")
-    layout = "NHWC" if shape[3] == 3 and shape[1] != 3 else "NCHW"
-    h_dim, w_dim = (2, 3) if layout == "NCHW" else (1, 2)
-    fixed_h, fixed_w = shape[h_dim], shape[w_dim]
-    dynamic = fixed_h is None or fixed_w is None or shape[0] is None
+def plan_input(model_path: Path, input_hw: tuple[int, int] | SizePolicy | None) -> InputPlan:
+    """Find the image input and its size.
+
+    ``input_hw``: (H, W), or a :class:`~rfbench.decoder.sizing.SizePolicy` (``--input-size``);
+    None: the model's fixed size, or 640x640 for a dynamic model. A per-image policy (native,
+    short:long) needs a dynamic model: the plan then leaves H and W open (``hw`` None).
+    """
+    if isinstance(input_hw, SizePolicy):
+        if input_hw.per_image:
+            return _plan_per_image(model_path, input_hw)
+        input_hw = input_hw.hw
+    name, layout, fixed_h, fixed_w, batch = _image_input(model_path)
+    dynamic = fixed_h is None or fixed_w is None or batch is None
     hw: tuple[int, int]
     if fixed_h is not None and fixed_w is not None:
         if input_hw is not None and tuple(input_hw) != (fixed_h, fixed_w):
@@ -89,7 +104,41 @@ def plan_input(model_path: Path, input_hw: tuple[int, int] | None) -> InputPlan:
     adapter_shape: tuple[int, ...] | None = None
     if dynamic:
         adapter_shape = (1, 3, *hw) if layout == "NCHW" else (1, *hw, 3)
-    return InputPlan(name, layout, (int(hw[0]), int(hw[1])), dynamic, adapter_shape)
+    hw = (int(hw[0]), int(hw[1]))
+    return InputPlan(name, layout, hw, dynamic, adapter_shape, SizePolicy("fixed", hw=hw))
+
+
+def _plan_per_image(model_path: Path, policy: SizePolicy) -> InputPlan:
+    """The plan of a per-image policy: H and W left open (-1), batch 1; a static model is an error."""
+    name, layout, fixed_h, fixed_w, _ = _image_input(model_path)
+    if fixed_h is not None or fixed_w is not None:
+        fixed = f"{fixed_w or '?'}x{fixed_h or '?'}"
+        raise RfbenchError(
+            f"{model_path}: input '{name}' is fixed at {fixed}; --input-size {policy.text} needs a "
+            f"model with a dynamic input size (use --input-size {fixed} or omit it)"
+        )
+    log.info("model input '%s' is dynamic: each image at its own size (%s)", name, policy.rule)
+    adapter_shape = (1, 3, -1, -1) if layout == "NCHW" else (1, -1, -1, 3)
+    return InputPlan(name, layout, None, True, adapter_shape, policy)
+
+
+def has_dynamic_size(model_path: Path) -> bool:
+    """True when the model's image input leaves its height or width open."""
+    _, _, fixed_h, fixed_w, _ = _image_input(model_path)
+    return fixed_h is None or fixed_w is None
+
+
+def _image_input(model_path: Path) -> tuple[str, str, int | None, int | None, int | None]:
+    """(name, "NCHW"/"NHWC", fixed H or None, fixed W or None, batch or None) of the one input."""
+    shapes = read_input_shapes(model_path)
+    if len(shapes) != 1:
+        raise RfbenchError(f"{model_path}: expected one image input, found {len(shapes)}: {sorted(shapes)}")
+    name, shape = next(iter(shapes.items()))
+    if len(shape) != 4:
+        raise RfbenchError(f"{model_path}: input '{name}' has shape {list(shape)}, expected 4-D NCHW or NHWC")
+    layout = "NHWC" if shape[3] == 3 and shape[1] != 3 else "NCHW"
+    h_dim, w_dim = (2, 3) if layout == "NCHW" else (1, 2)
+    return name, layout, shape[h_dim], shape[w_dim], shape[0]
 
 
 def choose_pixels(layout_kind: str, channel_order: str | None, mean: Sequence[float] | None,

@@ -42,7 +42,7 @@ def layer_rows(entry: Entry) -> tuple[list[dict[str, Any]], str]:
             rows = [{k: (None if _missing(v) else v) for k, v in row.items()}
                     for row in frame.to_dict(orient="records")]
             return _slowest_first(rows), record.layers_file
-    rows = list((record.layers_top or {}).get(entry.runtime or "", []))
+    rows = [row.model_dump(exclude_unset=True) for row in (record.layers_top or {}).get(entry.runtime or "", [])]
     return _slowest_first(rows), "results.json layers_top"
 
 

@@ -48,6 +48,8 @@ def accuracy_section(page: Page) -> list[str]:
         elif row is not None and row.is_baseline and len(evals) > 1:
             status = Html('<span class="badge">baseline</span>')
         preset = _preset_label(entry.data.preset)
+        if preset is not None:  # size policy / test-time augmentation of the run, when any
+            preset += _size_and_tta_label(entry.data)
         boxes = {m.num_predictions for m in metrics.values()}
         cells: list[Any] = [entry.label, fmt(num_images(entry), "{:d}"), preset or DASH,
                             fmt(boxes.pop(), "{:,d}") if len(boxes) == 1 else "varies"]
@@ -292,6 +294,23 @@ def _is_better(kind: str, key: Any, r: float) -> bool | None:
     if kind == "eval" or key == "throughput_fps":
         return r > 1
     return r < 1
+
+
+def _size_and_tta_label(data: Any) -> str:
+    """`` @ native, flip, scales 0.625/1, vote``: the per-image size policy and test-time
+    augmentation of an eval record ("" for a fixed input size without augmentation)."""
+    parts = []
+    sizes = getattr(data, "input_sizes", None)
+    if sizes is not None:
+        parts.append(sizes.policy)
+    tta = getattr(data, "test_time_augmentation", None)
+    if tta is not None:
+        if tta.flip:
+            parts.append("flip")
+        if list(tta.scales) != [1.0]:
+            parts.append("scales " + "/".join(f"{s:g}" for s in tta.scales))
+        parts.append(tta.merge)
+    return f" @ {', '.join(parts)}" if parts else ""
 
 
 def _preset_label(preset: Preset | None) -> str | None:

@@ -36,12 +36,13 @@ class ModelInfo(Part):
     sha256: str
     input_name: str
     input_layout: str
-    input_height: int  # px
-    input_width: int  # px
+    input_height: int | None  # px; None when each image has its own size (input_size_policy)
+    input_width: int | None  # px
     input_dynamic: bool
     pixel_format: PixelFormat
     pixel_format_source: str
     output_layout: OutputLayout
+    input_size_policy: str | None = None  # "native" or "SHORT:LONG"; absent for a fixed size
 
 
 class RuntimeInfo(OpenPart):
@@ -75,14 +76,57 @@ class Preset(Part):
     nms_plus_one: bool
     nms_in_original_pixels: bool
     clip_to_input: bool
+    # preset biubug6 only (a ScriptPreset: the whole test script's settings):
+    float32_boxes: bool | None = None
+    prediction_boxes: str | None = None  # "float" or "truncated"
+    resize_float32: bool | None = None
+    default_input_size: str | None = None
 
 
 class Preprocessing(Part):
     """How images become network inputs."""
 
-    resize: str  # "stretch" or "letterbox"
+    resize: str  # "stretch" or "letterbox"; "scale" for a per-image size policy
     interpolation: str
     reader: str
+    size_policy: str | None = None  # per-image policies: "native" or "SHORT:LONG"
+    resize_dtype: str | None = None  # per-image policies: "uint8" or "float32"
+
+
+class SizeCount(Part):
+    """One network input size and how many images were fed at it."""
+
+    width: int  # px
+    height: int  # px
+    images: int
+
+
+class InputSizes(Part):
+    """The per-image size policy of a model run and the distribution of sizes it fed (this run)."""
+
+    policy: str  # "native" or "SHORT:LONG"
+    kind: str  # "native" or "short_long"
+    rule: str
+    images: int  # network inputs fed: images x views with --flip / --scales
+    distinct_sizes: int
+    sizes: list[SizeCount]  # most used first
+    megapixels_min: OptReal
+    megapixels_median: OptReal
+    megapixels_max: OptReal
+    min_side_px: int  # smaller sides were padded up to it
+    images_padded: int
+    padded_images: list[str]
+
+
+class TestTimeAugmentation(Part):
+    """``--flip`` / ``--scales`` / ``--merge``: the views of each image and how they were merged."""
+
+    scales: list[Real]  # factors of the size policy's scale, one view each
+    flip: bool
+    merge: str  # "nms" or "vote"
+    vote_iou: Real
+    views: int
+    recipe: str
 
 
 class FailedImage(Part):
@@ -176,6 +220,8 @@ class EvalRecord(ResultRecord):
     runtime: RuntimeInfo | None = None
     preset: Preset | None = None
     preprocessing: Preprocessing | None = None
+    input_sizes: InputSizes | None = None  # per-image size policies only
+    test_time_augmentation: TestTimeAugmentation | None = None  # --flip / --scales only
     prediction_run: PredictionRunSummary | None = None
     scale_out: ScaleOut | None = None
     predictions: PredictionsSource

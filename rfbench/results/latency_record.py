@@ -69,6 +69,13 @@ class LatencyRun(OpenPart):
     inputs: list[Tensor] | None
     load: Load
     latency_source: str
+    # --input-size native / SHORT:LONG with --input-data (absent otherwise):
+    input_size_policy: str | None = None
+    input_data: str | None = None  # the folder of the images timed
+    input_images: int | None = None
+    latency_per_megapixel_ms: OptReal = None  # median latency per image / its megapixels
+    megapixels_mean: OptReal = None
+    input_sizes: dict[str, Any] | None = None  # counts per (W, H) and megapixel range
 
 
 class Settings(Part):
@@ -94,6 +101,7 @@ class Settings(Part):
     input_precision: Literal["u8", "f32"] | None = None  # requested; null = the model's own
     input_data: str | None = None  # --input-data folder; null = random data (seed)
     per_layer_runs: int | None = None  # profiled inferences per runtime; null without per_layer
+    input_size: str | None = None  # "native" or "SHORT:LONG": --input-data images at eval's sizes
 
 
 class LayerTime(Part):

@@ -38,7 +38,7 @@ LOCK_FILE = ".rfbench.lock"
 #: and all that ``--force`` removes (nothing else in the folder is touched).
 RESULT_FILES = ("results.json", "results.csv", "report.html", "report.csv", "run.json",
                 "samples.csv", "layers.csv")
-RESULT_DIRS = ("predictions",)
+RESULT_DIRS = ("predictions", "landmarks")  # landmarks: rfbench.accuracy.landmarks.LANDMARKS_DIR
 MODEL_RUN_MANIFEST = "run.json"
 RESUMABLE_KINDS = ("eval",)
 

@@ -16,6 +16,8 @@ Construction (keyword-only after ``model_path``)::
   ``requests``: infer requests used by :meth:`RuntimeAdapter.run_async`.
 * ``input_shape``: the static shape to use for an input with dynamic dimensions: a sequence of
   ints (model with one input) or ``{input_name: shape}``. Static models: must match or error.
+  ``-1`` for a dimension the model leaves dynamic keeps it dynamic: each call may then feed its
+  own size there (``rfbench eval --input-size native``; OpenVINO dynamic shapes, ORT dynamic axes).
 * ``perf_counters``: enable per-layer timing (:meth:`RuntimeAdapter.layer_times`). It adds
   overhead; do not mix timings taken with and without it.
 * ``performance_hint``: ``"latency" | "throughput" | None`` (None = runtime default).
@@ -63,11 +65,11 @@ from rfbench.errors import RfbenchError
 from rfbench.models.files import check_model_file
 from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
 from rfbench.runtimes.layers import LayerSamples, aggregate_layers
-from rfbench.runtimes.shapes import merge_shape, normalise_input_shapes, shape_str
+from rfbench.runtimes.shapes import keeps_dynamic, merge_shape, normalise_input_shapes, shape_str
 
 __all__ = [
     "INPUT_PRECISIONS", "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
-    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "merge_shape",
+    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "keeps_dynamic", "merge_shape",
     "normalise_input_shapes",
 ]  # fmt: skip
 

@@ -31,7 +31,7 @@ def normalise_input_shapes(
             )
         shapes = {input_names[0]: tuple(int(d) for d in input_shape)}
     for name, shape in shapes.items():
-        if not shape or any(d <= 0 for d in shape):
+        if not shape or any(d <= 0 and d != -1 for d in shape):
             raise RfbenchError(f"{model_name}: input_shape {list(shape)} for '{name}' is not valid")
     return shapes
 
@@ -39,7 +39,10 @@ def normalise_input_shapes(
 def merge_shape(
     declared: Sequence[int | None], requested: Sequence[int] | None, name: str, model_name: str
 ) -> tuple[int | None, ...]:
-    """Fill a declared shape's dynamic dims (None) from ``requested``; check fixed dims agree."""
+    """Fill a declared shape's dynamic dims (None) from ``requested``; check fixed dims agree.
+
+    A requested ``-1`` keeps a dynamic dim dynamic (None in the result).
+    """
     declared = tuple(declared)
     if requested is None:
         return declared
@@ -50,7 +53,12 @@ def merge_shape(
             f"{model_name}: input_shape {list(requested)} does not fit input '{name}' "
             f"of shape {shape_str(declared)}"
         )
-    return tuple(int(r) for r in requested)
+    return tuple(None if r == -1 else int(r) for r in requested)
+
+
+def keeps_dynamic(requested: Sequence[int] | None) -> bool:
+    """True when a requested input shape leaves dimensions dynamic on purpose (-1)."""
+    return requested is not None and any(d == -1 for d in requested)
 
 
 def shape_str(shape: Sequence[int | None]) -> str:

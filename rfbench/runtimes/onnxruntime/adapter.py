@@ -43,6 +43,7 @@ from rfbench.runtimes.base import (
     AsyncJobs,
     RuntimeAdapter,
     TensorInfo,
+    keeps_dynamic,
     merge_shape,
     normalise_input_shapes,
 )
@@ -203,7 +204,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         for node in raw_inputs:
             declared = _declared_shape(node.shape)
             shape = merge_shape(declared, wanted.get(node.name), node.name, model)
-            if any(d is None for d in shape):
+            if any(d is None for d in shape) and not keeps_dynamic(wanted.get(node.name)):
                 raise RfbenchError(
                     f"{model}: input '{node.name}' has a dynamic shape {list(node.shape)}; "
                     "give an input shape such as 1x3x640x640"
@@ -211,7 +212,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
             self.inputs.append(TensorInfo(node.name, shape, _dtype(node.type, model)))
         raw_outputs = self._session.get_outputs()
         shapes = {o.name: _declared_shape(o.shape) for o in raw_outputs}
-        if any(None in s for s in shapes.values()):
+        if any(None in s for s in shapes.values()) and not any(None in t.shape for t in self.inputs):
             shapes.update(self._infer_output_shapes())
         self.outputs = [
             TensorInfo(o.name, shapes[o.name], _dtype(o.type, model)) for o in raw_outputs

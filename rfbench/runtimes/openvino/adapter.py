@@ -37,6 +37,7 @@ from rfbench.runtimes.base import (
     AsyncJobs,
     RuntimeAdapter,
     TensorInfo,
+    keeps_dynamic,
     merge_shape,
     normalise_input_shapes,
 )
@@ -173,13 +174,13 @@ class OpenVINOAdapter(RuntimeAdapter):
         for name, port in zip(names, model.inputs, strict=True):
             declared = port_shape(port)
             shape = merge_shape(declared, wanted.get(name), name, self.model_path.name)
-            if any(d is None for d in shape):
+            if any(d is None for d in shape) and not keeps_dynamic(wanted.get(name)):
                 raise RfbenchError(
                     f"{self.model_path.name}: input '{name}' has a dynamic shape "
                     f"{list(declared)}; give an input shape such as 1x3x640x640"
                 )
             if shape != declared:
-                new_shapes[port] = ov.PartialShape(list(shape))
+                new_shapes[port] = ov.PartialShape([-1 if d is None else d for d in shape])
         if new_shapes:
             try:
                 model.reshape(new_shapes)
