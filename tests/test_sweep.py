@@ -89,7 +89,7 @@ def test_sweep_end_to_end_skips_and_resumes(capsys, tmp_path, wider_mini, val_gt
     argv = ["sweep", "--model", str(source), "--runtime", "openvino,onnxruntime",
             "--precision", "f32,bf16,int8", "--data-root", str(wider_mini), "--gt-mat-dir",
             str(val_gt_dir), "--subset-size", "2", "--protocol", "omz", "--time", "0.3",
-            "--iterations", "3", "--out", str(out)]
+            "--iterations", "3", "--min-time", "0", "--min-iterations", "3", "--out", str(out)]
     assert main(argv) == 0
     stdout = capsys.readouterr().out
     record = json.loads((out / "results.json").read_text())

@@ -16,7 +16,8 @@ def tradeoff_rows(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
     ``cells``: sweep cell entries with ``key``, ``model``, ``runtime``, ``precision``,
     ``baseline`` (key of the f32 cell), ``aps`` ({"omz/64px": AP in [0, 1], ...}),
-    ``latency_p50_ms``, ``throughput_fps``, ``model_size_bytes``. Deltas and speed-ups are
+    ``latency_p50_ms``, ``throughput_fps``, ``model_size_bytes``, ``latency_valid``
+    (whether its latency run met the validity minimum). Deltas and speed-ups are
     vs the baseline cell (None where it did not run); ``pareto`` is per setting.
     """
     by_key = {c["key"]: c for c in cells if c.get("status") == "done"}
@@ -34,6 +35,7 @@ def tradeoff_rows(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "speedup_vs_f32": base_p50 / p50 if p50 and base_p50 else None,
                 "throughput_fps": cell.get("throughput_fps"),
                 "model_size_bytes": cell.get("model_size_bytes"),
+                "latency_valid": cell.get("latency_valid"),
             })
     mark_pareto(rows)
     return rows
