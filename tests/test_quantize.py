@@ -103,12 +103,16 @@ def _check_provenance(out: Path, model_path: Path, source: Path, tool: str, ids:
     return record, sidecar
 
 
-def _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model: Path, runtime: str) -> float:
+def _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model: Path, runtime: str,
+                      sidecar: dict | None = None) -> float:
+    """eval and latency of ``model``; both records carry ``sidecar`` as ``provenance`` (the
+    quantized model) or have no such field (None: a float model)."""
     out = tmp_path / f"eval-{model.stem}-{runtime}"
     code, _, err = run_cli(capsys, "eval", "--data-root", wider_mini, "--gt-mat-dir", val_gt_dir,
                            "--model", model, "--runtime", runtime, "--out", out)
     assert code == 0, err
     record = json.loads((out / "results.json").read_text())
+    assert record.get("provenance") == sidecar and ("provenance" in record) == (sidecar is not None)
     aps = {f"{m['protocol']}/{m['setting']}": m["ap"] for m in record["metrics"]}
     assert set(aps) == {"wider/easy", "wider/medium", "wider/hard", "omz/64px"}
     assert all(np.isfinite(v) and 0 < v <= 1 for v in aps.values())
@@ -116,8 +120,11 @@ def _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model: Path, run
     code, _, err = run_cli(capsys, "latency", "--model", model, "--runtime", runtime,
                            *FAST_LATENCY, "--out", lat)
     assert code == 0, err
-    (run,) = json.loads((lat / "results.json").read_text())["runs"]
+    lat_record = json.loads((lat / "results.json").read_text())
+    (run,) = lat_record["runs"]
     assert run["iterations"] >= 5
+    assert lat_record.get("provenance") == sidecar
+    assert ("provenance" in lat_record) == (sidecar is not None)
     return _omz_ap(out)
 
 
@@ -138,7 +145,7 @@ def test_quantize_end_to_end_then_eval_and_latency(capsys, tmp_path, wider_mini,
     assert model_path.is_file() and str(model_path) in stdout
     assert not [p for p in out.iterdir() if p.name.startswith(".quantize-")]  # staging removed
     ids = list(draw_subset(load_ground_truth(wider_mini).image_ids, 3, 0, eval_limit=2).image_ids)
-    record, _ = _check_provenance(out, model_path, source, tool, ids)
+    record, sidecar = _check_provenance(out, model_path, source, tool, ids)
     assert set(ids).isdisjoint(load_ground_truth(wider_mini).image_ids[:2])
     if runtime == "openvino":
         import nncf
@@ -154,7 +161,8 @@ def test_quantize_end_to_end_then_eval_and_latency(capsys, tmp_path, wider_mini,
         assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
         assert record["quantizer"]["calibration_method"] == "minmax"
         assert record["quantizer"]["per_channel"] is True
-    int8_ap = _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model_path, runtime)
+    int8_ap = _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model_path, runtime,
+                                sidecar)
     float_ap = _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, source, runtime)
     # 43 counted faces: INT8 stays within 5 AP points of float (measured: < 2)
     assert abs(int8_ap - float_ap) < 0.05
@@ -195,6 +203,50 @@ def test_max_ap_drop_keeps_layers_in_float_and_meets_the_limit(capsys, tmp_path,
                          if op.get_type_name() in COMPUTE_OPS
                          and op.input_value(0).get_node().get_type_name() != "FakeQuantize")
     assert float_convs == sorted(acc["layers_kept_in_float"])
+
+
+@pytest.mark.slow  # opens the model with ONNX Runtime and hashes it several times
+def test_provenance_sidecar_is_trusted_only_for_its_model(tmp_path, wider_mini, models_dir):
+    """publish writes a sidecar that validates against its definition; read_provenance (and
+    the eval / latency records' provenance field) give it back only while the model's sha256
+    is the recorded one, and ignore a sidecar that is not a provenance."""
+    import shutil
+
+    from rfbench.quantize import output
+    from rfbench.quantize.record import provenance
+    from rfbench.quantize.run import QuantizeOptions, _open_spec
+    from rfbench.results.writer import to_jsonable
+
+    source = models_dir / MODEL
+    spec, _ = _open_spec(QuantizeOptions(model=source, data_root=wider_mini,
+                                         runtime="onnxruntime"))
+    subset = draw_subset(load_ground_truth(wider_mini).image_ids, 2, seed=1)
+    sidecar = provenance(
+        source={"path": str(source), "name": source.name, "sha256": model_sha256(source)},
+        tool="onnxruntime", tool_version="1.0", runtime="onnxruntime",
+        settings={"function": "quantize_static", "subset_size": 2, "per_channel": True},
+        subset={**subset.as_dict(), "data_root": str(wider_mini), "images_dir": "x",
+                "gt_text": None},
+        preprocessing={"resize": "stretch", "interpolation": "INTER_LINEAR", "reader": "cv2",
+                       "model_spec": spec.as_dict()},
+        wall_s=1.5, quantize_s=1.0)
+    staged = tmp_path / "stage" / "m-int8.onnx"
+    staged.parent.mkdir()
+    shutil.copyfile(source, staged)  # stands in for a quantized model: only its bytes matter
+    model = tmp_path / "m-int8.onnx"
+    digest = output.publish(staged, model, sidecar)
+    assert digest == model_sha256(model) and not staged.exists()
+    written = json.loads(output.sidecar_path(model).read_text())
+    assert written == to_jsonable({**sidecar, "quantized_model": {"path": str(model),
+                                                                  "sha256": digest}})
+    assert output.read_provenance(model) == written
+    assert output.provenance_field(model) == {"provenance": written}
+    assert output.provenance_field(source) == {}  # no sidecar beside it
+    with open(model, "ab") as handle:  # the model changed after quantization
+        handle.write(b"\0")
+    assert output.read_provenance(model) is None and output.provenance_field(model) == {}
+    output.sidecar_path(model).write_text(json.dumps({**written, "tool": 3}))
+    assert output.read_provenance(model) is None
 
 
 # --- bad input -------------------------------------------------------------------------------

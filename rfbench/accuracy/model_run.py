@@ -21,6 +21,7 @@ from rfbench.models.files import model_sha256
 from rfbench.models.opening import DEFAULT_RUNTIME, RuntimeSettings
 from rfbench.models.opening import open_model as open_checked_model
 from rfbench.models.spec import ModelSpec
+from rfbench.quantize.output import provenance_field
 
 if TYPE_CHECKING:
     from rfbench.runtimes.base import RuntimeAdapter
@@ -129,14 +130,18 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
         runner = PredictionRun(adapter.infer, spec, preset, options.resize, images_dir, pred_dir,
                                strict=options.strict)
         stats = runner.run(image_ids)
-        record = {
+        record: dict[str, Any] = {
             "model": {"path": str(spec.path), "name": spec.path.name, "sha256": sha256, **spec.as_dict()},
+        }
+        record.update(provenance_field(spec.path))  # absent unless made by rfbench quantize
+        record.update({
             "runtime": adapter.describe(),
             "preset": preset.as_dict(),
             "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",
                               "reader": "cv2.imread BGR uint8"},
-        }
+        })
     return record, stats, pred_dir
+
 
 
 def stats_fields(stats: PipelineStats) -> PredictionRunSummary:

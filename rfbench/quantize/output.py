@@ -122,3 +122,11 @@ def read_provenance(model_path: str | os.PathLike) -> dict[str, Any] | None:
         log.warning("%s: its model's sha256 is no longer the one it records, ignored", path)
         return None
     return sidecar.model_dump(mode="json", exclude_unset=True)
+
+
+def provenance_field(model_path: str | os.PathLike) -> dict[str, Any]:
+    """``{"provenance": sidecar}`` for a model made by ``rfbench quantize`` (its sidecar
+    matches the model's sha256), else ``{}``: the eval / latency record's optional
+    ``provenance`` stays absent for every other model."""
+    sidecar = read_provenance(model_path)
+    return {} if sidecar is None else {"provenance": sidecar}
