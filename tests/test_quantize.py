@@ -17,7 +17,8 @@ from rfbench.quantize.calibration import CalibrationImages, draw_subset
 from rfbench.wider.ground_truth import find_images_dir, load_ground_truth
 
 MODEL = "retinaface-mnet025-640.onnx"
-FAST_LATENCY = ["--time", "0.3", "--iterations", "5", "--warmup", "1"]
+# an iteration budget of 5, valid with 5: the sample count holds on a crowded machine
+FAST_LATENCY = ["--iterations", "5", "--min-iterations", "5", "--min-time", "0", "--warmup", "1"]
 
 
 def run_cli(capsys, *argv):
@@ -154,6 +155,14 @@ def test_quantize_end_to_end_then_eval_and_latency(capsys, tmp_path, wider_mini,
         assert record["quantizer"]["tool_version"] == nncf.__version__
         ops = [op.get_type_name() for op in ov.Core().read_model(str(model_path)).get_ops()]
         assert "FakeQuantize" in ops
+        # profile: the INT8 share of MACs, against a count straight from OpenVINO's graph
+        code, _, err = run_cli(capsys, "profile", "--model", model_path, "--out", tmp_path / "p")
+        assert code == 0, err
+        profile = json.loads((tmp_path / "p" / "results.json").read_text())
+        share, convs = independent_int8_share(model_path)
+        assert convs == record["precision"]["compute_ops_int8"] > 0
+        assert profile["int8_macs_share"] == pytest.approx(share, rel=1e-12)
+        assert 0.5 < share <= 1.0
     else:
         import onnx
 
@@ -247,6 +256,102 @@ def test_provenance_sidecar_is_trusted_only_for_its_model(tmp_path, wider_mini, 
     assert output.read_provenance(model) is None and output.provenance_field(model) == {}
     output.sidecar_path(model).write_text(json.dumps({**written, "tool": 3}))
     assert output.read_provenance(model) is None
+
+
+# --- profile: the share of MACs in INT8 ----------------------------------------------------
+
+
+def _hand_quantized_ir(path: Path) -> tuple[int, int]:
+    """A small IR with NNCF's marks, and its (INT8 MACs, all MACs) counted by hand.
+
+    conv1 3->4 3x3 on 8x8: FakeQuantize input, i8 weights decompressed (Convert * scale): INT8
+    conv2 4->2 1x1: float input                                                   : float
+    conv3 2->2 1x1: FakeQuantize input, float weights                             : float
+    conv4 2->3 1x1 on 4x4: FakeQuantize -> MaxPool input, FakeQuantize weights     : INT8
+    conv5 3->1 1x1 on 4x4: 65536-level (16-bit) FakeQuantize input and weights    : float
+    """
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    def fq(node, levels=256):
+        lo, hi = ops.constant(np.float32(-1)), ops.constant(np.float32(1))
+        return ops.fake_quantize(node, lo, hi, lo, hi, levels)
+
+    def conv(data, weights, pad):
+        return ops.convolution(data, weights, [1, 1], [pad, pad], [pad, pad], [1, 1])
+
+    rng = np.random.default_rng(0)
+    x = ops.parameter([1, 3, 8, 8], np.float32, name="x")
+    w1 = ops.multiply(ops.convert(ops.constant(rng.integers(-8, 8, (4, 3, 3, 3), np.int8)), "f32"),
+                      ops.constant(np.full((4, 1, 1, 1), 0.1, np.float32)))
+    c1 = conv(fq(x), w1, 1)
+    c2 = conv(c1, ops.constant(rng.random((2, 4, 1, 1), np.float32)), 0)
+    c3 = conv(fq(c2), ops.constant(rng.random((2, 2, 1, 1), np.float32)), 0)
+    pooled = ops.max_pool(fq(c3), [2, 2], [1, 1], [0, 0], [0, 0], [2, 2])  # strides .. kernel
+    c4 = conv(pooled.output(0), fq(ops.constant(rng.random((3, 2, 1, 1), np.float32))), 0)
+    c5 = conv(fq(c4, 65536), fq(ops.constant(rng.random((1, 3, 1, 1), np.float32)), 65536), 0)
+    ov.save_model(ov.Model([c5], [x]), str(path), compress_to_fp16=False)
+    macs = [4 * 8 * 8 * 27, 2 * 8 * 8 * 4, 2 * 8 * 8 * 2, 3 * 4 * 4 * 2, 1 * 4 * 4 * 3]
+    return macs[0] + macs[3], sum(macs)
+
+
+def test_profile_reports_the_int8_share_of_macs(capsys, tmp_path):
+    from rfbench.complexity.int8 import RULE_INT8
+
+    model = tmp_path / "hand-int8.xml"
+    int8, total = _hand_quantized_ir(model)
+    code, stdout, err = run_cli(capsys, "profile", "--model", model, "--out", tmp_path / "p")
+    assert code == 0, err
+    record = json.loads((tmp_path / "p" / "results.json").read_text())
+    assert record["gmacs"] == pytest.approx(total / 1e9, rel=1e-12)
+    assert record["gmacs_int8"] == pytest.approx(int8 / 1e9, rel=1e-12)
+    assert record["int8_macs_share"] == pytest.approx(int8 / total, rel=1e-12)
+    assert record["int8_macs_share_rule"] == record["gmacs_int8_rule"] == RULE_INT8
+    assert RULE_INT8 in record["rules"] and "share of MACs in INT8" in stdout
+    rows = {r["name"]: r for r in pd_rows(tmp_path / "p") if r["section"] == "figure"}
+    assert rows["int8_macs_share"]["value"] == pytest.approx(int8 / total, rel=1e-9)
+
+
+@pytest.mark.slow  # profiles the 640 MobileNet graph
+def test_profile_of_a_float_model_has_no_int8_figures(capsys, tmp_path, models_dir):
+    code, _, err = run_cli(capsys, "profile", "--model", models_dir / MODEL, "--out", tmp_path / "p")
+    assert code == 0, err
+    record = json.loads((tmp_path / "p" / "results.json").read_text())
+    assert not {"gmacs_int8", "int8_macs_share", "int8_macs_share_rule"} & set(record)
+
+
+def pd_rows(folder: Path) -> list[dict]:
+    import pandas as pd
+
+    return pd.read_csv(folder / "results.csv").to_dict("records")
+
+
+def independent_int8_share(xml: Path) -> tuple[float, int]:
+    """INT8 share of conv MACs of an NNCF IR, counted straight from OpenVINO's graph: a conv is
+    INT8 when its input 0 is a FakeQuantize output and its weights come from an i8 constant
+    (through Convert / Subtract / Multiply). Returns (share, INT8 conv count)."""
+    import openvino as ov
+
+    def from_int8_constant(node) -> bool:
+        if node.get_type_name() == "Constant":
+            return node.get_element_type().get_type_name() in ("i8", "u8")
+        if node.get_type_name() in ("Convert", "Subtract", "Multiply", "FakeQuantize"):
+            return any(from_int8_constant(v.get_node()) for v in node.input_values())
+        return False
+
+    int8 = total = count = 0
+    for op in ov.Core().read_model(str(xml)).get_ordered_ops():
+        if op.get_type_name() not in ("Convolution", "GroupConvolution"):
+            continue
+        w = list(op.input_value(1).get_partial_shape().to_shape())
+        per_output = int(np.prod(w[2:] if op.get_type_name() == "GroupConvolution" else w[1:]))
+        macs = int(np.prod(list(op.get_output_partial_shape(0).to_shape()))) * per_output
+        total += macs
+        if (op.input_value(0).get_node().get_type_name() == "FakeQuantize"
+                and from_int8_constant(op.input_value(1).get_node())):
+            int8 += macs
+            count += 1
+    return int8 / total, count
 
 
 # --- bad input -------------------------------------------------------------------------------

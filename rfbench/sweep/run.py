@@ -116,12 +116,8 @@ def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions)
     """Sync latency of every pending cell, interleaved in rounds (each cell gets the whole
     budget); ``{key: CellLatency as a dict, or {"error": reason}}``."""
     from rfbench.latency.loop import measure, verdict
-    from rfbench.latency.runner import (
-        INTERLEAVE_CHUNKS,
-        LatencyOptions,
-        open_adapter,
-        start_session,
-    )
+    from rfbench.latency.runner import INTERLEAVE_CHUNKS, LatencyOptions
+    from rfbench.latency.session import open_session_adapter, start_session
     from rfbench.latency.stats import summarize_latencies_ns
     from rfbench.results.sweep_record import CellLatency
     from rfbench.results.writer import to_jsonable
@@ -134,7 +130,7 @@ def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions)
             lat = LatencyOptions(model=model, runtimes=(cell.runtime,), rule=rule,
                                  precision=None if cell.precision == "int8" else cell.precision)
             try:
-                adapter = open_adapter(cell.runtime, model, lat, None)
+                adapter = open_session_adapter(cell.runtime, model, lat, None)
             except RfbenchError as exc:
                 results[cell.key] = {"error": str(exc)}
                 continue
