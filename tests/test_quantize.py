@@ -329,13 +329,14 @@ def pd_rows(folder: Path) -> list[dict]:
 def independent_int8_share(xml: Path) -> tuple[float, int]:
     """INT8 share of conv MACs of an NNCF IR, counted straight from OpenVINO's graph: a conv is
     INT8 when its input 0 is a FakeQuantize output and its weights come from an i8 constant
-    (through Convert / Subtract / Multiply). Returns (share, INT8 conv count)."""
+    (through Convert / Subtract / Multiply, and a Reshape for depthwise weights). Returns
+    (share, INT8 conv count)."""
     import openvino as ov
 
     def from_int8_constant(node) -> bool:
         if node.get_type_name() == "Constant":
             return node.get_element_type().get_type_name() in ("i8", "u8")
-        if node.get_type_name() in ("Convert", "Subtract", "Multiply", "FakeQuantize"):
+        if node.get_type_name() in ("Convert", "Subtract", "Multiply", "Reshape", "FakeQuantize"):
             return any(from_int8_constant(v.get_node()) for v in node.input_values())
         return False
 

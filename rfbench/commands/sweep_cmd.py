@@ -20,8 +20,9 @@ is fastest at an AP you accept, on this machine.
   int8: quantize the model for that runtime (rfbench quantize; cached by source sha256 and
   calibration settings); cells that cannot run are listed with the reason.
 Interrupted? Run the same command again: only the missing cells run.
-Out: results.json (sweep record), results.csv (tidy trade-off rows), tradeoff.png (AP vs p50
-per setting, Pareto front joined), cells/<cell>/ (eval folder, latency.json), int8/.
+Out: results.json (sweep record), results.csv (tidy trade-off rows), report.html (the
+trade-off page: table and AP-vs-p50 scatter per setting, Pareto front marked), tradeoff.png,
+cells/<cell>/ (eval folder, latency.json), int8/.
 """
 
 EPILOG = """\
@@ -36,7 +37,7 @@ TOML: models = [...], runtimes = [...], precisions = [...], and optional tables
 """
 
 DEFAULTS = {"data_root": DEFAULT_DATA_ROOT, "protocol": "all", "preset": "omz",
-            "time": DEFAULT_TIME_S, "min_time": DEFAULT_MIN_TIME_S,
+            "min_time": DEFAULT_MIN_TIME_S,
             "min_iterations": DEFAULT_MIN_ITERATIONS, "subset_size": 300, "seed": 0,
             "calibration_method": "minmax"}
 TOML_KEYS = {("data", "data_root"): "data_root", ("data", "gt_mat_dir"): "gt_mat_dir",
@@ -68,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--preset", choices=("omz", "insightface"), help="post-processing (default: omz)")
     other = parser.add_argument_group("latency and int8")
     other.add_argument("--time", type=positive_float, metavar="S",
-                       help=f"latency time budget per cell, s (default: {DEFAULT_TIME_S:g})")
+                       help=f"latency time budget per cell, s (default: {DEFAULT_TIME_S:g} "
+                       "unless --iterations is given)")
     other.add_argument("--iterations", type=positive_int, metavar="N",
                        help="latency iteration budget per cell (default: none; with --time, "
                        "the first reached ends the cell's run)")
@@ -96,6 +98,8 @@ def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], li
     for dest, value in DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, value)
+    if args.time is None and args.iterations is None:
+        args.time = DEFAULT_TIME_S  # as rfbench latency: a time budget unless --iterations
     if args.out is None and config.get("out"):
         args.out = Path(config["out"])
     models = args.model or config.get("models")
@@ -121,5 +125,6 @@ def run(args: argparse.Namespace) -> int:
     print(format_table([row.model_dump() for row in record.tradeoff],
                        [cell.model_dump() for cell in record.skipped]))
     state = "complete" if record.complete else "incomplete: run the same command again to finish"
-    print(f"\n{len(cells)} cells, {len(record.skipped)} skipped; sweep {state}; results in {args.out}")
+    print(f"\n{len(cells)} cells, {len(record.skipped)} skipped; sweep {state}; results in {args.out} "
+          "(open report.html for the trade-off)")
     return 0

@@ -4,6 +4,7 @@ every cell interleaved in rounds, and write the sweep record and the trade-off.
 Layout of the output folder (resumable: a cell whose files exist is not run again)::
 
     <out>/results.json (the sweep record)  results.csv (the tidy trade-off)  tradeoff.png
+    <out>/report.html (the trade-off page: tables, AP-vs-latency scatter, Pareto front)
     <out>/cells/<cell key>/eval/results.json   (rfbench eval's folder)
     <out>/cells/<cell key>/latency.json
     <out>/int8/<model stem>-<sha256[:12]>-<runtime>-<calibration>/   (rfbench quantize's folder)
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+REPORT_PAGE = "report.html"
 #: Latency of a cell: a 10 s budget, valid with >= 20 inferences in >= 5 s (R50 at f32 on a
 #: 2-core CPU, ~490 ms per inference, gives ~21 in the budget).
 DEFAULT_TIME_S = 10.0
@@ -226,6 +228,7 @@ def read_cell_latency(path: Path) -> CellLatency:
 
 def entries_record(entries: list[dict[str, Any]], options: SweepOptions) -> SweepRecord:
     """The sweep record (kind "sweep"): results.json, results.csv (trade-off rows), tradeoff.png."""
+    from rfbench.report.sweep_page import write_sweep_page
     from rfbench.results.record import record_header
     from rfbench.results.sweep_record import SweepRecord
     from rfbench.results.writer import write_results
@@ -248,6 +251,7 @@ def entries_record(entries: list[dict[str, Any]], options: SweepOptions) -> Swee
     )
     write_results(options.out, record)
     plot_tradeoff(rows, options.out / "tradeoff.png")
+    write_sweep_page(record, options.out / REPORT_PAGE)
     return record
 
 
