@@ -170,6 +170,12 @@ def test_quantize_end_to_end_then_eval_and_latency(capsys, tmp_path, wider_mini,
         assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
         assert record["quantizer"]["calibration_method"] == "minmax"
         assert record["quantizer"]["per_channel"] is True
+        # profile of the QDQ model: every conv ORT quantized (both inputs dequantized) is INT8
+        code, _, err = run_cli(capsys, "profile", "--model", model_path, "--out", tmp_path / "p")
+        assert code == 0, err
+        profile = json.loads((tmp_path / "p" / "results.json").read_text())
+        assert record["precision"]["compute_ops_float"] == 0
+        assert profile["int8_macs_share"] == 1.0 and profile["gmacs_int8"] == profile["gmacs"]
     int8_ap = _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model_path, runtime,
                                 sidecar)
     float_ap = _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, source, runtime)
@@ -212,6 +218,13 @@ def test_max_ap_drop_keeps_layers_in_float_and_meets_the_limit(capsys, tmp_path,
                          if op.get_type_name() in COMPUTE_OPS
                          and op.input_value(0).get_node().get_type_name() != "FakeQuantize")
     assert float_convs == sorted(acc["layers_kept_in_float"])
+    # profile: the layers kept in float lower the INT8 share of MACs below 1, as counted directly
+    code, _, err = run_cli(capsys, "profile", "--model", model_path, "--out", tmp_path / "p")
+    assert code == 0, err
+    share, convs = independent_int8_share(model_path)
+    assert json.loads((tmp_path / "p" / "results.json").read_text())["int8_macs_share"] == \
+        pytest.approx(share, rel=1e-12)
+    assert 0.0 < share < 1.0 and convs >= 1
 
 
 @pytest.mark.slow  # opens the model with ONNX Runtime and hashes it several times
@@ -329,14 +342,16 @@ def pd_rows(folder: Path) -> list[dict]:
 def independent_int8_share(xml: Path) -> tuple[float, int]:
     """INT8 share of conv MACs of an NNCF IR, counted straight from OpenVINO's graph: a conv is
     INT8 when its input 0 is a FakeQuantize output and its weights come from an i8 constant
-    (through Convert / Subtract / Multiply, and a Reshape for depthwise weights). Returns
-    (share, INT8 conv count)."""
+    (through Convert / Subtract / Multiply) or from a FakeQuantize (NNCF's depthwise weights).
+    Returns (share, INT8 conv count)."""
     import openvino as ov
 
     def from_int8_constant(node) -> bool:
         if node.get_type_name() == "Constant":
             return node.get_element_type().get_type_name() in ("i8", "u8")
-        if node.get_type_name() in ("Convert", "Subtract", "Multiply", "Reshape", "FakeQuantize"):
+        if node.get_type_name() == "FakeQuantize":  # NNCF keeps depthwise weights so
+            return node.get_attributes()["levels"] <= 256
+        if node.get_type_name() in ("Convert", "Subtract", "Multiply", "Reshape"):
             return any(from_int8_constant(v.get_node()) for v in node.input_values())
         return False
 
