@@ -227,7 +227,6 @@ def test_max_ap_drop_keeps_layers_in_float_and_meets_the_limit(capsys, tmp_path,
     assert 0.0 < share < 1.0 and convs >= 1
 
 
-@pytest.mark.slow  # opens the model with ONNX Runtime and hashes it several times
 def test_provenance_sidecar_is_trusted_only_for_its_model(tmp_path, wider_mini, models_dir):
     """publish writes a sidecar that validates against its definition; read_provenance (and
     the eval / latency records' provenance field) give it back only while the model's sha256
@@ -325,7 +324,6 @@ def test_profile_reports_the_int8_share_of_macs(capsys, tmp_path):
     assert rows["int8_macs_share"]["value"] == pytest.approx(int8 / total, rel=1e-9)
 
 
-@pytest.mark.slow  # profiles the 640 MobileNet graph
 def test_profile_of_a_float_model_has_no_int8_figures(capsys, tmp_path, models_dir):
     code, _, err = run_cli(capsys, "profile", "--model", models_dir / MODEL, "--out", tmp_path / "p")
     assert code == 0, err

@@ -184,7 +184,6 @@ def _page(tmp_path) -> tuple[Path, str]:
     return page, page.read_text(encoding="utf-8")
 
 
-@pytest.mark.slow  # renders three figures
 def test_page_shows_the_tradeoff_first(tmp_path):
     import re
 

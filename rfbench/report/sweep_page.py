@@ -66,21 +66,20 @@ def scatter_uri(rows: Sequence[TradeoffRow], setting: str) -> str | None:
     None when no row has both values."""
     from matplotlib.figure import Figure
 
-    points = [r for r in rows if r.ap is not None and r.latency_p50_ms is not None]
+    points = [(r.latency_p50_ms, r.ap * 100, r) for r in rows
+              if r.ap is not None and r.latency_p50_ms is not None]
     if not points:
         return None
     fig = Figure(figsize=(5.6, 3.8), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    for r in points:
-        ax.scatter(r.latency_p50_ms, r.ap * 100, s=36 if r.pareto else 24,
-                   marker="o" if r.pareto else "x",
+    for ms, ap, r in points:
+        ax.scatter(ms, ap, s=36 if r.pareto else 24, marker="o" if r.pareto else "x",
                    color=FRONT_COLOUR if r.pareto else OTHER_COLOUR, zorder=3)
-        ax.annotate(f"{r.runtime}/{r.precision}".replace("$", r"\$"),
-                    (r.latency_p50_ms, r.ap * 100), fontsize=7, xytext=(4, 3),
-                    textcoords="offset points")
-    front = sorted((r for r in points if r.pareto), key=lambda r: r.latency_p50_ms or 0.0)
-    ax.plot([r.latency_p50_ms for r in front], [(r.ap or 0.0) * 100 for r in front],
-            color=FRONT_COLOUR, lw=1.2, label="Pareto front")
+        ax.annotate(f"{r.runtime}/{r.precision}".replace("$", r"\$"), (ms, ap), fontsize=7,
+                    xytext=(4, 3), textcoords="offset points")
+    front = sorted((ms, ap) for ms, ap, r in points if r.pareto)
+    ax.plot([ms for ms, _ in front], [ap for _, ap in front], color=FRONT_COLOUR, lw=1.2,
+            label="Pareto front")
     ax.set_xlabel("p50 latency (ms), lower is better")
     ax.set_ylabel("AP (%)")
     ax.set_title(setting.replace("$", r"\$"), fontsize=10)
