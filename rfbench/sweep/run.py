@@ -26,6 +26,7 @@ from rfbench.errors import RfbenchError
 from rfbench.sweep.matrix import Cell, static_skip_reason
 
 if TYPE_CHECKING:
+    from rfbench.latency.rules import StopRule
     from rfbench.results.sweep_record import CellLatency, SweepRecord
 
 log = logging.getLogger(__name__)
@@ -104,11 +105,11 @@ def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]
     return {f"{m['protocol']}/{m['setting']}": m["ap"] for m in record["metrics"]}
 
 
-def stop_rule(options: SweepOptions) -> Any:
+def stop_rule(options: SweepOptions) -> StopRule:
     """The :class:`~rfbench.latency.rules.StopRule` of every cell: budget and validity minimum."""
-    from rfbench.latency.rules import StopRule
+    from rfbench.latency.rules import StopRule as Rule
 
-    return StopRule(budget_time_s=options.latency_time_s,
+    return Rule(budget_time_s=options.latency_time_s,
                     budget_iterations=options.latency_iterations,
                     min_time_s=options.latency_min_time_s,
                     min_iterations=options.latency_min_iterations)
