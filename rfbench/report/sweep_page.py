@@ -84,7 +84,8 @@ def scatter_uri(rows: Sequence[TradeoffRow], setting: str) -> str | None:
     ax.set_ylabel("AP (%)")
     ax.set_title(setting.replace("$", r"\$"), fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.margins(x=0.2, y=0.12)  # room for the labels right of the points
+    ax.legend(fontsize=8, loc="best")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
