@@ -31,9 +31,10 @@ import time
 from pathlib import Path
 
 from rfbench.errors import RfbenchError
-from rfbench.latency.loop import measure
+from rfbench.latency.loop import measure, verdict
 from rfbench.latency.rules import StopRule
-from rfbench.latency.runner import LatencyOptions, open_adapter, start_session
+from rfbench.latency.runner import LatencyOptions
+from rfbench.latency.session import open_session_adapter, start_session
 from rfbench.latency.stats import summarize_latencies_ns
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,7 +95,7 @@ def latency_cells(models: dict, rule: StopRule, chunk_s: float) -> dict:
                                      precision=None if precision == "int8" else precision,
                                      rule=rule, chunk_s=chunk_s)
             try:
-                adapter = open_adapter(runtime, model, options, None)
+                adapter = open_session_adapter(runtime, model, options, None)
             except RfbenchError as exc:
                 skipped[label] = str(exc)
                 continue
@@ -105,7 +106,10 @@ def latency_cells(models: dict, rule: StopRule, chunk_s: float) -> dict:
         cells = {}
         for (label, _, adapter), run in zip(sessions, runs, strict=True):
             stats = summarize_latencies_ns(run.latencies_ns())
+            valid, reason = verdict(run, rule)
             cells[label] = {**stats, "iterations": run.completed, "chunks": run.chunks,
+                            "measured_time_s": run.wall_ns / 1e9, "valid": valid,
+                            "invalid_reason": reason,
                             "precision_effective": adapter.describe()["effective"].get("precision"),
                             "load": run.load.as_dict()}
     return {"cells": cells, "skipped": skipped}
@@ -156,18 +160,26 @@ def main() -> int:
     parser.add_argument("--models", default="r50,mnet")
     parser.add_argument("--calibration", type=int, default=300)
     parser.add_argument("--ort-calibration", type=int, default=30)
-    parser.add_argument("--time", type=float, default=10.0, help="min measured s per cell")
+    parser.add_argument("--time", type=float, default=10.0,
+                        help="time budget per cell, s (each cell gets all of it)")
+    parser.add_argument("--min-time", type=float, default=None,
+                        help="a cell is valid with at least this many s measured "
+                        "(default: half the budget)")
+    parser.add_argument("--min-iterations", type=int, default=10,
+                        help="... and at least this many inferences (default: 10)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger("nncf").setLevel(logging.WARNING)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-quantize-"))
     out.mkdir(parents=True, exist_ok=True)
-    rule = StopRule(min_time_s=args.time, min_iterations=10, max_time_s=args.time * 4)
+    min_time = args.time / 2 if args.min_time is None else args.min_time
+    rule = StopRule(budget_time_s=args.time, min_time_s=min_time,
+                    min_iterations=args.min_iterations)
     from rfbench.latency.load import loadavg
 
     report = {"calibration_images": "the 5 wider-mini fixture images repeated",
-              "loadavg_start": loadavg(), "models": {}}
+              "loadavg_start": loadavg(), "stop_rule": rule.as_dict(), "models": {}}
     for name in args.models.split(","):
         source = model_source(name)
         quantized = quantize_both(source, out, args.calibration, args.ort_calibration)
@@ -190,12 +202,13 @@ def print_model(name: str, entry: dict) -> None:
     for runtime, q in entry["quantize"].items():
         print(f"quantize {runtime:12s} {q['calibration_images']:4d} images  {q['wall_s']:7.1f} s wall"
               f"  ({q['quantize_s']:.1f} s in the quantizer)")
-    print(f"{'cell':18s} {'p50 ms':>9s} {'min ms':>9s} {'iters':>6s} {'other cores':>12s} precision")
+    print(f"{'cell':18s} {'p50 ms':>9s} {'min ms':>9s} {'iters':>6s} {'other cores':>12s} "
+          "precision  valid")
     for label, cell in entry["latency"]["cells"].items():
         others = cell["load"]["other_busy_cores"]
         print(f"{label:18s} {cell['latency_p50_ms']:9.2f} {cell['latency_min_ms']:9.2f} "
               f"{cell['iterations']:6d} {others if others is not None else float('nan'):12.2f} "
-              f"{cell['precision_effective']}")
+              f"{cell['precision_effective']}  {'yes' if cell['valid'] else cell['invalid_reason']}")
     for label, reason in entry["latency"]["skipped"].items():
         print(f"{label:18s} skipped: {reason}")
     for label, r in entry["ratios"].items():

@@ -17,7 +17,8 @@ from rfbench.quantize.calibration import CalibrationImages, draw_subset
 from rfbench.wider.ground_truth import find_images_dir, load_ground_truth
 
 MODEL = "retinaface-mnet025-640.onnx"
-FAST_LATENCY = ["--time", "0.3", "--iterations", "5", "--warmup", "1"]
+# an iteration budget of 5, valid with 5: the sample count holds on a crowded machine
+FAST_LATENCY = ["--iterations", "5", "--min-iterations", "5", "--min-time", "0", "--warmup", "1"]
 
 
 def run_cli(capsys, *argv):
@@ -103,12 +104,16 @@ def _check_provenance(out: Path, model_path: Path, source: Path, tool: str, ids:
     return record, sidecar
 
 
-def _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model: Path, runtime: str) -> float:
+def _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model: Path, runtime: str,
+                      sidecar: dict | None = None) -> float:
+    """eval and latency of ``model``; both records carry ``sidecar`` as ``provenance`` (the
+    quantized model) or have no such field (None: a float model)."""
     out = tmp_path / f"eval-{model.stem}-{runtime}"
     code, _, err = run_cli(capsys, "eval", "--data-root", wider_mini, "--gt-mat-dir", val_gt_dir,
                            "--model", model, "--runtime", runtime, "--out", out)
     assert code == 0, err
     record = json.loads((out / "results.json").read_text())
+    assert record.get("provenance") == sidecar and ("provenance" in record) == (sidecar is not None)
     aps = {f"{m['protocol']}/{m['setting']}": m["ap"] for m in record["metrics"]}
     assert set(aps) == {"wider/easy", "wider/medium", "wider/hard", "omz/64px"}
     assert all(np.isfinite(v) and 0 < v <= 1 for v in aps.values())
@@ -116,8 +121,11 @@ def _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model: Path, run
     code, _, err = run_cli(capsys, "latency", "--model", model, "--runtime", runtime,
                            *FAST_LATENCY, "--out", lat)
     assert code == 0, err
-    (run,) = json.loads((lat / "results.json").read_text())["runs"]
+    lat_record = json.loads((lat / "results.json").read_text())
+    (run,) = lat_record["runs"]
     assert run["iterations"] >= 5
+    assert lat_record.get("provenance") == sidecar
+    assert ("provenance" in lat_record) == (sidecar is not None)
     return _omz_ap(out)
 
 
@@ -138,7 +146,7 @@ def test_quantize_end_to_end_then_eval_and_latency(capsys, tmp_path, wider_mini,
     assert model_path.is_file() and str(model_path) in stdout
     assert not [p for p in out.iterdir() if p.name.startswith(".quantize-")]  # staging removed
     ids = list(draw_subset(load_ground_truth(wider_mini).image_ids, 3, 0, eval_limit=2).image_ids)
-    record, _ = _check_provenance(out, model_path, source, tool, ids)
+    record, sidecar = _check_provenance(out, model_path, source, tool, ids)
     assert set(ids).isdisjoint(load_ground_truth(wider_mini).image_ids[:2])
     if runtime == "openvino":
         import nncf
@@ -147,6 +155,14 @@ def test_quantize_end_to_end_then_eval_and_latency(capsys, tmp_path, wider_mini,
         assert record["quantizer"]["tool_version"] == nncf.__version__
         ops = [op.get_type_name() for op in ov.Core().read_model(str(model_path)).get_ops()]
         assert "FakeQuantize" in ops
+        # profile: the INT8 share of MACs, against a count straight from OpenVINO's graph
+        code, _, err = run_cli(capsys, "profile", "--model", model_path, "--out", tmp_path / "p")
+        assert code == 0, err
+        profile = json.loads((tmp_path / "p" / "results.json").read_text())
+        share, convs = independent_int8_share(model_path)
+        assert convs == record["precision"]["compute_ops_int8"] > 0
+        assert profile["int8_macs_share"] == pytest.approx(share, rel=1e-12)
+        assert 0.5 < share <= 1.0
     else:
         import onnx
 
@@ -154,7 +170,14 @@ def test_quantize_end_to_end_then_eval_and_latency(capsys, tmp_path, wider_mini,
         assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
         assert record["quantizer"]["calibration_method"] == "minmax"
         assert record["quantizer"]["per_channel"] is True
-    int8_ap = _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model_path, runtime)
+        # profile of the QDQ model: every conv ORT quantized (both inputs dequantized) is INT8
+        code, _, err = run_cli(capsys, "profile", "--model", model_path, "--out", tmp_path / "p")
+        assert code == 0, err
+        profile = json.loads((tmp_path / "p" / "results.json").read_text())
+        assert record["precision"]["compute_ops_float"] == 0
+        assert profile["int8_macs_share"] == 1.0 and profile["gmacs_int8"] == profile["gmacs"]
+    int8_ap = _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, model_path, runtime,
+                                sidecar)
     float_ap = _eval_and_latency(capsys, tmp_path, wider_mini, val_gt_dir, source, runtime)
     # 43 counted faces: INT8 stays within 5 AP points of float (measured: < 2)
     assert abs(int8_ap - float_ap) < 0.05
@@ -195,6 +218,154 @@ def test_max_ap_drop_keeps_layers_in_float_and_meets_the_limit(capsys, tmp_path,
                          if op.get_type_name() in COMPUTE_OPS
                          and op.input_value(0).get_node().get_type_name() != "FakeQuantize")
     assert float_convs == sorted(acc["layers_kept_in_float"])
+    # profile: the layers kept in float lower the INT8 share of MACs below 1, as counted directly
+    code, _, err = run_cli(capsys, "profile", "--model", model_path, "--out", tmp_path / "p")
+    assert code == 0, err
+    share, convs = independent_int8_share(model_path)
+    assert json.loads((tmp_path / "p" / "results.json").read_text())["int8_macs_share"] == \
+        pytest.approx(share, rel=1e-12)
+    assert 0.0 < share < 1.0 and convs >= 1
+
+
+def test_provenance_sidecar_is_trusted_only_for_its_model(tmp_path, wider_mini, models_dir):
+    """publish writes a sidecar that validates against its definition; read_provenance (and
+    the eval / latency records' provenance field) give it back only while the model's sha256
+    is the recorded one, and ignore a sidecar that is not a provenance."""
+    import shutil
+
+    from rfbench.quantize import output
+    from rfbench.quantize.record import provenance
+    from rfbench.quantize.run import QuantizeOptions, _open_spec
+    from rfbench.results.writer import to_jsonable
+
+    source = models_dir / MODEL
+    spec, _ = _open_spec(QuantizeOptions(model=source, data_root=wider_mini,
+                                         runtime="onnxruntime"))
+    subset = draw_subset(load_ground_truth(wider_mini).image_ids, 2, seed=1)
+    sidecar = provenance(
+        source={"path": str(source), "name": source.name, "sha256": model_sha256(source)},
+        tool="onnxruntime", tool_version="1.0", runtime="onnxruntime",
+        settings={"function": "quantize_static", "subset_size": 2, "per_channel": True},
+        subset={**subset.as_dict(), "data_root": str(wider_mini), "images_dir": "x",
+                "gt_text": None},
+        preprocessing={"resize": "stretch", "interpolation": "INTER_LINEAR", "reader": "cv2",
+                       "model_spec": spec.as_dict()},
+        wall_s=1.5, quantize_s=1.0)
+    staged = tmp_path / "stage" / "m-int8.onnx"
+    staged.parent.mkdir()
+    shutil.copyfile(source, staged)  # stands in for a quantized model: only its bytes matter
+    model = tmp_path / "m-int8.onnx"
+    digest = output.publish(staged, model, sidecar)
+    assert digest == model_sha256(model) and not staged.exists()
+    written = json.loads(output.sidecar_path(model).read_text())
+    assert written == to_jsonable({**sidecar, "quantized_model": {"path": str(model),
+                                                                  "sha256": digest}})
+    assert output.read_provenance(model) == written
+    assert output.provenance_field(model) == {"provenance": written}
+    assert output.provenance_field(source) == {}  # no sidecar beside it
+    with open(model, "ab") as handle:  # the model changed after quantization
+        handle.write(b"\0")
+    assert output.read_provenance(model) is None and output.provenance_field(model) == {}
+    output.sidecar_path(model).write_text(json.dumps({**written, "tool": 3}))
+    assert output.read_provenance(model) is None
+
+
+# --- profile: the share of MACs in INT8 ----------------------------------------------------
+
+
+def _hand_quantized_ir(path: Path) -> tuple[int, int]:
+    """A small IR with NNCF's marks, and its (INT8 MACs, all MACs) counted by hand.
+
+    conv1 3->4 3x3 on 8x8: FakeQuantize input, i8 weights decompressed (Convert * scale): INT8
+    conv2 4->2 1x1: float input                                                   : float
+    conv3 2->2 1x1: FakeQuantize input, float weights                             : float
+    conv4 2->3 1x1 on 4x4: FakeQuantize -> MaxPool input, FakeQuantize weights     : INT8
+    conv5 3->1 1x1 on 4x4: 65536-level (16-bit) FakeQuantize input and weights    : float
+    """
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    def fq(node, levels=256):
+        lo, hi = ops.constant(np.float32(-1)), ops.constant(np.float32(1))
+        return ops.fake_quantize(node, lo, hi, lo, hi, levels)
+
+    def conv(data, weights, pad):
+        return ops.convolution(data, weights, [1, 1], [pad, pad], [pad, pad], [1, 1])
+
+    rng = np.random.default_rng(0)
+    x = ops.parameter([1, 3, 8, 8], np.float32, name="x")
+    w1 = ops.multiply(ops.convert(ops.constant(rng.integers(-8, 8, (4, 3, 3, 3), np.int8)), "f32"),
+                      ops.constant(np.full((4, 1, 1, 1), 0.1, np.float32)))
+    c1 = conv(fq(x), w1, 1)
+    c2 = conv(c1, ops.constant(rng.random((2, 4, 1, 1), np.float32)), 0)
+    c3 = conv(fq(c2), ops.constant(rng.random((2, 2, 1, 1), np.float32)), 0)
+    pooled = ops.max_pool(fq(c3), [2, 2], [1, 1], [0, 0], [0, 0], [2, 2])  # strides .. kernel
+    c4 = conv(pooled.output(0), fq(ops.constant(rng.random((3, 2, 1, 1), np.float32))), 0)
+    c5 = conv(fq(c4, 65536), fq(ops.constant(rng.random((1, 3, 1, 1), np.float32)), 65536), 0)
+    ov.save_model(ov.Model([c5], [x]), str(path), compress_to_fp16=False)
+    macs = [4 * 8 * 8 * 27, 2 * 8 * 8 * 4, 2 * 8 * 8 * 2, 3 * 4 * 4 * 2, 1 * 4 * 4 * 3]
+    return macs[0] + macs[3], sum(macs)
+
+
+def test_profile_reports_the_int8_share_of_macs(capsys, tmp_path):
+    from rfbench.complexity.int8 import RULE_INT8
+
+    model = tmp_path / "hand-int8.xml"
+    int8, total = _hand_quantized_ir(model)
+    code, stdout, err = run_cli(capsys, "profile", "--model", model, "--out", tmp_path / "p")
+    assert code == 0, err
+    record = json.loads((tmp_path / "p" / "results.json").read_text())
+    assert record["gmacs"] == pytest.approx(total / 1e9, rel=1e-12)
+    assert record["gmacs_int8"] == pytest.approx(int8 / 1e9, rel=1e-12)
+    assert record["int8_macs_share"] == pytest.approx(int8 / total, rel=1e-12)
+    assert record["int8_macs_share_rule"] == record["gmacs_int8_rule"] == RULE_INT8
+    assert RULE_INT8 in record["rules"] and "share of MACs in INT8" in stdout
+    rows = {r["name"]: r for r in pd_rows(tmp_path / "p") if r["section"] == "figure"}
+    assert rows["int8_macs_share"]["value"] == pytest.approx(int8 / total, rel=1e-9)
+
+
+def test_profile_of_a_float_model_has_no_int8_figures(capsys, tmp_path, models_dir):
+    code, _, err = run_cli(capsys, "profile", "--model", models_dir / MODEL, "--out", tmp_path / "p")
+    assert code == 0, err
+    record = json.loads((tmp_path / "p" / "results.json").read_text())
+    assert not {"gmacs_int8", "int8_macs_share", "int8_macs_share_rule"} & set(record)
+
+
+def pd_rows(folder: Path) -> list[dict]:
+    import pandas as pd
+
+    return pd.read_csv(folder / "results.csv").to_dict("records")
+
+
+def independent_int8_share(xml: Path) -> tuple[float, int]:
+    """INT8 share of conv MACs of an NNCF IR, counted straight from OpenVINO's graph: a conv is
+    INT8 when its input 0 is a FakeQuantize output and its weights come from an i8 constant
+    (through Convert / Subtract / Multiply) or from a FakeQuantize (NNCF's depthwise weights).
+    Returns (share, INT8 conv count)."""
+    import openvino as ov
+
+    def from_int8_constant(node) -> bool:
+        if node.get_type_name() == "Constant":
+            return node.get_element_type().get_type_name() in ("i8", "u8")
+        if node.get_type_name() == "FakeQuantize":  # NNCF keeps depthwise weights so
+            return node.get_attributes()["levels"] <= 256
+        if node.get_type_name() in ("Convert", "Subtract", "Multiply", "Reshape"):
+            return any(from_int8_constant(v.get_node()) for v in node.input_values())
+        return False
+
+    int8 = total = count = 0
+    for op in ov.Core().read_model(str(xml)).get_ordered_ops():
+        if op.get_type_name() not in ("Convolution", "GroupConvolution"):
+            continue
+        w = list(op.input_value(1).get_partial_shape().to_shape())
+        per_output = int(np.prod(w[2:] if op.get_type_name() == "GroupConvolution" else w[1:]))
+        macs = int(np.prod(list(op.get_output_partial_shape(0).to_shape()))) * per_output
+        total += macs
+        if (op.input_value(0).get_node().get_type_name() == "FakeQuantize"
+                and from_int8_constant(op.input_value(1).get_node())):
+            int8 += macs
+            count += 1
+    return int8 / total, count
 
 
 # --- bad input -------------------------------------------------------------------------------

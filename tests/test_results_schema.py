@@ -144,7 +144,7 @@ def _edited(folder: str, edit) -> dict:
         ("eval-model", lambda r: r.pop("dataset"), "dataset: Field required"),
         ("latency", lambda r: r["runs"][0].update(iterations=10.5), "runs.0.iterations"),
         ("profile", lambda r: r.update(gflops=1.0), "gflops: Extra inputs are not permitted"),
-        ("profile", lambda r: r.update(kind="quantize"), "unknown results kind 'quantize'"),
+        ("profile", lambda r: r.update(kind="train"), "unknown results kind 'train'"),
         ("profile", lambda r: r.update(schema_version=3), "schema version 3, this rfbench reads 1 and 2"),
     ],
 )
@@ -236,3 +236,100 @@ def test_v1_copy_with_version_2_reads_the_same(tmp_path):
         text = write_report([folder], tmp_path / f"{folder.parent.name}.html").read_text()
         pages.append(re.sub(r"Generated [^<]* by", "", text).replace(str(folder), "F"))
     assert pages[0] == pages[1]
+
+
+# -- quantize and sweep -------------------------------------------------------------------------
+
+@pytest.mark.slow  # ~15 s: ONNX Runtime calibrates and quantizes the 640 MobileNet
+def test_quantize_writes_a_valid_record_and_sidecar(validator, tmp_path, wider_mini, models_dir):
+    from rfbench.quantize.output import read_provenance
+    from rfbench.results.quantize_record import Provenance, QuantizeRecord
+    from rfbench.results.writer import read_results
+
+    out = tmp_path / "q"
+    assert main(["-q", "quantize", "--model", str(models_dir / MODEL), "--runtime", "onnxruntime",
+                 "--data-root", str(wider_mini), "--subset-size", "2", "--out", str(out)]) == 0
+    record = assert_valid(validator, out / "results.json")
+    assert record["kind"] == "quantize" and record["schema_version"] == SCHEMA_VERSION
+    assert record["accuracy_control"] is None and record["calibration"]["num_images"] == 2
+    model = out / record["quantized_model"]["name"]
+    sidecar = json.loads(model.with_suffix(".quantize.json").read_text())
+    assert Provenance.model_validate(sidecar).model_dump(mode="json", exclude_unset=True) == sidecar
+    assert read_provenance(model) == sidecar
+    for key in ("source_model", "calibration", "preprocessing", "timings"):
+        assert record[key] == sidecar[key], key
+    back = read_results(out)
+    assert isinstance(back, QuantizeRecord) and back.to_json_dict() == record
+    (row,) = pd.read_csv(out / "results.csv").to_dict("records")
+    assert row["quantized_model_sha256"] == record["quantized_model"]["sha256"]
+    assert row["calibration_images"] == 2 and row["tool"] == "onnxruntime"
+    assert row["compute_ops_int8"] == record["precision"]["compute_ops_int8"] > 0
+
+
+def _sweep_entries(tmp_path: Path) -> list[dict]:
+    """Cell entries as ``run_sweep`` makes them: two measured, one skipped."""
+    from rfbench.sweep.matrix import Cell
+
+    def cell(runtime, precision, **fields):
+        c = Cell(tmp_path / "m.onnx", runtime, precision)
+        return {"key": c.key, "model": str(c.model), "runtime": runtime, "precision": precision,
+                "baseline": c.baseline.key, **fields}
+
+    load = {"wall_s": 1.0, "own_cpu_cores": 1.0, "machine_busy_cores": 1.5,
+            "other_busy_cores": 0.5, "steal_cores": 0.0, "cpu_count_usable": 2,
+            "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [1.0, 1.0, 1.0],
+            "method": "test"}
+    done = {"status": "done", "reason": None, "latency_valid": True,
+            "latency_invalid_reason": None, "other_busy_cores": load["other_busy_cores"]}
+    return [
+        cell("openvino", "f32", model_run=str(tmp_path / "m.onnx"), model_size_bytes=1000,
+             quantized_by_rfbench=False, aps={"omz/64px": 0.9, "wider/easy": 0.8},
+             latency_p50_ms=10.0, latency_min_ms=9.0, throughput_fps=100.0, **done),
+        cell("openvino", "int8", model_run=str(tmp_path / "m-int8.xml"), model_size_bytes=300,
+             quantized_by_rfbench=True, aps={"omz/64px": 0.88, "wider/easy": None},
+             latency_p50_ms=4.0, latency_min_ms=3.5, throughput_fps=250.0,
+             **{**done, "latency_valid": False, "latency_invalid_reason": "3 inferences < 20"}),
+        cell("onnxruntime", "bf16", status="skipped", reason="no bf16 on ORT's CPU provider"),
+    ]
+
+
+def test_sweep_record_from_its_builder_validates(validator, tmp_path):
+    from rfbench.results.sweep_record import SweepRecord
+    from rfbench.results.writer import read_results
+    from rfbench.sweep.run import SweepOptions, entries_record
+
+    out = tmp_path / "sweep"
+    out.mkdir()
+    options = SweepOptions(cells=(), out=out, data_root=tmp_path, protocol="all",
+                           latency_time_s=2.0, latency_iterations=50, latency_min_time_s=1.0,
+                           latency_min_iterations=20)
+    record = entries_record(_sweep_entries(tmp_path), options)
+    raw = assert_valid(validator, out / "results.json")
+    assert raw["kind"] == "sweep" and raw["complete"] is True
+    assert raw["settings"]["latency_budget_time_s"] == 2.0
+    assert raw["settings"]["latency_budget_iterations"] == 50
+    assert raw["settings"]["latency_min_iterations"] == 20
+    assert [c["key"] for c in raw["skipped"]] == ["m--onnxruntime--bf16"]
+    assert "aps" not in raw["skipped"][0]  # not reached: absent, not null
+    back = read_results(out)
+    assert isinstance(back, SweepRecord) and back.to_json_dict() == record.to_json_dict() == raw
+    csv = pd.read_csv(out / "results.csv")
+    assert len(csv) == 4 and list(csv.columns) == list(raw["tradeoff"][0])
+    int8 = csv[(csv.cell == "m--openvino--int8") & (csv.setting == "omz/64px")].iloc[0]
+    assert int8.delta_ap_points == pytest.approx(-2.0) and int8.speedup_vs_f32 == pytest.approx(2.5)
+    assert not int8.latency_valid
+
+
+@pytest.mark.slow  # ~10 s: eval of 5 images and a short interleaved latency, two cells
+def test_sweep_writes_valid_records(validator, tmp_path, wider_mini, models_dir):
+    out = tmp_path / "sweep"
+    assert main(["-q", "sweep", "--model", str(models_dir / MODEL), "--runtime",
+                 "openvino,onnxruntime", "--precision", "f32,bf16", "--protocol", "omz",
+                 "--data-root", str(wider_mini), "--iterations", "3",
+                 "--min-time", "0", "--min-iterations", "3", "--out", str(out)]) == 0
+    record = assert_valid(validator, out / "results.json")
+    assert {c["status"] for c in record["cells"]} == {"done", "skipped"}
+    for cell in record["cells"]:
+        if cell["status"] == "done":
+            assert_valid(validator, out / "cells" / cell["key"] / "eval" / "results.json")
+            assert cell["latency_valid"] is True

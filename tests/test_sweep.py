@@ -89,7 +89,7 @@ def test_sweep_end_to_end_skips_and_resumes(capsys, tmp_path, wider_mini, val_gt
     argv = ["sweep", "--model", str(source), "--runtime", "openvino,onnxruntime",
             "--precision", "f32,bf16,int8", "--data-root", str(wider_mini), "--gt-mat-dir",
             str(val_gt_dir), "--subset-size", "2", "--protocol", "omz", "--time", "0.3",
-            "--iterations", "3", "--out", str(out)]
+            "--iterations", "3", "--min-time", "0", "--min-iterations", "3", "--out", str(out)]
     assert main(argv) == 0
     stdout = capsys.readouterr().out
     record = json.loads((out / "results.json").read_text())
@@ -147,3 +147,100 @@ def test_toml_fills_what_the_command_line_leaves_open(tmp_path):
     assert args.data_root == Path("/data/wider") and args.seed == 0 and args.preset == "omz"
     with pytest.raises(RfbenchError, match="--precision 'fp8'"):
         resolve(build_parser().parse_args(["sweep", "--config", str(config), "--precision", "fp8"]))
+
+
+# --- the trade-off page ----------------------------------------------------------------------
+
+
+def _page_entries(tmp_path):
+    """Cell entries as run_sweep makes them: f32 / int8 on one runtime, one skipped cell."""
+    def entry(precision, aps, p50, fps, size, valid=True):
+        c = Cell(tmp_path / "m.onnx", "openvino", precision)
+        return {"key": c.key, "model": str(c.model), "runtime": "openvino",
+                "precision": precision, "baseline": c.baseline.key, "model_run": str(c.model),
+                "model_size_bytes": size, "quantized_by_rfbench": precision == "int8",
+                "aps": aps, "status": "done", "reason": None, "latency_p50_ms": p50,
+                "latency_min_ms": p50 * 0.9, "throughput_fps": fps, "other_busy_cores": 0.1,
+                "latency_valid": valid, "latency_invalid_reason": None if valid else "few"}
+
+    skipped = Cell(tmp_path / "m.onnx", "onnxruntime", "bf16")
+    return [
+        entry("f32", {"omz/64px": 0.9012, "wider/easy": 0.85}, 20.0, 50.0, 1_700_000),
+        entry("bf16", {"omz/64px": 0.8990, "wider/easy": 0.86}, 25.0, 40.0, 1_700_000),
+        entry("int8", {"omz/64px": 0.8850, "wider/easy": 0.84}, 8.0, 125.0, 600_000, False),
+        {"key": skipped.key, "model": str(skipped.model), "runtime": "onnxruntime",
+         "precision": "bf16", "baseline": skipped.baseline.key, "status": "skipped",
+         "reason": "ONNX Runtime's CPU provider has no bf16 inference precision"},
+    ]
+
+
+def _page(tmp_path) -> tuple[Path, str]:
+    from rfbench.sweep.run import REPORT_PAGE, SweepOptions, entries_record
+
+    out = tmp_path / "sweep"
+    out.mkdir()
+    entries_record(_page_entries(tmp_path), SweepOptions(cells=(), out=out, data_root=tmp_path))
+    page = out / REPORT_PAGE
+    return page, page.read_text(encoding="utf-8")
+
+
+def test_page_shows_the_tradeoff_first(tmp_path):
+    import re
+
+    page, html = _page(tmp_path)
+    assert html.index('id="tradeoff"') < html.index('id="cells"') < html.index('id="settings"')
+    tables = re.findall(r'<table class="tradeoff">.*?</table>', html, flags=re.S)
+    assert len(tables) == 2 and html.count("<img ") == 2  # one table and scatter per setting
+    assert html.index("<h3>omz/64px") < html.index(tables[0]) < html.index("<h3>wider/easy")
+    omz = tables[0]
+    rows = re.findall(r"<tr( class=\"pareto\")?><td>([^<]*)</td>(.*?)</tr>", omz, flags=re.S)
+    cells = [name for _, name, _ in rows]
+    # fastest first; bf16 is slower and less accurate than f32: not on the front
+    assert cells == ["m--openvino--int8", "m--openvino--f32", "m--openvino--bf16"]
+    assert [bool(mark) for mark, _, _ in rows] == [True, True, False]
+    int8 = rows[0][2]
+    assert "88.50" in int8 and "-1.62" in int8 and "2.50x" in int8 and "125.0" in int8
+    assert ">0.6<" in int8 and '<td class="loss">no</td>' in int8  # MB; latency not valid
+    assert "<td>ONNX Runtime&#x27;s CPU provider has no bf16 inference precision</td>" in html
+    assert "below the validity minimum for m--openvino--int8" in html
+    assert "script" not in html.lower() and "default-src 'none'" in html
+
+
+@pytest.mark.slow  # a headless browser
+def test_page_loads_in_headless_chromium(tmp_path):
+    import re
+    import subprocess
+
+    import numpy as np
+    from matplotlib import image
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.is_file():
+        pytest.skip("/usr/bin/chromium not installed (apt-get install -y chromium)")
+    page, html = _page(tmp_path)
+    probe = html.replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';", 1)
+    probe = probe.replace("</body>", """<script>window.addEventListener("load", () => {
+      const bad = [...document.images].filter((i) => !i.complete || i.naturalWidth === 0);
+      const out = document.createElement("pre"); out.id = "img-check";
+      out.textContent = `images=${document.images.length} bad=${bad.length}`;
+      document.body.appendChild(out); });</script></body>""", 1)
+    (tmp_path / "probe.html").write_text(probe, encoding="utf-8")
+
+    def browse(target: Path, *args: str) -> subprocess.CompletedProcess:
+        command = [str(chromium), "--headless", "--no-sandbox", "--disable-gpu",
+                   "--disable-background-networking", "--no-first-run", "--hide-scrollbars",
+                   f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+                   "--v=0", *args, target.resolve().as_uri()]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert [line for line in result.stderr.splitlines() if ":CONSOLE" in line] == []
+        return result
+
+    dom = browse(tmp_path / "probe.html", "--virtual-time-budget=10000", "--dump-dom").stdout
+    assert re.search(r'<pre id="img-check">images=2 bad=0</pre>', dom), dom[-500:]
+    shot = tmp_path / "shot.png"
+    browse(page, f"--screenshot={shot}", "--window-size=1280,1600")
+    rgb = image.imread(shot)[..., :3]
+    assert rgb.shape[:2] == (1600, 1280)
+    assert (rgb < 0.95).any(axis=-1).mean() > 0.03
+    assert len(np.unique((rgb * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50

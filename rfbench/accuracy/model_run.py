@@ -25,6 +25,7 @@ from rfbench.models.files import model_sha256
 from rfbench.models.opening import DEFAULT_RUNTIME, RuntimeSettings
 from rfbench.models.opening import open_model as open_checked_model
 from rfbench.models.spec import ModelSpec
+from rfbench.quantize.output import provenance_field
 
 if TYPE_CHECKING:
     from rfbench.decoder.sizing import ImageSizer, SizePolicy
@@ -209,6 +210,7 @@ def run_fields(options: ModelRunOptions, spec: ModelSpec, adapter: RuntimeAdapte
     """The eval record's model, runtime, preset and pre-processing parts of a model run."""
     return {
         "model": {"path": str(spec.path), "name": spec.path.name, "sha256": sha256, **spec.as_dict()},
+        **provenance_field(spec.path),  # absent unless the model was made by rfbench quantize
         "runtime": adapter.describe(),
         "preset": preset.as_dict(),
         "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",

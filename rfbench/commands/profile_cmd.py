@@ -136,6 +136,8 @@ _LABELS = (
     ("gflops_omz", "GFLOPs (OMZ 2019 convention)", "{:.4f}"),
     ("gflops_2x_macs", "GFLOPs (2 x MACs)", "{:.4f}"),
     ("gflops_model_analyzer_current", "GFLOPs (model_analyzer current)", "{:.4f}"),
+    ("gmacs_int8", "GMACs in INT8", "{:.4f}"),
+    ("int8_macs_share", "share of MACs in INT8", "{:.4f}"),
 )
 
 
@@ -150,7 +152,10 @@ def format_table(record: ProfileRecord, dynamic_input: bool = False) -> str:
         "",
         f"{'figure':34s} {'value':>12s}  rule",
     ]
+    names = record.figure_names()
     for key, label, fmt in _LABELS:
+        if key not in names:
+            continue
         value, rule = record.figure(key)
         cell = text(value) if value is None else fmt.format(value)
         lines.append(f"{label:34s} {cell:>12s}  {rule}")

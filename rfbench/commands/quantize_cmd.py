@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
-from rfbench.commands.options import floats3 as _floats3
-from rfbench.commands.options import positive_int as _positive_int
+from rfbench.commands.options import floats3, positive_int
+
+if TYPE_CHECKING:
+    from rfbench.results.quantize_record import QuantizeRecord
 
 DESCRIPTION = """\
 Quantize a model to INT8 after training, calibrated on images of a WIDER data root that go
@@ -55,10 +58,10 @@ def _add_calibration_options(group: argparse._ArgumentGroup) -> None:
                        help="GT text listing the images (default: as rfbench eval finds it)")
     group.add_argument("--images-dir", type=Path, metavar="DIR",
                        help="images folder (default: DIR/WIDER_val/images)")
-    group.add_argument("--subset-size", type=_positive_int, default=300, metavar="N",
+    group.add_argument("--subset-size", type=positive_int, default=300, metavar="N",
                        help="calibration images (default: 300, NNCF's default)")
     group.add_argument("--seed", type=int, default=0, help="seed of the image draw (default: 0)")
-    group.add_argument("--eval-limit", type=_positive_int, metavar="N",
+    group.add_argument("--eval-limit", type=positive_int, metavar="N",
                        help="the --limit of the eval the model is for: calibration avoids those "
                        "first N images (default: eval scores every image)")
 
@@ -83,8 +86,8 @@ def _add_input_options(group: argparse._ArgumentGroup) -> None:
                        help="as eval's --resize (default: stretch, like OMZ)")
     group.add_argument("--layout", choices=("A", "B"), help="force the output layout")
     group.add_argument("--channel-order", choices=("BGR", "RGB"), help="override the channel order")
-    group.add_argument("--mean", type=_floats3, metavar="B,G,R", help="override the per-channel mean")
-    group.add_argument("--scale", type=_floats3, metavar="B,G,R", help="override the per-channel scale")
+    group.add_argument("--mean", type=floats3, metavar="B,G,R", help="override the per-channel mean")
+    group.add_argument("--scale", type=floats3, metavar="B,G,R", help="override the per-channel scale")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,23 +109,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary_text(record: dict) -> str:
+def summary_text(record: QuantizeRecord) -> str:
     """A few lines: tool, calibration, INT8 share, accuracy control, time."""
-    q, cal, prec = record["quantizer"], record["calibration"], record["precision"]
+    q, cal, prec = record.quantizer, record.calibration, record.precision
     lines = [
-        f"quantizer   {q['tool']} {q['tool_version']} ({q['function']}) for {q['target_runtime']}",
-        f"calibration {cal['num_images']} image(s), seed {cal['seed']}, "
-        + ("disjoint from the eval images" if cal["disjoint_from_eval"]
-           else f"{cal['overlap_with_eval']} also scored by eval"),
-        f"int8 ops    {prec['compute_ops_int8']} of {prec['compute_ops']} compute operations",
+        f"quantizer   {q.tool} {q.tool_version} ({q.function}) for {q.target_runtime}",
+        f"calibration {cal.num_images} image(s), seed {cal.seed}, "
+        + ("disjoint from the eval images" if cal.disjoint_from_eval
+           else f"{cal.overlap_with_eval} also scored by eval"),
+        f"int8 ops    {prec.compute_ops_int8} of {prec.compute_ops} compute operations",
     ]
-    acc = record.get("accuracy_control")
-    if acc:
+    acc = record.accuracy_control
+    if acc is not None:
         lines.append(
-            f"omz 64px AP {acc['ap_float'] * 100:.2f} float -> {acc['ap_quantized'] * 100:.2f} int8 "
-            f"(drop {acc['ap_drop_points']:.2f} points, limit {acc['max_ap_drop_points']:g}; "
-            f"{acc['validation_images']} images, {acc['validation_faces']} faces); "
-            f"{len(acc['layers_kept_in_float'])} layer(s) kept in float")
-    t = record["timings"]
-    lines.append(f"time        {t['wall_s']:.1f} s wall ({t['quantize_s']:.1f} s in the quantizer)")
+            f"omz 64px AP {_percent(acc.ap_float)} float -> {_percent(acc.ap_quantized)} int8 "
+            f"(drop {_points(acc.ap_drop_points)} points, limit {acc.max_ap_drop_points:g}; "
+            f"{acc.validation_images} images, {acc.validation_faces} faces); "
+            f"{len(acc.layers_kept_in_float)} layer(s) kept in float")
+    t = record.timings
+    lines.append(f"time        {t.wall_s:.1f} s wall ({t.quantize_s:.1f} s in the quantizer)")
     return "\n".join(lines)
+
+
+def _percent(ap: float | None) -> str:
+    return "-" if ap is None else f"{ap * 100:.2f}"
+
+
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -6,18 +6,23 @@ import argparse
 from pathlib import Path
 
 from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
-from rfbench.commands.options import positive_int as _positive_int
+from rfbench.commands.options import non_negative_float, positive_float, positive_int
+from rfbench.sweep.run import DEFAULT_MIN_ITERATIONS, DEFAULT_MIN_TIME_S, DEFAULT_TIME_S
 
 DESCRIPTION = """\
 Run a matrix of configurations and end with the answer: which model x runtime x precision
 is fastest at an AP you accept, on this machine.
   every cell: rfbench eval (same data, protocols and preset for all) and sync latency;
-  latency of all cells measured interleaved in rounds, so machine noise cancels;
+  latency of all cells measured interleaved in rounds, so machine noise cancels; each
+  cell gets the whole budget (--time / --iterations, the first reached ends it) and is
+  valid with at least --min-time s and --min-iterations inferences (a cell that is not
+  is marked so in the table, not dropped);
   int8: quantize the model for that runtime (rfbench quantize; cached by source sha256 and
   calibration settings); cells that cannot run are listed with the reason.
 Interrupted? Run the same command again: only the missing cells run.
-Out: results.json (sweep record), results.csv (tidy trade-off rows), tradeoff.png (AP vs p50
-per setting, Pareto front joined), cells/<cell>/ (eval folder, latency.json), int8/.
+Out: results.json (sweep record), results.csv (tidy trade-off rows), report.html (the
+trade-off page: table and AP-vs-p50 scatter per setting, Pareto front marked), tradeoff.png,
+cells/<cell>/ (eval folder, latency.json), int8/.
 """
 
 EPILOG = """\
@@ -26,16 +31,21 @@ examples:
   rfbench sweep --config sweep.toml --out reports/sweep-1
 
 TOML: models = [...], runtimes = [...], precisions = [...], and optional tables
-  [data] data_root, gt_mat_dir, limit, protocol, preset   [latency] time_s, iterations
+  [data] data_root, gt_mat_dir, limit, protocol, preset
+  [latency] time_s, iterations (the budget), min_time_s, min_iterations (validity)
   [quantize] subset_size, seed, calibration_method        (command-line options win)
 """
 
-DEFAULTS = {"data_root": DEFAULT_DATA_ROOT, "protocol": "all", "preset": "omz", "time": 10.0,
-            "iterations": 20, "subset_size": 300, "seed": 0, "calibration_method": "minmax"}
+DEFAULTS = {"data_root": DEFAULT_DATA_ROOT, "protocol": "all", "preset": "omz",
+            "min_time": DEFAULT_MIN_TIME_S,
+            "min_iterations": DEFAULT_MIN_ITERATIONS, "subset_size": 300, "seed": 0,
+            "calibration_method": "minmax"}
 TOML_KEYS = {("data", "data_root"): "data_root", ("data", "gt_mat_dir"): "gt_mat_dir",
              ("data", "limit"): "limit", ("data", "protocol"): "protocol",
              ("data", "preset"): "preset", ("latency", "time_s"): "time",
-             ("latency", "iterations"): "iterations", ("quantize", "subset_size"): "subset_size",
+             ("latency", "iterations"): "iterations", ("latency", "min_time_s"): "min_time",
+             ("latency", "min_iterations"): "min_iterations",
+             ("quantize", "subset_size"): "subset_size",
              ("quantize", "seed"): "seed", ("quantize", "calibration_method"): "calibration_method"}
 
 
@@ -54,13 +64,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data = parser.add_argument_group("data (same for every cell)")
     data.add_argument("--data-root", metavar="DIR", help=f"WIDER FACE root (default: {DEFAULT_DATA_ROOT})")
     data.add_argument("--gt-mat-dir", metavar="DIR", help="folder of the easy/medium/hard .mat files")
-    data.add_argument("--limit", type=_positive_int, metavar="N", help="first N GT images only")
+    data.add_argument("--limit", type=positive_int, metavar="N", help="first N GT images only")
     data.add_argument("--protocol", choices=("all", "wider", "omz"), help="default: all")
     data.add_argument("--preset", choices=("omz", "insightface"), help="post-processing (default: omz)")
     other = parser.add_argument_group("latency and int8")
-    other.add_argument("--time", type=float, metavar="S", help="minimum measured s per cell (default: 10)")
-    other.add_argument("--iterations", type=_positive_int, metavar="N", help="minimum inferences per cell (default: 20)")
-    other.add_argument("--subset-size", type=_positive_int, metavar="N", help="int8 calibration images (default: 300)")
+    other.add_argument("--time", type=positive_float, metavar="S",
+                       help=f"latency time budget per cell, s (default: {DEFAULT_TIME_S:g} "
+                       "unless --iterations is given)")
+    other.add_argument("--iterations", type=positive_int, metavar="N",
+                       help="latency iteration budget per cell (default: none; with --time, "
+                       "the first reached ends the cell's run)")
+    other.add_argument("--min-time", type=non_negative_float, metavar="S",
+                       help=f"a cell's latency is valid with at least S s measured "
+                       f"(default: {DEFAULT_MIN_TIME_S:g})")
+    other.add_argument("--min-iterations", type=positive_int, metavar="N",
+                       help=f"... and at least N inferences (default: {DEFAULT_MIN_ITERATIONS})")
+    other.add_argument("--subset-size", type=positive_int, metavar="N", help="int8 calibration images (default: 300)")
     other.add_argument("--seed", type=int, help="calibration draw seed (default: 0)")
     other.add_argument("--calibration-method", choices=("minmax", "entropy", "percentile"),
                        help="ONNX Runtime int8 calibration (default: minmax)")
@@ -79,6 +98,8 @@ def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], li
     for dest, value in DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, value)
+    if args.time is None and args.iterations is None:
+        args.time = DEFAULT_TIME_S  # as rfbench latency: a time budget unless --iterations
     if args.out is None and config.get("out"):
         args.out = Path(config["out"])
     models = args.model or config.get("models")
@@ -101,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
     cells = build_cells(models, runtimes, precisions)
     args.out = new_output_dir(args.out, "sweep")
     record = run_sweep(options_from_args(args, cells))
-    print(format_table(record["tradeoff"], record["skipped"]))
-    state = "complete" if record["complete"] else "incomplete: run the same command again to finish"
-    print(f"\n{len(cells)} cells, {len(record['skipped'])} skipped; sweep {state}; results in {args.out}")
+    print(format_table([row.model_dump() for row in record.tradeoff],
+                       [cell.model_dump() for cell in record.skipped]))
+    state = "complete" if record.complete else "incomplete: run the same command again to finish"
+    print(f"\n{len(cells)} cells, {len(record.skipped)} skipped; sweep {state}; results in {args.out} "
+          "(open report.html for the trade-off)")
     return 0

@@ -16,6 +16,9 @@ therefore reports several figures, each with the rule that produced it (:data:`R
 - ``gflops_model_analyzer_current``: today's model_analyzer: as 2019, but a conv/FC bias is a
   separate add (1 per output element) and element-wise add/sub/mul/div cost 1 per element
   (n-1 for n inputs), a scale-shift 1 per Multiply/Add it is made of.
+- ``gmacs_int8`` / ``int8_macs_share`` (quantized models only): the MACs of the convs and
+  matrix products whose inputs are both 8-bit quantized, and their share of ``gmacs``
+  (:mod:`~rfbench.complexity.int8`).
 
 Ops the 2019 tool did not know (Exp, Log, Tanh, ...) use the current per-element cost in both
 rules. Ops with no rule here are listed in ``not_counted`` (count per type), never dropped
@@ -50,6 +53,7 @@ from rfbench.complexity.counting import (
     Layer,
     count_layers,
     fold,
+    layer_cost,
 )
 from rfbench.complexity.graph import (
     DEFAULT_INPUT_HW,
@@ -57,6 +61,8 @@ from rfbench.complexity.graph import (
     propagate_constants,
     prune_dead,
 )
+from rfbench.complexity.int8 import DESCRIPTION as INT8_DESCRIPTION
+from rfbench.complexity.int8 import RULE_INT8, int8_compute_names, is_quantized_graph
 from rfbench.complexity.ir_graph import load_ir_graph
 from rfbench.complexity.onnx_graph import load_onnx_graph
 from rfbench.complexity.ops import ONNX, OPENVINO, to_layer
@@ -82,6 +88,7 @@ class ComplexityReport:
     flops_current: float
     breakdown: list[BreakdownRow]
     not_counted: dict[str, int]
+    int8_macs: int | None = None  # None: the model has no quantization ops
 
     @property
     def flops_2x_macs(self) -> float:
@@ -98,7 +105,17 @@ class ComplexityReport:
             Figure("gflops_2x_macs", self.flops_2x_macs / 1e9, RULE_2X, RULES[RULE_2X]),
             Figure("gflops_model_analyzer_current", self.flops_current / 1e9, RULE_CURRENT,
                    RULES[RULE_CURRENT]),
+            *self.int8_figures(),
         ]
+
+    def int8_figures(self) -> list[Figure]:
+        """``gmacs_int8`` and ``int8_macs_share`` (fraction of all MACs) of a quantized model;
+        none for a model without quantization ops."""
+        if self.int8_macs is None:
+            return []
+        share = self.int8_macs / self.macs if self.macs else float("nan")
+        return [Figure("gmacs_int8", self.int8_macs / 1e9, RULE_INT8, INT8_DESCRIPTION),
+                Figure("int8_macs_share", share, RULE_INT8, INT8_DESCRIPTION)]
 
 
 def model_layers(
@@ -117,6 +134,7 @@ def model_layers(
     layers: list[Layer] = []
     not_counted: Counter[str] = Counter()
     live = propagate_constants(graph, shape_ops)
+    int8_names = int8_compute_names(graph) if is_quantized_graph(graph) else None
     live = prune_dead(eliminate_common(live, graph), graph.outputs)
     if len(live) < len(graph.nodes):
         log.debug("%s: %d ops are constant or dead (not counted)", path,
@@ -130,12 +148,18 @@ def model_layers(
     if not_counted:
         log.warning("%s: no counting rule for %s (not counted)", path,
                     ", ".join(f"{k} x{v}" for k, v in sorted(not_counted.items())))
-    return fold(layers, graph.outputs), dict(not_counted), graph.input_shapes
+    folded = fold(layers, graph.outputs)
+    if int8_names is not None:
+        for layer in folded:
+            layer.int8 = layer.name in int8_names
+    return folded, dict(not_counted), graph.input_shapes
 
 
 def analyze(path: str | Path, input_hw: tuple[int, int] | None = None) -> ComplexityReport:
     """Complexity of the ``.onnx`` or ``.xml`` model at ``path`` (``input_hw`` = (H, W))."""
     layers, not_counted, input_shapes = model_layers(path, input_hw)
     params, macs, flops_omz, flops_current, rows = count_layers(layers)
+    quantized = any(layer.int8 is not None for layer in layers)
+    int8_macs = sum(layer_cost(layer)[0] for layer in layers if layer.int8) if quantized else None
     return ComplexityReport(Path(path), input_shapes, params, macs, flops_omz, flops_current,
-                            rows, not_counted)
+                            rows, not_counted, int8_macs)

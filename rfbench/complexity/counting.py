@@ -86,6 +86,7 @@ class Layer:
     shift: str = ""
     params: int = 0  # other params (PReLU slopes)
     folded: list[str] = field(default_factory=list)
+    int8: bool | None = None  # conv/fc of a quantized model: runs in INT8 (None: not quantized)
 
     @property
     def elements(self) -> int:

@@ -38,6 +38,8 @@ class OpGraph:
     outputs: set[str]
     input_shapes: dict[str, list[int]]
     const_data: dict[str, Callable[[], bytes]] = field(default_factory=dict)
+    #: element type of stored constants ("i8", "f32" in IR; "int8", "float32" in ONNX)
+    const_types: dict[str, str] = field(default_factory=dict)
 
     def const_digest(self, tensor: str) -> str:
         """sha1 of a constant's bytes (dtype, shape, data) if known, else its tensor id."""

@@ -25,7 +25,7 @@ def load_ir_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
                                                             input_hw)
     if any(not p.get_partial_shape().is_static for p in model.inputs):
         model.reshape({p.get_any_name(): input_shapes[p.get_any_name()] for p in model.inputs})
-    nodes, shapes, consts, outputs, const_data = [], {}, set(), set(), {}
+    nodes, shapes, consts, outputs, const_data, const_types = [], {}, set(), set(), {}, {}
 
     def tid(value: Any) -> str:
         return f"{value.get_node().get_name()}:{value.get_index()}"
@@ -40,6 +40,7 @@ def load_ir_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
         if kind == "Constant":
             consts.update(outs)
             const_data[outs[0]] = _ov_constant_bytes(op)
+            const_types[outs[0]] = op.get_element_type().get_type_name()
             continue
         if kind == "Result":
             outputs.update(ins)
@@ -47,7 +48,7 @@ def load_ir_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
         if kind == "Parameter":
             continue
         nodes.append(OpNode(op.get_friendly_name(), kind, ins, outs, op.get_attributes()))
-    return OpGraph(nodes, shapes, consts, outputs, input_shapes, const_data)
+    return OpGraph(nodes, shapes, consts, outputs, input_shapes, const_data, const_types)
 
 
 def _ov_constant_bytes(op: Any) -> Callable[[], bytes]:

@@ -54,20 +54,33 @@ def load_onnx_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
             shapes[value.name] = dims
     consts = {init.name for init in model.graph.initializer}
     _fill_shapes_with_openvino(path, model, shapes, input_shapes)
-    const_data = {}
+    const_data, const_types = {}, {}
     for init in g.initializer:
         shapes[init.name] = tuple(init.dims)
         const_data[init.name] = _onnx_tensor_bytes(init)
+        const_types[init.name] = _onnx_type_name(init.data_type)
     nodes = []
     for index, node in enumerate(g.node):
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         if node.op_type == "Constant" and "value" in attrs:
             shapes[node.output[0]] = tuple(numpy_helper.to_array(attrs["value"]).shape)
             const_data[node.output[0]] = _onnx_tensor_bytes(attrs["value"])
+            const_types[node.output[0]] = _onnx_type_name(attrs["value"].data_type)
             attrs = {}
         nodes.append(OpNode(node.name or f"{node.op_type}_{index}", node.op_type,
                            list(node.input), list(node.output), attrs))
-    return OpGraph(nodes, shapes, consts, {o.name for o in g.output}, input_shapes, const_data)
+    return OpGraph(nodes, shapes, consts, {o.name for o in g.output}, input_shapes, const_data,
+                   const_types)
+
+
+def _onnx_type_name(data_type: int) -> str:
+    """numpy name of an ONNX TensorProto data type ("int8", "float32"; "?" if unknown)."""
+    from onnx import helper
+
+    try:
+        return str(helper.tensor_dtype_to_np_dtype(data_type).name)
+    except (KeyError, ValueError, TypeError):
+        return "?"
 
 
 def _onnx_tensor_bytes(tensor: Any) -> Callable[[], bytes]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rfbench.latency.loop import RunMeasurement, verdict
 from rfbench.latency.stats import PERCENTILE_METHOD, STD_DDOF, summarize_latencies_ns
 from rfbench.models.files import model_sha256
+from rfbench.quantize.output import provenance_field
 from rfbench.results.latency_record import LatencyRecord, LatencyRun
 from rfbench.results.writer import to_jsonable
 
@@ -122,6 +123,7 @@ def build_record(report: LatencyReport, header: dict[str, Any]) -> LatencyRecord
     fields: dict[str, Any] = {
         "settings": options.settings(),
         "model_sha256": model_sha256(options.model),
+        **provenance_field(options.model),
         "stop_rule": options.rule.as_dict(),
         "statistics": {
             "percentile_method": PERCENTILE_METHOD,

@@ -47,6 +47,13 @@ class InputPlan:
         """Each image fed at its own size (``native`` or ``short:long``)."""
         return self.policy is not None and self.policy.per_image
 
+    def fixed_hw(self, what: str) -> tuple[int, int]:
+        """(H, W) of a fixed-size plan; RfbenchError saying that ``what`` needs one otherwise."""
+        if self.hw is None:
+            raise RfbenchError(f"{what} runs at one fixed input size: give --input-size WxH, "
+                               f"not {self.policy.text if self.policy else 'a per-image size'}")
+        return self.hw
+
 
 @dataclass(frozen=True)
 class ModelSpec:

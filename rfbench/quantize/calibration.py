@@ -103,7 +103,7 @@ class CalibrationImages:
     def tensor(self, image_id: str) -> np.ndarray:
         """(1, 3, H, W) float32 (NHWC models: (1, H, W, 3)), normalised like eval."""
         image = read_image(self.images_dir / f"{image_id}{self.image_suffix}")
-        tensor, _ = preprocess(image, self.spec.input.hw, self.spec.pixels, self.resize,
+        tensor, _ = preprocess(image, self.spec.input.fixed_hw("rfbench quantize"), self.spec.pixels, self.resize,
                                self.spec.input.layout)
         return tensor
 

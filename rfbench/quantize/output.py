@@ -8,6 +8,7 @@ place with ``os.replace`` (atomic on one file system); the file a loader opens (
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -18,6 +19,8 @@ from typing import Any
 
 from rfbench.errors import RfbenchError
 from rfbench.results.writer import atomic_write_text, to_jsonable
+
+log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".quantize.json"
 
@@ -61,12 +64,17 @@ def staging_dir(out_dir: Path) -> Iterator[Path]:
 def publish(staged_model: Path, model_path: Path, sidecar: dict[str, Any]) -> str:
     """Move a staged model's files to ``model_path`` with its sidecar, the loader's file last.
 
-    The sidecar gets ``quantized_model.path`` / ``sha256``; returns that sha256.
+    The sidecar gets ``quantized_model.path`` / ``sha256`` and is validated against its
+    definition (:class:`~rfbench.results.quantize_record.Provenance`) before anything moves;
+    returns that sha256.
     """
     from rfbench.models.files import model_sha256
+    from rfbench.results.quantize_record import Provenance
 
     digest = model_sha256(staged_model)
     sidecar = {**sidecar, "quantized_model": {"path": str(model_path), "sha256": digest}}
+    sidecar = Provenance.model_validate(to_jsonable(sidecar)).model_dump(mode="json",
+                                                                          exclude_unset=True)
     staged = model_files(staged_model)
     final = model_files(model_path)
     for src, dst in zip(staged[1:], final[1:], strict=True):
@@ -86,20 +94,39 @@ def save_ir(model: Any, path: Path) -> None:
 def read_provenance(model_path: str | os.PathLike) -> dict[str, Any] | None:
     """The sidecar of a model made by ``rfbench quantize``, or None.
 
-    None when there is no sidecar, it is unreadable, or its recorded sha256 is not the model's
-    (a model replaced after quantization). For ``eval`` / ``latency`` to show where a model
-    came from.
+    None when there is no sidecar, it is unreadable or not a
+    :class:`~rfbench.results.quantize_record.Provenance`, or its recorded sha256 is not the
+    model's (a model replaced after quantization). For ``eval`` / ``latency`` to show where a
+    model came from (their records' ``provenance``).
     """
+    from pydantic import ValidationError
+
     from rfbench.models.files import model_sha256
+    from rfbench.results.quantize_record import Provenance
 
     path = sidecar_path(Path(model_path))
-    try:
-        sidecar = json.loads(path.read_text(encoding="utf-8"))
-        recorded = sidecar["quantized_model"]["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
+    if not path.is_file():
         return None
+    try:
+        sidecar = Provenance.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError) as exc:
+        log.warning("%s: not a valid quantize provenance sidecar, ignored (%s)", path,
+                    str(exc).splitlines()[0])
+        return None
+    recorded = sidecar.quantized_model.sha256
     try:
         actual = model_sha256(Path(model_path))
     except RfbenchError:
         return None
-    return sidecar if recorded == actual else None
+    if recorded != actual:
+        log.warning("%s: its model's sha256 is no longer the one it records, ignored", path)
+        return None
+    return sidecar.model_dump(mode="json", exclude_unset=True)
+
+
+def provenance_field(model_path: str | os.PathLike) -> dict[str, Any]:
+    """``{"provenance": sidecar}`` for a model made by ``rfbench quantize`` (its sidecar
+    matches the model's sha256), else ``{}``: the eval / latency record's optional
+    ``provenance`` stays absent for every other model."""
+    sidecar = read_provenance(model_path)
+    return {} if sidecar is None else {"provenance": sidecar}

@@ -1,24 +1,30 @@
 """The ``quantize`` result record and the provenance sidecar beside the quantized model.
 
-Both are built here, in one function each, as plain dicts: the record starts from
-:func:`rfbench.results.writer.base_record` and is written by
-:func:`rfbench.results.writer.write_results`; the sidecar is the record's provenance part.
+Both are defined once, in :mod:`rfbench.results.quantize_record` (:class:`QuantizeRecord`,
+:class:`Provenance`); they are built here, one function each. The record starts from
+:func:`rfbench.results.record.record_header` and is written by
+:func:`rfbench.results.writer.write_results`; the sidecar's fields are the record's provenance.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rfbench.results.writer import base_record
+from rfbench.results.quantize_record import (
+    SIDECAR_KIND,
+    SIDECAR_VERSION,
+    QuantizeRecord,
+)
+from rfbench.results.record import record_header
 
-SIDECAR_KIND = "rfbench-quantize-provenance"
-SIDECAR_VERSION = 1
+__all__ = ["SIDECAR_KIND", "SIDECAR_VERSION", "build_record", "provenance"]
 
 
 def provenance(*, source: dict[str, Any], tool: str, tool_version: str, runtime: str,
                settings: dict[str, Any], subset: dict[str, Any], preprocessing: dict[str, Any],
                wall_s: float, quantize_s: float) -> dict[str, Any]:
-    """The sidecar (``<model stem>.quantize.json``): where the model came from and how.
+    """The sidecar (``<model stem>.quantize.json``) without ``quantized_model`` (added when
+    the model is published, :func:`rfbench.quantize.output.publish`, which validates it).
 
     ``source``: ``{"path", "name", "sha256"}`` of the float model; ``settings``: the quantizer
     call as recorded (preset, calibration method, ...); ``subset``:
@@ -37,37 +43,19 @@ def provenance(*, source: dict[str, Any], tool: str, tool_version: str, runtime:
 
 
 def build_record(sidecar: dict[str, Any], quantized: dict[str, Any], precision: dict[str, Any],
-                 accuracy: dict[str, Any] | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """results.json record (kind "quantize") and its one CSV row.
+                 accuracy: dict[str, Any] | None) -> QuantizeRecord:
+    """The results.json record (kind "quantize"); its ``csv_rows()`` give results.csv.
 
     ``sidecar``: :func:`provenance` as written (with ``quantized_model``); ``quantized``:
-    ``{"path", "name", "sha256", "size_bytes"}``; ``precision``: INT8 / float compute-op counts;
-    ``accuracy``: the accuracy-aware outcome, or None.
+    ``{"path", "name", "sha256", "sidecar", "size_bytes"}``; ``precision``: INT8 / float
+    compute-op counts; ``accuracy``: the accuracy-aware outcome, or None.
     """
-    record = base_record("quantize")
-    record.update({
-        "source_model": sidecar["source_model"], "quantized_model": quantized,
-        "quantizer": {"tool": sidecar["tool"], "tool_version": sidecar["tool_version"],
-                      "target_runtime": sidecar["target_runtime"], **sidecar["settings"]},
-        "calibration": sidecar["calibration"], "preprocessing": sidecar["preprocessing"],
-        "precision": precision, "accuracy_control": accuracy, "timings": sidecar["timings"],
-    })
-    row = {
-        "source_model": sidecar["source_model"]["name"],
-        "source_model_sha256": sidecar["source_model"]["sha256"],
-        "quantized_model": quantized["name"], "quantized_model_sha256": quantized["sha256"],
-        "quantized_size_bytes": quantized["size_bytes"], "tool": sidecar["tool"],
-        "tool_version": sidecar["tool_version"], "target_runtime": sidecar["target_runtime"],
-        "preset": sidecar["settings"].get("preset"),
-        "calibration_method": sidecar["settings"].get("calibration_method"),
-        "calibration_images": sidecar["calibration"]["num_images"],
-        "calibration_seed": sidecar["calibration"]["seed"],
-        "calibration_disjoint_from_eval": sidecar["calibration"]["disjoint_from_eval"],
-        "compute_ops_int8": precision["compute_ops_int8"],
-        "compute_ops_float": precision["compute_ops_float"],
-        "max_ap_drop_points": accuracy["max_ap_drop_points"] if accuracy else None,
-        "ap_float_omz_64px": accuracy["ap_float"] if accuracy else None,
-        "ap_quantized_omz_64px": accuracy["ap_quantized"] if accuracy else None,
-        "wall_s": sidecar["timings"]["wall_s"], "quantize_s": sidecar["timings"]["quantize_s"],
-    }
-    return record, [row]
+    return QuantizeRecord.build(
+        record_header("quantize"),
+        source_model=sidecar["source_model"], quantized_model=quantized,
+        quantizer={**sidecar["settings"], "tool": sidecar["tool"],
+                   "tool_version": sidecar["tool_version"],
+                   "target_runtime": sidecar["target_runtime"]},
+        calibration=sidecar["calibration"], preprocessing=sidecar["preprocessing"],
+        precision=precision, accuracy_control=accuracy, timings=sidecar["timings"],
+    )

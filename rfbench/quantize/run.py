@@ -17,6 +17,7 @@ from rfbench.quantize.calibration import (
     CalibrationImages,
     draw_subset,
 )
+from rfbench.results.quantize_record import QuantizeRecord
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class QuantizeOptions:
 class QuantizeResult:
     out_dir: Path
     model_path: Path
-    record: dict[str, Any]
+    record: QuantizeRecord
 
 
 def _check_options(options: QuantizeOptions) -> None:
@@ -129,8 +130,8 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
     quantized = {"path": str(model_path), "name": model_path.name, "sha256": digest,
                  "sidecar": str(output.sidecar_path(model_path)),
                  "size_bytes": sum(p.stat().st_size for p in output.model_files(model_path))}
-    record, rows = build_record(sidecar, quantized, done.precision, done.accuracy)
-    write_results(out_dir, record, rows)
+    record = build_record(sidecar, quantized, done.precision, done.accuracy)
+    write_results(out_dir, record)
     return QuantizeResult(out_dir, model_path, record)
 
 

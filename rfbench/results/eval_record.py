@@ -10,22 +10,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from rfbench.results.model_parts import OutputLayout, PixelFormat
+from rfbench.results.quantize_record import Provenance
 from rfbench.results.record import OpenPart, OptReal, Part, Real, ResultRecord, Tensor
 
-
-class PixelFormat(Part):
-    """Network input pixels: ``(pixel - mean) / scale`` per channel, in ``channel_order``."""
-
-    channel_order: str
-    mean: list[Real]
-    scale: list[Real]
-
-
-class OutputLayout(Part):
-    """Decoder layout ``A`` (insightface heads) or ``B`` (biubug6) and its output names by role."""
-
-    kind: str
-    names: dict[str, str]
+__all__ = ["EvalRecord", "ModelInfo", "OutputLayout", "PixelFormat"]
 
 
 class ModelInfo(Part):
@@ -217,6 +206,7 @@ class EvalRecord(ResultRecord):
 
     kind: Literal["eval"]
     model: ModelInfo | None = None
+    provenance: Provenance | None = None  # the model's rfbench quantize sidecar, if it has one
     runtime: RuntimeInfo | None = None
     preset: Preset | None = None
     preprocessing: Preprocessing | None = None
@@ -250,3 +240,4 @@ class EvalRecord(ResultRecord):
             context["predictions"] = self.predictions.dir
         context["num_images_evaluated"] = self.dataset.num_images_evaluated
         return [{**context, **metric.model_dump(mode="json")} for metric in self.metrics]
+

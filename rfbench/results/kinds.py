@@ -16,11 +16,13 @@ from rfbench.errors import RfbenchError
 from rfbench.results.eval_record import EvalRecord
 from rfbench.results.latency_record import LatencyRecord
 from rfbench.results.profile_record import ProfileRecord
+from rfbench.results.quantize_record import QuantizeRecord
 from rfbench.results.record import READABLE_VERSIONS, ResultRecord
+from rfbench.results.sweep_record import SweepRecord
 
 #: kind -> its record definition, in the order the schema lists them.
 RECORD_KINDS: dict[str, type[ResultRecord]] = {
-    cls.KIND: cls for cls in (EvalRecord, LatencyRecord, ProfileRecord)
+    cls.KIND: cls for cls in (EvalRecord, LatencyRecord, ProfileRecord, QuantizeRecord, SweepRecord)
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any, ClassVar, Literal
 
+from rfbench.results.quantize_record import Provenance
 from rfbench.results.record import OpenPart, OptReal, Part, Real, ResultRecord, Tensor
 
 
@@ -189,6 +190,7 @@ class LatencyRecord(ResultRecord):
     kind: Literal["latency"]
     settings: Settings
     model_sha256: str
+    provenance: Provenance | None = None  # the model's rfbench quantize sidecar, if it has one
     stop_rule: StopRule
     statistics: Statistics
     valid: bool  # every run valid

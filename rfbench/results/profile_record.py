@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from rfbench.results.record import Part, Real, ResultRecord
+from rfbench.results.record import OptReal, Part, Real, ResultRecord
 
 
 class OpTypeCost(Part):
@@ -25,6 +25,8 @@ class OpTypeCost(Part):
 #: The headline figures of a profile record, in record order (each also has ``<name>_rule``).
 FIGURES = ("params", "mparams", "gmacs", "gflops_omz", "gflops_2x_macs",
            "gflops_model_analyzer_current")
+#: Figures only a quantized model has (absent otherwise), after :data:`FIGURES`.
+INT8_FIGURES = ("gmacs_int8", "int8_macs_share")
 
 
 class ProfileRecord(ResultRecord):
@@ -50,18 +52,27 @@ class ProfileRecord(ResultRecord):
     gflops_2x_macs_rule: str
     gflops_model_analyzer_current: Real
     gflops_model_analyzer_current_rule: str
+    gmacs_int8: Real | None = None  # MACs of convs/matmuls run in INT8 (quantized models)
+    gmacs_int8_rule: str | None = None
+    int8_macs_share: OptReal = None  # gmacs_int8 / gmacs, fraction
+    int8_macs_share_rule: str | None = None
     rules: dict[str, str]  # rule name -> description
     breakdown: list[OpTypeCost]
     not_counted: dict[str, int]  # op type without a counting rule -> count
 
     def figure(self, name: str) -> tuple[Real, str]:
-        """(value, rule name) of one of :data:`FIGURES`."""
+        """(value, rule name) of one of :data:`FIGURES` or :data:`INT8_FIGURES`."""
         return getattr(self, name), getattr(self, f"{name}_rule")
+
+    def figure_names(self) -> list[str]:
+        """:data:`FIGURES`, plus :data:`INT8_FIGURES` for a quantized model."""
+        extra = [name for name in INT8_FIGURES if getattr(self, f"{name}_rule") is not None]
+        return [*FIGURES, *extra]
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """Tidy rows: one per figure (section 'figure'), one per operation type ('breakdown')."""
         rows: list[dict[str, Any]] = []
-        for key in FIGURES:
+        for key in self.figure_names():
             value, rule = self.figure(key)
             rows.append({"section": "figure", "name": key, "value": value, "rule": rule,
                          "description": self.rules[rule]})

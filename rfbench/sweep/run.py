@@ -4,6 +4,7 @@ every cell interleaved in rounds, and write the sweep record and the trade-off.
 Layout of the output folder (resumable: a cell whose files exist is not run again)::
 
     <out>/results.json (the sweep record)  results.csv (the tidy trade-off)  tradeoff.png
+    <out>/report.html (the trade-off page: tables, AP-vs-latency scatter, Pareto front)
     <out>/cells/<cell key>/eval/results.json   (rfbench eval's folder)
     <out>/cells/<cell key>/latency.json
     <out>/int8/<model stem>-<sha256[:12]>-<runtime>-<calibration>/   (rfbench quantize's folder)
@@ -19,18 +20,31 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfbench.errors import RfbenchError
 from rfbench.sweep.matrix import Cell, static_skip_reason
 
+if TYPE_CHECKING:
+    from rfbench.latency.rules import StopRule
+    from rfbench.results.sweep_record import CellLatency, SweepRecord
+
 log = logging.getLogger(__name__)
+
+
+REPORT_PAGE = "report.html"
+#: Latency of a cell: a 10 s budget, valid with >= 20 inferences in >= 5 s (R50 at f32 on a
+#: 2-core CPU, ~490 ms per inference, gives ~21 in the budget).
+DEFAULT_TIME_S = 10.0
+DEFAULT_MIN_TIME_S = 5.0
+DEFAULT_MIN_ITERATIONS = 20
 
 
 @dataclass(frozen=True)
 class SweepOptions:
-    """Same data, protocols and preset for every cell; latency minimum seconds per cell;
-    calibration settings of the int8 cells (the cache key)."""
+    """Same data, protocols and preset for every cell; the latency budget of each cell
+    (``latency_time_s`` s and/or ``latency_iterations``, first reached ends it) and its
+    validity minimum; calibration settings of the int8 cells (the cache key)."""
 
     cells: tuple[Cell, ...]
     out: Path
@@ -39,8 +53,10 @@ class SweepOptions:
     limit: int | None = None
     protocol: str = "all"
     preset: str = "omz"
-    latency_time_s: float = 10.0
-    latency_iterations: int = 20
+    latency_time_s: float | None = DEFAULT_TIME_S
+    latency_iterations: int | None = None
+    latency_min_time_s: float = DEFAULT_MIN_TIME_S
+    latency_min_iterations: int = DEFAULT_MIN_ITERATIONS
     subset_size: int = 300
     seed: int = 0
     calibration_method: str = "minmax"
@@ -89,19 +105,27 @@ def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]
     return {f"{m['protocol']}/{m['setting']}": m["ap"] for m in record["metrics"]}
 
 
-def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions) -> dict[str, Any]:
-    """Sync latency of every pending cell, interleaved in rounds; {key: entry or {"error"}}."""
-    from rfbench.latency.loop import measure
-    from rfbench.latency.rules import StopRule
-    from rfbench.latency.runner import (
-        INTERLEAVE_CHUNKS,
-        LatencyOptions,
-        open_adapter,
-        start_session,
-    )
-    from rfbench.latency.stats import summarize_latencies_ns
+def stop_rule(options: SweepOptions) -> StopRule:
+    """The :class:`~rfbench.latency.rules.StopRule` of every cell: budget and validity minimum."""
+    from rfbench.latency.rules import StopRule as Rule
 
-    rule = StopRule(min_time_s=options.latency_time_s, min_iterations=options.latency_iterations)
+    return Rule(budget_time_s=options.latency_time_s,
+                    budget_iterations=options.latency_iterations,
+                    min_time_s=options.latency_min_time_s,
+                    min_iterations=options.latency_min_iterations)
+
+
+def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions) -> dict[str, Any]:
+    """Sync latency of every pending cell, interleaved in rounds (each cell gets the whole
+    budget); ``{key: CellLatency as a dict, or {"error": reason}}``."""
+    from rfbench.latency.loop import measure, verdict
+    from rfbench.latency.runner import INTERLEAVE_CHUNKS, LatencyOptions
+    from rfbench.latency.session import open_session_adapter, start_session
+    from rfbench.latency.stats import summarize_latencies_ns
+    from rfbench.results.sweep_record import CellLatency
+    from rfbench.results.writer import to_jsonable
+
+    rule = stop_rule(options)
     results: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         sessions = []
@@ -109,7 +133,7 @@ def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions)
             lat = LatencyOptions(model=model, runtimes=(cell.runtime,), rule=rule,
                                  precision=None if cell.precision == "int8" else cell.precision)
             try:
-                adapter = open_adapter(cell.runtime, model, lat, None)
+                adapter = open_session_adapter(cell.runtime, model, lat, None)
             except RfbenchError as exc:
                 results[cell.key] = {"error": str(exc)}
                 continue
@@ -117,14 +141,19 @@ def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions)
             sessions.append((cell, start_session(cell.key, adapter, lat), adapter))
         if not sessions:
             return results
-        runs = measure([(c.key, s.workload) for c, s, _ in sessions], rule,
-                       chunk_s=options.latency_time_s / INTERLEAVE_CHUNKS, rewarm=len(sessions) > 1)
+        several = len(sessions) > 1
+        chunk_s, chunk_iterations = rule.chunk_limits(INTERLEAVE_CHUNKS) if several else (None, None)
+        runs = measure([(c.key, s.workload) for c, s, _ in sessions], rule, chunk_s=chunk_s,
+                       chunk_iterations=chunk_iterations, rewarm=several)
         for (cell, _, adapter), run in zip(sessions, runs, strict=True):
-            results[cell.key] = {
+            valid, reason = verdict(run, rule)
+            results[cell.key] = CellLatency.model_validate(to_jsonable({
                 **summarize_latencies_ns(run.latencies_ns()), "iterations": run.completed,
-                "throughput_fps": run.throughput_per_s(), "interrupted": run.interrupted,
+                "measured_time_s": run.wall_ns / 1e9, "throughput_fps": run.throughput_per_s(),
+                "interrupted": run.interrupted, "valid": valid, "invalid_reason": reason,
                 "precision_effective": adapter.describe()["effective"].get("precision"),
-                "load": run.load.as_dict(), "interleaved_with": [c.key for c, _, _ in sessions]}
+                "load": run.load.as_dict(), "interleaved_with": [c.key for c, _, _ in sessions],
+            })).model_dump(mode="json")
     return results
 
 
@@ -134,8 +163,8 @@ def _model_size(model: Path) -> int:
     return sum(p.stat().st_size for p in model_files(model) if p.is_file())
 
 
-def run_sweep(options: SweepOptions) -> dict[str, Any]:
-    """Every cell of ``options``; returns the sweep record (also written to sweep.json)."""
+def run_sweep(options: SweepOptions) -> SweepRecord:
+    """Every cell of ``options``; returns the sweep record (also written to results.json)."""
     from rfbench.quantize.output import read_provenance
 
     entries, ready = [], []
@@ -176,32 +205,54 @@ def _attach_latency(entries: list[dict[str, Any]], ready: Sequence[tuple[Cell, P
         entry = next(e for e in entries if e["key"] == cell.key)
         if entry["status"] == "skipped" or not path(cell).is_file():
             continue
-        latency = json.loads(path(cell).read_text(encoding="utf-8"))
-        entry.update(status="done", latency_p50_ms=latency["latency_p50_ms"],
-                     latency_min_ms=latency["latency_min_ms"],
-                     throughput_fps=latency["throughput_fps"],
-                     other_busy_cores=latency["load"]["other_busy_cores"])
+        latency = read_cell_latency(path(cell))
+        entry.update(status="done", latency_p50_ms=latency.latency_p50_ms,
+                     latency_min_ms=latency.latency_min_ms,
+                     throughput_fps=latency.throughput_fps,
+                     other_busy_cores=latency.load.other_busy_cores,
+                     latency_valid=latency.valid, latency_invalid_reason=latency.invalid_reason)
 
 
-def entries_record(entries: list[dict[str, Any]], options: SweepOptions) -> dict[str, Any]:
+def read_cell_latency(path: Path) -> CellLatency:
+    """A cell's ``latency.json`` through its definition; RfbenchError names a bad file."""
+    from pydantic import ValidationError
+
+    from rfbench.results.sweep_record import CellLatency
+
+    try:
+        return CellLatency.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RfbenchError(f"{path}: not a sweep cell latency ({first}); delete it to measure "
+                           "the cell again") from exc
+
+
+def entries_record(entries: list[dict[str, Any]], options: SweepOptions) -> SweepRecord:
     """The sweep record (kind "sweep"): results.json, results.csv (trade-off rows), tradeoff.png."""
-    from rfbench.results.writer import base_record, write_results
+    from rfbench.report.sweep_page import write_sweep_page
+    from rfbench.results.record import record_header
+    from rfbench.results.sweep_record import SweepRecord
+    from rfbench.results.writer import write_results
     from rfbench.sweep.tradeoff import plot_tradeoff, tradeoff_rows
 
     rows = tradeoff_rows(entries)
-    record = base_record("sweep")
-    record.update({
-        "settings": {"data_root": str(options.data_root), "limit": options.limit,
-                     "protocol": options.protocol, "preset": options.preset,
-                     "latency_min_time_s": options.latency_time_s,
-                     "latency_min_iterations": options.latency_iterations,
-                     "int8_calibration": {"subset_size": options.subset_size, "seed": options.seed,
-                                          "ort_calibration_method": options.calibration_method}},
-        "cells": entries, "skipped": [e for e in entries if e["status"] == "skipped"],
-        "tradeoff": rows, "complete": all(e["status"] != "pending" for e in entries),
-    })
-    write_results(options.out, record, rows)
+    record = SweepRecord.build(
+        record_header("sweep"),
+        settings={"data_root": str(options.data_root),
+                  "gt_mat_dir": str(options.gt_mat_dir) if options.gt_mat_dir else None,
+                  "limit": options.limit, "protocol": options.protocol, "preset": options.preset,
+                  "latency_budget_time_s": options.latency_time_s,
+                  "latency_budget_iterations": options.latency_iterations,
+                  "latency_min_time_s": options.latency_min_time_s,
+                  "latency_min_iterations": options.latency_min_iterations,
+                  "int8_calibration": {"subset_size": options.subset_size, "seed": options.seed,
+                                       "ort_calibration_method": options.calibration_method}},
+        cells=entries, skipped=[e for e in entries if e["status"] == "skipped"],
+        tradeoff=rows, complete=all(e["status"] != "pending" for e in entries),
+    )
+    write_results(options.out, record)
     plot_tradeoff(rows, options.out / "tradeoff.png")
+    write_sweep_page(record, options.out / REPORT_PAGE)
     return record
 
 
@@ -210,4 +261,5 @@ def options_from_args(args: argparse.Namespace, cells: Sequence[Cell]) -> SweepO
         cells=tuple(cells), out=args.out, data_root=args.data_root, gt_mat_dir=args.gt_mat_dir,
         limit=args.limit, protocol=args.protocol, preset=args.preset,
         latency_time_s=args.time, latency_iterations=args.iterations,
+        latency_min_time_s=args.min_time, latency_min_iterations=args.min_iterations,
         subset_size=args.subset_size, seed=args.seed, calibration_method=args.calibration_method)

@@ -16,7 +16,8 @@ def tradeoff_rows(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
     ``cells``: sweep cell entries with ``key``, ``model``, ``runtime``, ``precision``,
     ``baseline`` (key of the f32 cell), ``aps`` ({"omz/64px": AP in [0, 1], ...}),
-    ``latency_p50_ms``, ``throughput_fps``, ``model_size_bytes``. Deltas and speed-ups are
+    ``latency_p50_ms``, ``throughput_fps``, ``model_size_bytes``, ``latency_valid``
+    (whether its latency run met the validity minimum). Deltas and speed-ups are
     vs the baseline cell (None where it did not run); ``pareto`` is per setting.
     """
     by_key = {c["key"]: c for c in cells if c.get("status") == "done"}
@@ -34,6 +35,7 @@ def tradeoff_rows(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "speedup_vs_f32": base_p50 / p50 if p50 and base_p50 else None,
                 "throughput_fps": cell.get("throughput_fps"),
                 "model_size_bytes": cell.get("model_size_bytes"),
+                "latency_valid": cell.get("latency_valid"),
             })
     mark_pareto(rows)
     return rows
@@ -58,7 +60,8 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def format_table(rows: Sequence[dict[str, Any]], skipped: Sequence[dict[str, Any]]) -> str:
-    """The trade-off as text: per setting, cells by latency; '*' marks the Pareto front."""
+    """The trade-off as text: per setting, cells by latency; '*' marks the Pareto front, and
+    a cell whose latency run missed the validity minimum says so."""
     lines = [f"{'setting':12s} {'cell':44s} {'AP %':>7s} {'dAP pts':>8s} {'p50 ms':>9s} "
              f"{'speed-up':>8s} {'fps':>7s} {'MB':>7s}  pareto"]
     lines.append("-" * len(lines[0]))
@@ -68,7 +71,8 @@ def format_table(rows: Sequence[dict[str, Any]], skipped: Sequence[dict[str, Any
             f"{row['setting']:12s} {row['cell']:44s} {_fmt(row['ap'] * 100 if row['ap'] is not None else None, '7.2f')} "
             f"{_fmt(row['delta_ap_points'], '+8.2f')} {_fmt(row['latency_p50_ms'], '9.2f')} "
             f"{_fmt(row['speedup_vs_f32'], '8.2f')} {_fmt(row['throughput_fps'], '7.1f')} "
-            f"{_fmt(size, '7.1f')}  {'*' if row['pareto'] else ''}")
+            f"{_fmt(size, '7.1f')}  {'*' if row['pareto'] else ' '}"
+            f"{'  latency NOT VALID' if row.get('latency_valid') is False else ''}")
     for skip in skipped:
         lines.append(f"skipped      {skip['key']:44s} {skip['reason']}")
     return "\n".join(lines)
