@@ -14,8 +14,9 @@ benchmark's own worker processes.
 With ``--ray`` a local Ray cluster is started once (its start-up time reported on its own line)
 and every split of W >= 2 workers is also run as ``--ray`` with W actors of T threads, right
 after its ``--workers`` run; the Ray overhead is (Ray wall time / --workers wall time) - 1 per
-pair (actor start and model compilation included in both, as in the ``--workers`` figure). The
-Ray runs' "other cores" include Ray's own daemons; the 1-minute load average is printed too.
+pair (actor start and model compilation included in both, as in the ``--workers`` figure). For
+the Ray runs "other cores" counts the actors themselves and Ray's daemons (they are not this
+process's children), so compare the 1-minute load averages printed beside them.
 
     python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1] [--rounds 1] [--ray]
 """
@@ -96,12 +97,12 @@ def _print_ray(start_s: float, pairs: list[tuple[str, str, dict, dict]]) -> None
     """The --ray rows: wall time of each --workers run and of the Ray run right after it."""
     print(f"ray: local cluster start-up {start_s:.1f} s (not in the figures below)")
     print(f"{'preset':<12} {'split':>10} {'workers s':>9} {'ray s':>7} {'overhead':>8} {'load1 w/ray':>11} "
-          f"{'other cores w/ray':>17}")
+          f"{'other cores w/ray(+actors)':>26}")
     for preset, split, local, on_ray in pairs:
         others = "/".join("n/a" if g["others"] is None else f"{g['others']:.2f}" for g in (local, on_ray))
         print(f"{preset:<12} {split:>10} {local['wall_s']:9.2f} {on_ray['wall_s']:7.2f} "
               f"{on_ray['wall_s'] / local['wall_s'] - 1:+8.1%} {local['loadavg']:5.1f}/{on_ray['loadavg']:<5.1f} "
-              f"{others:>17}")
+              f"{others:>26}")
     overheads = [r["wall_s"] / w["wall_s"] - 1 for *_, w, r in pairs]
     if overheads:
         print(f"ray overhead vs --workers: median {statistics.median(overheads):+.1%} over {len(overheads)} pairs")
