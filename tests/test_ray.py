@@ -161,3 +161,29 @@ def test_eval_with_unreachable_address_exits_with_one_line(ray_cluster, tmp_path
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and f"--ray {address}: no Ray cluster reachable" in lines[0]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_ray_leaves_a_folder_that_resumes(ray_cluster, tmp_path, twenty_images, models_dir):  # noqa: F811
+    images, ids = twenty_images
+
+    def interrupt_after_the_first_shard(event, info):
+        if event == "done":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        predict_with_ray(options(models_dir), ids, images, tmp_path / "ray", False, 2, shards_per_worker=2,
+                         observer=interrupt_after_the_first_shard, progress=False)
+    written = len(list((tmp_path / "ray").rglob("*.txt")))
+    assert written == 5  # one shard of 5 images, written by the driver
+    _, stats, pred_dir = predict_with_ray(options(models_dir), ids, images, tmp_path / "ray", True, 2,
+                                          progress=False)
+    _, _, ref_dir = predict(options(models_dir), ids, images, tmp_path / "ref", False)
+    assert stats.images_resumed == 5 and stats.images_predicted == 15
+    assert tree_bytes(pred_dir) == tree_bytes(ref_dir)
+
+
+def test_ship_images_without_ray_is_a_one_line_error(capsys, tmp_path, wider_mini, val_gt_dir, models_dir):
+    code = main(eval_args(wider_mini, val_gt_dir, models_dir, tmp_path / "o", "--ship-images"))
+    err = capsys.readouterr().err
+    assert code == 2 and "--ship-images needs --ray" in err and err.count("\n") == 1
