@@ -11,7 +11,14 @@ to bare (mean of the bare runs around it), the cores other processes kept busy m
 the peak RSS of the parent and of the largest worker process. "other cores" leaves out this
 benchmark's own worker processes.
 
-    python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1] [--rounds 1]
+With ``--ray`` a local Ray cluster is started once (its start-up time reported on its own line)
+and every split of W >= 2 workers is also run as ``--ray`` with W actors of T threads, right
+after its ``--workers`` run; the Ray overhead is (Ray wall time / --workers wall time) - 1 per
+pair (actor start and model compilation included in both, as in the ``--workers`` figure). For
+the Ray runs "other cores" counts the actors themselves and Ray's daemons (they are not this
+process's children), so compare the 1-minute load averages printed beside them.
+
+    python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1] [--rounds 1] [--ray]
 """
 
 from __future__ import annotations
@@ -39,14 +46,24 @@ DEFAULT_MODEL = Path(os.environ.get("RFBENCH_FIXTURES", Path(__file__).resolve()
 
 
 def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: Path, ids: list[str],
-              out: Path) -> dict:
-    """One run of ``workers`` x ``threads`` (threads 0: the runtime's default) over ``ids``."""
+              out: Path, on_ray: bool = False) -> dict:
+    """One run of ``workers`` x ``threads`` (threads 0: the runtime's default) over ``ids``
+    (``on_ray``: as Ray actors on the cluster this process is connected to)."""
     options = ModelRunOptions(model, preset=preset, threads=threads or None)
     stamps: list[float] = []
     children_before = _children_cpu_s()
     load, before = LoadAccumulator(), snapshot()
     start = time.perf_counter()
-    if workers == 1:
+    if on_ray:
+        from rfbench.accuracy.ray_pool import predict_with_ray
+
+        def observe_shards(event: str, info: dict) -> None:
+            if event == "done":
+                stamps.append(time.perf_counter())
+
+        _, stats, _ = predict_with_ray(options, ids, images_dir, out, False, workers, observer=observe_shards,
+                                       progress=False)
+    elif workers == 1:
         adapter, spec, preset_obj = open_model(options)
         with adapter:
             runner = PredictionRun(adapter.infer, spec, preset_obj, "stretch", images_dir, out)
@@ -63,10 +80,32 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
     workers_cores = (_children_cpu_s() - children_before) / wall  # our workers, not "other" load
     others = load.as_dict()["other_busy_cores"]
     assert stats.images_predicted == len(ids) and not stats.failed
-    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
-    return {"total": len(ids) / wall, "steady": steady,
+    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and not on_ray else float("nan")
+    return {"total": len(ids) / wall, "steady": steady, "wall_s": wall, "loadavg": os.getloadavg()[0],
             "others": None if others is None else max(0.0, others - workers_cores),
             "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _start_ray(num_cpus: int) -> float:
+    """Start a local Ray cluster of ``num_cpus`` CPUs for the whole benchmark; its start-up seconds."""
+    from rfbench.accuracy.ray_pool import connect
+
+    return connect(None, num_cpus).start_s
+
+
+def _print_ray(start_s: float, pairs: list[tuple[str, str, dict, dict]]) -> None:
+    """The --ray rows: wall time of each --workers run and of the Ray run right after it."""
+    print(f"ray: local cluster start-up {start_s:.1f} s (not in the figures below)")
+    print(f"{'preset':<12} {'split':>10} {'workers s':>9} {'ray s':>7} {'overhead':>8} {'load1 w/ray':>11} "
+          f"{'other cores w/ray(+actors)':>26}")
+    for preset, split, local, on_ray in pairs:
+        others = "/".join("n/a" if g["others"] is None else f"{g['others']:.2f}" for g in (local, on_ray))
+        print(f"{preset:<12} {split:>10} {local['wall_s']:9.2f} {on_ray['wall_s']:7.2f} "
+              f"{on_ray['wall_s'] / local['wall_s'] - 1:+8.1%} {local['loadavg']:5.1f}/{on_ray['loadavg']:<5.1f} "
+              f"{others:>26}")
+    overheads = [r["wall_s"] / w["wall_s"] - 1 for *_, w, r in pairs]
+    if overheads:
+        print(f"ray overhead vs --workers: median {statistics.median(overheads):+.1%} over {len(overheads)} pairs")
 
 
 def _children_cpu_s() -> float:
@@ -82,11 +121,15 @@ def main() -> int:
     parser.add_argument("--splits", default="1x0,2x1",
                         help="comma-separated WORKERSxTHREADS (threads 0: runtime default; default 1x0,2x1)")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--ray", action="store_true",
+                        help="also run the splits of >= 2 workers on a local Ray cluster (needs rfbench[ray])")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     splits = [tuple(int(v) for v in s.split("x")) for s in args.splits.split(",")]
     adapter, spec, _ = open_model(ModelRunOptions(args.model))
     rows = []
+    ray_pairs: list[tuple[str, str, dict, dict]] = []
+    ray_start_s = _start_ray(max(os.cpu_count() or 1, *(w * max(t, 1) for w, t in splits))) if args.ray else None
     with tempfile.TemporaryDirectory() as tmp, adapter:
         root = Path(tmp)
         ids = make_dataset(root, args.images)
@@ -101,6 +144,10 @@ def main() -> int:
                     after = bare_images_per_s(adapter, spec, bare_count)
                     rows.append((preset, f"{w}x{t or 'default'}", (bare + after) / 2, got))
                     bare = after
+                    if ray_start_s is not None and w >= 2:
+                        on_ray = run_split(args.model, preset, w, t, root / "WIDER_val" / "images", ids,
+                                           root / f"ray-{preset}-{w}x{t}-{r}", on_ray=True)
+                        ray_pairs.append((preset, f"{w}x{t or 'default'}", got, on_ray))
         describe = adapter.describe()
     print(f"model {args.model.name}, runtime {describe['runtime']} {describe['runtime_version']}, "
           f"bare threads {describe['effective']['threads']}, {args.images} JPEGs, {os.cpu_count()} cores")
@@ -114,6 +161,8 @@ def main() -> int:
         for split in dict.fromkeys(s for p, s, _, _ in rows if p == preset):
             ratios = [g["total"] / b for p, s, b, g in rows if p == preset and s == split]
             print(f"{preset} {split}: median total ratio {statistics.median(ratios):.3f}")
+    if ray_start_s is not None:
+        _print_ray(ray_start_s, ray_pairs)
     print(f"peak RSS: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
           f"largest worker {max(g['child_rss_mb'] for *_, g in rows):.0f} MB")
     return 0

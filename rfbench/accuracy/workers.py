@@ -49,10 +49,18 @@ Observer = Callable[[str, dict[str, Any]], None]
 def add_scale_out_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``--workers`` option of ``rfbench eval``."""
     group = parser.add_argument_group("scale-out (with --model)")
-    group.add_argument("--workers", type=int, default=1, metavar="N",
+    group.add_argument("--workers", type=int, default=None, metavar="N",
                        help="predict with N local worker processes, each opening the model once "
                        "with --threads threads (default: cores // N); shards of a lost worker "
-                       f"are retried on another one, at most {MAX_ATTEMPTS} starts per shard (default: 1)")
+                       f"are retried on another one, at most {MAX_ATTEMPTS} starts per shard (default: 1; "
+                       "with --ray: N Ray actors, default one per cluster CPU // --threads)")
+    group.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                       help="predict on Ray actors: alone, on a local Ray cluster started for the run; "
+                       "with ADDRESS (host:port, ray://host:port or auto), on that cluster "
+                       "(needs pip install 'rfbench[ray]')")
+    group.add_argument("--ship-images", action="store_true",
+                       help="with --ray: send the image bytes through Ray's object store (default: "
+                       "the data root must be visible at the same path on every node)")
 
 
 def predict_scaled(args: argparse.Namespace, options: ModelRunOptions, image_ids: list[str],
@@ -60,7 +68,17 @@ def predict_scaled(args: argparse.Namespace, options: ModelRunOptions, image_ids
     """:func:`~rfbench.accuracy.model_run.predict`, or the same over ``args.workers`` processes."""
     from rfbench.accuracy.model_run import predict
 
-    workers = getattr(args, "workers", 1)
+    workers = getattr(args, "workers", None)
+    ray_address = getattr(args, "ray", None)
+    if ray_address is not None:
+        from rfbench.accuracy.ray_pool import predict_with_ray
+
+        return predict_with_ray(options, image_ids, images_dir, out_dir, resume, workers,
+                                address=None if ray_address == "local" else ray_address,
+                                ship_images=args.ship_images)
+    if getattr(args, "ship_images", False):
+        raise RfbenchError("--ship-images needs --ray")
+    workers = 1 if workers is None else workers
     if workers == 1:
         return predict(options, image_ids, images_dir, out_dir, resume)
     return predict_with_workers(options, image_ids, images_dir, out_dir, resume, workers)

@@ -138,18 +138,22 @@ class PredictionRunSummary(Part):
 
 
 class ScaleOut(Part):
-    """How ``--workers N`` spread the model run (absent for a single-process run)."""
+    """How ``--workers N`` / ``--ray`` spread the model run (absent for a single-process run)."""
 
-    mode: str  # "local processes"
+    mode: str  # "local processes" or "ray"
     workers: int
     threads_per_worker: int | None
-    threads_source: str  # "--threads" or "cores // workers"
-    cores: int
+    threads_source: str  # "--threads", "cores // workers" or "cluster CPUs // workers"
+    cores: int  # this machine's usable cores (local processes) or the Ray cluster's CPUs
     shards: int
     max_attempts_per_shard: int
     retries: list[dict[str, Any]]  # one entry per shard started again after a worker died
-    worker_starts: int
-    worker_info: list[dict[str, Any]]  # per worker: pid, host, rfbench and runtime versions
+    worker_starts: int  # processes started (local) or actor starts, restarts included (ray)
+    worker_info: list[dict[str, Any]]  # per worker: pid, host, CPU, rfbench and runtime versions
+    address: str | None = None  # ray: "local" (started for the run) or the cluster address joined
+    nodes: int | None = None  # ray: alive nodes of the cluster
+    ship_images: bool | None = None  # ray: image bytes sent through the object store
+    cluster_start_s: float | None = None  # ray: seconds to start or join the cluster (0: already connected)
 
 
 class PredictionsSource(Part):
