@@ -441,7 +441,7 @@ def test_interrupted_write_leaves_no_model_and_existing_model_is_kept(capsys, tm
     monkeypatch.setattr(ortq, "quantize_static", interrupted)
     code, _, err = run_cli(capsys, *args)
     assert code == 130
-    assert sorted(p.name for p in out.iterdir()) == []
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []  # an empty folder is removed
     monkeypatch.setattr(ortq, "quantize_static", original)
     code, _, err = run_cli(capsys, *args)
     assert code == 0, err

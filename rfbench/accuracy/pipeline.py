@@ -151,6 +151,9 @@ class PredictionRun:
                     self._count(stats, bar, written.popleft().result(), on_image)
             while written:
                 self._count(stats, bar, written.popleft().result(), on_image)
+        except BaseException:
+            getattr(bar, "abandon", bar.close)()  # no "done" line under the run's error
+            raise
         finally:
             reader.shutdown(wait=True, cancel_futures=True)
             writer.shutdown(wait=True)  # let started writes land: nothing half-done is lost

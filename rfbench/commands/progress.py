@@ -159,6 +159,10 @@ class PeriodicLine:
             self.closed = True
             self._emit(self.clock(), final=True)
 
+    def abandon(self) -> None:
+        """Stop without a last line: the run failed, and its one-line error is the last word."""
+        self.closed = True
+
     def line(self, now: float, final: bool = False) -> str:
         """The text of one progress line at time ``now``."""
         elapsed = max(now - self.start, 0.0)
