@@ -178,7 +178,7 @@ def _latency_args(**kw) -> argparse.Namespace:
 
 
 def test_latency_input_size_maps_to_the_input_shape(models_dir):
-    from rfbench.commands.latency_cmd import input_shape_for
+    from rfbench.commands.latency_options import input_shape_for
 
     dynamic = models_dir / "retinaface-mnet025-dynamic.onnx"
     static = models_dir / "retinaface-mnet025-640.onnx"
@@ -255,8 +255,8 @@ def test_openvino_ir_with_a_fixed_batch_is_one_line(models_dir, tmp_path):
 # -- item 5 (report): pairs of different precision or input size say so -----------------------------------
 
 def test_pairs_say_when_precision_or_input_differ(real_runs, tmp_path):
+    from rfbench.report.pairing import pair_accuracy_latency
     from rfbench.report.runs import build_entries, load_runs
-    from rfbench.report.tables import pair_accuracy_latency
 
     lat = tmp_path / "lat"
     shutil.copytree(real_runs["lat"], lat)

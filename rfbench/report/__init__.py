@@ -47,12 +47,12 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
     import pandas as pd
 
     from rfbench.report.html import Page
+    from rfbench.report.pairing import pair_accuracy_latency
     from rfbench.report.tables import (
         CSV_COLUMNS,
         compare_eval,
         compare_latency,
         compare_profile,
-        pair_accuracy_latency,
         pick_baselines,
         tidy_rows,
     )

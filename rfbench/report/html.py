@@ -19,6 +19,7 @@ from rfbench import __version__
 from rfbench.report import plots
 from rfbench.report.drawings import detections_parts
 from rfbench.report.markup import CSP, CSS, DASH, Html, esc, fmt, note, section, table
+from rfbench.report.pairing import Pair
 from rfbench.report.runs import Entry, Run
 from rfbench.report.sections import (
     accuracy_section,
@@ -27,7 +28,7 @@ from rfbench.report.sections import (
     latency_section,
 )
 from rfbench.report.summary import summary_section
-from rfbench.report.tables import Comparison, Pair
+from rfbench.report.tables import Comparison
 from rfbench.results.eval_record import EvalRecord, RuntimeInfo
 from rfbench.results.latency_record import LatencyRecord, LatencyRun
 from rfbench.results.profile_record import ProfileRecord

@@ -55,6 +55,12 @@ from rfbench.runtimes.onnxruntime.providers import (
     physical_core_count,
     resolve_providers,
 )
+from rfbench.runtimes.onnxruntime.tensors import (
+    PRECISION_OF,
+    declared_shape,
+    infer_output_shapes,
+    tensor_dtype,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,35 +82,6 @@ ORT_ERRORS: tuple[type[BaseException], ...] = tuple(
     )
     if hasattr(ort_state, name)
 )
-
-#: ONNX tensor type string -> numpy dtype.
-_ORT_DTYPES = {
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-    "tensor(double)": np.float64,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-    "tensor(int8)": np.int8,
-    "tensor(uint8)": np.uint8,
-    "tensor(bool)": np.bool_,
-}
-_PRECISION_OF = {
-    np.dtype(np.float32): "f32",
-    np.dtype(np.float16): "f16",
-    np.dtype(np.float64): "f64",
-}
-
-
-def _declared_shape(dims: Sequence[Any]) -> tuple[int | None, ...]:
-    """ORT's shape (ints, symbolic names, None) with every non-int dim as None."""
-    return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
-
-
-def _dtype(type_str: str, where: str) -> np.dtype:
-    if type_str not in _ORT_DTYPES:
-        raise RfbenchError(f"{where}: unsupported tensor type {type_str}")
-    return np.dtype(_ORT_DTYPES[type_str])
-
 
 class ONNXRuntimeAdapter(RuntimeAdapter):
     """One ONNX model in an ONNX Runtime InferenceSession (see the module docstring)."""
@@ -202,72 +179,28 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         wanted = normalise_input_shapes(self.input_shape, names, model)
         self.inputs = []
         for node in raw_inputs:
-            declared = _declared_shape(node.shape)
+            declared = declared_shape(node.shape)
             shape = merge_shape(declared, wanted.get(node.name), node.name, model)
             if any(d is None for d in shape) and not keeps_dynamic(wanted.get(node.name)):
                 raise RfbenchError(
                     f"{model}: input '{node.name}' has a dynamic shape {list(node.shape)}; "
                     "give an input shape such as 1x3x640x640"
                 )
-            self.inputs.append(TensorInfo(node.name, shape, _dtype(node.type, model)))
+            self.inputs.append(TensorInfo(node.name, shape, tensor_dtype(node.type, model)))
         raw_outputs = self._session.get_outputs()
-        shapes = {o.name: _declared_shape(o.shape) for o in raw_outputs}
+        shapes = {o.name: declared_shape(o.shape) for o in raw_outputs}
         if any(None in s for s in shapes.values()) and not any(None in t.shape for t in self.inputs):
-            shapes.update(self._infer_output_shapes())
+            shapes.update(infer_output_shapes(self.model_path, self.inputs))
         self.outputs = [
-            TensorInfo(o.name, shapes[o.name], _dtype(o.type, model)) for o in raw_outputs
+            TensorInfo(o.name, shapes[o.name], tensor_dtype(o.type, model)) for o in raw_outputs
         ]
         self._output_names = [o.name for o in raw_outputs]
-
-    def _infer_output_shapes(self) -> dict[str, tuple[int | None, ...]]:
-        """Output shapes for the fixed input shapes via ORT's symbolic shape inference.
-
-        Best effort: returns {} (dims stay None) when the model defeats the inference.
-        """
-        import onnx
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-        try:
-            proto = onnx.load(str(self.model_path))
-            fixed = {t.name: [int(d or 0) for d in t.shape] for t in self.inputs}  # all static
-            for value in proto.graph.input:
-                if value.name in fixed:
-                    dims = value.type.tensor_type.shape.dim
-                    for dim, size in zip(dims, fixed[value.name], strict=True):
-                        dim.Clear()
-                        dim.dim_value = size
-            for value in proto.graph.output:
-                value.type.tensor_type.ClearField("shape")
-            inferred = SymbolicShapeInference.infer_shapes(proto, auto_merge=True)
-        except (
-            onnx.shape_inference.InferenceError,
-            onnx.checker.ValidationError,
-            AssertionError,
-            KeyError,
-            IndexError,
-            TypeError,
-            ValueError,
-            RuntimeError,
-            NotImplementedError,
-            AttributeError,
-        ) as exc:
-            log.info("%s: output shapes unknown until run (%s)", self.model_path.name, exc)
-            return {}
-        if inferred is None:
-            return {}
-        shapes = {}
-        for value in inferred.graph.output:
-            dims = value.type.tensor_type.shape.dim
-            shapes[value.name] = tuple(
-                d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims
-            )
-        return {k: v for k, v in shapes.items() if v}
 
     def _fill_effective(self) -> None:
         float_inputs = [t.dtype for t in self.inputs if t.dtype.kind == "f"]
         used = self._session.get_providers()
         self.effective = {
-            "precision": _PRECISION_OF.get(float_inputs[0]) if float_inputs else None,
+            "precision": PRECISION_OF.get(float_inputs[0]) if float_inputs else None,
             "threads": self.requested["threads"] or physical_core_count(),
             "threads_source": "requested"
             if self.requested["threads"]

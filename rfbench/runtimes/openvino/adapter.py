@@ -43,7 +43,6 @@ from rfbench.runtimes.base import (
 )
 from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.openvino.core import (
-    VIRTUAL_DEVICES,
     fold_input_precision,
     hint_name,
     one_line,
@@ -52,23 +51,16 @@ from rfbench.runtimes.openvino.core import (
     precision_name,
     read_model,
     shared_core,
-    split_device,
     validate_device,
+)
+from rfbench.runtimes.openvino.properties import (
+    check_device_support,
+    compile_config,
+    full_device_name,
+    member_value,
 )
 
 log = logging.getLogger(__name__)
-
-#: rfbench precision name -> OPTIMIZATION_CAPABILITIES entry.
-_CAPABILITY = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
-#: rfbench setting -> OpenVINO property it is sent as.
-_PROPERTY = {
-    "precision": "INFERENCE_PRECISION_HINT",
-    "threads": "INFERENCE_NUM_THREADS",
-    "streams": "NUM_STREAMS",
-    "performance_hint": "PERFORMANCE_HINT",
-    "perf_counters": "PERF_COUNT",
-}
-
 
 #: GIL-free pause before dropping a used AsyncInferQueue (see OpenVINOAdapter.close), seconds.
 _CALLBACK_DRAIN_S = 0.05
@@ -83,8 +75,8 @@ class OpenVINOAdapter(RuntimeAdapter):
         super().__init__(model_path, **kwargs)
         self._core = shared_core()
         validate_device(self.device, self._core.available_devices)
-        config = self._compile_config()
-        self._check_device_support(config)
+        config = compile_config(self.requested, self.perf_counters)
+        check_device_support(self._core, self.device, self.requested["precision"], config)
         model = self._read()
         self._fix_input_shapes(model)
         model = fold_input_precision(model, self.requested["input_precision"], self.model_path.name)
@@ -121,44 +113,6 @@ class OpenVINOAdapter(RuntimeAdapter):
         return names
 
     # -- loading --------------------------------------------------------------------------
-    def _compile_config(self) -> dict[str, Any]:
-        """The OpenVINO compile properties for the requested settings."""
-        req = self.requested
-        config: dict[str, Any] = {}
-        if req["precision"]:
-            config[_PROPERTY["precision"]] = req["precision"]
-        if req["threads"]:
-            config[_PROPERTY["threads"]] = req["threads"]
-        if req["streams"]:
-            config[_PROPERTY["streams"]] = req["streams"]
-        if req["performance_hint"]:
-            config[_PROPERTY["performance_hint"]] = req["performance_hint"].upper()
-        if self.perf_counters:
-            config[_PROPERTY["perf_counters"]] = True
-        return config
-
-    def _check_device_support(self, config: Mapping[str, Any]) -> None:
-        """For a physical device: every property supported, precision in its capabilities."""
-        head, _ = split_device(self.device)
-        if head.upper() in VIRTUAL_DEVICES:
-            return  # checked after compiling, from the effective values
-        supported = self._core.get_property(self.device, "SUPPORTED_PROPERTIES")
-        for setting, prop in _PROPERTY.items():
-            if prop in config and prop not in supported:
-                raise RfbenchError(
-                    f"OpenVINO device {self.device} does not support {setting} ({prop})"
-                )
-        precision = self.requested["precision"]
-        if precision:
-            caps = [
-                str(c) for c in self._core.get_property(self.device, "OPTIMIZATION_CAPABILITIES")
-            ]
-            if _CAPABILITY[precision] not in caps:
-                raise RfbenchError(
-                    f"OpenVINO device {self.device} does not support precision {precision} "
-                    f"(capabilities: {', '.join(caps)})"
-                )
-
     def _read(self) -> ov.Model:
         """Read the model file, timing it into ``read_ms``."""
         t0 = time.perf_counter_ns()
@@ -210,16 +164,8 @@ class OpenVINOAdapter(RuntimeAdapter):
             return None
 
     def _effective(self, key: str, member_props: Mapping[str, Mapping[str, Any]]) -> Any:
-        """A property of the compiled model, else from its member devices (AUTO, MULTI, HETERO).
-
-        Members that agree give one value; members that differ give ``{device: value}``.
-        """
-        value = self._property(key)
-        if value is not None or not member_props:
-            return value
-        values = {dev: props.get(key) for dev, props in member_props.items()}
-        distinct = {repr(v) for v in values.values()}
-        return next(iter(values.values())) if len(distinct) == 1 else values
+        """A property of the compiled model, else from its member devices (AUTO, MULTI, HETERO)."""
+        return member_value(self._property(key), key, member_props)
 
     def _read_back(self) -> None:
         """Fill ``effective`` and ``device_full_name``; reject a precision not honoured."""
@@ -249,13 +195,7 @@ class OpenVINOAdapter(RuntimeAdapter):
                 f"(the compiled model runs {', '.join(wrong)})"
             )
         devices = self.effective["execution_devices"] or [self.device]
-        full = []
-        for dev in devices:
-            try:
-                full.append(str(self._core.get_property(dev, "FULL_DEVICE_NAME")))
-            except RuntimeError:
-                full.append(dev)
-        self.device_full_name = " + ".join(full)
+        self.device_full_name = full_device_name(self._core, devices)
 
     def _describe_ports(self) -> None:
         self._in_ports = list(self._compiled.inputs)
