@@ -112,7 +112,7 @@ def test_rule_needs_both_time_and_count() -> None:
 
 
 def test_rule_default_budget_and_bad_values() -> None:
-    assert StopRule().budget_time_s == 20.0 and StopRule().budget_iterations is None
+    assert StopRule().budget_time_s == 30.0 and StopRule().budget_iterations is None
     assert StopRule(min_time_s=0.0).validity(1, 30, interrupted=False) == (True, None)
     with pytest.raises(Exception, match="minimum time"):
         StopRule(min_time_s=-1.0)

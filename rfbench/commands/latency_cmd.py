@@ -18,9 +18,9 @@ from rfbench.commands.options import (
 )
 
 # Mirrors rfbench.latency defaults (kept here so --help does not import numpy or runtimes).
-_TIME_S = 20.0
+_TIME_S = 30.0
 _MIN_TIME_S = 10.0
-_MIN_ITERATIONS = 30
+_MIN_ITERATIONS = 20
 _WARMUP = 2
 _RUNTIME_CHOICES = ("openvino", "onnxruntime", "all")
 
@@ -52,8 +52,8 @@ never extends or cuts a run. A run that misses it, or is interrupted (Ctrl-C: th
 far are written, exit status 130), is reported NOT VALID with the reason.
 
 Why {_TIME_S:g} s: on the R50 reference graph on a 2-core CPU one inference takes ~490 ms at
-f32 (~250 ms at bf16), so {_TIME_S:g} s gives ~40 (~80) samples, a third above the
-{_MIN_ITERATIONS}-sample minimum even at f32. The whole default run takes about {_TIME_S + 10:g} s on a
+f32 (~250 ms at bf16) with AVX-512, ~1.04 s at f32 on an AVX2-only one, so {_TIME_S:g} s gives
+~60 (~120) or ~29 samples, above the {_MIN_ITERATIONS}-sample minimum on both. The whole default run takes about {_TIME_S + 10:g} s on a
 quiet machine: {_TIME_S:g} s measuring plus start-up, compile, warm-up and the HTML report.
 
 Statistics: min, mean, std, p50, p90, p95, p99, p99.9, max in ms, every raw sample kept in
