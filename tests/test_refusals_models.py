@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from cli_helpers import one_line_error, run_cli
 
 from rfbench.accuracy.model_run import input_feed_dtype
-from rfbench.cli import main
 from rfbench.decoder.layout import OutputLayout
 from rfbench.decoder.preprocess import PIXELS_LAYOUT_A, PIXELS_LAYOUT_B, PixelFormat
 from rfbench.errors import RfbenchError
@@ -22,16 +22,6 @@ LAYOUT_A_MODEL = "retinaface-mnet025-omzlayout.onnx"  # raw BGR 0..255: whole-nu
 LAYOUT_B_MODEL = "retinaface-mnet025-640.onnx"  # BGR minus (104, 117, 123)
 
 
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line.startswith("rfbench: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def with_input_type(source: Path, path: Path, elem_type: int) -> Path:

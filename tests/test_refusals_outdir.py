@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import one_line_error, run_cli
 
-from rfbench.cli import main
 from rfbench.errors import RfbenchError
 from rfbench.results.outdir import LOCK_FILE, prepare_output_dir
 from rfbench.wider.ground_truth import load_ground_truth
@@ -28,16 +28,6 @@ FAST_LATENCY = ["--runtime", "onnxruntime", "--time", "0.05", "--iterations", "3
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line.startswith("rfbench: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture()

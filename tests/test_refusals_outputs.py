@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cli_helpers import one_line_error, run_cli
 
-from rfbench.cli import main
 from rfbench.decoder.finite import NonFiniteOutputError, check_finite_outputs
 from rfbench.decoder.preprocess import PIXELS_LAYOUT_B, preprocess, read_image
 from rfbench.errors import RfbenchError
@@ -29,16 +29,6 @@ CONF = "output1"  # the layout-B scores of the fixture model
 BAD_INDEX = 2  # the image of the mini set that the selective model breaks
 
 
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line.startswith("rfbench: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def broken_model(models_dir: Path, path: Path, factor: float, *, output: str = CONF,

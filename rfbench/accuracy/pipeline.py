@@ -87,14 +87,20 @@ class PredictionRun:
         """Images without a prediction file yet (all of them in a fresh folder)."""
         return [i for i in image_ids if not prediction_path(self.pred_dir, i).is_file()]
 
-    def prepare(self, image_id: str) -> Prepared:
-        """Read and pre-process one image (reader thread)."""
+    def read(self, image_id: str) -> np.ndarray | Prepared:
+        """The image (BGR uint8), or the skipped item of an unreadable one (raises with --strict)."""
         try:
-            image = read_image(safe_join(self.images_dir, image_id, self.image_suffix))
+            return read_image(safe_join(self.images_dir, image_id, self.image_suffix))
         except ImageReadError as exc:
             if self.strict:
                 raise
             return Prepared(image_id, None, None, str(exc))
+
+    def prepare(self, image_id: str) -> Prepared:
+        """Read and pre-process one image (reader thread)."""
+        image = self.read(image_id)
+        if isinstance(image, Prepared):
+            return image
         if self.sizer is not None:  # size policy hook (native, short:long)
             tensor, transform = self.sizer(image, image_id)
             return Prepared(image_id, tensor, transform)

@@ -19,12 +19,11 @@ from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.detections import Detections
 from rfbench.decoder.nms import nms
 from rfbench.decoder.postprocess import PostprocessPreset, candidates, submission_xywhs
-from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preprocess_scaled, read_image
+from rfbench.decoder.preprocess import ImageTransform, preprocess_scaled
 from rfbench.decoder.sizing import SizePolicy, SizeTally, canvas_hw, resized_hw
 from rfbench.decoder.tta import TtaPlan, flip_offset, merge_views
 from rfbench.errors import RfbenchError
 from rfbench.models.spec import ModelSpec
-from rfbench.wider.image_ids import safe_join
 from rfbench.wider.predictions import write_prediction_file
 
 
@@ -51,12 +50,9 @@ class TtaPredictionRun(PredictionRun):
 
     def prepare(self, image_id: str) -> Prepared:
         """Read one image and build every view (reader thread)."""
-        try:
-            image = read_image(safe_join(self.images_dir, image_id, self.image_suffix))
-        except ImageReadError as exc:
-            if self.strict:
-                raise
-            return Prepared(image_id, None, None, str(exc))
+        image = self.read(image_id)
+        if isinstance(image, Prepared):
+            return image
         base = self.policy.scale_for((int(image.shape[0]), int(image.shape[1])))
         tensors, transforms = [], []
         for factor, flipped in self.plan.views():
