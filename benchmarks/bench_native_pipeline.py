@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_pipeline import make_dataset
+from bench_pipeline import make_dataset, run_images_per_s
 
-from rfbench.accuracy.model_run import ModelRunOptions, image_sizer, open_model
+from rfbench.accuracy.model_run import ModelRunOptions, open_model
 from rfbench.accuracy.pipeline import PredictionRun
+from rfbench.accuracy.sizing_run import image_sizer
 from rfbench.decoder.preprocess import preprocess, read_image
 from rfbench.decoder.sizing import parse_size_policy
-from rfbench.latency.load import LoadAccumulator, snapshot
 
 
 def bare_images_per_s(adapter, name: str, tensors: list[np.ndarray], count: int) -> float:
@@ -39,15 +39,6 @@ def bare_images_per_s(adapter, name: str, tensors: list[np.ndarray], count: int)
     for k in range(count):
         adapter.sync_runner({name: tensors[k % len(tensors)]})()
     return count / (time.perf_counter() - start)
-
-
-def pipeline_images_per_s(runner: PredictionRun, ids: list[str]) -> tuple[float, float | None]:
-    load = LoadAccumulator()
-    before = snapshot()
-    stats = runner.run(ids, progress=False)
-    load.add(before, snapshot())
-    assert stats.images_predicted == len(ids) and not stats.failed
-    return stats.images_per_s, load.as_dict()["other_busy_cores"]
 
 
 def main() -> int:
@@ -85,7 +76,7 @@ def main() -> int:
                                             root / f"out-{kind}-{r}", sizer=sizer) if kind == "native"
                               else PredictionRun(adapter.infer, fixed_spec, preset, "stretch", images_dir,
                                                  root / f"out-{kind}-{r}"))
-                    piped, others = pipeline_images_per_s(runner, ids)
+                    piped, others = run_images_per_s(runner, ids)
                     after_bare = bare_images_per_s(adapter, name, tensors, len(ids))
                     rows[kind].append(((before_bare + after_bare) / 2, piped, others))
             describe = adapter.describe()

@@ -63,7 +63,11 @@ def bare_images_per_s(adapter, spec, count: int) -> float:
 
 def pipeline_images_per_s(adapter, spec, preset, images_dir: Path, ids: list[str], out: Path) -> tuple[float, float | None]:
     """(images/s of ``PredictionRun`` over ``ids``, cores busy with other processes meanwhile)."""
-    runner = PredictionRun(adapter.infer, spec, preset, "stretch", images_dir, out)
+    return run_images_per_s(PredictionRun(adapter.infer, spec, preset, "stretch", images_dir, out), ids)
+
+
+def run_images_per_s(runner: PredictionRun, ids: list[str]) -> tuple[float, float | None]:
+    """(images/s of ``runner`` over ``ids``, cores busy with other processes meanwhile)."""
     load = LoadAccumulator()
     before = snapshot()
     stats = runner.run(ids, progress=False)
