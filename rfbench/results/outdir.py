@@ -123,14 +123,18 @@ def _create(path: Path) -> bool:
     return True
 
 
-def _probe_write(path: Path) -> None:
-    """Create and remove a file in ``path`` (tests write access as it is, root or not)."""
+def _probe_write(path: Path, failure: str | None = None) -> None:
+    """Create and remove a file in ``path`` (tests write access as it is, root or not).
+
+    RfbenchError ``"<failure>: <reason>"`` when it cannot (default: the ``--out`` folder's message).
+    """
     try:
         fd, name = tempfile.mkstemp(dir=path, prefix=".rfbench-probe-")
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
-        raise RfbenchError(f"--out {path}: cannot write into the output folder: {_reason(exc)}") from exc
+        what = failure or f"--out {path}: cannot write into the output folder"
+        raise RfbenchError(f"{what}: {_reason(exc)}") from exc
 
 
 def _lock(path: Path) -> int | None:
@@ -272,10 +276,5 @@ def check_output_file(path: str | os.PathLike[str], option: str = "--out", *,
             pass
         except OSError as exc:
             raise RfbenchError(f"{option} {path}: cannot create folder {folder}: {_reason(exc)}") from exc
-    try:
-        fd, name = tempfile.mkstemp(dir=folder, prefix=".rfbench-probe-")
-        os.close(fd)
-        os.unlink(name)
-    except OSError as exc:
-        raise RfbenchError(f"{option} {path}: cannot write into {folder}: {_reason(exc)}") from exc
+    _probe_write(folder, f"{option} {path}: cannot write into {folder}")
     return path
