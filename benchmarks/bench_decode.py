@@ -27,11 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rfbench.accuracy.pipeline import detections_to_xywhs
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.layout import resolve_layout
 from rfbench.decoder.nms import nms
-from rfbench.decoder.postprocess import get_preset, postprocess
+from rfbench.decoder.postprocess import get_preset, postprocess, submission_xywhs
 from rfbench.decoder.preprocess import ImageTransform
 from rfbench.latency.load import LoadAccumulator, snapshot
 from rfbench.wider.predictions import format_prediction_file
@@ -115,7 +114,7 @@ def main() -> int:
 
     def full_with_text() -> str:
         dets = postprocess(decode_outputs(outputs, layout, (640, 640)), preset, transform)
-        return format_prediction_file("0--Parade/image", detections_to_xywhs(dets))
+        return format_prediction_file("0--Parade/image", submission_xywhs(dets, preset))
 
     load, before = LoadAccumulator(), snapshot()
     rows = []

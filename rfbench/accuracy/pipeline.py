@@ -20,7 +20,6 @@ import numpy as np
 
 from rfbench.accuracy.landmarks import landmarks_dir_for, write_landmarks_file
 from rfbench.decoder.decode import decode_outputs
-from rfbench.decoder.detections import Detections
 from rfbench.decoder.finite import check_finite_outputs
 from rfbench.decoder.postprocess import postprocess, submission_xywhs
 from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preprocess, read_image
@@ -58,12 +57,6 @@ class Prepared:
     tensor: np.ndarray | None
     transform: ImageTransform | None
     error: str | None = None
-
-
-def detections_to_xywhs(dets: Detections) -> np.ndarray:
-    """(N, 5) ``x y w h score`` rows of the submission format (w = x2 - x1)."""
-    boxes = dets.boxes
-    return np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2], dets.scores]
 
 
 class PredictionRun:

@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from rfbench.accuracy.pipeline import detections_to_xywhs
 from rfbench.decoder.decode import decode_outputs
-from rfbench.decoder.postprocess import postprocess
+from rfbench.decoder.postprocess import postprocess, submission_xywhs
 from rfbench.decoder.preprocess import preprocess, read_image
 from rfbench.evaluation.omz import evaluate_omz, omz_ground_truth
 from rfbench.quantize.calibration import CalibrationImages
@@ -73,7 +72,7 @@ class OmzValidator:
         result = compiled_model({spec.input.name: tensor})
         outputs = output_arrays(compiled_model, result)
         levels = decode_outputs(outputs, spec.layout, hw)
-        return detections_to_xywhs(postprocess(levels, self.preset, transform))
+        return submission_xywhs(postprocess(levels, self.preset, transform), self.preset)  # as eval writes them
 
     def counted_faces(self, image_ids: Iterable[str]) -> int:
         """Faces the omz protocol counts (64 px and up) in ``image_ids``."""
