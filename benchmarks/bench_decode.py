@@ -7,6 +7,8 @@ the raw tensors, then times in the same process:
 - ``decode``: :func:`rfbench.decoder.decode.decode_outputs` (16,800 anchors);
 - ``decode + omz``: decode plus the full ``omz`` post-processing (per-stride NMS, map back);
 - ``+ prediction text``: that plus the submission-file text (``x y w h score`` rows, ``%.9g``);
+- ``prediction text``: that text alone (:func:`rfbench.wider.g9text.rows_text`), against
+  Python's ``%`` formatting of the same rows (checked equal);
 - ``nms stride 8``: :func:`rfbench.decoder.nms.nms` on the 12,800 stride-8 boxes (IoU > 0.5, no threshold);
 - ``plain numpy greedy`` and ``cv2.dnn.NMSBoxes`` on the same stride-8 boxes.
 
@@ -33,6 +35,7 @@ from rfbench.decoder.nms import nms
 from rfbench.decoder.postprocess import get_preset, postprocess, submission_xywhs
 from rfbench.decoder.preprocess import ImageTransform
 from rfbench.latency.load import LoadAccumulator, snapshot
+from rfbench.wider.g9text import rows_text
 from rfbench.wider.predictions import format_prediction_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +61,11 @@ def plain_greedy(boxes: np.ndarray, scores: np.ndarray, thr: float) -> np.ndarra
         iou = np.divide(inter, union, out=np.zeros_like(inter), where=union != 0)
         order = rest[iou <= thr]
     return np.array(keep, dtype=np.int64)
+
+
+def python_text(rows32: np.ndarray) -> str:
+    """The same rows through Python's ``%`` formatting (what rfbench wrote before rows_text)."""
+    return ("%.9g %.9g %.9g %.9g %.9g\n" * len(rows32)) % tuple(rows32.astype(np.float64).ravel().tolist())
 
 
 CPU_MS: dict[float, float] = {}  # median wall ms -> median thread CPU ms of the same calls
@@ -125,6 +133,11 @@ def main() -> int:
     rows.append(("decode + omz post-processing", t_full, len(dets)))
     t_text, _ = median_ms(full_with_text, args.reps)
     rows.append(("  + prediction file text", t_text, len(dets)))
+    rows32 = np.asarray(submission_xywhs(dets, preset), np.float32)
+    t_g9, text = median_ms(lambda: rows_text(rows32), args.reps)
+    rows.append(("prediction text, compiled %.9g", t_g9, len(dets)))
+    t_pct, text_pct = median_ms(lambda: python_text(rows32), args.reps)
+    rows.append(("prediction text, Python %", t_pct, len(dets)))
     t_fast, keep = median_ms(lambda: nms(s8.boxes, s8.scores, 0.5), args.reps)
     rows.append(("rfbench nms, stride 8", t_fast, len(keep)))
     t_plain, keep_plain = median_ms(lambda: plain_greedy(s8.boxes, s8.scores, 0.5), args.slow_reps)
@@ -135,6 +148,7 @@ def main() -> int:
     load.add(before, snapshot())
 
     same_plain = np.array_equal(keep, keep_plain)
+    same_text = text == text_pct
     same_cv = set(keep.tolist()) == set(keep_cv.tolist())
     print(f"image {args.image} ({hw[1]}x{hw[0]}), stride 8: {len(s8)} boxes")
     print(f"{'step':36s} {'median ms':>10s} {'cpu ms':>8s} {'x rfbench nms':>14s} {'kept':>6s}")
@@ -142,8 +156,9 @@ def main() -> int:
         print(f"{name:36s} {ms:10.2f} {CPU_MS[ms]:8.2f} {ms / t_fast:14.2f} {'' if kept is None else kept:>6}")
     print(f"other processes kept {load.as_dict()['other_busy_cores']} cores busy (load average "
           f"{os.getloadavg()[0]:.2f})")
-    print(f"kept sets equal: plain greedy {same_plain} (same order), cv2 {same_cv}")
-    return 0 if same_plain and same_cv else 1
+    print(f"kept sets equal: plain greedy {same_plain} (same order), cv2 {same_cv}; "
+          f"texts equal: {same_text} (compiled / Python % = {t_g9 / t_pct:.2f})")
+    return 0 if same_plain and same_cv and same_text else 1
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from real_inputs import PARADE as IMAGE
 
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.layout import resolve_layout
-from rfbench.decoder.nms import nms, nms_plain, pair_iou
+from rfbench.decoder.nms import nms, nms_plain, pair_iou, score_order
 
 
 def greedy_reference(boxes, scores, thr, plus_one=False, suppress_equal=False):
@@ -168,3 +170,19 @@ def test_real_stride8_insightface_settings(stride8):
     sel = np.flatnonzero(scores >= 0.02)
     keep = nms(boxes[sel], scores[sel], 0.4, plus_one=True, suppress_equal=True)
     np.testing.assert_array_equal(keep, greedy_reference(boxes[sel], scores[sel], 0.4, True, True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=False), st.sampled_from([0.0, -0.0, 0.5, 1.0])), max_size=300))
+def test_score_order_is_numpy_stable_argsort(scores):
+    scores = np.asarray(scores, dtype=np.float64)
+    np.testing.assert_array_equal(score_order(scores), np.argsort(-scores, kind="stable"))
+
+
+def test_score_order_real_sized_and_nan():
+    rng = np.random.default_rng(3)
+    for scores in (rng.random(12800), np.round(rng.random(12800), 2), rng.normal(size=4000),
+                   rng.random(12800).astype(np.float32).astype(np.float64)):
+        np.testing.assert_array_equal(score_order(scores), np.argsort(-scores, kind="stable"))
+    with_nan = np.array([0.5, np.nan, 0.7, 0.5])
+    np.testing.assert_array_equal(score_order(with_nan), np.argsort(-with_nan, kind="stable"))

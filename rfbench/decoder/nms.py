@@ -11,19 +11,16 @@ with ``p = 1 if plus_one else 0``, ``area = (x2 - x1 + p) * (y2 - y1 + p)``,
 ``IoU = inter / (area_i + area_j - inter)``, and IoU = 0 where that union is 0.
 
 :func:`nms` returns exactly the boxes that loop keeps, in the same order, computing the IoUs with
-the same float64 expressions. It avoids the loop's O(n * kept) cost in two steps:
+the same float64 expressions. It runs that same loop, compiled (:mod:`rfbench.decoder.nms_grid`),
+and avoids its O(n * kept) cost by comparing each kept box only with the later boxes that could
+reach the threshold:
 
-1. *Candidate pairs.* IoU > t bounds the centre distance: ``|cx_i - cx_j| < (1 - t) / (2t) * w_k``
-   for *both* boxes k = i, j, and the same along y with heights (see
-   :func:`rfbench.decoder.nms_grid._radius_factor`).
-   Box centres are bucketed into a grid stored cell by cell; each box scans the cells its own
-   (slightly inflated) search window reaches, forward in storage order only, so every pair is
-   generated once, and the exact IoU is computed for those pairs only, in small chunks.
-2. *Greedy resolution* over the sparse "i precedes j and IoU(i, j) exceeds the threshold" graph,
-   in vectorised rounds: an undecided box with no undecided predecessor is kept, the successors
-   of boxes kept in that round are suppressed, decided boxes leave the graph. This reproduces the
-   sequential loop exactly; the number of rounds is the depth of the suppression chains (5 or 6
-   on real RetinaFace outputs; a contrived chain of n boxes needs about n/2).
+1. *The centre-distance bound.* IoU > t bounds the centre distance: ``|cx_i - cx_j| < (1 - t) /
+   (2t) * w_k`` for *both* boxes k = i, j, and the same along y with heights (see
+   :func:`rfbench.decoder.nms_grid.radius_factor`).
+2. *A grid of centres.* Box centres are bucketed into a grid stored cell by cell; a kept box scans
+   only the cells its own (slightly inflated) search window reaches, and suppresses the later,
+   not yet suppressed boxes there whose exact IoU exceeds the threshold.
 
 Boxes with a non-positive (effective) width or height have IoU 0 with every box, so for
 ``iou_threshold > 0`` they are always kept. A threshold < 0 (or 0 with ``suppress_equal``) keeps
@@ -34,10 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rfbench.decoder.nms_grid import grid_edges
 from rfbench.decoder.nms_iou import Columns, column_iou, exceeds
-
-_DENSE_MAX = 256  # up to this many boxes all pairs are checked (cheaper than the grid)
 
 
 def score_order(scores: np.ndarray) -> np.ndarray:
@@ -46,9 +40,15 @@ def score_order(scores: np.ndarray) -> np.ndarray:
     Args:
         scores: (N,) float.
     Returns:
-        (N,) int64 permutation.
+        (N,) int64 permutation, ``np.argsort(-scores, kind="stable")`` (a compiled radix sort,
+        :mod:`rfbench.decoder.radix`, unless a score is NaN).
     """
-    return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable").astype(np.int64)
+    scores = np.ascontiguousarray(scores, dtype=np.float64).reshape(-1)
+    if np.isnan(scores).any():
+        return np.argsort(-scores, kind="stable").astype(np.int64)
+    from rfbench.decoder.radix import descending_order  # numba: imported when used
+
+    return descending_order(scores)
 
 
 def pair_iou(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, plus_one: bool = False) -> np.ndarray:
@@ -62,37 +62,6 @@ def pair_iou(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, plus_one: bool = F
     """
     cols = Columns(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), plus_one)
     return column_iou(cols.take(np.asarray(i)), cols.take(np.asarray(j)), cols.p)
-
-
-def _dense_edges(cols: Columns, thr: float, suppress_equal: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Suppression edges (src < dst, score-order rows) from all pairs."""
-    a, b = np.triu_indices(cols.x1.size, k=1)
-    hit = exceeds(column_iou(cols.take(a), cols.take(b), cols.p), thr, suppress_equal)
-    return a[hit].astype(np.int64), b[hit].astype(np.int64)
-
-
-def _resolve(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Greedy resolution of a suppression graph.
-
-    Args:
-        n: number of boxes, in score order; src, dst: (E,) int64 edges with src < dst meaning
-            "src suppresses dst if src is kept".
-    Returns:
-        (n,) bool: kept, exactly as the sequential greedy loop decides.
-    """
-    undecided = np.ones(n, dtype=bool)
-    kept = np.zeros(n, dtype=bool)
-    while src.size:
-        has_pred = np.zeros(n, dtype=bool)
-        has_pred[dst] = True
-        new_kept = undecided & ~has_pred
-        kept |= new_kept
-        undecided &= ~new_kept
-        undecided[dst[new_kept[src]]] = False  # suppressed by a box kept in this round
-        live = undecided[src] & undecided[dst]
-        src, dst = src[live], dst[live]
-    kept |= undecided
-    return kept
 
 
 def _plain_kept(ordered: np.ndarray, thr: float, plus_one: bool, suppress_equal: bool) -> np.ndarray:
@@ -160,10 +129,10 @@ def nms(
         return order  # IoU never exceeds 1
     if thr < 0.0 or (thr == 0.0 and suppress_equal):
         return order[:1]  # every IoU (>= 0) reaches the threshold: the first box takes all
-    ordered = boxes[order]
-    if thr == 0.0 and n > _DENSE_MAX:
-        return order[_plain_kept(ordered, thr, plus_one, suppress_equal)]
-    cols = Columns(ordered, plus_one)
-    edges = _dense_edges if n <= _DENSE_MAX else grid_edges
-    src, dst = edges(cols, thr, suppress_equal)
-    return order[_resolve(n, src, dst)]
+    if thr == 0.0:
+        return order[_plain_kept(boxes[order], thr, plus_one, suppress_equal)]
+    from rfbench.decoder.nms_grid import greedy_kept, radius_factor  # numba: imported when used
+
+    kept = greedy_kept(np.ascontiguousarray(boxes), order, 1.0 if plus_one else 0.0, thr,
+                       bool(suppress_equal), radius_factor(thr))
+    return order[kept]

@@ -1,51 +1,24 @@
-"""The grid candidate search of :func:`rfbench.decoder.nms.nms` for many boxes: box centres
-bucketed into grid cells, each box paired only with the boxes its search window reaches, and the
-exact IoU computed for those pairs (step 1 of the module docstring of :mod:`rfbench.decoder.nms`).
+"""The compiled greedy loop of :func:`rfbench.decoder.nms.nms`: boxes taken in score order, each
+kept box suppressing the later boxes it overlaps, with the overlapping boxes found through a grid
+of box centres instead of a scan of all later boxes (step 1 and 2 of the module docstring of
+:mod:`rfbench.decoder.nms`).
+
+Compiled with numba (``cache=True``: the machine code is written next to this file, or to numba's
+user cache when that is read-only, so only the first run on a machine pays the ~1-2 s compile).
+The IoU uses the reference loop's float64 expressions in the same order, and numba compiles them
+without fast-math or contraction into fused multiply-adds, so every IoU equals numpy's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import numba
 import numpy as np
 
-from rfbench.decoder.nms_iou import Columns, column_iou, exceeds
-
-_CELL_FACTOR = 0.25  # grid cell size relative to the mean search radius
-_CELLS_PER_BOX = 2.0  # at most this many grid cells per box
-_BLOCK = 2048  # boxes whose searches are expanded together
-_CHUNK = 8192  # candidate pairs whose IoU is computed together (64 KiB per float64 temporary)
+_CELL_FACTOR = 0.5  # grid cell size relative to the mean search radius
+_CELLS_PER_BOX = 4.0  # at most this many grid cells per box
 
 
-def _expand_ranges(
-    starts: np.ndarray, stops: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten integer ranges [starts[k], stops[k]) (empty where stop <= start).
-
-    Built with one cumulative sum per output (no per-range Python or ``np.repeat`` work).
-
-    Args:
-        starts, stops: (K,) int64; labels: (K,) int64 value attached to each range.
-    Returns:
-        (values, owners): the concatenated range values and, for each, its range's label.
-    """
-    counts = stops - starts
-    nonempty = counts > 0
-    s, c, lab = starts[nonempty], counts[nonempty], labels[nonempty]
-    if s.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    first = np.cumsum(c) - c
-    total = int(first[-1] + c[-1])
-    step = np.ones(total, np.int64)
-    step[0] = s[0]
-    step[first[1:]] = s[1:] - (s[:-1] + c[:-1] - 1)
-    mark = np.zeros(total, np.int64)
-    mark[0] = lab[0]
-    mark[first[1:]] = np.diff(lab)
-    return np.cumsum(step), np.cumsum(mark)
-
-
-def _radius_factor(thr: float) -> float:
+def radius_factor(thr: float) -> float:
     """Bound f with ``|cx_i - cx_j| < f * w_k`` for k = i and k = j, for any pair with IoU > thr.
 
     IoU > t means ``inter * (1 + t) > t * (A_i + A_j)``; with ``inter <= iw * min(h)`` and
@@ -58,140 +31,115 @@ def _radius_factor(thr: float) -> float:
     return (1.0 - thr) / (2.0 * thr)
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """Box centres bucketed into grid cells, stored row-major with each cell's boxes contiguous.
+@numba.njit(cache=True, nogil=True)
+def _cell(v: float, v0: float, inv: float, count: int) -> int:
+    """Grid cell of coordinate ``v``: monotone in v, clipped to ``[0, count - 1]``."""
+    c = (v - v0) * inv
+    if c <= 0.0:
+        return 0
+    if c >= count - 1:
+        return count - 1
+    return int(c)
 
-    Per stored box k (all (M,) arrays, M = boxes with positive width and height): ``rows[k]`` its
-    score-order row; ``gy[k]`` its cell row; ``gx_lo, gx_hi, gy_hi`` the cell columns and last
-    cell row its search window reaches. ``start`` ((nx*ny + 1,)) is the first stored box of each
-    cell; ``nx`` the number of cell columns.
+
+@numba.njit(cache=True, nogil=True)
+def greedy_kept(boxes, order, p, thr, suppress_equal, factor):  # pragma: no cover - compiled
+    """Kept mask of the greedy loop over ``boxes[order]``.
+
+    Args:
+        boxes: (N, 4) float64 x1, y1, x2, y2; order: (N,) int64 score order
+            (:func:`rfbench.decoder.nms.score_order`).
+        p: 1.0 for +1 widths and heights, else 0.0.
+        thr: IoU threshold, ``0 < thr <= 1``; suppress IoU > thr (>= with ``suppress_equal``).
+        factor: :func:`radius_factor` of ``thr``.
+    Returns:
+        (N,) bool over ``order``: True where the plain greedy loop keeps ``boxes[order[k]]``.
+
+    Boxes with a non-positive width or height have IoU 0 with every box: they are kept and left
+    out of the grid. The search radius ``factor * w`` (and ``* h``) is inflated by a relative 1e-9
+    plus an absolute slack so that float rounding can never hide a pair; grid cells are
+    :data:`_CELL_FACTOR` times the mean radius, grown so that there are at most
+    :data:`_CELLS_PER_BOX` cells per box.
     """
-
-    rows: np.ndarray
-    gy: np.ndarray
-    gx_lo: np.ndarray
-    gx_hi: np.ndarray
-    gy_hi: np.ndarray
-    start: np.ndarray
-    nx: int
-
-
-def _build_grid(cols: Columns, thr: float) -> _Grid | None:
-    """The search grid for threshold ``0 < thr <= 1``; None when fewer than two boxes count.
-
-    Boxes of non-positive width or height are left out (their IoU with any box is 0). Search
-    radii are the centre-distance bound of :func:`_radius_factor`, inflated by a relative 1e-9
-    so that float rounding can never hide a pair; cells are :data:`_CELL_FACTOR` times the
-    mean radius (at most :data:`_CELLS_PER_BOX` cells per box and 60,000 cells).
-    """
-    idx = np.flatnonzero((cols.w > 0) & (cols.h > 0))
-    if idx.size < 2:
-        return None
-    p = cols.p
-    cx = 0.5 * (cols.x1[idx] + cols.x2[idx] + p)
-    cy = 0.5 * (cols.y1[idx] + cols.y2[idx] + p)
-    w, h = cols.w[idx], cols.h[idx]
-    slack = 1e-9 * (1.0 + max(float(np.abs(cx).max()), float(np.abs(cy).max()),
-                              float(w.max()), float(h.max())))
-    f = _radius_factor(thr) * (1.0 + 1e-9)
-    rx, ry = f * w + slack, f * h + slack
-    x0, y0 = float(cx.min()), float(cy.min())
-    span_x, span_y = float(cx.max()) - x0, float(cy.max()) - y0
-    sx, sy = _CELL_FACTOR * float(rx.mean()), _CELL_FACTOR * float(ry.mean())
-    max_cells = min(_CELLS_PER_BOX * idx.size + 16.0, 60000.0)  # < 2**16: radix-sortable ids
-    grow = max(1.0, np.sqrt((span_x / sx + 1.0) * (span_y / sy + 1.0) / max_cells))
-    ix, iy = 1.0 / (sx * grow), 1.0 / (sy * grow)  # cells per pixel
+    n = order.size
+    x1, y1, x2, y2 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        r = order[i]
+        x1[i], y1[i], x2[i], y2[i] = boxes[r, 0], boxes[r, 1], boxes[r, 2], boxes[r, 3]
+    kept = np.zeros(n, np.bool_)
+    suppressed = np.zeros(n, np.bool_)
+    area = np.empty(n)
+    cx = np.empty(n)
+    cy = np.empty(n)
+    valid = np.zeros(n, np.bool_)
+    m = 0
+    big = 0.0
+    for i in range(n):
+        w = x2[i] - x1[i] + p
+        h = y2[i] - y1[i] + p
+        area[i] = w * h
+        cx[i] = 0.5 * (x1[i] + x2[i] + p)
+        cy[i] = 0.5 * (y1[i] + y2[i] + p)
+        if w > 0.0 and h > 0.0:
+            valid[i] = True
+            m += 1
+            big = max(big, abs(cx[i]), abs(cy[i]), w, h)
+    if m == 0:
+        kept[:] = True
+        return kept
+    slack = 1e-9 * (1.0 + big)
+    f = factor * (1.0 + 1e-9)
+    sum_rx = 0.0
+    sum_ry = 0.0
+    x0, y0, xmax, ymax = np.inf, np.inf, -np.inf, -np.inf
+    for i in range(n):
+        if valid[i]:
+            sum_rx += f * (x2[i] - x1[i] + p) + slack
+            sum_ry += f * (y2[i] - y1[i] + p) + slack
+            x0, xmax = min(x0, cx[i]), max(xmax, cx[i])
+            y0, ymax = min(y0, cy[i]), max(ymax, cy[i])
+    sx = _CELL_FACTOR * sum_rx / m
+    sy = _CELL_FACTOR * sum_ry / m
+    span_x, span_y = xmax - x0, ymax - y0
+    grow = max(1.0, np.sqrt((span_x / sx + 1.0) * (span_y / sy + 1.0) / (_CELLS_PER_BOX * m + 16.0)))
+    ix, iy = 1.0 / (sx * grow), 1.0 / (sy * grow)
     nx, ny = int(span_x * ix) + 1, int(span_y * iy) + 1
-
-    def cell_of(v: np.ndarray, v0: float, inv: float, count: int) -> np.ndarray:
-        # monotone in v, so a box inside a window is inside the window's cells
-        return np.clip((v - v0) * inv, 0, count - 1).astype(np.int64)
-
-    gy = cell_of(cy, y0, iy, ny)
-    cell = gy * nx + cell_of(cx, x0, ix, nx)
-    perm = np.argsort(cell.astype(np.uint16 if nx * ny <= 65535 else np.int64), kind="stable")
+    # counting sort of the valid boxes by cell; each cell's rows stay ascending (= score order)
+    cell = np.empty(n, np.int64)
     start = np.zeros(nx * ny + 1, np.int64)
-    np.cumsum(np.bincount(cell, minlength=nx * ny), out=start[1:])
-    cx, cy, rx, ry = cx[perm], cy[perm], rx[perm], ry[perm]
-    return _Grid(
-        rows=idx[perm],
-        gy=gy[perm],
-        gx_lo=cell_of(cx - rx, x0, ix, nx),
-        gx_hi=cell_of(cx + rx, x0, ix, nx),
-        gy_hi=cell_of(cy + ry, y0, iy, ny),
-        start=start,
-        nx=nx,
-    )
-
-
-def _block_ranges(grid: _Grid, block: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Storage ranges the stored boxes ``block`` must pair with, one per reached cell row.
-
-    Only boxes stored after the searching box are included, so each pair is generated once.
-
-    Returns:
-        (lo, hi, query): (Q,) range bounds into storage and the searching box's storage index.
-    """
-    first = block.start
-    query_box = np.arange(first, first + grid.gy[block].size, dtype=np.int64)
-    cell_row, query = _expand_ranges(grid.gy[block], grid.gy_hi[block] + 1, query_box)
-    base = cell_row * grid.nx
-    lo = grid.start[base + grid.gx_lo[query]]
-    hi = grid.start[base + grid.gx_hi[query] + 1]
-    own = cell_row == grid.gy[query]
-    lo[own] = np.maximum(lo[own], query[own] + 1)
-    return lo, hi, query
-
-
-def _range_hits(
-    stored: tuple[np.ndarray, ...], p: float, grid: _Grid, lo: np.ndarray, hi: np.ndarray,
-    query: np.ndarray, thr: float, suppress_equal: bool,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Pairs (query[q], every box stored in [lo[q], hi[q])) whose IoU reaches the threshold.
-
-    ``stored``: x1, y1, x2, y2, area in grid storage order, so that the boxes of a range are
-    contiguous. Works in chunks of about :data:`_CHUNK` pairs so that temporaries stay small
-    (large fresh arrays cost page faults, which dominate otherwise).
-
-    Returns:
-        Lists of (src, dst) arrays of score-order rows, src < dst.
-    """
-    counts = np.maximum(hi - lo, 0)
-    cum = np.cumsum(counts)
-    cuts = np.searchsorted(cum, np.arange(_CHUNK, int(cum[-1]) if cum.size else 0, _CHUNK), side="left")
-    bounds = np.concatenate(([0], cuts + 1, [lo.size]))
-    src, dst = [], []
-    for q0, q1 in zip(bounds[:-1], bounds[1:]):
-        if q1 <= q0:
+    for i in range(n):
+        if valid[i]:
+            c = _cell(cy[i], y0, iy, ny) * nx + _cell(cx[i], x0, ix, nx)
+            cell[i] = c
+            start[c + 1] += 1
+    for c in range(nx * ny):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    members = np.empty(m, np.int64)
+    for i in range(n):
+        if valid[i]:
+            members[fill[cell[i]]] = i
+            fill[cell[i]] += 1
+    for i in range(n):
+        if suppressed[i]:
             continue
-        b_pos, a_pos = _expand_ranges(lo[q0:q1], hi[q0:q1], query[q0:q1])
-        if b_pos.size == 0:
+        kept[i] = True
+        if not valid[i]:
             continue
-        a_cols = tuple(np.take(c, a_pos) for c in stored)
-        b_cols = tuple(np.take(c, b_pos) for c in stored)
-        hit = exceeds(column_iou(a_cols, b_cols, p, positive=True), thr, suppress_equal)
-        a, b = grid.rows[a_pos[hit]], grid.rows[b_pos[hit]]
-        src.append(np.minimum(a, b))
-        dst.append(np.maximum(a, b))
-    return src, dst
-
-
-def grid_edges(cols: Columns, thr: float, suppress_equal: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Suppression edges (src < dst, score-order rows) among spatially close pairs only.
-
-    Each box scans the grid cells within its own search radii (forward in storage order) and
-    the IoU of every pair found is computed exactly; processed in blocks of :data:`_BLOCK` boxes.
-    Requires ``0 < thr <= 1``.
-    """
-    grid = _build_grid(cols, thr)
-    if grid is None:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    stored = cols.take(grid.rows)
-    src, dst = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for b0 in range(0, grid.rows.size, _BLOCK):
-        lo, hi, query = _block_ranges(grid, slice(b0, b0 + _BLOCK))
-        s, d = _range_hits(stored, cols.p, grid, lo, hi, query, thr, suppress_equal)
-        src += s
-        dst += d
-    return np.concatenate(src), np.concatenate(dst)
+        rx = f * (x2[i] - x1[i] + p) + slack
+        ry = f * (y2[i] - y1[i] + p) + slack
+        gx_lo, gx_hi = _cell(cx[i] - rx, x0, ix, nx), _cell(cx[i] + rx, x0, ix, nx)
+        gy_lo, gy_hi = _cell(cy[i] - ry, y0, iy, ny), _cell(cy[i] + ry, y0, iy, ny)
+        for gy in range(gy_lo, gy_hi + 1):
+            row = gy * nx
+            for k in range(start[row + gx_lo], start[row + gx_hi + 1]):
+                j = members[k]
+                if j <= i or suppressed[j]:
+                    continue
+                iw = min(x2[i], x2[j]) - max(x1[i], x1[j]) + p
+                ih = min(y2[i], y2[j]) - max(y1[i], y1[j]) + p
+                inter = max(iw, 0.0) * max(ih, 0.0)
+                iou = inter / (area[i] + area[j] - inter)  # union >= max area > 0
+                if iou >= thr if suppress_equal else iou > thr:
+                    suppressed[j] = True
+    return kept

@@ -178,34 +178,50 @@ def concat(parts: Sequence[Detections]) -> Detections:
     )
 
 
-def _select(dets: Detections, preset: PostprocessPreset) -> Detections:
-    """Score threshold, then the ``pre_nms_top_k`` highest (ties: lower index first)."""
+def _selected_rows(scores: np.ndarray, preset: PostprocessPreset) -> np.ndarray:
+    """(K,) ascending row indices passing the score threshold and the ``pre_nms_top_k`` highest
+    of those (ties: lower index first)."""
+    rows = np.arange(scores.shape[0])
     if preset.score_threshold is not None:
         t = preset.score_threshold
-        dets = dets.take(dets.scores >= t if preset.score_inclusive else dets.scores > t)
-    if preset.pre_nms_top_k is not None and len(dets) > preset.pre_nms_top_k:
-        dets = dets.take(np.sort(score_order(dets.scores)[: preset.pre_nms_top_k]))
-    return dets
+        rows = np.flatnonzero(scores >= t if preset.score_inclusive else scores > t)
+    if preset.pre_nms_top_k is not None and rows.size > preset.pre_nms_top_k:
+        rows = rows[np.sort(score_order(scores[rows])[: preset.pre_nms_top_k])]
+    return rows
+
+
+def _select(dets: Detections, preset: PostprocessPreset) -> Detections:
+    """Score threshold, then the ``pre_nms_top_k`` highest (ties: lower index first)."""
+    return dets.take(_selected_rows(dets.scores, preset))
+
+
+def _clipped(boxes: np.ndarray, network_hw: tuple[int, int]) -> np.ndarray:
+    """(N, 4) boxes clipped to ``[0, W-1] x [0, H-1]`` (insightface ``clip_boxes``), a copy."""
+    h, w = network_hw
+    boxes = boxes.copy()
+    np.clip(boxes[:, 0::2], 0.0, w - 1.0, out=boxes[:, 0::2])
+    np.clip(boxes[:, 1::2], 0.0, h - 1.0, out=boxes[:, 1::2])
+    return boxes
 
 
 def _clip(dets: Detections, network_hw: tuple[int, int]) -> Detections:
-    """Boxes clipped to ``[0, W-1] x [0, H-1]`` (insightface ``clip_boxes``); landmarks kept."""
-    h, w = network_hw
-    boxes = dets.boxes.copy()
-    np.clip(boxes[:, 0::2], 0.0, w - 1.0, out=boxes[:, 0::2])
-    np.clip(boxes[:, 1::2], 0.0, h - 1.0, out=boxes[:, 1::2])
-    return Detections(boxes, dets.scores, dets.landmarks)
+    """Boxes clipped to the network input (:func:`_clipped`); landmarks kept."""
+    return Detections(_clipped(dets.boxes, network_hw), dets.scores, dets.landmarks)
 
 
-def _to_original(dets: Detections, transform: ImageTransform) -> Detections:
-    return Detections(transform.to_original(dets.boxes), dets.scores, transform.to_original(dets.landmarks))
+def _mapped_boxes(boxes: np.ndarray, preset: PostprocessPreset, transform: ImageTransform) -> np.ndarray:
+    """(N, 4) network-pixel boxes in original-image pixels, rounded to float32 (kept as float64)
+    when the preset says so."""
+    boxes = transform.to_original(boxes)
+    if script_setting(preset, "float32_boxes"):
+        boxes = boxes.astype(np.float32).astype(np.float64)
+    return boxes
 
 
-def _float32_boxes(dets: Detections, preset: PostprocessPreset) -> Detections:
-    """Boxes rounded to float32 (kept as float64 arrays) when the preset says so."""
-    if not script_setting(preset, "float32_boxes"):
-        return dets
-    return Detections(dets.boxes.astype(np.float32).astype(np.float64), dets.scores, dets.landmarks)
+def _to_original(dets: Detections, preset: PostprocessPreset, transform: ImageTransform) -> Detections:
+    """Boxes (:func:`_mapped_boxes`) and landmarks mapped back to the original image."""
+    return Detections(_mapped_boxes(dets.boxes, preset, transform), dets.scores,
+                      transform.to_original(dets.landmarks))
 
 
 def submission_xywhs(dets: Detections, preset: PostprocessPreset) -> np.ndarray:
@@ -221,10 +237,22 @@ def submission_xywhs(dets: Detections, preset: PostprocessPreset) -> np.ndarray:
     return np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2], dets.scores]
 
 
-def _nms(dets: Detections, preset: PostprocessPreset) -> Detections:
-    keep = nms(dets.boxes, dets.scores, preset.nms_iou_threshold,
+def _kept_rows(dets: Detections, preset: PostprocessPreset, transform: ImageTransform,
+               clip_hw: tuple[int, int] | None) -> np.ndarray:
+    """Rows of one NMS group that survive the preset's selection and NMS, in NMS output order.
+
+    NMS sees the boxes clipped (when ``clip_hw``) and, with ``nms_in_original_pixels``, mapped
+    back (:func:`_mapped_boxes`), exactly as the final detections will hold them.
+    """
+    rows = _selected_rows(dets.scores, preset)
+    boxes = dets.boxes[rows]
+    if clip_hw is not None:
+        boxes = _clipped(boxes, clip_hw)
+    if preset.nms_in_original_pixels:
+        boxes = _mapped_boxes(boxes, preset, transform)
+    keep = nms(boxes, dets.scores[rows], preset.nms_iou_threshold,
                plus_one=preset.nms_plus_one, suppress_equal=preset.nms_suppress_equal)
-    return dets.take(keep)
+    return rows[keep]
 
 
 def postprocess(
@@ -235,6 +263,10 @@ def postprocess(
     network_hw: tuple[int, int] | None = None,
 ) -> Detections:
     """Detections of one image in original-image pixels, sorted by score descending.
+
+    Each NMS group (a decoder level, or all levels together) yields the rows it keeps; the kept
+    rows of all groups are then gathered once, in score order, and clipped and mapped back
+    row by row (the same values NMS saw, as every step is row-wise).
 
     Args:
         levels: decoder output (:func:`rfbench.decoder.decode.decode_outputs`), network-input pixels.
@@ -250,19 +282,23 @@ def postprocess(
         if clip_hw is None:
             raise ValueError(f"preset {preset.name!r} clips to the network input: give network_hw")
     groups = list(levels) if preset.nms_scope == "per_level" else [concat(levels)]
-    kept = []
-    for dets in groups:
-        dets = _select(dets, preset)
-        if clip_hw is not None:
-            dets = _clip(dets, clip_hw)
-        if preset.nms_in_original_pixels:
-            kept.append(_nms(_float32_boxes(_to_original(dets, transform), preset), preset))
-        else:
-            kept.append(_nms(dets, preset))
-    out = concat(kept)
-    if not preset.nms_in_original_pixels:  # one (row-wise) mapping for all groups
-        out = _to_original(out, transform)
-    return out.take(score_order(out.scores))
+    picks = [(g, _kept_rows(g, preset, transform, clip_hw)) for g in groups]
+    if not picks:
+        return Detections.empty()
+    scores = np.concatenate([g.scores[rows] for g, rows in picks])
+    order = score_order(scores)
+    slot = np.empty(scores.size, np.int64)  # final position of each kept row, groups in order
+    slot[order] = np.arange(scores.size)
+    boxes, landmarks = np.empty((scores.size, 4)), np.empty((scores.size, 5, 2))
+    start = 0
+    for g, rows in picks:
+        at = slot[start:start + rows.size]
+        boxes[at], landmarks[at] = g.boxes[rows], g.landmarks[rows]
+        start += rows.size
+    if clip_hw is not None:
+        boxes = _clipped(boxes, clip_hw)
+    return Detections(_mapped_boxes(boxes, preset, transform), scores[order],
+                      transform.to_original(landmarks))
 
 
 def candidates(levels: Sequence[Detections], preset: PostprocessPreset, transform: ImageTransform,
@@ -285,4 +321,4 @@ def candidates(levels: Sequence[Detections], preset: PostprocessPreset, transfor
         points = dets.landmarks[:, [1, 0, 2, 4, 3], :].copy()
         points[:, :, 0] = unflip_width - points[:, :, 0]
         dets = Detections(boxes, dets.scores, points)
-    return _float32_boxes(_to_original(dets, transform), preset)
+    return _to_original(dets, preset, transform)

@@ -203,16 +203,15 @@ def _warn_coverage(pred_dir: Path, image_ids: Sequence[str], present: set[str], 
 def format_prediction_file(image_id: str, xywhs: np.ndarray) -> str:
     """Submission-format text for one image.
 
-    Numbers are written as float32 with 9 significant digits, which reads back to exactly the
-    same float32 value (detections come from float32 networks; this keeps files compact and
-    writing fast: the OMZ layout-A recipe keeps ~9,000 boxes per image).
+    Numbers are written as float32 with 9 significant digits (``%.9g``, by
+    :func:`rfbench.wider.g9text.rows_text`), which reads back to exactly the same float32 value
+    (detections come from float32 networks; this keeps files compact and writing fast: the OMZ
+    layout-A recipe keeps ~9,000 boxes per image).
     """
+    from rfbench.wider.g9text import rows_text  # numba: imported when used
+
     rows = _submission_rows(xywhs)
-    head = f"{image_id.rsplit('/', 1)[-1]}\n{len(rows)}\n"
-    return head + (_ROW_FORMAT * len(rows)) % tuple(rows.ravel().tolist())
-
-
-_ROW_FORMAT = "%.9g %.9g %.9g %.9g %.9g\n"
+    return f"{image_id.rsplit('/', 1)[-1]}\n{len(rows)}\n" + rows_text(rows)
 
 
 def _submission_rows(xywhs: np.ndarray) -> np.ndarray:
