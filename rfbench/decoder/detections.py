@@ -34,4 +34,7 @@ class Detections:
 
     def take(self, index: np.ndarray) -> Detections:
         """The subset selected by an integer index or boolean mask, in that order."""
-        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
+        index = np.asarray(index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        return Detections(*(np.take(a, index, axis=0) for a in (self.boxes, self.scores, self.landmarks)))

@@ -67,7 +67,6 @@ def greedy_kept(boxes, order, p, thr, suppress_equal, factor):  # pragma: no cov
         r = order[i]
         x1[i], y1[i], x2[i], y2[i] = boxes[r, 0], boxes[r, 1], boxes[r, 2], boxes[r, 3]
     kept = np.zeros(n, np.bool_)
-    suppressed = np.zeros(n, np.bool_)
     area = np.empty(n)
     cx = np.empty(n)
     cy = np.empty(n)
@@ -114,32 +113,44 @@ def greedy_kept(boxes, order, p, thr, suppress_equal, factor):  # pragma: no cov
             start[c + 1] += 1
     for c in range(nx * ny):
         start[c + 1] += start[c]
+    # the grid's boxes by slot (cell order), their columns copied so that scans read memory in
+    # order; ``dead[slot]``: suppressed, or already passed by the greedy loop (so every box
+    # before i in score order is dead when i scans)
+    slot_of = np.full(n, -1, np.int64)
     fill = start[:-1].copy()
-    members = np.empty(m, np.int64)
     for i in range(n):
         if valid[i]:
-            members[fill[cell[i]]] = i
+            slot_of[i] = fill[cell[i]]
             fill[cell[i]] += 1
+    sx1, sy1, sx2, sy2, sarea = np.empty(m), np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     for i in range(n):
-        if suppressed[i]:
+        k = slot_of[i]
+        if k >= 0:
+            sx1[k], sy1[k], sx2[k], sy2[k], sarea[k] = x1[i], y1[i], x2[i], y2[i], area[i]
+    dead = np.zeros(m, np.bool_)
+    for i in range(n):
+        k_i = slot_of[i]
+        if k_i < 0:
+            kept[i] = True  # IoU 0 with every box
+            continue
+        if dead[k_i]:
             continue
         kept[i] = True
-        if not valid[i]:
-            continue
+        dead[k_i] = True
         rx = f * (x2[i] - x1[i] + p) + slack
         ry = f * (y2[i] - y1[i] + p) + slack
         gx_lo, gx_hi = _cell(cx[i] - rx, x0, ix, nx), _cell(cx[i] + rx, x0, ix, nx)
         gy_lo, gy_hi = _cell(cy[i] - ry, y0, iy, ny), _cell(cy[i] + ry, y0, iy, ny)
+        ax1, ay1, ax2, ay2, a_area = x1[i], y1[i], x2[i], y2[i], area[i]
         for gy in range(gy_lo, gy_hi + 1):
             row = gy * nx
             for k in range(start[row + gx_lo], start[row + gx_hi + 1]):
-                j = members[k]
-                if j <= i or suppressed[j]:
+                if dead[k]:
                     continue
-                iw = min(x2[i], x2[j]) - max(x1[i], x1[j]) + p
-                ih = min(y2[i], y2[j]) - max(y1[i], y1[j]) + p
+                iw = min(ax2, sx2[k]) - max(ax1, sx1[k]) + p
+                ih = min(ay2, sy2[k]) - max(ay1, sy1[k]) + p
                 inter = max(iw, 0.0) * max(ih, 0.0)
-                iou = inter / (area[i] + area[j] - inter)  # union >= max area > 0
+                iou = inter / (a_area + sarea[k] - inter)  # union >= max area > 0
                 if iou >= thr if suppress_equal else iou > thr:
-                    suppressed[j] = True
+                    dead[k] = True
     return kept

@@ -245,14 +245,15 @@ def _kept_rows(dets: Detections, preset: PostprocessPreset, transform: ImageTran
     back (:func:`_mapped_boxes`), exactly as the final detections will hold them.
     """
     rows = _selected_rows(dets.scores, preset)
-    boxes = dets.boxes[rows]
+    boxes = dets.boxes if rows.size == len(dets) else np.take(dets.boxes, rows, axis=0)
     if clip_hw is not None:
         boxes = _clipped(boxes, clip_hw)
     if preset.nms_in_original_pixels:
         boxes = _mapped_boxes(boxes, preset, transform)
-    keep = nms(boxes, dets.scores[rows], preset.nms_iou_threshold,
+    scores = dets.scores if rows.size == len(dets) else np.take(dets.scores, rows)
+    keep = nms(boxes, scores, preset.nms_iou_threshold,
                plus_one=preset.nms_plus_one, suppress_equal=preset.nms_suppress_equal)
-    return rows[keep]
+    return keep if rows.size == len(dets) else np.take(rows, keep)
 
 
 def postprocess(
@@ -287,14 +288,13 @@ def postprocess(
         return Detections.empty()
     scores = np.concatenate([g.scores[rows] for g, rows in picks])
     order = score_order(scores)
-    slot = np.empty(scores.size, np.int64)  # final position of each kept row, groups in order
-    slot[order] = np.arange(scores.size)
-    boxes, landmarks = np.empty((scores.size, 4)), np.empty((scores.size, 5, 2))
-    start = 0
-    for g, rows in picks:
-        at = slot[start:start + rows.size]
-        boxes[at], landmarks[at] = g.boxes[rows], g.landmarks[rows]
-        start += rows.size
+
+    def gathered(arrays: list[np.ndarray]) -> np.ndarray:  # np.take: ~4x faster than a[rows]
+        stacked = np.concatenate([np.take(a, rows, axis=0) for a, (_, rows) in zip(arrays, picks)])
+        return np.take(stacked, order, axis=0)
+
+    boxes = gathered([g.boxes for g, _ in picks])
+    landmarks = gathered([g.landmarks.reshape(-1, 10) for g, _ in picks]).reshape(-1, 5, 2)
     if clip_hw is not None:
         boxes = _clipped(boxes, clip_hw)
     return Detections(_mapped_boxes(boxes, preset, transform), scores[order],

@@ -63,11 +63,10 @@ class ImageTransform:
             raise ValueError(f"expected points (..., 2) or boxes (N, 4), got shape {a.shape}")
         if a.shape[-1] == 4 and a.ndim != 2:
             raise ValueError(f"boxes must be (N, 4), got shape {a.shape}")
-        reps = a.shape[-1] // 2
-        scale = np.tile([self.scale_x, self.scale_y], reps)
-        offset = np.tile([self.offset_x, self.offset_y], reps)
-        a -= offset
-        a /= scale
+        pairs = a.reshape(-1, 2)  # x, y columns as two long strided runs (fast for (N, 5, 2))
+        for axis, offset, scale in ((0, self.offset_x, self.scale_x), (1, self.offset_y, self.scale_y)):
+            pairs[:, axis] -= offset
+            pairs[:, axis] /= scale
         return a
 
 
