@@ -31,6 +31,26 @@ from rfbench.wider.predictions import prediction_path, write_prediction_file
 log = logging.getLogger(__name__)
 
 PREFETCH = 3  # images read ahead of inference
+_SLOW_WARM_UP_S = 2.0
+
+
+def warm_up_kernels() -> float:
+    """Compile, or load from numba's cache, the compiled kernels of decoding and writing (NMS,
+    score order, ``%.9g`` text) before anything is timed; returns the seconds it took.
+
+    The first run on a machine compiles them (~10 s, said in one log line); later runs and
+    worker processes load numba's cache (~1 s).
+    """
+    from rfbench.decoder.nms import nms
+    from rfbench.wider.g9text import rows_text
+
+    start = time.perf_counter()
+    nms(np.array([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 10.0, 10.0]]), np.array([0.9, 0.8]), 0.5)
+    rows_text(np.ones((1, 5), np.float32))
+    took = time.perf_counter() - start
+    if took > _SLOW_WARM_UP_S:
+        log.info("compiled the decoder's numba kernels in %.1f s (once per machine: numba caches them)", took)
+    return took
 WRITE_BACKLOG = 3  # inference results waiting for post-processing
 
 
@@ -124,6 +144,8 @@ class PredictionRun:
         from rfbench.commands.progress import make_progress
 
         todo = self.pending(image_ids)
+        if todo:
+            warm_up_kernels()
         stats = PipelineStats(images_total=len(image_ids), images_resumed=len(image_ids) - len(todo))
         if stats.images_resumed:
             log.info("resuming: %d of %d images already predicted", stats.images_resumed, len(image_ids))

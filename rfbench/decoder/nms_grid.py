@@ -1,7 +1,8 @@
-"""The compiled greedy loop of :func:`rfbench.decoder.nms.nms`: boxes taken in score order, each
-kept box suppressing the later boxes it overlaps, with the overlapping boxes found through a grid
-of box centres instead of a scan of all later boxes (step 1 and 2 of the module docstring of
-:mod:`rfbench.decoder.nms`).
+"""The greedy NMS loop of :func:`rfbench.decoder.nms.nms`, compiled, over a grid of box centres.
+
+Boxes are taken in score order; each kept box suppresses the later boxes it overlaps, found through
+a grid of box centres instead of a scan of all later boxes (steps 1 and 2 of the module docstring
+of :mod:`rfbench.decoder.nms`).
 
 Compiled with numba (``cache=True``: the machine code is written next to this file, or to numba's
 user cache when that is read-only, so only the first run on a machine pays the ~1-2 s compile).

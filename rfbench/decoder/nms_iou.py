@@ -1,6 +1,7 @@
-"""Box columns and the IoU expressions of :mod:`rfbench.decoder.nms`, shared by its dense and
-grid candidate searches (:mod:`rfbench.decoder.nms_grid`): the reference loop's float64
-expressions, so every IoU equals the plain greedy loop's.
+"""Box columns and the reference loop's float64 IoU expressions, for the plain greedy loop
+(:func:`rfbench.decoder.nms.nms_plain`) and :func:`rfbench.decoder.nms.pair_iou`.
+
+The compiled loop (:mod:`rfbench.decoder.nms_grid`) writes the same expressions in the same order.
 """
 
 from __future__ import annotations

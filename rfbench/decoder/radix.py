@@ -1,5 +1,6 @@
-"""The score order of :func:`rfbench.decoder.nms.score_order` by a compiled radix sort: a
-stable sort of the scores' float64 bit patterns, about three times faster than numpy's stable
+"""The score order of :func:`rfbench.decoder.nms.score_order`, by a compiled radix sort.
+
+A stable sort of the scores' float64 bit patterns, about three times faster than numpy's stable
 (merge) argsort on the 12,800 scores of a stride-8 level.
 
 Each key is the bit pattern of ``-score + 0.0`` (adding 0.0 turns -0.0 into 0.0, so equal

@@ -1,5 +1,6 @@
-"""``%.9g`` text of float32 rows, compiled: the submission files' numbers, byte for byte as
-Python's ``"%.9g" % float(v)`` writes them, about ten times faster than ``%`` formatting.
+"""The submission files' ``%.9g`` numbers, compiled: byte for byte Python's, ~4x faster.
+
+Each float32 value is written as Python's ``"%.9g" % float(v)`` writes it.
 
 ``%.9g`` writes the value rounded to 9 significant digits (correctly rounded, ties to even) as
 ``D.DDDDDDDDe±XX`` when its decimal exponent X is below -4 or at least 9, else in fixed notation,
