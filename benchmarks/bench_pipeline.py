@@ -1,7 +1,8 @@
 """Eval pipeline throughput vs bare inference, same model, runtime and precision, one run.
 
-Writes --images generated 1024-px-wide JPEGs (and a face-less GT text) into a temporary WIDER
-layout, then alternates, in one process:
+Writes --images JPEGs into a temporary WIDER layout (``--dataset real``: the fixtures' five real
+WIDER val images in turn; ``synthetic``: generated 1024-px-wide scenes), then alternates, in one
+process:
   bare      the adapter's synchronous inference on one prepared tensor, --images / 2 times (at least 20)
   pipeline  ``PredictionRun`` over the JPEGs (read + OMZ resize, inference, decode,
             post-processing preset, prediction files), once per preset
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -49,6 +52,35 @@ def make_dataset(root: Path, count: int, seed: int = 0) -> list[str]:
         cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         ids.append(image_id)
     return ids
+
+
+FIXTURES = Path(os.environ.get("RFBENCH_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+REAL_IMAGES = FIXTURES / "wider-mini" / "WIDER_val" / "images"
+
+
+def real_dataset(root: Path, count: int, source: Path = REAL_IMAGES) -> list[str]:
+    """``count`` JPEGs copied in turn from the real WIDER val images under ``source`` (the
+    fixtures' five, 1024 px wide, 107-168 KB, real faces); returns their image ids."""
+    sources = sorted(source.glob("*/*.jpg"))
+    if not sources:
+        raise SystemExit(f"no JPEGs under {source}: give --dataset synthetic or set RFBENCH_FIXTURES")
+    ids = []
+    for k in range(count):
+        image_id = f"0--Bench/real_{k:04d}"
+        path = root / "WIDER_val" / "images" / f"{image_id}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sources[k % len(sources)], path)
+        ids.append(image_id)
+    return ids
+
+
+def dataset(kind: str, root: Path, count: int) -> list[str]:
+    """The benchmark's images: ``real`` (:func:`real_dataset`) or ``synthetic`` (:func:`make_dataset`)."""
+    return real_dataset(root, count) if kind == "real" else make_dataset(root, count)
+
+
+DATASET_HELP = ("real: the fixtures' 5 real WIDER val JPEGs in turn (default); synthetic: generated "
+                "1024-px-wide noisy scenes of 683-1366 px height (slower to decode, no faces)")
 
 
 def bare_images_per_s(adapter, spec, count: int) -> float:
@@ -104,6 +136,7 @@ def main() -> int:
     parser.add_argument("--precision", default="f32")
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--dataset", choices=("real", "synthetic"), default="real", help=DATASET_HELP)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.model is None:
@@ -112,11 +145,11 @@ def main() -> int:
         args.model = reference_model_path()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        ids = make_dataset(root, args.images)
+        ids = dataset(args.dataset, root, args.images)
         rows, describe = measure(args, root / "WIDER_val" / "images", ids, root)
     print(f"model {Path(args.model).name}, runtime {describe['runtime']} {describe['runtime_version']}, "
           f"precision {describe['effective']['precision']}, threads {describe['effective']['threads']}, "
-          f"{args.images} JPEGs 1024 px wide")
+          f"{args.images} JPEGs 1024 px wide ({args.dataset})")
     print(f"{'preset':<12} {'round':>5} {'bare img/s':>11} {'pipeline img/s':>15} {'ratio':>7} "
           f"{'other cores':>12}")
     for name, preset_rows in rows.items():

@@ -1,6 +1,6 @@
 """``--workers`` throughput vs bare single-process inference, same model and runtime, one run.
 
-Writes --images generated JPEGs (as ``bench_pipeline.py`` does), then alternates, per preset:
+Writes --images JPEGs (``--dataset``, as ``bench_pipeline.py`` does), then alternates, per preset:
   bare        one process, the adapter's synchronous inference on one prepared tensor at the
               runtime's default threads (--images / 2 calls, at least 20)
   W x T       ``predict_with_workers`` with W worker processes of T threads each (W = 1: the
@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_pipeline import bare_images_per_s, make_dataset
+from bench_pipeline import DATASET_HELP, bare_images_per_s, dataset
 
 from rfbench.accuracy.model_run import ModelRunOptions, open_model
 from rfbench.accuracy.pipeline import PredictionRun
@@ -121,6 +121,7 @@ def main() -> int:
     parser.add_argument("--splits", default="1x0,2x1",
                         help="comma-separated WORKERSxTHREADS (threads 0: runtime default; default 1x0,2x1)")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--dataset", choices=("real", "synthetic"), default="real", help=DATASET_HELP)
     parser.add_argument("--ray", action="store_true",
                         help="also run the splits of >= 2 workers on a local Ray cluster (needs rfbench[ray])")
     args = parser.parse_args()
@@ -132,7 +133,7 @@ def main() -> int:
     ray_start_s = _start_ray(max(os.cpu_count() or 1, *(w * max(t, 1) for w, t in splits))) if args.ray else None
     with tempfile.TemporaryDirectory() as tmp, adapter:
         root = Path(tmp)
-        ids = make_dataset(root, args.images)
+        ids = dataset(args.dataset, root, args.images)
         bare_count = max(20, args.images // 2)
         bare_images_per_s(adapter, spec, 5)
         bare = bare_images_per_s(adapter, spec, bare_count)
@@ -150,7 +151,7 @@ def main() -> int:
                         ray_pairs.append((preset, f"{w}x{t or 'default'}", got, on_ray))
         describe = adapter.describe()
     print(f"model {args.model.name}, runtime {describe['runtime']} {describe['runtime_version']}, "
-          f"bare threads {describe['effective']['threads']}, {args.images} JPEGs, {os.cpu_count()} cores")
+          f"bare threads {describe['effective']['threads']}, {args.images} JPEGs ({args.dataset}), {os.cpu_count()} cores")
     print(f"{'preset':<12} {'split':>10} {'bare img/s':>10} {'total img/s':>11} {'ratio':>6} "
           f"{'steady img/s':>12} {'ratio':>6} {'other cores':>11}")
     for preset, split, bare_ips, got in rows:

@@ -10,7 +10,7 @@ import pytest
 
 from rfbench.accuracy.model_run import ModelRunOptions, predict
 from rfbench.accuracy.shards import MAX_ATTEMPTS, ShardBook, make_shards, plan_workers
-from rfbench.accuracy.workers import predict_with_workers
+from rfbench.accuracy.workers import predict_with_workers, usable_cores
 from rfbench.cli import main
 from rfbench.errors import RfbenchError
 
@@ -104,6 +104,10 @@ def test_eval_with_two_workers_is_byte_identical_to_one(capsys, tmp_path, wider_
     assert scale["workers"] == 2 and scale["threads_per_worker"] == 1 and scale["retries"] == []
     assert [w["threads"] for w in scale["worker_info"]] == [1, 1]
     assert "scale_out" not in one
+    if usable_cores() >= 2:  # each worker on a core of its own (OpenVINO would pin both to core 0)
+        assert scale["placement"] == "a core slice per worker"
+        affinities = sorted(tuple(w["cpu_affinity"]) for w in scale["worker_info"])
+        assert len(set(affinities)) == 2 and all(len(a) == 1 for a in affinities)
 
 
 @pytest.mark.slow
@@ -123,6 +127,8 @@ def test_killed_worker_has_its_shard_retried_and_files_identical(tmp_path, twent
     retries = record["scale_out"]["retries"]
     assert len(retries) == 1 and f"pid {killed[0]} killed by signal 9" in retries[0]["reason"]
     assert record["scale_out"]["worker_starts"] == 3
+    if usable_cores() >= 2:  # the replacement took the lost worker's core: still two distinct ones
+        assert len({tuple(w["cpu_affinity"]) for w in record["scale_out"]["worker_info"]}) == 2
     assert (stats.images_predicted, stats.num_detections) == (20, ref_stats.num_detections)
 
 

@@ -46,6 +46,7 @@ class ShardWorker:
 
     def __init__(self, options: ModelRunOptions, images_dir: str, ship_images: bool) -> None:
         from rfbench.accuracy.model_run import open_model
+        from rfbench.accuracy.placement import place_this_process
 
         self.info = describe_host()
         self.images_dir, self.ship_images = images_dir, ship_images
@@ -58,6 +59,7 @@ class ShardWorker:
             self.problem = f"worker on host {self.info['host']} cannot see the model: {options.model}"
             return
         self.options = options
+        self.info.update(place_this_process(None, options.runtime))  # its node's other actors: unknown
         self.adapter, self.spec, self.preset = open_model(options)
         describe = self.adapter.describe()
         self.info.update(threads=describe["effective"].get("threads"), runtime=describe["runtime"],

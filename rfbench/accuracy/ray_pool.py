@@ -154,7 +154,7 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         "threads_per_worker": options.threads, "threads_source": threads_source, "cores": cluster_cpus,
         "shards": len(book.shards), "max_attempts_per_shard": book.max_attempts, "retries": book.retries,
         "worker_starts": pool.starts, "worker_info": pool.infos, "ship_images": ship_images,
-        "cluster_start_s": session.start_s,
+        "cluster_start_s": session.start_s, "placement": "unpinned (Ray actors)",
     }
     return record, stats, pred_dir
 

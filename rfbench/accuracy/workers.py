@@ -1,6 +1,7 @@
 """``rfbench eval --workers N``: the prediction run spread over N local worker processes.
 
-Each worker process (started with ``spawn``) opens the model once, with ``--threads`` threads
+Each worker process (started with ``spawn``) takes a slice of the cores of its own when the
+slices fit (:mod:`rfbench.accuracy.placement`), opens the model once, with ``--threads`` threads
 (default: cores // N), and runs :class:`~rfbench.accuracy.pipeline.PredictionRun` on one shard
 of the image list at a time (:mod:`rfbench.accuracy.shards`). The parent hands out shards over
 one pipe per worker, shows one progress bar and gathers the counts; scoring happens once, after
@@ -22,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -108,6 +110,7 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
         run_fingerprint,
     )
     from rfbench.accuracy.pipeline import PredictionRun
+    from rfbench.accuracy.placement import core_slices
     from rfbench.models.files import model_sha256
 
     plan_workers(workers, len(image_ids) or 1)
@@ -127,12 +130,16 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
     workers = plan_workers(workers, len(todo)) if todo else workers
     kwargs = {} if shards_per_worker is None else {"shards_per_worker": shards_per_worker}
     book = ShardBook(make_shards(todo, workers, **kwargs))
-    pool = LocalPool(WorkerSetup(options, Path(images_dir), pred_dir), workers, observer)
+    slices = core_slices(workers, options.threads)
+    pool = LocalPool(WorkerSetup(options, Path(images_dir), pred_dir,
+                                 None if slices is None else tuple(slices)), workers, observer)
     stats = pool.run(book, todo, progress)
     stats.images_total, stats.images_resumed = len(image_ids), len(image_ids) - len(todo)
     record["scale_out"] = {
         "mode": "local processes", "workers": workers, "threads_per_worker": options.threads,
-        "threads_source": threads_source, "cores": cores, "shards": len(book.shards),
+        "threads_source": threads_source, "cores": cores,
+        "placement": "a core slice per worker" if slices else "unpinned (more threads than cores)",
+        "shards": len(book.shards),
         "max_attempts_per_shard": book.max_attempts, "retries": book.retries,
         "worker_starts": pool.starts, "worker_info": pool.infos,
     }
@@ -146,20 +153,27 @@ class WorkerSetup:
     options: ModelRunOptions
     images_dir: Path
     pred_dir: Path
+    core_slices: tuple[tuple[int, ...], ...] | None = None  # cores of worker slot k, when they fit
 
 
 def _leave(signum: int, frame: object) -> None:
     sys.exit(128 + signum)  # unwinds: started prediction files are finished or removed
 
 
-def worker_main(conn: Connection, setup: WorkerSetup) -> None:
-    """A worker process: open the model, then predict the shards the parent sends."""
+def worker_main(conn: Connection, setup: WorkerSetup, slot: int = 0) -> None:
+    """A worker process: take its cores (:mod:`rfbench.accuracy.placement`), open the model,
+    then predict the shards the parent sends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, _leave)
     from rfbench.accuracy.model_run import open_model, prediction_runner
+    from rfbench.accuracy.pipeline import warm_up_kernels
+    from rfbench.accuracy.placement import place_this_process
 
     try:
-        adapter, spec, preset = open_model(setup.options)
+        placed = place_this_process(setup.core_slices[slot] if setup.core_slices else None,
+                                    setup.options.runtime)  # before any other thread starts
+        threading.Thread(target=warm_up_kernels, name="rfbench-kernels", daemon=True).start()
+        adapter, spec, preset = open_model(setup.options)  # numba's cache loads meanwhile
     except Exception as exc:  # noqa: BLE001 -- process boundary: the parent reports it
         conn.send(("fatal", None, f"worker could not open the model: {exc}"))
         return
@@ -171,7 +185,7 @@ def worker_main(conn: Connection, setup: WorkerSetup) -> None:
                                    "threads": describe["effective"].get("threads"),
                                    "rfbench_version": __version__,
                                    "runtime": describe["runtime"],
-                                   "runtime_version": describe["runtime_version"]}))
+                                   "runtime_version": describe["runtime_version"], **placed}))
         runner, _sizer, _tta = prediction_runner(setup.options, adapter, spec, preset,
                                                  setup.images_dir, setup.pred_dir)
         while True:
@@ -198,6 +212,7 @@ class _Worker:
     process: Any  # multiprocessing.context.SpawnProcess
     conn: Connection
     started: float
+    slot: int  # which core slice (WorkerSetup.core_slices) it runs on
     shard: int | None = None
     ready: bool = False
     last_heard: float = field(default_factory=time.monotonic)
@@ -230,8 +245,8 @@ class LocalPool:
         bar = tqdm(total=len(todo), unit="img", desc=f"eval ({self.size} workers)",
                    disable=None if progress else True)
         try:
-            for _ in range(min(self.size, len(book.shards))):
-                self._start()
+            for slot in range(min(self.size, len(book.shards))):
+                self._start(slot)
             while not book.complete:
                 self._step(book, stats, counts, failed, seen, bar)
         finally:
@@ -245,16 +260,16 @@ class LocalPool:
         stats.failed = [(i, failed[i]) for i in todo if i in failed]  # GT order, as in one process
         return stats
 
-    def _start(self) -> None:
+    def _start(self, slot: int) -> None:
         if self.starts >= self.max_starts:
             raise RfbenchError(f"worker processes keep dying ({self.starts} started); stopping")
         parent_end, child_end = self.context.Pipe()
-        process = self.context.Process(target=worker_main, args=(child_end, self.setup),
+        process = self.context.Process(target=worker_main, args=(child_end, self.setup, slot),
                                        name=f"rfbench-worker-{self.starts}", daemon=True)
         process.start()
         child_end.close()
         self.starts += 1
-        self.workers.append(_Worker(process, parent_end, time.monotonic()))
+        self.workers.append(_Worker(process, parent_end, time.monotonic(), slot))
 
     def _step(self, book: ShardBook, stats: PipelineStats, counts: dict[str, int],
               failed: dict[str, str], seen: set[str], bar) -> None:
@@ -324,7 +339,7 @@ class LocalPool:
         elif not worker.ready:
             log.warning("a worker died while opening the model (%s)", reason)
         if not book.complete and (book.queue or not self.workers):
-            self._start()
+            self._start(worker.slot)  # the replacement takes the lost worker's cores
             idle = [w for w in self.workers if w.ready and w.shard is None]
             for other in idle:
                 self._assign(other, book)

@@ -119,7 +119,7 @@ def decode_b(loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, input_hw:
             "do not fit [N,4], [N,2], [N,10]"
         )
     priors = _priors_for(input_hw, n)
-    loc, conf, landmarks = (np.asarray(a, dtype=np.float64) for a in (loc, conf, landmarks))
+    loc, conf = (np.asarray(a, dtype=np.float64) for a in (loc, conf))
     h, w = input_hw
     size = np.array([w, h], dtype=np.float64)
     pc, ps = priors[:, :2], priors[:, 2:]
@@ -127,8 +127,30 @@ def decode_b(loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, input_hw:
     centre = pc + loc[:, :2] * v_c * ps
     wh = ps * np.exp(loc[:, 2:] * v_s)
     boxes = np.concatenate([centre - wh / 2, centre + wh / 2], axis=1) * np.tile(size, 2)
-    points = (pc[:, None, :] + landmarks.reshape(n, 5, 2) * v_c * ps[:, None, :]) * size
-    return Detections(boxes, conf[:, 1].copy(), points)
+    # the points as (N, 10) rows against priors tiled to (N, 10): the same products and sums as
+    # broadcasting over (N, 5, 2), about 10x faster (numpy's inner loops of length 2 are slow)
+    pc10, ps10 = _tiled_priors(priors)
+    points = np.array(landmarks, dtype=np.float64)  # a fresh copy, worked on in place
+    points *= v_c  # in place (fresh arrays cost page faults): ((lm * v_c) * ps + pc) * size
+    points *= ps10
+    points += pc10
+    points *= np.tile(size, 5)
+    return Detections(boxes, conf[:, 1].copy(), points.reshape(n, 5, 2))
+
+
+_TILED: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _tiled_priors(priors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prior centres and sizes ``(cx, cy)`` / ``(w, h)`` repeated 5 times per row, each (N, 10);
+    cached per priors array (those are cached per input size)."""
+    hit = _TILED.get(id(priors))
+    if hit is None or hit[0] is not priors:
+        if len(_TILED) > 64:
+            _TILED.clear()
+        hit = (priors, np.tile(priors[:, :2], 5), np.tile(priors[:, 2:], 5))
+        _TILED[id(priors)] = hit
+    return hit[1], hit[2]
 
 
 def decode_outputs(

@@ -168,9 +168,11 @@ def get_preset(name: str, layout_kind: str) -> PostprocessPreset:
 
 
 def concat(parts: Sequence[Detections]) -> Detections:
-    """Detections of several parts, concatenated in order."""
+    """Detections of several parts, concatenated in order (a single part as it is)."""
     if not parts:
         return Detections.empty()
+    if len(parts) == 1:
+        return parts[0]
     return Detections(
         np.concatenate([d.boxes for d in parts]).reshape(-1, 4),
         np.concatenate([d.scores for d in parts]).reshape(-1),

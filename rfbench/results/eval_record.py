@@ -154,6 +154,7 @@ class ScaleOut(Part):
     nodes: int | None = None  # ray: alive nodes of the cluster
     ship_images: bool | None = None  # ray: image bytes sent through the object store
     cluster_start_s: float | None = None  # ray: seconds to start or join the cluster (0: already connected)
+    placement: str | None = None  # how worker threads were put on cores (rfbench.accuracy.placement)
 
 
 class PredictionsSource(Part):
