@@ -130,7 +130,7 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
     workers = plan_workers(workers, len(todo)) if todo else workers
     kwargs = {} if shards_per_worker is None else {"shards_per_worker": shards_per_worker}
     book = ShardBook(make_shards(todo, workers, **kwargs))
-    slices = core_slices(workers, options.threads)
+    slices = core_slices(workers, options.threads or 1)
     pool = LocalPool(WorkerSetup(options, Path(images_dir), pred_dir,
                                  None if slices is None else tuple(slices)), workers, observer)
     stats = pool.run(book, todo, progress)
