@@ -91,8 +91,8 @@ class StopRule:
         """``"time"`` or ``"iterations"`` once that budget is spent, else None."""
         if self.budget_iterations is not None and completed >= self.budget_iterations:
             return "iterations"
-        if self.budget_time_s is not None and elapsed_ns >= self.budget_time_s * 1e9:
-            return "time"
+        if self.budget_time_s is not None and elapsed_ns >= round(self.budget_time_s * 1e9):
+            return "time"  # whole ns: 0.067 s * 1e9 is 67000000.00000001 in floating point
         return None
 
     def decide(self, elapsed_ns: int, completed: int) -> Decision:
@@ -153,7 +153,7 @@ class StopRule:
         t = max(float(seconds_per_inference), 1e-9)
         counts = []
         if self.budget_time_s is not None:
-            counts.append(max(1, math.ceil(self.budget_time_s / t - 1e-9)))
+            counts.append(max(1, math.ceil(round(self.budget_time_s * 1e9) / (t * 1e9) - 1e-9)))
         if self.budget_iterations is not None:
             counts.append(self.budget_iterations)
         n = min(counts)
