@@ -37,7 +37,7 @@ from bench_pipeline import DATASET_HELP, bare_images_per_s, dataset
 
 from rfbench.accuracy.model_run import ModelRunOptions, open_model
 from rfbench.accuracy.pipeline import PredictionRun
-from rfbench.accuracy.workers import predict_with_workers
+from rfbench.accuracy.workers import peak_rss_mb, predict_with_workers
 from rfbench.latency.load import LoadAccumulator, snapshot
 
 PRESETS = ("insightface", "omz")
@@ -51,6 +51,7 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
     (``on_ray``: as Ray actors on the cluster this process is connected to)."""
     options = ModelRunOptions(model, preset=preset, threads=threads or None)
     stamps: list[float] = []
+    record: dict = {}
     children_before = _children_cpu_s()
     load, before = LoadAccumulator(), snapshot()
     start = time.perf_counter()
@@ -61,7 +62,7 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
             if event == "done":
                 stamps.append(time.perf_counter())
 
-        _, stats, _ = predict_with_ray(options, ids, images_dir, out, False, workers, observer=observe_shards,
+        record, stats, _ = predict_with_ray(options, ids, images_dir, out, False, workers, observer=observe_shards,
                                        progress=False)
     elif workers == 1:
         adapter, spec, preset_obj = open_model(options)
@@ -73,17 +74,18 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
             if event == "image":
                 stamps.append(time.perf_counter())
 
-        _, stats, _ = predict_with_workers(options, ids, images_dir, out, False, workers, observer=observe,
+        record, stats, _ = predict_with_workers(options, ids, images_dir, out, False, workers, observer=observe,
                                           progress=False)
     wall = time.perf_counter() - start
     load.add(before, snapshot())
     workers_cores = (_children_cpu_s() - children_before) / wall  # our workers, not "other" load
+    peaks = [w.get("peak_rss_mb") for w in record.get("scale_out", {}).get("worker_info", [])]
     others = load.as_dict()["other_busy_cores"]
     assert stats.images_predicted == len(ids) and not stats.failed
     steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and not on_ray else float("nan")
     return {"total": len(ids) / wall, "steady": steady, "wall_s": wall, "loadavg": os.getloadavg()[0],
             "others": None if others is None else max(0.0, others - workers_cores),
-            "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            "worker_rss_mb": max((p for p in peaks if p is not None), default=None)}
 
 
 def _start_ray(num_cpus: int) -> float:
@@ -164,8 +166,9 @@ def main() -> int:
             print(f"{preset} {split}: median total ratio {statistics.median(ratios):.3f}")
     if ray_start_s is not None:
         _print_ray(ray_start_s, ray_pairs)
-    print(f"peak RSS: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
-          f"largest worker {max(g['child_rss_mb'] for *_, g in rows):.0f} MB")
+    worker_peaks = [g["worker_rss_mb"] for *_, g in rows if g["worker_rss_mb"] is not None]
+    print(f"peak RSS (VmHWM): this process {peak_rss_mb()} MB (it holds the bare-inference model too), "
+          f"largest worker {max(worker_peaks, default=float('nan')):.0f} MB")
     return 0
 
 

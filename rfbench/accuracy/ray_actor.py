@@ -95,7 +95,10 @@ class ShardWorker:
             failed = [(i, reason.replace(str(images_dir), self.images_dir)) for i, reason in stats.failed]
             files = {i: prediction_path(pred_dir, i).read_bytes() for i in image_ids
                      if i not in dict(failed)}
-        return {"files": files, "failed": failed, "infer_s": stats.infer_s}
+        from rfbench.accuracy.workers import peak_rss_mb
+
+        return {"files": files, "failed": failed, "infer_s": stats.infer_s, "peak_rss_mb": peak_rss_mb(),
+                "pid": os.getpid(), "host": self.info["host"]}
 
 
 def versions_of(info: dict[str, Any]) -> dict[str, Any]:

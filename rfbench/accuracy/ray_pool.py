@@ -277,6 +277,9 @@ class RayPool:
             self.counts[image_id] = int(data.split(b"\n", 2)[1])
         self.failed.update(dict(result["failed"]))
         stats.infer_s += result["infer_s"]
+        for info in self.infos:  # the actor's record keeps its peak memory so far
+            if (info.get("pid"), info.get("host")) == (result.get("pid"), result.get("host")):
+                info["peak_rss_mb"] = result.get("peak_rss_mb")
         book.finished(shard.index)
         bar.update(len(shard.image_ids))
         slot.shard = None

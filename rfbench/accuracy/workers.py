@@ -197,7 +197,19 @@ def worker_main(conn: Connection, setup: WorkerSetup, slot: int = 0) -> None:
             except Exception as exc:  # noqa: BLE001 -- process boundary: the parent reports it
                 conn.send(("fatal", index, f"{type(exc).__name__}: {exc}"))
                 return
-            conn.send(("done", index, {"failed": stats.failed, "infer_s": stats.infer_s}))
+            conn.send(("done", index, {"failed": stats.failed, "infer_s": stats.infer_s,
+                                       "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB (``VmHWM``: since its ``exec``; getrusage's
+    maxrss would also count the parent's memory copied by the fork before it), None off Linux."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            line = next(line for line in handle if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return round(int(line.split()[1]) / 1024, 1)
 
 
 def _exit_now() -> None:
@@ -329,6 +341,9 @@ class LocalPool:
             worker.shard = None
             stats.infer_s += payload["infer_s"]
             failed.update(dict(payload["failed"]))
+            for info in self.infos:  # the worker's record keeps its peak memory so far
+                if info.get("pid") == worker.process.pid:
+                    info["peak_rss_mb"] = payload["peak_rss_mb"]
         self._notify(kind, {"pid": worker.process.pid, "shard": index, "payload": payload})
         if worker.ready and worker.shard is None and not worker.released and worker.process.is_alive():
             self._assign(worker, book)

@@ -149,7 +149,7 @@ class ScaleOut(Part):
     max_attempts_per_shard: int
     retries: list[dict[str, Any]]  # one entry per shard started again after a worker died
     worker_starts: int  # processes started (local) or actor starts, restarts included (ray)
-    worker_info: list[dict[str, Any]]  # per worker: pid, host, CPU, rfbench and runtime versions
+    worker_info: list[dict[str, Any]]  # per worker: pid, host, CPU, versions, cores, peak_rss_mb
     address: str | None = None  # ray: "local" (started for the run) or the cluster address joined
     nodes: int | None = None  # ray: alive nodes of the cluster
     ship_images: bool | None = None  # ray: image bytes sent through the object store
