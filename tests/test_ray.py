@@ -187,3 +187,38 @@ def test_ship_images_without_ray_is_a_one_line_error(capsys, tmp_path, wider_min
     code = main(eval_args(wider_mini, val_gt_dir, models_dir, tmp_path / "o", "--ship-images"))
     err = capsys.readouterr().err
     assert code == 2 and "--ship-images needs --ray" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_sweep_on_ray_evals_on_actors_and_times_every_cell_on_one_node(ray_cluster, capsys, tmp_path, wider_mini,
+                                                                        val_gt_dir, models_dir):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--model", str(models_dir / "retinaface-mnet025-640.onnx"), "--runtime",
+            "openvino,onnxruntime", "--precision", "f32", "--data-root", str(wider_mini), "--gt-mat-dir",
+            str(val_gt_dir), "--protocol", "omz", "--iterations", "3", "--min-time", "0",
+            "--min-iterations", "3", "--out", str(out), "--ray", "--workers", "2"]
+    assert main(argv) == 0, capsys.readouterr().err
+    record = json.loads((out / "results.json").read_text())
+    assert record["complete"] and record["settings"]["ray"]["address"] == "existing connection"
+    assert record["settings"]["ray"]["nodes"] == 1
+    for cell in record["cells"]:
+        assert cell["status"] == "done", cell
+        folder = out / "cells" / cell["key"]
+        scale = json.loads((folder / "eval" / "results.json").read_text())["scale_out"]
+        assert (scale["mode"], scale["workers"]) == ("ray", 2)
+        latency = json.loads((folder / "latency.json").read_text())
+        assert latency["node"]["host"] == socket.gethostname() and latency["iterations"] == 3
+        assert sorted(latency["interleaved_with"]) == sorted(c["key"] for c in record["cells"])
+    # the same cells' APs as a plain sweep of one process
+    plain = tmp_path / "plain"
+    assert main([*argv[:argv.index("--out")], "--out", str(plain)]) == 0
+    alone = json.loads((plain / "results.json").read_text())
+    assert [c["aps"] for c in alone["cells"]] == [c["aps"] for c in record["cells"]]
+    assert alone["settings"]["ray"] is None
+
+
+def test_sweep_ray_options_need_ray(capsys, tmp_path, models_dir):
+    code = main(["sweep", "--model", str(models_dir / "retinaface-mnet025-640.onnx"), "--workers", "2",
+                 "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 2 and "need --ray" in err and len(err.strip().splitlines()) == 1

@@ -29,6 +29,7 @@ EPILOG = """\
 examples:
   rfbench sweep --model r50.onnx,m.xml --runtime openvino,onnxruntime --precision f32,bf16,int8
   rfbench sweep --config sweep.toml --out reports/sweep-1
+  rfbench sweep --model r50.onnx --precision f32,int8 --ray head-node:6379
 
 TOML: models = [...], runtimes = [...], precisions = [...], and optional tables
   [data] data_root, gt_mat_dir, limit, protocol, preset
@@ -83,6 +84,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     other.add_argument("--seed", type=int, help="calibration draw seed (default: 0)")
     other.add_argument("--calibration-method", choices=("minmax", "entropy", "percentile"),
                        help="ONNX Runtime int8 calibration (default: minmax)")
+    cluster = parser.add_argument_group("on a Ray cluster (pip install 'rfbench[ray]')")
+    cluster.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                         help="each cell's eval on Ray actors (rfbench eval --ray) and the latency of "
+                         "all cells on one node, holding all its CPUs (recorded per cell); alone: a "
+                         "local Ray cluster started for the sweep; with ADDRESS (host:port, "
+                         "ray://host:port or auto): that cluster, which must see the sweep folder")
+    cluster.add_argument("--ship-images", action="store_true",
+                         help="with --ray: send image bytes through Ray's object store")
+    cluster.add_argument("--workers", type=positive_int, metavar="N",
+                         help="with --ray: actors per cell's eval (default: one per cluster CPU // threads)")
     parser.set_defaults(func=run)
 
 
@@ -113,12 +124,15 @@ def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], li
 
 
 def run(args: argparse.Namespace) -> int:
+    from rfbench.errors import RfbenchError
     from rfbench.results.writer import new_output_dir
     from rfbench.sweep.matrix import build_cells
     from rfbench.sweep.run import options_from_args, run_sweep
     from rfbench.sweep.tradeoff import format_table
 
     args, models, runtimes, precisions = resolve(args)
+    if args.ray is None and (args.ship_images or args.workers):
+        raise RfbenchError("--ship-images and --workers of rfbench sweep need --ray")
     cells = build_cells(models, runtimes, precisions)
     args.out = new_output_dir(args.out, "sweep")
     record = run_sweep(options_from_args(args, cells))

@@ -41,6 +41,7 @@ class SweepSettings(Part):
     latency_min_time_s: Real
     latency_min_iterations: int
     int8_calibration: SweepCalibration
+    ray: dict[str, Any] | None = None  # --ray: address, cluster_start_s, nodes, ship_images
 
 
 class CellLatency(Part):
@@ -66,6 +67,7 @@ class CellLatency(Part):
     precision_effective: str | None
     load: Load
     interleaved_with: list[str]  # cell keys measured in the same rounds
+    node: dict[str, Any] | None = None  # where it was measured: host, cpu, cpus (one node for all)
 
 
 class SweepCell(Part):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from rfbench.errors import RfbenchError
 from rfbench.sweep.matrix import Cell, static_skip_reason
+from rfbench.sweep.on_ray import RayPlacement
 
 if TYPE_CHECKING:
     from rfbench.latency.rules import StopRule
@@ -60,6 +61,7 @@ class SweepOptions:
     subset_size: int = 300
     seed: int = 0
     calibration_method: str = "minmax"
+    ray: RayPlacement | None = None  # --ray: cells' evals and the latency run on a Ray cluster
 
 
 def int8_model(cell: Cell, options: SweepOptions) -> Path:
@@ -87,6 +89,7 @@ def int8_model(cell: Cell, options: SweepOptions) -> Path:
 def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]:
     """``rfbench eval`` of one cell into its folder (reused when done); {"omz/64px": AP, ...}."""
     from rfbench.cli import build_parser
+    from rfbench.sweep.on_ray import eval_arguments
 
     out = options.out / "cells" / cell.key / "eval"
     if not (out / "results.json").is_file():
@@ -96,6 +99,7 @@ def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]
         argv += ["--gt-mat-dir", str(options.gt_mat_dir)] if options.gt_mat_dir else []
         argv += ["--limit", str(options.limit)] if options.limit else []
         argv += ["--precision", cell.precision] if cell.precision != "int8" else []
+        argv += eval_arguments(options.ray) if options.ray else []
         if (out / "run.json").is_file():
             argv.append("--resume")
         args = build_parser().parse_args(argv)
@@ -118,6 +122,7 @@ def stop_rule(options: SweepOptions) -> StopRule:
 def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions) -> dict[str, Any]:
     """Sync latency of every pending cell, interleaved in rounds (each cell gets the whole
     budget); ``{key: CellLatency as a dict, or {"error": reason}}``."""
+    from rfbench.accuracy.ray_actor import describe_host
     from rfbench.latency.loop import measure, verdict
     from rfbench.latency.runner import INTERLEAVE_CHUNKS, LatencyOptions
     from rfbench.latency.session import open_session_adapter, start_session
@@ -126,6 +131,8 @@ def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions)
     from rfbench.results.writer import to_jsonable
 
     rule = stop_rule(options)
+    host = describe_host()
+    node = {"host": host["host"], "cpu": host["cpu"], "cpus": host["cpus"]}
     results: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         sessions = []
@@ -153,6 +160,7 @@ def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions)
                 "interrupted": run.interrupted, "valid": valid, "invalid_reason": reason,
                 "precision_effective": adapter.describe()["effective"].get("precision"),
                 "load": run.load.as_dict(), "interleaved_with": [c.key for c, _, _ in sessions],
+                "node": node,
             })).model_dump(mode="json")
     return results
 
@@ -164,7 +172,22 @@ def _model_size(model: Path) -> int:
 
 
 def run_sweep(options: SweepOptions) -> SweepRecord:
-    """Every cell of ``options``; returns the sweep record (also written to results.json)."""
+    """Every cell of ``options``; returns the sweep record (also written to results.json).
+
+    With ``options.ray`` one Ray connection serves the whole sweep (:mod:`rfbench.sweep.on_ray`).
+    """
+    if options.ray is None:
+        return _run_cells(options, None)
+    from rfbench.sweep.on_ray import connect_sweep
+
+    session = connect_sweep(options.ray)
+    try:
+        return _run_cells(options, session)
+    finally:
+        session.close()
+
+
+def _run_cells(options: SweepOptions, session: Any) -> SweepRecord:
     from rfbench.quantize.output import read_provenance
 
     entries, ready = [], []
@@ -183,19 +206,32 @@ def run_sweep(options: SweepOptions) -> SweepRecord:
             reason = str(exc)
         entry.update(status="skipped" if reason else "pending", reason=reason)
         entries.append(entry)
-    _attach_latency(entries, ready, options)
-    return entries_record(entries, options)
+    _attach_latency(entries, ready, options, session)
+    ray_settings = None
+    if session is not None:
+        ray_settings = {"address": session.address, "cluster_start_s": session.start_s,
+                        "nodes": sum(1 for n in session.ray.nodes() if n.get("Alive")),
+                        "ship_images": options.ray.ship_images if options.ray else False}
+    return entries_record(entries, options, ray_settings)
 
 
 def _attach_latency(entries: list[dict[str, Any]], ready: Sequence[tuple[Cell, Path]],
-                    options: SweepOptions) -> None:
+                    options: SweepOptions, session: Any = None) -> None:
     from rfbench.results.writer import atomic_write_text, to_jsonable
 
     def path(cell: Cell) -> Path:
         return options.out / "cells" / cell.key / "latency.json"
 
     pending = [(c, m) for c, m in ready if not path(c).is_file()]
-    for key, result in measure_latency(pending, options).items():
+    if session is not None and pending:
+        from rfbench.sweep.on_ray import LATENCY_START_TIMEOUT_S, measure_latency_on_ray
+
+        per_cell_s = max(60.0, 3 * (options.latency_time_s or 200.0))
+        measured = measure_latency_on_ray(session.ray, pending, options,
+                                          LATENCY_START_TIMEOUT_S + per_cell_s * len(pending))
+    else:
+        measured = measure_latency(pending, options)
+    for key, result in measured.items():
         if "error" not in result and not result["interrupted"]:
             cell = next(c for c, _ in pending if c.key == key)
             atomic_write_text(path(cell), json.dumps(to_jsonable(result), indent=2) + "\n")
@@ -227,7 +263,8 @@ def read_cell_latency(path: Path) -> CellLatency:
                            "the cell again") from exc
 
 
-def entries_record(entries: list[dict[str, Any]], options: SweepOptions) -> SweepRecord:
+def entries_record(entries: list[dict[str, Any]], options: SweepOptions,
+                   ray_settings: dict[str, Any] | None = None) -> SweepRecord:
     """The sweep record (kind "sweep"): results.json, results.csv (trade-off rows), tradeoff.png."""
     from rfbench.report.sweep_page import write_sweep_page
     from rfbench.results.record import record_header
@@ -246,7 +283,8 @@ def entries_record(entries: list[dict[str, Any]], options: SweepOptions) -> Swee
                   "latency_min_time_s": options.latency_min_time_s,
                   "latency_min_iterations": options.latency_min_iterations,
                   "int8_calibration": {"subset_size": options.subset_size, "seed": options.seed,
-                                       "ort_calibration_method": options.calibration_method}},
+                                       "ort_calibration_method": options.calibration_method},
+                  "ray": ray_settings},
         cells=entries, skipped=[e for e in entries if e["status"] == "skipped"],
         tradeoff=rows, complete=all(e["status"] != "pending" for e in entries),
     )
@@ -262,4 +300,6 @@ def options_from_args(args: argparse.Namespace, cells: Sequence[Cell]) -> SweepO
         limit=args.limit, protocol=args.protocol, preset=args.preset,
         latency_time_s=args.time, latency_iterations=args.iterations,
         latency_min_time_s=args.min_time, latency_min_iterations=args.min_iterations,
-        subset_size=args.subset_size, seed=args.seed, calibration_method=args.calibration_method)
+        subset_size=args.subset_size, seed=args.seed, calibration_method=args.calibration_method,
+        ray=None if args.ray is None else RayPlacement(None if args.ray == "local" else args.ray,
+                                                       args.ship_images, args.workers))
