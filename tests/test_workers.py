@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -179,3 +181,19 @@ def test_zero_workers_is_a_one_line_error(capsys, tmp_path, wider_mini, val_gt_d
                  "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "--workers must be at least 1" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_workers_that_die_while_starting_stop_the_run_soon(tmp_path, twenty_images, models_dir):
+    # a script without the ``if __name__ == "__main__"`` guard: every spawned worker dies at start
+    images, ids = twenty_images
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from rfbench.accuracy.model_run import ModelRunOptions\n"
+        "from rfbench.accuracy.workers import predict_with_workers\n"
+        f"predict_with_workers(ModelRunOptions(Path({str(models_dir / 'retinaface-mnet025-640.onnx')!r}), "
+        f"threads=1), {ids!r}, Path({str(images)!r}), Path({str(tmp_path / 'out')!r}), False, 2, progress=False)\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "worker processes die while starting" in result.stderr and "4 started, none ready" in result.stderr

@@ -12,6 +12,7 @@ import os
 import platform
 import socket
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ class ShardWorker:
 
     def __init__(self, options: ModelRunOptions, images_dir: str, ship_images: bool) -> None:
         from rfbench.accuracy.model_run import open_model
+        from rfbench.accuracy.pipeline import warm_up_kernels
         from rfbench.accuracy.placement import place_this_process
 
         self.info = describe_host()
@@ -60,7 +62,8 @@ class ShardWorker:
             return
         self.options = options
         self.info.update(place_this_process(None, options.runtime))  # its node's other actors: unknown
-        self.adapter, self.spec, self.preset = open_model(options)
+        threading.Thread(target=warm_up_kernels, name="rfbench-kernels", daemon=True).start()
+        self.adapter, self.spec, self.preset = open_model(options)  # numba's cache loads meanwhile
         describe = self.adapter.describe()
         self.info.update(threads=describe["effective"].get("threads"), runtime=describe["runtime"],
                          runtime_version=describe["runtime_version"])

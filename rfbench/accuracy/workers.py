@@ -367,6 +367,9 @@ class LocalPool:
         if worker.shard is not None:
             book.lost(worker.shard, reason)  # raises when the shard is out of attempts
         elif not worker.ready:
+            if not self.infos and self.starts >= 2 * self.size:  # none has ever started: it won't
+                raise RfbenchError(f"worker processes die while starting ({reason}; {self.starts} "
+                                   "started, none ready); stopping")
             log.warning("a worker died while opening the model (%s)", reason)
         if not book.complete and (book.queue or not self.workers):
             self._start(worker.slot)  # the replacement takes the lost worker's cores
