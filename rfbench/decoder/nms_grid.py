@@ -12,8 +12,9 @@ without fast-math or contraction into fused multiply-adds, so every IoU equals n
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from rfbench.compiled import numba
 
 _CELL_FACTOR = 0.5  # grid cell size relative to the mean search radius
 _CELLS_PER_BOX = 4.0  # at most this many grid cells per box

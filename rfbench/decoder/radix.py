@@ -12,8 +12,9 @@ is the same for every key is skipped.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from rfbench.compiled import numba
 
 
 @numba.njit(cache=True, nogil=True)
