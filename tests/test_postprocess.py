@@ -173,3 +173,16 @@ def test_omz_b_cuts_to_750_before_nms():
     got = postprocess([det], get_preset("omz", "B"), ImageTransform(1.0, 1.0))
     np.testing.assert_array_equal(got.scores, np.sort(scores)[::-1][:750])
     np.testing.assert_array_equal(got.boxes, boxes[np.argsort(-scores)[:750]])
+
+
+def test_detections_take_by_index_mask_and_nothing():
+    from rfbench.decoder.detections import Detections
+
+    dets = Detections(np.arange(12.0).reshape(3, 4), np.array([0.1, 0.5, 0.9]), np.arange(30.0).reshape(3, 5, 2))
+    picked = dets.take([2, 0])
+    np.testing.assert_array_equal(picked.boxes, dets.boxes[[2, 0]])
+    np.testing.assert_array_equal(picked.landmarks, dets.landmarks[[2, 0]])
+    masked = dets.take(dets.scores > 0.3)
+    np.testing.assert_array_equal(masked.scores, [0.5, 0.9])
+    none = dets.take([])
+    assert len(none) == 0 and none.boxes.shape == (0, 4) and none.landmarks.shape == (0, 5, 2)

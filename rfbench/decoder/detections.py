@@ -37,4 +37,6 @@ class Detections:
         index = np.asarray(index)
         if index.dtype == bool:
             index = np.flatnonzero(index)
+        elif index.size == 0:
+            index = index.astype(np.intp)  # [] is a float array for numpy
         return Detections(*(np.take(a, index, axis=0) for a in (self.boxes, self.scores, self.landmarks)))
