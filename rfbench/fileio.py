@@ -3,8 +3,8 @@
 A file written with :func:`atomic_file` (or its text/bytes/copy shorthands) appears under its
 final name only once complete: the data goes to a temporary file in the same folder, created
 with the usual file mode (``0o666`` minus the umask; ``mkstemp`` would leave ``0o600``), and is
-then moved over the target with ``os.replace``. A reader never sees a partial file; on any error the
-temporary file is removed and the target is left as it was.
+then moved over the target with ``os.replace``. A reader never sees a partial file; on any
+error the temporary file is removed and the target is left as it was.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from rfbench.wider.predictions import prediction_path, write_prediction_file
 log = logging.getLogger(__name__)
 
 PREFETCH = 3  # images read ahead of inference
+WRITE_BACKLOG = 3  # inference results waiting for post-processing
 _SLOW_WARM_UP_S = 2.0
 
 
@@ -51,7 +52,6 @@ def warm_up_kernels() -> float:
     if took > _SLOW_WARM_UP_S:
         log.info("compiled the decoder's numba kernels in %.1f s (once per machine: numba caches them)", took)
     return took
-WRITE_BACKLOG = 3  # inference results waiting for post-processing
 
 
 @dataclass

@@ -2,15 +2,14 @@
 
 OpenVINO's CPU plugin pins its inference threads to cores (``ENABLE_CPU_PINNING``, on by default
 on Linux) counting from the first core of the process's affinity mask, so two worker processes
-of one thread each both run on core 0: measured here, two such processes of the MobileNet
-fixture gave 13.3 + 13.8 img/s together, the rate of one core (``benchmarks/bench_workers.py``
-shows the eval figure). So:
+of one thread each both run on core 0: two such processes of the MobileNet fixture gave
+12.8 + 13.0 img/s together, the rate of one core (``benchmarks/bench_pinning.py``). So:
 
 * a local worker whose slice fits (``workers x threads <= usable cores``) gets its own cores
-  (``os.sched_setaffinity``), and OpenVINO pins inside them: 24.5 + 24.4 img/s;
+  (``os.sched_setaffinity``), and OpenVINO pins inside them: 23.4 + 26.6 img/s;
 * otherwise (more threads than cores, a Ray actor that cannot know which cores its node's other
   actors took) OpenVINO's pinning is turned off on the process's shared ``Core``, leaving the
-  placement to the OS (25.8 + 21.2 img/s).
+  placement to the OS (24.9 + 24.5 img/s).
 
 What was done goes into the worker's record (``cpu_affinity``, ``cpu_pinning``).
 """
@@ -19,8 +18,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rfbench.accuracy.model_run import ModelRunOptions
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +54,15 @@ def place_this_process(cores: Sequence[int] | None, runtime: str | None) -> dict
         placed["cpu_pinning"] = False
     log.debug("worker placement: %s", placed)
     return placed
+
+
+def open_placed(options: ModelRunOptions, cores: Sequence[int] | None) -> tuple[dict[str, Any], tuple]:
+    """A worker's start: :func:`place_this_process`, then the model opened while numba's cached
+    kernels load in a thread (~1 s of a ~3 s start). Returns (what ``place_this_process``
+    returns, :func:`rfbench.accuracy.model_run.open_model`'s (adapter, spec, preset))."""
+    from rfbench.accuracy.model_run import open_model
+    from rfbench.accuracy.pipeline import warm_up_kernels
+
+    placed = place_this_process(cores, options.runtime)
+    threading.Thread(target=warm_up_kernels, name="rfbench-kernels", daemon=True).start()
+    return placed, open_model(options)

@@ -12,7 +12,6 @@ import os
 import platform
 import socket
 import tempfile
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +45,7 @@ class ShardWorker:
     """A Ray actor's state: the model opened once; one shard predicted per call."""
 
     def __init__(self, options: ModelRunOptions, images_dir: str, ship_images: bool) -> None:
-        from rfbench.accuracy.model_run import open_model
-        from rfbench.accuracy.pipeline import warm_up_kernels
-        from rfbench.accuracy.placement import place_this_process
+        from rfbench.accuracy.placement import open_placed
 
         self.info = describe_host()
         self.images_dir, self.ship_images = images_dir, ship_images
@@ -61,9 +58,8 @@ class ShardWorker:
             self.problem = f"worker on host {self.info['host']} cannot see the model: {options.model}"
             return
         self.options = options
-        self.info.update(place_this_process(None, options.runtime))  # its node's other actors: unknown
-        threading.Thread(target=warm_up_kernels, name="rfbench-kernels", daemon=True).start()
-        self.adapter, self.spec, self.preset = open_model(options)  # numba's cache loads meanwhile
+        placed, (self.adapter, self.spec, self.preset) = open_placed(options, None)  # no slice: its
+        self.info.update(placed)  # node's other actors' cores are unknown
         describe = self.adapter.describe()
         self.info.update(threads=describe["effective"].get("threads"), runtime=describe["runtime"],
                          runtime_version=describe["runtime_version"])
@@ -100,8 +96,7 @@ class ShardWorker:
                      if i not in dict(failed)}
         from rfbench.accuracy.workers import peak_rss_mb
 
-        return {"files": files, "failed": failed, "infer_s": stats.infer_s, "peak_rss_mb": peak_rss_mb(),
-                "pid": os.getpid(), "host": self.info["host"]}
+        return {"files": files, "failed": failed, "infer_s": stats.infer_s, "peak_rss_mb": peak_rss_mb()}
 
 
 def versions_of(info: dict[str, Any]) -> dict[str, Any]:

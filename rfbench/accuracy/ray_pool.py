@@ -174,6 +174,7 @@ class _Slot:
     shard: Shard | None = None
     since: float = 0.0
     ready: bool = False
+    info: dict[str, Any] | None = None  # the actor's entry of scale_out.worker_info (from "ready")
 
 
 class RayPool:
@@ -260,7 +261,7 @@ class RayPool:
         if info.get("problem"):
             raise RfbenchError(info["problem"])
         check_versions(info, self.driver)
-        slot.ready = True
+        slot.ready, slot.info = True, info
         self.infos.append(info)
         self._notify("ready", {"actor": slot.actor, "payload": info})
 
@@ -277,9 +278,8 @@ class RayPool:
             self.counts[image_id] = int(data.split(b"\n", 2)[1])
         self.failed.update(dict(result["failed"]))
         stats.infer_s += result["infer_s"]
-        for info in self.infos:  # the actor's record keeps its peak memory so far
-            if (info.get("pid"), info.get("host")) == (result.get("pid"), result.get("host")):
-                info["peak_rss_mb"] = result.get("peak_rss_mb")
+        if slot.info is not None:  # the actor's record keeps its peak memory so far
+            slot.info["peak_rss_mb"] = result["peak_rss_mb"]
         book.finished(shard.index)
         bar.update(len(shard.image_ids))
         slot.shard = None

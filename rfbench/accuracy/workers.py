@@ -23,7 +23,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -165,15 +164,12 @@ def worker_main(conn: Connection, setup: WorkerSetup, slot: int = 0) -> None:
     then predict the shards the parent sends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     signal.signal(signal.SIGTERM, _leave)
-    from rfbench.accuracy.model_run import open_model, prediction_runner
-    from rfbench.accuracy.pipeline import warm_up_kernels
-    from rfbench.accuracy.placement import place_this_process
+    from rfbench.accuracy.model_run import prediction_runner
+    from rfbench.accuracy.placement import open_placed
 
-    try:
-        placed = place_this_process(setup.core_slices[slot] if setup.core_slices else None,
-                                    setup.options.runtime)  # before any other thread starts
-        threading.Thread(target=warm_up_kernels, name="rfbench-kernels", daemon=True).start()
-        adapter, spec, preset = open_model(setup.options)  # numba's cache loads meanwhile
+    try:  # placed first, from the main thread: the threads started later inherit the cores
+        placed, (adapter, spec, preset) = open_placed(
+            setup.options, setup.core_slices[slot] if setup.core_slices else None)
     except Exception as exc:  # noqa: BLE001 -- process boundary: the parent reports it
         conn.send(("fatal", None, f"worker could not open the model: {exc}"))
         return
@@ -233,6 +229,7 @@ class _Worker:
     started: float
     slot: int  # which core slice (WorkerSetup.core_slices) it runs on
     released: bool = False  # told to stop: no shard was left for it
+    info: dict[str, Any] | None = None  # its entry of scale_out.worker_info (from "ready")
     shard: int | None = None
     ready: bool = False
     last_heard: float = field(default_factory=time.monotonic)
@@ -327,7 +324,7 @@ class LocalPool:
             where = f" ({book.shards[index].name})" if index is not None else ""
             raise RfbenchError(f"{payload}{where}")
         if kind == "ready":
-            worker.ready = True
+            worker.ready, worker.info = True, payload
             self.infos.append(payload)
         elif kind == "image":
             image_id, n = payload
@@ -341,9 +338,8 @@ class LocalPool:
             worker.shard = None
             stats.infer_s += payload["infer_s"]
             failed.update(dict(payload["failed"]))
-            for info in self.infos:  # the worker's record keeps its peak memory so far
-                if info.get("pid") == worker.process.pid:
-                    info["peak_rss_mb"] = payload["peak_rss_mb"]
+            if worker.info is not None:  # its record keeps its peak memory so far
+                worker.info["peak_rss_mb"] = payload["peak_rss_mb"]
         self._notify(kind, {"pid": worker.process.pid, "shard": index, "payload": payload})
         if worker.ready and worker.shard is None and not worker.released and worker.process.is_alive():
             self._assign(worker, book)

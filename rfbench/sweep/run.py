@@ -208,10 +208,10 @@ def _run_cells(options: SweepOptions, session: Any) -> SweepRecord:
         entries.append(entry)
     _attach_latency(entries, ready, options, session)
     ray_settings = None
-    if session is not None:
+    if session is not None and options.ray is not None:
         ray_settings = {"address": session.address, "cluster_start_s": session.start_s,
                         "nodes": sum(1 for n in session.ray.nodes() if n.get("Alive")),
-                        "ship_images": options.ray.ship_images if options.ray else False}
+                        "ship_images": options.ray.ship_images}
     return entries_record(entries, options, ray_settings)
 
 
