@@ -16,7 +16,7 @@ import pytest
 from real_inputs import PARADE as IMAGE
 
 from rfbench.decoder.anchors import anchors_a, base_anchors_a, priors_b
-from rfbench.decoder.decode import decode_outputs
+from rfbench.decoder.decode import ScoreFloor, decode_outputs
 from rfbench.decoder.layout import OutputLayout, resolve_layout
 from rfbench.errors import RfbenchError
 
@@ -289,3 +289,33 @@ def test_omzlayout_as_a_equals_640_as_b(real_outputs):
         np.testing.assert_allclose(det.landmarks[ia], b.landmarks[ib], rtol=0, atol=1e-3)
         np.testing.assert_array_equal(det.scores[ia], b.scores[ib])
     assert b.scores.max() > 0.9  # a real face is in there
+
+
+def _assert_floor_selects_rows(outputs: dict, input_hw: tuple[int, int], floor: ScoreFloor) -> int:
+    """Decoding with ``floor`` gives, bit for bit, the rows of the full decode that pass it
+    (selected here by hand, in order); returns how many rows passed."""
+    layout = resolve_layout({k: v.shape for k, v in outputs.items()})
+    full = decode_outputs(outputs, layout, input_hw)
+    floored = decode_outputs(outputs, layout, input_hw, floor)
+    passed = 0
+    for whole, part in zip(full, floored, strict=True):
+        keep = [i for i, v in enumerate(whole.scores.tolist())
+                if (v >= floor.threshold if floor.inclusive else v > floor.threshold)]
+        passed += len(keep)
+        for name in ("boxes", "scores", "landmarks"):
+            assert getattr(part, name).tobytes() == getattr(whole, name)[keep].tobytes(), name
+    return passed
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+def test_score_floor_decodes_exactly_the_rows_that_pass(inclusive, real_outputs):
+    at = float(np.float32(0.3))  # a float32 score can equal it: >= and > differ there
+    rng = np.random.default_rng(5)
+    a_out, _ = encode_a(rng, (96, 160))
+    b_out, _ = encode_b(rng, (96, 160))
+    for out, name in ((a_out, "face_rpn_cls_prob_reshape_stride8"), (b_out, "conf")):
+        scores = out[name][0, 2:] if name.startswith("face") else out[name][0, :, 1]
+        scores[...] = rng.choice(np.float32([0.0, 0.01, at, 0.31, 0.9]), size=scores.shape)
+        assert 0 < _assert_floor_selects_rows(out, (96, 160), ScoreFloor(at, inclusive))
+    for out in real_outputs.values():  # the real models on a real image: all but ~800 of 16,800 drop out
+        assert 0 < _assert_floor_selects_rows(out, (640, 640), ScoreFloor(0.02, inclusive)) < 16800

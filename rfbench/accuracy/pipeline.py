@@ -21,7 +21,7 @@ import numpy as np
 from rfbench.accuracy.landmarks import landmarks_dir_for, write_landmarks_file
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.finite import check_finite_outputs
-from rfbench.decoder.postprocess import postprocess, submission_xywhs
+from rfbench.decoder.postprocess import postprocess, score_floor, submission_xywhs
 from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preprocess, read_image
 from rfbench.decoder.sizing import ImageSizer
 from rfbench.models.spec import ModelSpec
@@ -126,7 +126,7 @@ class PredictionRun:
         """Decode, post-process and write one image's detections (writer thread)."""
         network_hw = transform.network_hw or self.spec.input.hw  # size policy hook: per image
         assert network_hw is not None
-        levels = decode_outputs(outputs, self.spec.layout, network_hw)
+        levels = decode_outputs(outputs, self.spec.layout, network_hw, score_floor(self.preset))
         dets = postprocess(levels, self.preset, transform)
         write_prediction_file(self.pred_dir, image_id, submission_xywhs(dets, self.preset))
         write_landmarks_file(landmarks_dir_for(self.pred_dir), image_id, dets)  # for the report

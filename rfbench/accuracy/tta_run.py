@@ -18,7 +18,7 @@ from rfbench.accuracy.pipeline import PredictionRun, Prepared
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.detections import Detections
 from rfbench.decoder.nms import nms
-from rfbench.decoder.postprocess import PostprocessPreset, candidates, submission_xywhs
+from rfbench.decoder.postprocess import PostprocessPreset, candidates, score_floor, submission_xywhs
 from rfbench.decoder.preprocess import ImageTransform, preprocess_scaled
 from rfbench.decoder.sizing import SizePolicy, SizeTally, canvas_hw, resized_hw
 from rfbench.decoder.tta import TtaPlan, flip_offset, merge_views
@@ -77,7 +77,7 @@ class TtaPredictionRun(PredictionRun):
         for i, (view_transform, flipped, resized_w) in enumerate(transform):
             out = outputs[i]
             assert view_transform.network_hw is not None
-            levels = decode_outputs(out, self.spec.layout, view_transform.network_hw)
+            levels = decode_outputs(out, self.spec.layout, view_transform.network_hw, score_floor(self.preset))
             unflip = (resized_w - offset) if flipped else None
             views.append(candidates(levels, self.preset, view_transform, unflip))
         dets = merge_views(views, self.plan, self._nms)

@@ -98,40 +98,33 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
                          observer: Observer | None = None, progress: bool = True) -> tuple[dict[str, Any], PipelineStats, Path]:
     """The prediction run over ``workers`` processes; returns what ``predict`` returns.
 
-    The model is opened here once (settings, fingerprint, record; then closed) and once in
-    every worker. ``observer(event, info)`` sees the pool's events (tests kill a worker with it).
+    The workers are started first; while they open the model, it is opened here once too
+    (settings, fingerprint, record; then closed), so the two overlap. Shards go out only after
+    the folder is checked. ``observer(event, info)`` sees the pool's events (tests kill a
+    worker with it).
     """
-    from rfbench.accuracy.model_run import (
-        input_feed_dtype,
-        open_model,
-        prepare_output,
-        run_fields,
-        run_fingerprint,
-    )
-    from rfbench.accuracy.pipeline import PredictionRun
+    from rfbench.accuracy.model_run import PREDICTIONS_DIR
     from rfbench.accuracy.placement import core_slices
-    from rfbench.models.files import model_sha256
+    from rfbench.wider.predictions import prediction_path
 
     plan_workers(workers, len(image_ids) or 1)
     cores = usable_cores()
     threads_source = "--threads" if options.threads else "cores // workers"
     options = replace(options, threads=options.threads or max(1, cores // workers))
-    adapter, spec, preset = open_model(options)
-    with adapter:
-        if spec.input.per_image or (options.tta is not None and options.tta.active):
-            raise RfbenchError(f"--workers {workers} runs at one fixed input size: per-image sizes "
-                               "(--input-size native or SHORT:LONG) and --scales/--flip need --workers 1")
-        input_feed_dtype(spec, adapter.inputs)  # an input type rfbench cannot feed: refused here
-        sha256 = model_sha256(spec.path)
-        pred_dir = prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
-        record = run_fields(options, spec, adapter, preset, sha256)
-    todo = PredictionRun(adapter.infer, spec, preset, options.resize, images_dir, pred_dir).pending(image_ids)
+    pred_dir = Path(out_dir) / PREDICTIONS_DIR  # what prepare_output checks and creates
+    todo = [i for i in image_ids if not prediction_path(pred_dir, i).is_file()]
     workers = plan_workers(workers, len(todo)) if todo else workers
     kwargs = {} if shards_per_worker is None else {"shards_per_worker": shards_per_worker}
     book = ShardBook(make_shards(todo, workers, **kwargs))
     slices = core_slices(workers, options.threads or 1)
     pool = LocalPool(WorkerSetup(options, Path(images_dir), pred_dir,
                                  None if slices is None else tuple(slices)), workers, observer)
+    try:
+        pool.start(book)
+        record = _open_and_check(options, workers, out_dir, resume)
+    except BaseException:
+        pool.stop_all()
+        raise
     stats = pool.run(book, todo, progress)
     stats.images_total, stats.images_resumed = len(image_ids), len(image_ids) - len(todo)
     record["scale_out"] = {
@@ -157,6 +150,30 @@ class WorkerSetup:
 
 def _leave(signum: int, frame: object) -> None:
     sys.exit(128 + signum)  # unwinds: started prediction files are finished or removed
+
+
+def _open_and_check(options: ModelRunOptions, workers: int, out_dir: Path, resume: bool) -> dict[str, Any]:
+    """Open the model here (then close it): refuse what workers cannot run, check or create the
+    run's folder (:func:`~rfbench.accuracy.model_run.prepare_output`); returns the record's
+    model/runtime/preset fields."""
+    from rfbench.accuracy.model_run import (
+        input_feed_dtype,
+        open_model,
+        prepare_output,
+        run_fields,
+        run_fingerprint,
+    )
+    from rfbench.models.files import model_sha256
+
+    adapter, spec, preset = open_model(options)
+    with adapter:
+        if spec.input.per_image or (options.tta is not None and options.tta.active):
+            raise RfbenchError(f"--workers {workers} runs at one fixed input size: per-image sizes "
+                               "(--input-size native or SHORT:LONG) and --scales/--flip need --workers 1")
+        input_feed_dtype(spec, adapter.inputs)  # an input type rfbench cannot feed: refused here
+        sha256 = model_sha256(spec.path)
+        prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
+        return run_fields(options, spec, adapter, preset, sha256)
 
 
 def worker_main(conn: Connection, setup: WorkerSetup, slot: int = 0) -> None:
@@ -257,17 +274,16 @@ class LocalPool:
         counts: dict[str, int] = {}
         failed: dict[str, str] = {}
         seen: set[str] = set()
-        self.max_starts = self.size + len(book.shards) * book.max_attempts
         start = time.perf_counter()
         bar = tqdm(total=len(todo), unit="img", desc=f"eval ({self.size} workers)",
                    disable=None if progress else True)
         try:
-            for slot in range(min(self.size, len(book.shards))):
-                self._start(slot)
+            if not self.workers:
+                self.start(book)
             while not book.complete:
                 self._step(book, stats, counts, failed, seen, bar)
         finally:
-            self._stop_all()
+            self.stop_all()
             bar.close()
             stats.wall_s = time.perf_counter() - start
         for image_id in todo:  # written by a worker that died before reporting it
@@ -276,6 +292,13 @@ class LocalPool:
         stats.images_predicted, stats.num_detections = len(counts), sum(counts.values())
         stats.failed = [(i, failed[i]) for i in todo if i in failed]  # GT order, as in one process
         return stats
+
+    def start(self, book: ShardBook) -> None:
+        """Start a worker per slot, as many as ``book`` has shards; they open the model and wait
+        for shards (replacements included, at most size + shards x attempts starts)."""
+        self.max_starts = self.size + len(book.shards) * book.max_attempts
+        for slot in range(min(self.size, len(book.shards))):
+            self._start(slot)
 
     def _start(self, slot: int) -> None:
         if self.starts >= self.max_starts:
@@ -377,10 +400,13 @@ class LocalPool:
         if self.observer is not None:
             self.observer(event, info)
 
-    def _stop_all(self) -> None:
+    def stop_all(self) -> None:
+        """Stop every worker: 'stop' to an idle one, SIGTERM to a busy one or one still opening
+        the model (it would read 'stop' only when ready), SIGKILL after :data:`STOP_TIMEOUT_S`."""
         for worker in self.workers:
             try:
-                worker.conn.send(("stop", None, None)) if worker.shard is None else worker.process.terminate()
+                worker.conn.send(("stop", None, None)) if worker.ready and worker.shard is None \
+                    else worker.process.terminate()
             except (BrokenPipeError, OSError):
                 worker.process.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT_S

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rfbench.decoder.decode import ScoreFloor
 from rfbench.decoder.detections import Detections
 from rfbench.decoder.nms import nms, score_order
 from rfbench.decoder.preprocess import ImageTransform
@@ -167,6 +168,14 @@ def get_preset(name: str, layout_kind: str) -> PostprocessPreset:
     raise RfbenchError(f"unknown post-processing preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
 
 
+def score_floor(preset: PostprocessPreset) -> ScoreFloor | None:
+    """The preset's score threshold as a decoder floor (None: the preset keeps every score), so
+    that :func:`rfbench.decoder.decode.decode_outputs` computes only the anchors it keeps."""
+    if preset.score_threshold is None:
+        return None
+    return ScoreFloor(float(preset.score_threshold), preset.score_inclusive)
+
+
 def concat(parts: Sequence[Detections]) -> Detections:
     """Detections of several parts, concatenated in order (a single part as it is)."""
     if not parts:
@@ -184,9 +193,9 @@ def _selected_rows(scores: np.ndarray, preset: PostprocessPreset) -> np.ndarray:
     """(K,) ascending row indices passing the score threshold and the ``pre_nms_top_k`` highest
     of those (ties: lower index first)."""
     rows = np.arange(scores.shape[0])
-    if preset.score_threshold is not None:
-        t = preset.score_threshold
-        rows = np.flatnonzero(scores >= t if preset.score_inclusive else scores > t)
+    floor = score_floor(preset)
+    if floor is not None:  # everything passes when the decoder applied it already
+        rows = floor.rows(scores)
     if preset.pre_nms_top_k is not None and rows.size > preset.pre_nms_top_k:
         rows = rows[np.sort(score_order(scores[rows])[: preset.pre_nms_top_k])]
     return rows
