@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from rfbench.accuracy.model_run import ModelRunOptions, predict
 from rfbench.accuracy.shards import MAX_ATTEMPTS, ShardBook, make_shards, plan_workers
-from rfbench.accuracy.workers import predict_with_workers, usable_cores
+from rfbench.accuracy.workers import STOP_TIMEOUT_S, LocalPool, predict_with_workers, usable_cores
 from rfbench.cli import main
 from rfbench.errors import RfbenchError
 
@@ -173,6 +174,27 @@ def test_ctrl_c_stops_all_workers_and_the_folder_resumes(tmp_path, twenty_images
     _, _, ref_dir = predict(options(models_dir), ids, images, tmp_path / "ref", False)
     assert stats.images_resumed == written and stats.images_predicted == 20 - written
     assert tree_bytes(pred_dir) == tree_bytes(ref_dir)
+
+
+def test_folder_refusal_stops_the_workers_started_beside_it(tmp_path, twenty_images, models_dir, monkeypatch):
+    # the workers start while the parent opens the model and checks the folder: a refusal there
+    # is the run's one-line error, at once, and leaves no worker behind (SIGTERM while starting)
+    images, ids = twenty_images
+    predict(options(models_dir), ids[:2], images, tmp_path / "o", False)
+    started = []
+    real_start = LocalPool._start
+
+    def recording_start(pool, slot):
+        real_start(pool, slot)
+        started.append(pool.workers[-1].process)
+
+    monkeypatch.setattr(LocalPool, "_start", recording_start)
+    began = time.monotonic()
+    with pytest.raises(RfbenchError, match="already holds a model run: add --resume") as refused:
+        predict_with_workers(options(models_dir), ids, images, tmp_path / "o", False, 2)
+    assert "\n" not in str(refused.value) and time.monotonic() - began < STOP_TIMEOUT_S
+    assert len(started) == 2 and not any(process.is_alive() for process in started)
+    assert all(process.exitcode is not None for process in started)  # reaped
 
 
 def test_zero_workers_is_a_one_line_error(capsys, tmp_path, wider_mini, val_gt_dir, models_dir):
