@@ -126,6 +126,19 @@ def test_worker_with_other_versions_is_refused(ray_cluster, monkeypatch, tmp_pat
     assert f"rfbench_version {real} (driver: 0.0.0-driver)" in message and "runtime_version" not in message
 
 
+def test_folder_refusal_gives_the_actors_cpus_back(ray_cluster, tmp_path, twenty_images, models_dir):  # noqa: F811
+    # the actors start while the driver checks the folder: its refusal kills them at once, so a
+    # joined cluster (or a sweep's next cell) has its CPUs free again
+    images, ids = twenty_images
+    predict(options(models_dir), ids[:2], images, tmp_path / "o", False)
+    with pytest.raises(RfbenchError, match="already holds a model run: add --resume"):
+        predict_with_ray(options(models_dir), ids, images, tmp_path / "o", False, 2, progress=False)
+    deadline = time.monotonic() + 30
+    while ray_cluster.available_resources().get("CPU", 0) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray_cluster.available_resources().get("CPU", 0) == 4
+
+
 def test_ray_without_the_extra_is_a_one_line_hint(monkeypatch, capsys, tmp_path, wider_mini, val_gt_dir,
                                                   models_dir):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError

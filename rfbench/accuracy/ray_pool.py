@@ -115,10 +115,16 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
     ``address``: None starts a local cluster (this machine's cores); else joined (``auto``,
     ``host:port``, ``ray://host:port``). ``observer(event, info)`` sees the pool's events.
     """
-    from rfbench.accuracy.model_run import open_model, prepare_output, run_fields, run_fingerprint
-    from rfbench.accuracy.pipeline import PredictionRun
+    from rfbench.accuracy.model_run import (
+        PREDICTIONS_DIR,
+        open_model,
+        prepare_output,
+        run_fields,
+        run_fingerprint,
+    )
     from rfbench.accuracy.workers import usable_cores
     from rfbench.models.files import model_sha256
+    from rfbench.wider.predictions import prediction_path
 
     if workers is not None:
         plan_workers(workers, len(image_ids) or 1)
@@ -133,17 +139,23 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         if workers * threads > cluster_cpus:
             raise RfbenchError(f"--ray: {workers} workers x {threads} threads need {workers * threads} "
                                f"CPUs, the cluster has {cluster_cpus}")
-        adapter, spec, preset = open_model(options)
-        with adapter:
-            sha256 = model_sha256(spec.path)
-            pred_dir = prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
-            record = run_fields(options, spec, adapter, preset, sha256)
-            driver = versions_of({"rfbench_version": _rfbench_version(), **adapter.describe()})
-        todo = PredictionRun(adapter.infer, spec, preset, options.resize, images_dir, pred_dir).pending(image_ids)
+        pred_dir = Path(out_dir) / PREDICTIONS_DIR  # what prepare_output checks and creates
+        todo = [i for i in image_ids if not prediction_path(pred_dir, i).is_file()]
         workers = plan_workers(workers, len(todo)) if todo else workers
         kwargs = {} if shards_per_worker is None else {"shards_per_worker": shards_per_worker}
         book = ShardBook(make_shards(todo, workers, **kwargs))
-        pool = RayPool(session.ray, options, Path(images_dir), pred_dir, ship_images, driver, observer)
+        pool = RayPool(session.ray, options, Path(images_dir), pred_dir, ship_images, {}, observer)
+        pool.start(book, workers)  # the actors open the model while the driver does below
+        try:
+            adapter, spec, preset = open_model(options)
+            with adapter:
+                sha256 = model_sha256(spec.path)
+                prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
+                record = run_fields(options, spec, adapter, preset, sha256)
+                pool.driver = versions_of({"rfbench_version": _rfbench_version(), **adapter.describe()})
+        except BaseException:
+            pool.stop_all()  # a joined cluster (or a sweep's next cell) gets its CPUs back now
+            raise
         stats = pool.run(book, workers, todo, progress)
         nodes = sum(1 for node in session.ray.nodes() if node.get("Alive"))
     finally:
@@ -178,7 +190,12 @@ class _Slot:
 
 
 class RayPool:
-    """Ray actors fed shard by shard; the driver writes what they return."""
+    """Ray actors fed shard by shard; the driver writes what they return.
+
+    ``driver_versions``: the driver's rfbench/runtime versions, checked against each actor's
+    when it is ready; it may be filled in after :meth:`start` (the driver opens its own model
+    while the actors open theirs), before :meth:`run`.
+    """
 
     def __init__(self, ray: Any, options: ModelRunOptions, images_dir: Path, pred_dir: Path, ship_images: bool,
                  driver_versions: dict[str, Any], observer: Observer | None = None) -> None:
@@ -200,6 +217,23 @@ class RayPool:
         start = time.perf_counter()
         bar = tqdm(total=len(todo), unit="img", desc=f"eval (ray, {workers} workers)",
                    disable=None if progress else True)
+        try:
+            if not self.slots:
+                self.start(book, workers)
+            while not book.complete:
+                self._step(book, stats, bar)
+        finally:
+            self.stop_all()
+            bar.close()
+            stats.wall_s = time.perf_counter() - start
+        stats.images_predicted, stats.num_detections = len(self.counts), sum(self.counts.values())
+        stats.failed = [(i, self.failed[i]) for i in todo if i in self.failed]  # GT order
+        return stats
+
+    def start(self, book: ShardBook, workers: int) -> None:
+        """Create ``workers`` actors (at most one per shard of ``book``); each opens the model and
+        answers its ``ready`` call, checked against :attr:`driver` in :meth:`run`. Ray restarts
+        a lost actor up to once per shard attempt."""
         actor_class = self.ray.remote(ShardWorker).options(
             num_cpus=self.options.threads, max_restarts=max(1, len(book.shards) * book.max_attempts),
             max_task_retries=0)
@@ -208,17 +242,15 @@ class RayPool:
                 slot = _Slot(actor_class.remote(self.options, str(self.images_dir), self.ship_images))
                 self.slots.append(slot)
                 self._await_ready(slot)
-            while not book.complete:
-                self._step(book, stats, bar)
-        finally:
-            for slot in self.slots:
-                self.ray.kill(slot.actor, no_restart=True)
-            self.slots = []
-            bar.close()
-            stats.wall_s = time.perf_counter() - start
-        stats.images_predicted, stats.num_detections = len(self.counts), sum(self.counts.values())
-        stats.failed = [(i, self.failed[i]) for i in todo if i in self.failed]  # GT order
-        return stats
+        except BaseException:
+            self.stop_all()
+            raise
+
+    def stop_all(self) -> None:
+        """Kill every actor (no restart)."""
+        for slot in self.slots:
+            self.ray.kill(slot.actor, no_restart=True)
+        self.slots = []
 
     def _await_ready(self, slot: _Slot) -> None:
         # retried by Ray while a killed actor restarts (bounded by max_restarts)
