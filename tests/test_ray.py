@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A local Ray cluster of 4 CPUs for the whole session (``predict_with_ray`` reuses it)."""
+    """A local Ray cluster of 4 CPUs and one unit of a device resource ``device:NPU`` for the
+    whole session (``predict_with_ray`` reuses it)."""
     try:
         import ray
     except ImportError:
         if os.environ.get("CI"):
             pytest.fail("ray is not importable but CI installs rfbench[ray]")
         pytest.skip("ray not installed (pip install 'rfbench[ray]')")
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=4, resources={"device:NPU": 1}, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
     yield ray
     ray.shutdown()
 
@@ -137,6 +140,22 @@ def test_folder_refusal_gives_the_actors_cpus_back(ray_cluster, tmp_path, twenty
     while ray_cluster.available_resources().get("CPU", 0) < 4 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert ray_cluster.available_resources().get("CPU", 0) == 4
+
+
+def test_device_the_cluster_does_not_offer_is_one_line_before_any_actor(ray_cluster, tmp_path, twenty_images,  # noqa: F811
+                                                                      models_dir):
+    images, ids = twenty_images
+    for device, workers, expected in (
+            ("GPU", None, "no node of the cluster offers the Ray resource 'device:GPU'"),
+            ("NPU", 2, "2 workers need 2 units of 'device:NPU', the cluster offers 1")):
+        began = time.monotonic()
+        with pytest.raises(RfbenchError) as err:
+            predict_with_ray(replace(options(models_dir), device=device), ids, images, tmp_path / device, False,
+                             workers, progress=False)
+        assert expected in str(err.value) and "\n" not in str(err.value)
+        assert time.monotonic() - began < 5  # decided from the cluster's resources, not a wait
+        assert not (tmp_path / device).exists()  # nothing written, no model opened
+    assert ray_cluster.available_resources().get("device:NPU") == 1
 
 
 def test_ray_without_the_extra_is_a_one_line_hint(monkeypatch, capsys, tmp_path, wider_mini, val_gt_dir,

@@ -8,7 +8,9 @@ the driver writes them, atomically, into ``--out`` (byte for byte the files of o
 With ``--ship-images`` the driver reads the images and sends their bytes through Ray's object
 store; otherwise the data root must be visible at the same path on every node.
 
-Actors are restartable (``max_restarts``); a shard's call is not retried by Ray
+Each actor asks Ray for ``num_cpus`` = its threads and, for a non-CPU ``--device``, for the
+resource naming that device (:mod:`rfbench.accuracy.ray_devices`); a cluster without it is a
+one-line error before any actor is made. Actors are restartable (``max_restarts``); a shard's call is not retried by Ray
 (``max_task_retries=0``) but by the book, so each retry is recorded, and a killed actor or a lost
 node costs only its shard. Every actor reports its host, CPU and package versions; an actor whose
 rfbench or runtime version differs from the driver's stops the run with a one-line error.
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rfbench.accuracy.ray_actor import ShardWorker, check_versions, versions_of
+from rfbench.accuracy.ray_devices import RAY_GPU, check_cluster_offers, device_resources
 from rfbench.accuracy.shards import Shard, ShardBook, make_shards, plan_workers
 from rfbench.errors import RfbenchError
 
@@ -111,7 +114,8 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
                      progress: bool = True) -> tuple[dict[str, Any], PipelineStats, Path]:
     """The prediction run over Ray actors; returns what :func:`~rfbench.accuracy.model_run.predict` returns.
 
-    ``workers``: actors (None: one per CPU of the cluster at ``--threads`` or 1 thread each).
+    ``workers``: actors (None: one per CPU of the cluster at ``--threads`` or 1 thread each; for
+    a non-CPU ``--device``, one per unit of its Ray resource, :mod:`rfbench.accuracy.ray_devices`).
     ``address``: None starts a local cluster (this machine's cores); else joined (``auto``,
     ``host:port``, ``ray://host:port``). ``observer(event, info)`` sees the pool's events.
     """
@@ -130,7 +134,10 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         plan_workers(workers, len(image_ids) or 1)
     session = connect(address, num_cpus=max(usable_cores(), (workers or 1) * (options.threads or 1)))
     try:
-        cluster_cpus = int(session.ray.cluster_resources().get("CPU", 0))
+        cluster = session.ray.cluster_resources()
+        cluster_cpus = int(cluster.get("CPU", 0))
+        needed = device_resources(options.device)
+        workers = check_cluster_offers(needed, cluster, options.device, workers)
         if workers is None:
             workers = max(1, cluster_cpus // (options.threads or 1))
         threads_source = "--threads" if options.threads else "cluster CPUs // workers"
@@ -167,6 +174,7 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         "shards": len(book.shards), "max_attempts_per_shard": book.max_attempts, "retries": book.retries,
         "worker_starts": pool.starts, "worker_info": pool.infos, "ship_images": ship_images,
         "cluster_start_s": session.start_s, "placement": "unpinned (Ray actors)",
+        "device_resources": needed,
     }
     return record, stats, pred_dir
 
@@ -234,9 +242,10 @@ class RayPool:
         """Create ``workers`` actors (at most one per shard of ``book``); each opens the model and
         answers its ``ready`` call, checked against :attr:`driver` in :meth:`run`. Ray restarts
         a lost actor up to once per shard attempt."""
+        needed = device_resources(self.options.device)  # what a non-CPU device asks Ray for
         actor_class = self.ray.remote(ShardWorker).options(
-            num_cpus=self.options.threads, max_restarts=max(1, len(book.shards) * book.max_attempts),
-            max_task_retries=0)
+            num_cpus=self.options.threads, num_gpus=needed.pop(RAY_GPU, 0), resources=needed,
+            max_restarts=max(1, len(book.shards) * book.max_attempts), max_task_retries=0)
         try:
             for _ in range(min(workers, len(book.shards))):
                 slot = _Slot(actor_class.remote(self.options, str(self.images_dir), self.ship_images))

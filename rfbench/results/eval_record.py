@@ -155,6 +155,8 @@ class ScaleOut(Part):
     ship_images: bool | None = None  # ray: image bytes sent through the object store
     cluster_start_s: float | None = None  # ray: seconds to start or join the cluster (0: already connected)
     placement: str | None = None  # how worker threads were put on cores (rfbench.accuracy.placement)
+    device_resources: dict[str, float] | None = None  # ray: what each actor asked Ray for besides
+    # its CPUs, for a non-CPU --device (rfbench.accuracy.ray_devices; {} on the CPU)
 
 
 class PredictionsSource(Part):
