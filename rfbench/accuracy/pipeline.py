@@ -26,7 +26,7 @@ from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preproces
 from rfbench.decoder.sizing import ImageSizer
 from rfbench.models.spec import ModelSpec
 from rfbench.wider.image_ids import safe_join
-from rfbench.wider.predictions import prediction_path, write_prediction_file
+from rfbench.wider.predictions import pending_ids, write_prediction_file
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class PredictionRun:
 
     def pending(self, image_ids: Sequence[str]) -> list[str]:
         """Images without a prediction file yet (all of them in a fresh folder)."""
-        return [i for i in image_ids if not prediction_path(self.pred_dir, i).is_file()]
+        return pending_ids(self.pred_dir, image_ids)
 
     def read(self, image_id: str) -> np.ndarray | Prepared:
         """The image (BGR uint8), or the skipped item of an unreadable one (raises with --strict)."""

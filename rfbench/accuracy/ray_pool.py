@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from rfbench.accuracy.ray_actor import ShardWorker, check_versions, versions_of
 from rfbench.accuracy.ray_devices import RAY_GPU, check_cluster_offers, device_resources
-from rfbench.accuracy.shards import Shard, ShardBook, make_shards, plan_workers
+from rfbench.accuracy.shards import Shard, ShardBook, plan_pending, plan_workers
 from rfbench.errors import RfbenchError
 
 if TYPE_CHECKING:
@@ -128,7 +128,6 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
     )
     from rfbench.accuracy.workers import usable_cores
     from rfbench.models.files import model_sha256
-    from rfbench.wider.predictions import prediction_path
 
     if workers is not None:
         plan_workers(workers, len(image_ids) or 1)
@@ -147,11 +146,8 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
             raise RfbenchError(f"--ray: {workers} workers x {threads} threads need {workers * threads} "
                                f"CPUs, the cluster has {cluster_cpus}")
         pred_dir = Path(out_dir) / PREDICTIONS_DIR  # what prepare_output checks and creates
-        todo = [i for i in image_ids if not prediction_path(pred_dir, i).is_file()]
-        workers = plan_workers(workers, len(todo)) if todo else workers
-        kwargs = {} if shards_per_worker is None else {"shards_per_worker": shards_per_worker}
-        book = ShardBook(make_shards(todo, workers, **kwargs))
-        pool = RayPool(session.ray, options, Path(images_dir), pred_dir, ship_images, {}, observer)
+        todo, workers, book = plan_pending(image_ids, pred_dir, workers, shards_per_worker)
+        pool = RayPool(session.ray, options, Path(images_dir), pred_dir, ship_images, observer)
         pool.start(book, workers)  # the actors open the model while the driver does below
         try:
             adapter, spec, preset = open_model(options)
@@ -159,11 +155,11 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
                 sha256 = model_sha256(spec.path)
                 prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
                 record = run_fields(options, spec, adapter, preset, sha256)
-                pool.driver = versions_of({"rfbench_version": _rfbench_version(), **adapter.describe()})
+                driver = versions_of({"rfbench_version": _rfbench_version(), **adapter.describe()})
         except BaseException:
             pool.stop_all()  # a joined cluster (or a sweep's next cell) gets its CPUs back now
             raise
-        stats = pool.run(book, workers, todo, progress)
+        stats = pool.run(book, workers, todo, driver, progress)
         nodes = sum(1 for node in session.ray.nodes() if node.get("Alive"))
     finally:
         session.close()
@@ -198,23 +194,23 @@ class _Slot:
 
 
 class RayPool:
-    """Ray actors fed shard by shard; the driver writes what they return.
-
-    ``driver_versions``: the driver's rfbench/runtime versions, checked against each actor's
-    when it is ready; it may be filled in after :meth:`start` (the driver opens its own model
-    while the actors open theirs), before :meth:`run`.
-    """
+    """Ray actors fed shard by shard; the driver writes what they return."""
 
     def __init__(self, ray: Any, options: ModelRunOptions, images_dir: Path, pred_dir: Path, ship_images: bool,
-                 driver_versions: dict[str, Any], observer: Observer | None = None) -> None:
+                 observer: Observer | None = None) -> None:
         self.ray, self.options, self.images_dir, self.pred_dir = ray, options, images_dir, pred_dir
-        self.ship_images, self.driver, self.observer = ship_images, driver_versions, observer
+        self.ship_images, self.observer = ship_images, observer
+        self.driver: dict[str, Any] = {}  # the driver's versions, given to run()
         self.slots: list[_Slot] = []
         self.starts = 0
         self.infos: list[dict[str, Any]] = []
 
-    def run(self, book: ShardBook, workers: int, todo: list[str], progress: bool = True) -> PipelineStats:
-        """Predict every shard of ``book`` on ``workers`` actors; returns the gathered stats."""
+    def run(self, book: ShardBook, workers: int, todo: list[str], driver_versions: dict[str, Any],
+            progress: bool = True) -> PipelineStats:
+        """Predict every shard of ``book`` on ``workers`` actors (started here unless
+        :meth:`start` did it); returns the gathered stats. ``driver_versions``: the driver's
+        rfbench/runtime versions, which every actor's must equal when it is ready."""
+        self.driver = driver_versions
         from tqdm import tqdm
 
         from rfbench.accuracy.pipeline import PipelineStats
@@ -240,7 +236,7 @@ class RayPool:
 
     def start(self, book: ShardBook, workers: int) -> None:
         """Create ``workers`` actors (at most one per shard of ``book``); each opens the model and
-        answers its ``ready`` call, checked against :attr:`driver` in :meth:`run`. Ray restarts
+        answers its ``ready`` call, checked against the driver's versions in :meth:`run`. Ray restarts
         a lost actor up to once per shard attempt."""
         needed = device_resources(self.options.device)  # what a non-CPU device asks Ray for
         actor_class = self.ray.remote(ShardWorker).options(

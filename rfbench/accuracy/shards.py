@@ -13,6 +13,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
@@ -58,6 +59,19 @@ def make_shards(image_ids: Sequence[str], workers: int,
     count = max(min(n, workers * shards_per_worker), math.ceil(n / MAX_SHARD_IMAGES))
     bounds = [round(k * n / count) for k in range(count + 1)]
     return [Shard(k, tuple(image_ids[bounds[k]:bounds[k + 1]])) for k in range(count)]
+
+
+def plan_pending(image_ids: Sequence[str], pred_dir: Path, workers: int,
+                 shards_per_worker: int | None = None) -> tuple[list[str], int, ShardBook]:
+    """A scaled-out run's plan from its prediction folder, before any model is opened: the images
+    still pending there (:func:`rfbench.wider.predictions.pending_ids`), the worker count (one per
+    pending image at most) and the book of their shards."""
+    from rfbench.wider.predictions import pending_ids
+
+    todo = pending_ids(pred_dir, image_ids)
+    workers = plan_workers(workers, len(todo)) if todo else workers
+    kwargs = {} if shards_per_worker is None else {"shards_per_worker": shards_per_worker}
+    return todo, workers, ShardBook(make_shards(todo, workers, **kwargs))
 
 
 @dataclass

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rfbench.accuracy.shards import MAX_ATTEMPTS, Shard, ShardBook, make_shards, plan_workers
+from rfbench.accuracy.shards import MAX_ATTEMPTS, Shard, ShardBook, plan_pending, plan_workers
 from rfbench.errors import RfbenchError
 
 if TYPE_CHECKING:  # heavy modules are imported where used: this one is loaded at CLI start
@@ -108,17 +108,13 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
     """
     from rfbench.accuracy.model_run import PREDICTIONS_DIR
     from rfbench.accuracy.placement import core_slices
-    from rfbench.wider.predictions import prediction_path
 
     plan_workers(workers, len(image_ids) or 1)
     cores = usable_cores()
     threads_source = "--threads" if options.threads else "cores // workers"
     options = replace(options, threads=options.threads or max(1, cores // workers))
     pred_dir = Path(out_dir) / PREDICTIONS_DIR  # what prepare_output checks and creates
-    todo = [i for i in image_ids if not prediction_path(pred_dir, i).is_file()]
-    workers = plan_workers(workers, len(todo)) if todo else workers
-    kwargs = {} if shards_per_worker is None else {"shards_per_worker": shards_per_worker}
-    book = ShardBook(make_shards(todo, workers, **kwargs))
+    todo, workers, book = plan_pending(image_ids, pred_dir, workers, shards_per_worker)
     slices = core_slices(workers, options.threads or 1)
     pool = LocalPool(WorkerSetup(options, Path(images_dir), pred_dir,
                                  None if slices is None else tuple(slices)), workers, observer)

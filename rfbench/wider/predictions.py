@@ -42,6 +42,12 @@ def prediction_path(pred_dir: str | Path, image_id: str) -> Path:
     return safe_join(pred_dir, image_id, PREDICTION_SUFFIX)
 
 
+def pending_ids(pred_dir: str | Path, image_ids: Sequence[str]) -> list[str]:
+    """The ``image_ids`` without a prediction file in ``pred_dir`` yet, in order (all of them in
+    a fresh or missing folder): what a resumed run still has to predict."""
+    return [i for i in image_ids if not prediction_path(pred_dir, i).is_file()]
+
+
 def parse_prediction_text(path: Path, text: str) -> np.ndarray:
     """Parse one submission file's text -> (N, 5) float64 ``x y w h score`` in file order."""
     return parse_prediction_lines(path, split_lines(text))
