@@ -6,9 +6,11 @@ runs like this) and opens the model with 1 thread, then:
   stages    for each image, in turn and timed apart (CPU seconds of this process): JPEG read,
             resize + tensor, inference (wall), decode (with the preset's score floor),
             post-processing, the prediction file, the landmark sidecar
-  pipeline  ``PredictionRun`` over the same JPEGs (reader and writer threads on the same core),
-            between two bare-inference runs of --images / 2 calls on one prepared tensor
-and reports the stages' ms per image, the pipeline's images/s, its ratio to bare 1-thread
+  pipeline  ``PredictionRun`` over the same JPEGs, both ways, each between two bare-inference
+            runs of --images / 2 calls on one prepared tensor: "inline" (the stages one after
+            another in one thread, what a one-core worker does) and "threads" (reader and
+            writer threads beside inference, sharing the core)
+and reports the stages' ms per image, each pipeline's images/s, its ratio to bare 1-thread
 inference (mean of the runs around it), and inference's share of the pipeline's time. On one
 core every stage besides inference is time inference does not get, so
 ``1 / (1 + other_ms / infer_ms)`` bounds that ratio; the ratio of ``--workers``
@@ -71,6 +73,25 @@ def stage_ms(adapter, spec, preset, images_dir: Path, ids: list[str], out: Path)
     return {name: 1000 * value / len(ids) for name, value in total.items()}
 
 
+def pipeline_ratio(options, adapter, spec, preset, images_dir: Path, ids: list[str], out: Path,
+                   overlap: bool, bare: float, bare_count: int) -> tuple[float, float]:
+    """One pipeline run (``overlap``: reader/writer threads, else inline) and the bare run after
+    it; prints a line, returns (pipeline / mean of the bare runs around it, the bare run after)."""
+    runner, _, _ = prediction_runner(options, adapter, spec, preset, images_dir, out)
+    runner.overlap = overlap
+    load, before = LoadAccumulator(), snapshot()
+    stats = runner.run(ids, progress=False)
+    load.add(before, snapshot())
+    after = bare_images_per_s(adapter, spec, bare_count)
+    ratio = stats.images_per_s / ((bare + after) / 2)
+    found = load.as_dict()
+    print(f"pipeline ({'threads' if overlap else 'inline'}) {stats.images_per_s:.1f} img/s, "
+          f"bare 1-thread {bare:.1f}/{after:.1f} img/s, ratio {ratio:.3f}; inference (wall) "
+          f"{stats.infer_s / stats.wall_s:.0%} of the run; other cores {found['other_busy_cores']}, "
+          f"steal {found['steal_cores']}")
+    return ratio, after
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -85,7 +106,7 @@ def main() -> int:
     options = ModelRunOptions(args.model, preset=args.preset, threads=1)
     adapter, spec, preset = open_model(options)
     warm_up_kernels()
-    ratios, shares = [], []
+    ratios: dict[str, list[float]] = {"inline": [], "threads": []}
     with tempfile.TemporaryDirectory() as tmp, adapter:
         root = Path(tmp)
         ids = dataset(args.dataset, root, args.images)
@@ -99,21 +120,13 @@ def main() -> int:
             other = sum(v for k, v in stages.items() if k != "infer (wall)")
             print("stages ms/image: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
                   + f"; besides inference {other:.2f} (bound {1 / (1 + other / stages['infer (wall)']):.3f})")
-            runner, _, _ = prediction_runner(options, adapter, spec, preset, images_dir, root / f"run-{r}")
-            load, before = LoadAccumulator(), snapshot()
-            stats = runner.run(ids, progress=False)
-            load.add(before, snapshot())
-            after = bare_images_per_s(adapter, spec, bare_count)
-            ratio = stats.images_per_s / ((bare + after) / 2)
-            share = stats.infer_s / stats.wall_s
-            ratios.append(ratio)
-            shares.append(share)
-            found = load.as_dict()
-            print(f"pipeline {stats.images_per_s:.1f} img/s, bare 1-thread {bare:.1f}/{after:.1f} img/s, "
-                  f"ratio {ratio:.3f}; inference (wall, threads sharing the core) {share:.0%} of the run; "
-                  f"other cores {found['other_busy_cores']}, steal {found['steal_cores']}")
-            bare = after
-    print(f"median pipeline / bare 1-thread ratio on one core: {statistics.median(ratios):.3f}")
+            modes = (("inline", False), ("threads", True))
+            for mode, overlap in modes if r % 2 == 0 else modes[::-1]:  # neither always first
+                ratio, bare = pipeline_ratio(options, adapter, spec, preset, images_dir, ids,
+                                             root / f"run-{mode}-{r}", overlap, bare, bare_count)
+                ratios[mode].append(ratio)
+    print("median pipeline / bare 1-thread ratio on one core: "
+          + ", ".join(f"{mode} {statistics.median(values):.3f}" for mode, values in ratios.items()))
     return 0
 
 

@@ -36,17 +36,28 @@ def umask() -> int:
 _TEMP_NAMES = itertools.count()
 
 
-def _new_temporary(path: Path) -> Path:
+def _new_temporary(path: Path) -> tuple[Path, int]:
     """A new, empty file beside ``path``: ``.<name>.<pid>.<n>.tmp``, created exclusively with
-    mode ``0o666`` (the kernel applies the umask, as for any new file). Cheaper than
-    ``tempfile.mkstemp`` plus a ``chmod`` (an eval writes two files per image)."""
+    mode ``0o666`` (the kernel applies the umask, as for any new file), and its open (write-only)
+    descriptor. Cheaper than ``tempfile.mkstemp`` plus a ``chmod`` (an eval writes two files per
+    image)."""
     while True:
         tmp = path.parent / f".{path.name}.{os.getpid()}.{next(_TEMP_NAMES)}.tmp"
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue  # left by a process of the same pid that died: take the next name
+
+
+@contextmanager
+def _replacing(path: Path, tmp: Path) -> Iterator[None]:
+    """On a clean exit move ``tmp`` over ``path``; on any exception remove ``tmp`` and re-raise."""
+    try:
+        yield
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
@@ -57,25 +68,29 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     removes it and propagates, leaving ``path`` untouched.
     """
     path = Path(path)
-    tmp = _new_temporary(path)
-    try:
+    tmp, fd = _new_temporary(path)
+    os.close(fd)
+    with _replacing(path, tmp):
         yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically."""
-    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_file(path) as tmp:
-        tmp.write_bytes(data)
+    """Write ``data`` to ``path`` atomically, through the temporary file's own descriptor (one
+    ``open`` per file: the prediction and landmark files of an eval go this way)."""
+    path = Path(path)
+    tmp, fd = _new_temporary(path)
+    with _replacing(path, tmp):
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
 
 def atomic_copy(source: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:

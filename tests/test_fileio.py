@@ -37,3 +37,28 @@ def test_umask_matches_the_process() -> None:
     mask = os.umask(0o022)
     os.umask(mask)
     assert fileio.umask() == mask
+
+
+def test_a_failed_write_leaves_the_target_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "keep.txt"
+    target.write_text("old")
+    real_write, calls = os.write, []
+
+    def short_then_full_disk(fd: int, data) -> int:  # a short write first, then ENOSPC
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, bytes(data[:3]))
+
+    monkeypatch.setattr(fileio.os, "write", short_then_full_disk)
+    with pytest.raises(OSError, match="No space"):
+        fileio.atomic_write_text(target, "new text")
+    assert target.read_text() == "old" and calls == [8, 5]
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_short_writes_are_continued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = os.write
+    monkeypatch.setattr(fileio.os, "write", lambda fd, data: real_write(fd, bytes(data[:2])))
+    fileio.atomic_write_bytes(tmp_path / "a.bin", b"0123456789")
+    assert (tmp_path / "a.bin").read_bytes() == b"0123456789"

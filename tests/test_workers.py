@@ -12,8 +12,9 @@ import time
 import pytest
 
 from rfbench.accuracy.model_run import ModelRunOptions, predict
+from rfbench.accuracy.placement import usable_cores
 from rfbench.accuracy.shards import MAX_ATTEMPTS, ShardBook, make_shards, plan_workers
-from rfbench.accuracy.workers import STOP_TIMEOUT_S, LocalPool, predict_with_workers, usable_cores
+from rfbench.accuracy.workers import STOP_TIMEOUT_S, LocalPool, predict_with_workers
 from rfbench.cli import main
 from rfbench.errors import RfbenchError
 

@@ -4,6 +4,11 @@ Three stages overlap: a reader thread decodes and pre-processes the next images,
 thread runs inference, and a writer thread decodes the outputs, post-processes them and
 writes each image's prediction file atomically (a file is either complete or absent, so an
 interrupted run resumes exactly where it stopped).
+
+A process that may use one core only (a ``--workers`` worker of one thread, pinned to its core)
+runs the same stages one after another in the calling thread instead: on one core threads
+overlap nothing and only add context switches, and each switch in the middle of an inference
+evicts its working set from the cache (``benchmarks/bench_stages.py`` compares the two).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rfbench.accuracy.landmarks import landmarks_dir_for, write_landmarks_file
+from rfbench.accuracy.placement import usable_cores
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.finite import check_finite_outputs
 from rfbench.decoder.postprocess import postprocess, score_floor, submission_xywhs
@@ -54,6 +60,26 @@ def warm_up_kernels() -> float:
     return took
 
 
+class _InlineExecutor:
+    """The part of ThreadPoolExecutor the pipeline uses, running each call at once in the
+    calling thread (the one-core mode): the future it returns is already done."""
+
+    def submit(self, fn: Callable, /, *args) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 -- delivered by .result(), as from a thread
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Nothing runs in the background: nothing to wait for."""
+
+
+def _stage_executor(overlap: bool, name: str) -> ThreadPoolExecutor | _InlineExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix=name) if overlap else _InlineExecutor()
+
+
 @dataclass
 class PipelineStats:
     """What a prediction run did. Times in seconds."""
@@ -86,15 +112,20 @@ class PredictionRun:
     ``preset``: a post-processing preset; ``resize``: "stretch" or "letterbox";
     ``strict``: an unreadable image stops the run instead of being skipped and counted;
     ``sizer``: pre-processing of a per-image size policy (``--input-size native`` or ``S:L``,
-    :mod:`rfbench.decoder.sizing`) instead of ``resize`` to ``spec.input.hw``.
+    :mod:`rfbench.decoder.sizing`) instead of ``resize`` to ``spec.input.hw``;
+    ``overlap``: reader and writer threads beside inference (True), or the stages one after
+    another in the calling thread (False); default: overlap when this process may use more than
+    one core (:func:`usable_cores`). The files written are the same either way.
     """
 
     def __init__(self, infer: Callable[[dict], dict], spec: ModelSpec, preset, resize: str,
                  images_dir: Path, pred_dir: Path, *, strict: bool = False,
-                 image_suffix: str = ".jpg", sizer: ImageSizer | None = None) -> None:
+                 image_suffix: str = ".jpg", sizer: ImageSizer | None = None,
+                 overlap: bool | None = None) -> None:
         self.infer, self.spec, self.preset, self.resize = infer, spec, preset, resize
         self.images_dir, self.pred_dir = Path(images_dir), Path(pred_dir)
         self.strict, self.image_suffix, self.sizer = strict, image_suffix, sizer
+        self.overlap = overlap
 
     def pending(self, image_ids: Sequence[str]) -> list[str]:
         """Images without a prediction file yet (all of them in a fresh folder)."""
@@ -151,8 +182,9 @@ class PredictionRun:
             log.info("resuming: %d of %d images already predicted", stats.images_resumed, len(image_ids))
         start = time.perf_counter()
         bar = make_progress(len(todo), desc="eval", unit="img", enabled=None if progress else False)
-        reader = ThreadPoolExecutor(1, thread_name_prefix="rfbench-read")
-        writer = ThreadPoolExecutor(1, thread_name_prefix="rfbench-write")
+        overlap = self.overlap if self.overlap is not None else usable_cores() > 1
+        reader = _stage_executor(overlap, "rfbench-read")
+        writer = _stage_executor(overlap, "rfbench-write")
         written: deque[Future] = deque()
         try:
             for item in self._prefetched(reader, todo):
@@ -196,7 +228,7 @@ class PredictionRun:
         if on_image is not None:
             on_image(*done)
 
-    def _prefetched(self, reader: ThreadPoolExecutor, todo: Sequence[str]) -> Iterator[Prepared]:
+    def _prefetched(self, reader: ThreadPoolExecutor | _InlineExecutor, todo: Sequence[str]) -> Iterator[Prepared]:
         queue: deque[Future] = deque()
         ids = iter(todo)
         for image_id in ids:

@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def usable_cores() -> int:
+    """How many cores this process may run on (its affinity mask; ``os.cpu_count()`` elsewhere)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def core_slices(workers: int, threads: int, cores: Sequence[int] | None = None) -> list[tuple[int, ...]] | None:
     """Disjoint core sets of ``threads`` cores for each of ``workers`` workers, from ``cores``
     (default: this process's affinity mask, in order); None when they do not fit."""

@@ -126,7 +126,7 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         run_fields,
         run_fingerprint,
     )
-    from rfbench.accuracy.workers import usable_cores
+    from rfbench.accuracy.placement import usable_cores
     from rfbench.models.files import model_sha256
 
     if workers is not None:

@@ -88,14 +88,6 @@ def predict_scaled(args: argparse.Namespace, options: ModelRunOptions, image_ids
     return predict_with_workers(options, image_ids, images_dir, out_dir, resume, workers)
 
 
-def usable_cores() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_dir: Path, out_dir: Path,
                          resume: bool, workers: int, *, shards_per_worker: int | None = None,
                          observer: Observer | None = None, progress: bool = True) -> tuple[dict[str, Any], PipelineStats, Path]:
@@ -107,7 +99,7 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
     worker with it).
     """
     from rfbench.accuracy.model_run import PREDICTIONS_DIR
-    from rfbench.accuracy.placement import core_slices
+    from rfbench.accuracy.placement import core_slices, usable_cores
 
     plan_workers(workers, len(image_ids) or 1)
     cores = usable_cores()

@@ -44,8 +44,8 @@ class RayPlacement:
 
 def connect_sweep(placement: RayPlacement) -> RaySession:
     """The sweep's one Ray connection (the cells' evals reuse it)."""
+    from rfbench.accuracy.placement import usable_cores
     from rfbench.accuracy.ray_pool import connect
-    from rfbench.accuracy.workers import usable_cores
 
     return connect(placement.address, usable_cores())
 
