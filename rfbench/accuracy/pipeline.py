@@ -36,7 +36,7 @@ from rfbench.wider.predictions import pending_ids, write_prediction_file
 
 log = logging.getLogger(__name__)
 
-PREFETCH = 3  # images read ahead of inference
+PREFETCH = 3  # images read ahead of inference by the reader thread (inline: none)
 WRITE_BACKLOG = 3  # inference results waiting for post-processing
 _SLOW_WARM_UP_S = 2.0
 
@@ -187,7 +187,7 @@ class PredictionRun:
         writer = _stage_executor(overlap, "rfbench-write")
         written: deque[Future] = deque()
         try:
-            for item in self._prefetched(reader, todo):
+            for item in self._prefetched(reader, todo, PREFETCH if overlap else 0):
                 if item.error is not None:
                     log.warning("skipping image: %s", item.error)
                     stats.failed.append((item.image_id, item.error))
@@ -228,16 +228,21 @@ class PredictionRun:
         if on_image is not None:
             on_image(*done)
 
-    def _prefetched(self, reader: ThreadPoolExecutor | _InlineExecutor, todo: Sequence[str]) -> Iterator[Prepared]:
+    def _prefetched(self, reader: ThreadPoolExecutor | _InlineExecutor, todo: Sequence[str],
+                    ahead: int) -> Iterator[Prepared]:
+        """The prepared images in order, with ``ahead`` more submitted while each is in use (the
+        reader thread works meanwhile); ``ahead`` 0 (inline): the next image is read only once
+        the consumer asks for it, so its tensor is still in the cache at its inference."""
         queue: deque[Future] = deque()
         ids = iter(todo)
-        for image_id in ids:
-            queue.append(reader.submit(self.prepare, image_id))
-            if len(queue) >= PREFETCH:
-                break
+
+        def top_up(size: int) -> None:
+            while len(queue) < size and (image_id := next(ids, None)) is not None:
+                queue.append(reader.submit(self.prepare, image_id))
+
+        top_up(max(ahead, 1))
         while queue:
             item = queue.popleft().result()
-            next_id = next(ids, None)
-            if next_id is not None:
-                queue.append(reader.submit(self.prepare, next_id))
+            top_up(ahead)
             yield item
+            top_up(1)
