@@ -21,6 +21,7 @@ from test_workers import options, tree_bytes, twenty_images, without_timings  # 
 import rfbench
 from rfbench.accuracy.model_run import predict
 from rfbench.accuracy.ray_pool import INSTALL_HINT, check_reachable, predict_with_ray
+from rfbench.accuracy.shards import make_shards
 from rfbench.cli import main
 from rfbench.errors import RfbenchError
 
@@ -57,9 +58,10 @@ def test_eval_on_ray_is_byte_identical_to_one_process(ray_cluster, capsys, tmp_p
         code = main(eval_args(wider_mini, val_gt_dir, models_dir, tmp_path / name, *extra))
         assert code == 0, capsys.readouterr().err
         runs[name] = (json.loads((tmp_path / name / "results.json").read_text()),
-                      tree_bytes(tmp_path / name / "predictions"))
-    (one, files_one), (on_ray, files_ray) = runs["one"], runs["ray"]
+                      tree_bytes(tmp_path / name / "predictions"), tree_bytes(tmp_path / name / "landmarks"))
+    (one, files_one, marks_one), (on_ray, files_ray, marks_ray) = runs["one"], runs["ray"]
     assert len(files_one) == 5 and files_one == files_ray
+    assert len(marks_one) == 5 and marks_one == marks_ray  # the report's landmark sidecars too
     assert without_timings(one) == without_timings(on_ray)
     scale = on_ray["scale_out"]
     assert (scale["mode"], scale["workers"], scale["threads_per_worker"], scale["nodes"]) == ("ray", 2, 1, 1)
@@ -95,12 +97,12 @@ def test_killed_actor_costs_only_its_shard(ray_cluster, tmp_path, twenty_images,
 def test_ship_images_needs_no_data_root_on_the_workers(ray_cluster, tmp_path, twenty_images, models_dir):  # noqa: F811
     images, ids = twenty_images
     _, _, ref_dir = predict(options(models_dir), ids[:6], images, tmp_path / "ref", False)
-    assigned = []
+    assigned, shards = [], len(make_shards(ids[:6], 2, shards_per_worker=1))  # 3, 2 and 1 images
 
     def hide_the_data_root_once_all_is_shipped(event, info):
         if event == "assigned":
             assigned.append(info["shard"])
-            if len(assigned) == 2:  # both shards' bytes sent: the data root goes away
+            if len(assigned) == shards:  # every shard's bytes sent: the data root goes away
                 images.rename(images.with_name("images-gone"))
 
     record, stats, pred_dir = predict_with_ray(options(models_dir), ids[:6], images, tmp_path / "ray", False, 2,
@@ -199,19 +201,23 @@ def test_eval_with_unreachable_address_exits_with_one_line(ray_cluster, tmp_path
 def test_ctrl_c_on_ray_leaves_a_folder_that_resumes(ray_cluster, tmp_path, twenty_images, models_dir):  # noqa: F811
     images, ids = twenty_images
 
+    first_done = []
+
     def interrupt_after_the_first_shard(event, info):
         if event == "done":
+            first_done.append(info["shard"])
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         predict_with_ray(options(models_dir), ids, images, tmp_path / "ray", False, 2, shards_per_worker=2,
                          observer=interrupt_after_the_first_shard, progress=False)
-    written = len(list((tmp_path / "ray").rglob("*.txt")))
-    assert written == 5  # one shard of 5 images, written by the driver
+    written = len(list((tmp_path / "ray" / "predictions").rglob("*.txt")))
+    done = len(make_shards(ids, 2, shards_per_worker=2)[first_done[0]].image_ids)  # 5 or 4 images
+    assert written == done  # that one shard, written by the driver
     _, stats, pred_dir = predict_with_ray(options(models_dir), ids, images, tmp_path / "ray", True, 2,
                                           progress=False)
     _, _, ref_dir = predict(options(models_dir), ids, images, tmp_path / "ref", False)
-    assert stats.images_resumed == 5 and stats.images_predicted == 15
+    assert stats.images_resumed == done and stats.images_predicted == 20 - done
     assert tree_bytes(pred_dir) == tree_bytes(ref_dir)
 
 

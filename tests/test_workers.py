@@ -62,14 +62,18 @@ def options(models_dir) -> ModelRunOptions:
     return ModelRunOptions(model=models_dir / "retinaface-mnet025-640.onnx", threads=1)
 
 
-def test_shards_cover_the_list_in_order_with_even_sizes():
+def test_shards_cover_the_list_in_order_and_shrink_to_single_images():
     ids = [f"e/{k}" for k in range(203)]
     for workers in (1, 2, 3, 7):
         shards = make_shards(ids, workers)
         assert [i for s in shards for i in s.image_ids] == ids
         sizes = [len(s.image_ids) for s in shards]
-        assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 64
+        assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1 and max(sizes) <= 64
+        assert sizes[0] == -(-203 // (workers * 4))  # a quarter of each worker's even share
         assert [s.index for s in shards] == list(range(len(shards)))
+    assert [len(s.image_ids) for s in make_shards(ids[:20], 2, shards_per_worker=1)] == [10, 5, 3, 1, 1]
+    long = make_shards([f"e/{k}" for k in range(3226)], 2)
+    assert len(long) == 79 and {len(s.image_ids) for s in long[:40]} == {64}  # capped: a lost worker costs <= 64
     assert len(make_shards(ids[:3], 2)) == 3 and make_shards([], 2) == []
 
 

@@ -29,6 +29,11 @@ def landmarks_dir_for(pred_dir: str | Path) -> Path:
     return Path(pred_dir).parent / LANDMARKS_DIR
 
 
+def landmarks_path(pred_dir: str | Path, image_id: str) -> Path:
+    """The sidecar of ``image_id`` in the run whose prediction files are in ``pred_dir``."""
+    return safe_join(landmarks_dir_for(pred_dir), image_id, ".txt")
+
+
 def format_landmarks_file(image_id: str, dets: Detections, min_score: float = MIN_SCORE) -> str:
     """The sidecar text of one image: rows of (N, 15) ``x y w h score`` + 10 landmark values."""
     keep = dets.scores >= min_score

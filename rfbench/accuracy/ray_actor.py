@@ -75,6 +75,7 @@ class ShardWorker:
         ``images``: the JPEG bytes in ``image_ids`` order (``--ship-images``), else read from
         the shared data root.
         """
+        from rfbench.accuracy.landmarks import landmarks_path
         from rfbench.accuracy.pipeline import PredictionRun
         from rfbench.wider.predictions import prediction_path
 
@@ -92,11 +93,13 @@ class ShardWorker:
                                    images_dir, pred_dir, strict=self.options.strict)
             stats = runner.run(image_ids, progress=False)
             failed = [(i, reason.replace(str(images_dir), self.images_dir)) for i, reason in stats.failed]
-            files = {i: prediction_path(pred_dir, i).read_bytes() for i in image_ids
-                     if i not in dict(failed)}
+            predicted = [i for i in image_ids if i not in dict(failed)]
+            files = {i: prediction_path(pred_dir, i).read_bytes() for i in predicted}
+            landmarks = {i: landmarks_path(pred_dir, i).read_bytes() for i in predicted}
         from rfbench.accuracy.workers import peak_rss_mb
 
-        return {"files": files, "failed": failed, "infer_s": stats.infer_s, "peak_rss_mb": peak_rss_mb()}
+        return {"files": files, "landmarks": landmarks, "failed": failed, "infer_s": stats.infer_s,
+                "peak_rss_mb": peak_rss_mb()}
 
 
 def versions_of(info: dict[str, Any]) -> dict[str, Any]:

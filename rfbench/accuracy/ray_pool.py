@@ -27,10 +27,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rfbench.accuracy.landmarks import landmarks_path
 from rfbench.accuracy.ray_actor import ShardWorker, check_versions, versions_of
 from rfbench.accuracy.ray_devices import RAY_GPU, check_cluster_offers, device_resources
 from rfbench.accuracy.shards import Shard, ShardBook, plan_pending, plan_workers
 from rfbench.errors import RfbenchError
+from rfbench.fileio import atomic_write_bytes
+from rfbench.wider.predictions import prediction_path
 
 if TYPE_CHECKING:
     from rfbench.accuracy.model_run import ModelRunOptions
@@ -303,15 +306,11 @@ class RayPool:
         self._notify("ready", {"actor": slot.actor, "payload": info})
 
     def _on_done(self, slot: _Slot, result: dict[str, Any], book: ShardBook, stats: PipelineStats, bar) -> None:
-        from rfbench.fileio import atomic_write_bytes
-        from rfbench.wider.predictions import prediction_path
-
         shard = slot.shard
         assert shard is not None
-        for image_id, data in result["files"].items():
-            path = prediction_path(self.pred_dir, image_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, data)
+        for image_id, data in result["files"].items():  # the sidecar first: a prediction file
+            _write(landmarks_path(self.pred_dir, image_id), result["landmarks"][image_id])  # marks it done
+            _write(prediction_path(self.pred_dir, image_id), data)
             self.counts[image_id] = int(data.split(b"\n", 2)[1])
         self.failed.update(dict(result["failed"]))
         stats.infer_s += result["infer_s"]
@@ -346,6 +345,12 @@ class RayPool:
     def _notify(self, event: str, info: dict[str, Any]) -> None:
         if self.observer is not None:
             self.observer(event, info)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """A file a worker sent back, written atomically under the driver's --out."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
 
 
 def _read_bytes(images_dir: Path, image_id: str) -> bytes:

@@ -21,7 +21,7 @@ from rfbench.errors import RfbenchError
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a shard may be started this many times (2 retries) before the run stops
-SHARDS_PER_WORKER = 4  # aim: this many shards per worker (load balance vs per-shard cost)
+SHARDS_PER_WORKER = 4  # the first shard is 1 / (workers x this) of the images (see make_shards)
 MAX_SHARD_IMAGES = 64  # at most this many images per shard (what one lost worker costs)
 
 
@@ -51,14 +51,22 @@ def plan_workers(requested: int, num_images: int) -> int:
 
 def make_shards(image_ids: Sequence[str], workers: int,
                 shards_per_worker: int = SHARDS_PER_WORKER) -> list[Shard]:
-    """Consecutive shards of ``image_ids``: about ``shards_per_worker`` per worker, at most
-    :data:`MAX_SHARD_IMAGES` images each, sizes differing by at most one."""
-    n = len(image_ids)
-    if n == 0:
-        return []
-    count = max(min(n, workers * shards_per_worker), math.ceil(n / MAX_SHARD_IMAGES))
-    bounds = [round(k * n / count) for k in range(count + 1)]
-    return [Shard(k, tuple(image_ids[bounds[k]:bounds[k + 1]])) for k in range(count)]
+    """Consecutive shards of ``image_ids`` that shrink towards the end ("guided self-scheduling",
+    Polychronopoulos and Kuck, 1987): each takes ``ceil(remaining / (workers x
+    shards_per_worker))`` images, at most :data:`MAX_SHARD_IMAGES`, down to single images.
+
+    Workers take shards one at a time, so they finish within about one image of each other; with
+    shards of equal size the last one ran alone for up to a whole shard (200 images on 2 workers in
+    shards of 25: up to 0.9 s with one core idle, of a ~5 s run). 200 images on 2 workers give 29
+    shards (25, 22, 20, ..., 1).
+    """
+    shards: list[Shard] = []
+    start, n, share = 0, len(image_ids), max(1, workers * shards_per_worker)
+    while start < n:
+        size = min(MAX_SHARD_IMAGES, math.ceil((n - start) / share))
+        shards.append(Shard(len(shards), tuple(image_ids[start:start + size])))
+        start += size
+    return shards
 
 
 def plan_pending(image_ids: Sequence[str], pred_dir: Path, workers: int,
