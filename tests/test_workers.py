@@ -95,6 +95,15 @@ def test_shard_book_retries_then_stops_naming_the_shard():
     assert len(book.retries) == MAX_ATTEMPTS - 1
 
 
+def test_a_shard_handed_out_but_never_started_goes_back_uncounted():
+    book = ShardBook(make_shards([f"e/{k}" for k in range(4)], 1, shards_per_worker=2))  # 2, 1, 1 images
+    running, queued = book.next(), book.next()
+    book.unstarted(queued.index)  # queued behind a call whose actor died
+    book.lost(running.index, "killed")
+    assert book.next() is running and book.next() is queued
+    assert book.attempts == {0: 2, 1: 1, 2: 0} and [r["shard"] for r in book.retries] == [0]
+
+
 @pytest.mark.slow
 def test_eval_with_two_workers_is_byte_identical_to_one(capsys, tmp_path, wider_mini, val_gt_dir, models_dir):
     runs = {}

@@ -90,7 +90,8 @@ class ShardWorker:
                         path.write_bytes(data)
             pred_dir = Path(scratch) / "predictions"
             runner = PredictionRun(self.adapter.infer, self.spec, self.preset, self.options.resize,
-                                   images_dir, pred_dir, strict=self.options.strict)
+                                   images_dir, pred_dir, strict=self.options.strict,
+                                   overlap=(self.options.threads or 1) > 1)  # Ray gave it that many CPUs
             stats = runner.run(image_ids, progress=False)
             failed = [(i, reason.replace(str(images_dir), self.images_dir)) for i, reason in stats.failed]
             predicted = [i for i in image_ids if i not in dict(failed)]

@@ -3,8 +3,10 @@
 The shards are those of ``--workers`` (:mod:`rfbench.accuracy.shards`, one :class:`ShardBook`
 for attempts and retries). Each actor (:class:`ShardWorker`, ``num_cpus`` = its threads) opens
 the model once and runs the ordinary :class:`~rfbench.accuracy.pipeline.PredictionRun` on one
-shard at a time into a scratch folder on its node, then returns the prediction files' bytes;
-the driver writes them, atomically, into ``--out`` (byte for byte the files of one process).
+shard at a time into a scratch folder on its node, then returns the bytes of the prediction
+files and landmark sidecars; the driver writes them, atomically, into ``--out`` (byte for byte
+the files of one process). Each actor holds a second shard's call queued behind the running one,
+so it starts the next shard without waiting for the driver's round trip.
 With ``--ship-images`` the driver reads the images and sends their bytes through Ray's object
 store; otherwise the data root must be visible at the same path on every node.
 
@@ -186,7 +188,8 @@ def _rfbench_version() -> str:
 
 @dataclass
 class _Slot:
-    """One actor and what it is waiting for: its ``ready`` call or a shard's ``predict`` call."""
+    """One actor and what it is waiting for: its ``ready`` call or a shard's ``predict`` call
+    (``ref``, ``shard``, running since ``since``), and the call queued behind that one."""
 
     actor: Any
     ref: Any = None
@@ -194,6 +197,7 @@ class _Slot:
     since: float = 0.0
     ready: bool = False
     info: dict[str, Any] | None = None  # the actor's entry of scale_out.worker_info (from "ready")
+    queued: tuple[Shard, Any] | None = None  # (shard, ref): starts when the running call ends
 
 
 class RayPool:
@@ -264,7 +268,15 @@ class RayPool:
         # retried by Ray while a killed actor restarts (bounded by max_restarts)
         slot.ref, slot.shard, slot.since, slot.ready = slot.actor.ready.options(max_task_retries=-1).remote(), \
             None, time.monotonic(), False
+        slot.queued = None
         self.starts += 1
+
+    def _promote(self, slot: _Slot) -> None:
+        """The running call ended: the queued one (if any) is now running."""
+        slot.ref, slot.shard = None, None
+        if slot.queued is not None:
+            (slot.shard, slot.ref), slot.queued = slot.queued, None
+            slot.since = time.monotonic()
 
     def _step(self, book: ShardBook, stats: PipelineStats, bar) -> None:
         ray = self.ray
@@ -273,19 +285,21 @@ class RayPool:
             raise RfbenchError("--ray: no worker left to run the remaining shards")  # not expected
         done, _ = ray.wait([s.ref for s in busy], num_returns=1, timeout=POLL_S)
         for slot in [s for s in busy if s.ref in done]:
-            ref, slot.ref = slot.ref, None
+            ref, shard = slot.ref, slot.shard
             try:
                 result = ray.get(ref, timeout=STARTUP_TIMEOUT_S)
             except ray.exceptions.RayTaskError as exc:  # a Python error inside the actor
-                where = f" ({slot.shard.name})" if slot.shard else ""
+                where = f" ({shard.name})" if shard else ""
                 raise RfbenchError(f"worker failed{where}: {_first_line(exc)}") from exc
             except ray.exceptions.RayError as exc:  # actor killed, node lost, object lost
                 self._lost(slot, book, f"{type(exc).__name__}: {_first_line(exc)}")
                 continue
-            if slot.shard is None:
+            if shard is None:
+                slot.ref = None
                 self._on_ready(slot, result)
             else:
-                self._on_done(slot, result, book, stats, bar)
+                self._promote(slot)
+                self._on_done(shard, slot, result, book, stats, bar)
             self._assign(slot, book)
         now = time.monotonic()
         for slot in self.slots:
@@ -305,9 +319,8 @@ class RayPool:
         self.infos.append(info)
         self._notify("ready", {"actor": slot.actor, "payload": info})
 
-    def _on_done(self, slot: _Slot, result: dict[str, Any], book: ShardBook, stats: PipelineStats, bar) -> None:
-        shard = slot.shard
-        assert shard is not None
+    def _on_done(self, shard: Shard, slot: _Slot, result: dict[str, Any], book: ShardBook,
+                 stats: PipelineStats, bar) -> None:
         for image_id, data in result["files"].items():  # the sidecar first: a prediction file
             _write(landmarks_path(self.pred_dir, image_id), result["landmarks"][image_id])  # marks it done
             _write(prediction_path(self.pred_dir, image_id), data)
@@ -318,25 +331,28 @@ class RayPool:
             slot.info["peak_rss_mb"] = result["peak_rss_mb"]
         book.finished(shard.index)
         bar.update(len(shard.image_ids))
-        slot.shard = None
         self._notify("done", {"actor": slot.actor, "shard": shard.index})
 
     def _assign(self, slot: _Slot, book: ShardBook) -> None:
-        if not slot.ready or slot.ref is not None:
-            return
-        shard = book.next()
-        if shard is None:
-            return
-        ids = list(shard.image_ids)
-        images = [_read_bytes(self.images_dir, i) for i in ids] if self.ship_images else None
-        slot.ref, slot.shard, slot.since = slot.actor.predict.remote(ids, images), shard, time.monotonic()
-        self._notify("assigned", {"actor": slot.actor, "shard": shard.index, "images": len(ids)})
+        """Keep a ready actor's running call and its queued one filled from the book."""
+        while slot.ready and slot.queued is None and (shard := book.next()) is not None:
+            ids = list(shard.image_ids)
+            images = [_read_bytes(self.images_dir, i) for i in ids] if self.ship_images else None
+            ref = slot.actor.predict.remote(ids, images)
+            if slot.ref is None:
+                slot.ref, slot.shard, slot.since = ref, shard, time.monotonic()
+            else:
+                slot.queued = (shard, ref)
+            self._notify("assigned", {"actor": slot.actor, "shard": shard.index, "images": len(ids)})
 
     def _lost(self, slot: _Slot, book: ShardBook, reason: str) -> None:
-        """The actor died: its shard goes back to the book; Ray restarts the actor."""
+        """The actor died: its running shard goes back to the book as a retry, its queued one
+        as never started; Ray restarts the actor."""
         self._notify("lost", {"actor": slot.actor, "shard": slot.shard and slot.shard.index, "reason": reason})
         if slot.shard is None:
             raise RfbenchError(f"--ray: a worker could not start: {reason}")
+        if slot.queued is not None:
+            book.unstarted(slot.queued[0].index)
         book.lost(slot.shard.index, reason)  # raises when the shard is out of attempts
         self._await_ready(slot)
         for other in self.slots:

@@ -108,6 +108,12 @@ class ShardBook:
     def finished(self, index: int) -> None:
         self.done.add(index)
 
+    def unstarted(self, index: int) -> None:
+        """Shard ``index`` was handed out but never began (queued behind a call that failed):
+        back to the front of the queue, its attempt not counted."""
+        self.attempts[index] -= 1
+        self.queue.appendleft(index)
+
     def lost(self, index: int, reason: str) -> None:
         """A worker died running shard ``index``: queue it again, or stop the run.
 
