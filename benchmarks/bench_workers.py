@@ -17,7 +17,7 @@ short (200 images, ~5 s of work) the start-up, a second or two, weighs on the wh
 
 With ``--ray`` a local Ray cluster is started once (its start-up time reported on its own line)
 and every split of W >= 2 workers is also run as ``--ray`` with W actors of T threads, right
-after its ``--workers`` run; the Ray overhead is (Ray wall time / --workers wall time) - 1 per
+after its ``--workers`` run (right before it in odd rounds: the pair's order alternates); the Ray overhead is (Ray wall time / --workers wall time) - 1 per
 pair (actor start and model compilation included in both, as in the ``--workers`` figure). For
 the Ray runs "other cores" counts the actors themselves and Ray's daemons (they are not this
 process's children), so compare the 1-minute load averages printed beside them.
@@ -148,16 +148,20 @@ def main() -> int:
         for r in range(args.rounds):
             for preset in PRESETS:
                 for w, t in splits:
+                    with_ray = ray_start_s is not None and w >= 2
+                    ray_first = with_ray and r % 2 == 1  # the pair's order alternates by round
+
+                    ray_args = (args.model, preset, w, t, root / "WIDER_val" / "images", ids,
+                                root / f"ray-{preset}-{w}x{t}-{r}")
+                    on_ray = run_split(*ray_args, on_ray=True) if ray_first else None
                     got = run_split(args.model, preset, w, t, root / "WIDER_val" / "images", ids,
                                     root / f"out-{preset}-{w}x{t}-{r}")
                     after = bare_images_per_s(adapter, spec, bare_count)
                     got["bare_pair"] = (bare, after)
                     rows.append((preset, f"{w}x{t or 'default'}", (bare + after) / 2, got))
                     bare = after
-                    if ray_start_s is not None and w >= 2:
-                        on_ray = run_split(args.model, preset, w, t, root / "WIDER_val" / "images", ids,
-                                           root / f"ray-{preset}-{w}x{t}-{r}", on_ray=True)
-                        ray_pairs.append((preset, f"{w}x{t or 'default'}", got, on_ray))
+                    if with_ray:
+                        ray_pairs.append((preset, f"{w}x{t or 'default'}", got, on_ray or run_split(*ray_args, on_ray=True)))
         describe = adapter.describe()
     print(f"model {args.model.name}, runtime {describe['runtime']} {describe['runtime_version']}, "
           f"bare threads {describe['effective']['threads']}, {args.images} JPEGs ({args.dataset}), {os.cpu_count()} cores")
