@@ -15,14 +15,16 @@ processes. Issue 14's figure is the ratio after start-up, as the one-process bas
 ``bench_pipeline.py`` it came from (its model already open, the kernels warm); on a run this
 short (200 images, ~5 s of work) the start-up, a second or two, weighs on the whole-run ratio.
 
-With ``--ray`` a local Ray cluster is started once (its start-up time reported on its own line)
-and every split of W >= 2 workers is also run as ``--ray`` with W actors of T threads, right
+With ``--ray`` a local Ray cluster is started once (its start-up time reported on its own line;
+with ``--ray-fresh`` one per Ray run, shut down after it, as ``rfbench eval --ray`` does: the
+first run on a new cluster gets Ray's pre-started worker processes, later ones start new
+processes that import Ray) and every split of W >= 2 workers is also run as ``--ray`` with W actors of T threads, right
 after its ``--workers`` run (right before it in odd rounds: the pair's order alternates); the Ray overhead is (Ray wall time / --workers wall time) - 1 per
 pair (actor start and model compilation included in both, as in the ``--workers`` figure). For
 the Ray runs "other cores" counts the actors themselves and Ray's daemons (they are not this
 process's children), so compare the 1-minute load averages printed beside them.
 
-    python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1] [--rounds 1] [--ray]
+    python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1] [--rounds 1] [--ray [--ray-fresh]]
 """
 
 from __future__ import annotations
@@ -95,15 +97,28 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
 
 
 def _start_ray(num_cpus: int) -> float:
-    """Start a local Ray cluster of ``num_cpus`` CPUs for the whole benchmark; its start-up seconds."""
+    """Start a local Ray cluster of ``num_cpus`` CPUs; its start-up seconds."""
     from rfbench.accuracy.ray_pool import connect
 
     return connect(None, num_cpus).start_s
 
 
-def _print_ray(start_s: float, pairs: list[tuple[str, str, dict, dict]]) -> None:
-    """The --ray rows: wall time of each --workers run and of the Ray run right after it."""
-    print(f"ray: local cluster start-up {start_s:.1f} s (not in the figures below)")
+def _fresh_ray_run(num_cpus: int, starts: list[float], *run_args) -> dict:
+    """One ``--ray`` run on a local cluster started for it and shut down after it, as
+    ``rfbench eval --ray`` does (its start-up appended to ``starts``, not in the run's time)."""
+    import ray
+
+    starts.append(_start_ray(num_cpus))
+    try:
+        return run_split(*run_args, on_ray=True)
+    finally:
+        ray.shutdown()
+
+
+def _print_ray(starts: list[float], fresh: bool, pairs: list[tuple[str, str, dict, dict]]) -> None:
+    """The --ray rows: wall time of each --workers run and of the Ray run beside it."""
+    how = "a fresh cluster per run" if fresh else "one cluster for all runs"
+    print(f"ray ({how}): local cluster start-up {min(starts):.1f}-{max(starts):.1f} s (not in the figures below)")
     print(f"{'preset':<12} {'split':>10} {'workers s':>9} {'ray s':>7} {'overhead':>8} {'load1 w/ray':>11} "
           f"{'other cores w/ray(+actors)':>26}")
     for preset, split, local, on_ray in pairs:
@@ -132,13 +147,20 @@ def main() -> int:
     parser.add_argument("--dataset", choices=("real", "synthetic"), default="real", help=DATASET_HELP)
     parser.add_argument("--ray", action="store_true",
                         help="also run the splits of >= 2 workers on a local Ray cluster (needs rfbench[ray])")
+    parser.add_argument("--ray-fresh", action="store_true",
+                        help="with --ray: start a new local cluster for each Ray run and shut it down after it, "
+                             "as `rfbench eval --ray` does (default: one cluster for the whole benchmark, "
+                             "as when joining a running cluster)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     splits = [tuple(int(v) for v in s.split("x")) for s in args.splits.split(",")]
     adapter, spec, _ = open_model(ModelRunOptions(args.model))
     rows = []
     ray_pairs: list[tuple[str, str, dict, dict]] = []
-    ray_start_s = _start_ray(max(os.cpu_count() or 1, *(w * max(t, 1) for w, t in splits))) if args.ray else None
+    ray_cpus = max(os.cpu_count() or 1, *(w * max(t, 1) for w, t in splits))
+    ray_starts: list[float] = []
+    if args.ray and not args.ray_fresh:
+        ray_starts.append(_start_ray(ray_cpus))
     with tempfile.TemporaryDirectory() as tmp, adapter:
         root = Path(tmp)
         ids = dataset(args.dataset, root, args.images)
@@ -148,12 +170,18 @@ def main() -> int:
         for r in range(args.rounds):
             for preset in PRESETS:
                 for w, t in splits:
-                    with_ray = ray_start_s is not None and w >= 2
+                    with_ray = args.ray and w >= 2
                     ray_first = with_ray and r % 2 == 1  # the pair's order alternates by round
 
                     ray_args = (args.model, preset, w, t, root / "WIDER_val" / "images", ids,
                                 root / f"ray-{preset}-{w}x{t}-{r}")
-                    on_ray = run_split(*ray_args, on_ray=True) if ray_first else None
+
+                    def ray_run(ray_args=ray_args) -> dict:
+                        if args.ray_fresh:
+                            return _fresh_ray_run(ray_cpus, ray_starts, *ray_args)
+                        return run_split(*ray_args, on_ray=True)
+
+                    on_ray = ray_run() if ray_first else None
                     got = run_split(args.model, preset, w, t, root / "WIDER_val" / "images", ids,
                                     root / f"out-{preset}-{w}x{t}-{r}")
                     after = bare_images_per_s(adapter, spec, bare_count)
@@ -161,7 +189,7 @@ def main() -> int:
                     rows.append((preset, f"{w}x{t or 'default'}", (bare + after) / 2, got))
                     bare = after
                     if with_ray:
-                        ray_pairs.append((preset, f"{w}x{t or 'default'}", got, on_ray or run_split(*ray_args, on_ray=True)))
+                        ray_pairs.append((preset, f"{w}x{t or 'default'}", got, on_ray or ray_run()))
         describe = adapter.describe()
     print(f"model {args.model.name}, runtime {describe['runtime']} {describe['runtime_version']}, "
           f"bare threads {describe['effective']['threads']}, {args.images} JPEGs ({args.dataset}), {os.cpu_count()} cores")
@@ -181,8 +209,8 @@ def main() -> int:
             print(f"{preset} {split}: median ratio after start-up {steady:.3f} (issue 14's figure: >= 0.85 for "
                   f"the best split), whole run {total:.3f}, start-up median "
                   f"{statistics.median(g['first_s'] for g, _ in runs):.2f} s")
-    if ray_start_s is not None:
-        _print_ray(ray_start_s, ray_pairs)
+    if args.ray:
+        _print_ray(ray_starts, args.ray_fresh, ray_pairs)
     worker_peaks = [g["worker_rss_mb"] for *_, g in rows if g["worker_rss_mb"] is not None]
     print(f"peak RSS (VmHWM): this process {peak_rss_mb()} MB (it holds the bare-inference model too), "
           f"largest worker {max(worker_peaks, default=float('nan')):.0f} MB")
