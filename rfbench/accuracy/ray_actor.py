@@ -94,7 +94,8 @@ class ShardWorker:
                                    overlap=(self.options.threads or 1) > 1)  # Ray gave it that many CPUs
             stats = runner.run(image_ids, progress=False)
             failed = [(i, reason.replace(str(images_dir), self.images_dir)) for i, reason in stats.failed]
-            predicted = [i for i in image_ids if i not in dict(failed)]
+            unread = {i for i, _ in failed}
+            predicted = [i for i in image_ids if i not in unread]
             files = {i: prediction_path(pred_dir, i).read_bytes() for i in predicted}
             landmarks = {i: landmarks_path(pred_dir, i).read_bytes() for i in predicted}
         from rfbench.accuracy.workers import peak_rss_mb

@@ -272,7 +272,7 @@ class RayPool:
         self.starts += 1
 
     def _promote(self, slot: _Slot) -> None:
-        """The running call ended: the queued one (if any) is now running."""
+        """The running call (``ready`` or a shard) ended: the queued one (if any) is now running."""
         slot.ref, slot.shard = None, None
         if slot.queued is not None:
             (slot.shard, slot.ref), slot.queued = slot.queued, None
@@ -294,11 +294,10 @@ class RayPool:
             except ray.exceptions.RayError as exc:  # actor killed, node lost, object lost
                 self._lost(slot, book, f"{type(exc).__name__}: {_first_line(exc)}")
                 continue
+            self._promote(slot)  # the call ended: the queued one (if any) runs now
             if shard is None:
-                slot.ref = None
                 self._on_ready(slot, result)
             else:
-                self._promote(slot)
                 self._on_done(shard, slot, result, book, stats, bar)
             self._assign(slot, book)
         now = time.monotonic()
