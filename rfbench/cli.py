@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "rfbench.commands.runtimes_cmd",
     "rfbench.commands.report_cmd",
     "rfbench.commands.export_reference_cmd",
+    "rfbench.commands.import_cmd",
     "rfbench.commands.quantize_cmd",
     "rfbench.commands.sweep_cmd",
 )

@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_data_options(parser)
     source = parser.add_argument_group("what to evaluate (one of)").add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", metavar="PATH", help="model file (.onnx, or OpenVINO .xml with its .bin)")
+    source.add_argument("--model", metavar="PATH", help="model file (.onnx, or OpenVINO .xml with its .bin), or a published checkpoint (insightface MXNet NAME-0000.params, Pytorch_Retinaface .pth), imported once into the cache (see rfbench import)")
     source.add_argument("--predictions", metavar="PRED_DIR", help="folder of prediction files to score")
     _add_model_options(parser)
     add_scale_out_arguments(parser)
@@ -143,6 +143,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rfbench.errors import RfbenchError
     from rfbench.evaluation import scoring
+    from rfbench.models.importer.cache import resolve_model
     from rfbench.report import write_report
     from rfbench.results.eval_record import EvalRecord
     from rfbench.results.outdir import prepare_output_dir
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     wall_start = time.perf_counter()
     if args.model:
         check_device_runtime(args.device, args.runtime)
+        args.model = str(resolve_model(args.model))  # a checkpoint: its import in the cache
     gt = load_ground_truth(args.data_root, gt_text=args.gt_text, mat_dir=args.gt_mat_dir,
                            require_settings=protocols == ("wider",) or (
                                args.gt_mat_dir is not None and "wider" in protocols))

@@ -91,6 +91,7 @@ def eval_header(record: EvalRecord) -> str:
             ("precision", precision),
             ("threads/streams", f"{text(eff.get('threads'))} / {text(eff.get('streams'))}"),
             ("input", f"{model.input_name} {shape} {model.input_layout}{input_note}"),
+            ("pixels", f"{_pixels_text(model.pixel_format)} ({model.pixel_format_source})"),
             ("output layout", model.output_layout.kind),
         ]
         if record.preset is not None:
@@ -162,3 +163,10 @@ def profile_header(record: ProfileRecord, dynamic_input: bool = False) -> str:
         ("format", record.model_format),
         ("input", shapes or MISSING),
     ])
+
+
+def _pixels_text(pixels: Any) -> str:
+    """``RGB 0..255, no mean, no scale``: what the network is fed, as the record says."""
+    from rfbench.decoder.preprocess import PixelFormat
+
+    return PixelFormat(pixels.channel_order, tuple(pixels.mean), tuple(pixels.scale)).describe()

@@ -285,8 +285,9 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         model = reference_model_path()
     else:
         from rfbench.models.files import check_model_file
+        from rfbench.models.importer.cache import resolve_model
 
-        model = check_model_file(args.model)
+        model = check_model_file(resolve_model(args.model))
     if args.runtime == "all":
         from rfbench.runtimes import runtime_targets
 

@@ -84,8 +84,19 @@ class PixelFormat:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """E.g. ``RGB 0..255, no mean, no scale`` or ``BGR minus (104, 117, 123)``."""
+        parts = [f"{self.channel_order} 0..255"]
+        mean = ", ".join(f"{v:g}" for v in self.mean)
+        scale = ", ".join(f"{v:g}" for v in self.scale)
+        parts.append("no mean" if not any(self.mean) else f"minus ({mean})")
+        parts.append("no scale" if all(v == 1 for v in self.scale) else f"divided by ({scale})")
+        return ", ".join(parts)
 
-# Layout A (insightface MXNet via OMZ IR): raw BGR 0..255, normalisation inside the net.
+
+# Layout A (insightface MXNet via OMZ IR): raw BGR 0..255, normalisation inside the net. OMZ's
+# IR was converted with the channels reversed, so it is fed BGR; insightface's own MXNet model
+# (and so `rfbench import` of it) wants RGB, which the imported model declares in its metadata.
 PIXELS_LAYOUT_A = PixelFormat("BGR", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 # Layout B (biubug6 exports): BGR minus (104, 117, 123), no scaling.
 PIXELS_LAYOUT_B = PixelFormat("BGR", (104.0, 117.0, 123.0), (1.0, 1.0, 1.0))

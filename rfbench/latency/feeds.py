@@ -117,7 +117,8 @@ def image_feeds(
         raise RfbenchError(f"--input-data: {model.name} has {len(adapter.inputs)} inputs, not one")
     (tensor_info,) = adapter.inputs
     plan = plan_input(model, input_hw)
-    spec = build_model_spec(model, plan, {t.name: t.shape for t in adapter.outputs})
+    spec = build_model_spec(model, plan, {t.name: t.shape for t in adapter.outputs},
+                            metadata=adapter.metadata)
     dtype = np.dtype(tensor_info.dtype)
     if dtype == np.uint8 and (any(spec.pixels.mean) or any(s != 1 for s in spec.pixels.scale)):
         raise RfbenchError(

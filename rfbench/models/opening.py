@@ -93,7 +93,7 @@ def open_model(
     try:
         outputs: dict[str, Any] = {t.name: t.shape for t in adapter.outputs}
         spec = build_model_spec(
-            path, plan, outputs, layout=layout, output_names=output_names,
+            path, plan, outputs, metadata=adapter.metadata, layout=layout, output_names=output_names,
             channel_order=channel_order, mean=mean, scale=scale,
         )  # fmt: skip
     except BaseException:

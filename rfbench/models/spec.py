@@ -148,9 +148,49 @@ def _image_input(model_path: Path) -> tuple[str, str, int | None, int | None, in
     return name, layout, shape[h_dim], shape[w_dim], shape[0]
 
 
+#: Metadata keys (ONNX ``metadata_props``) in which a model declares its pixel format; written
+#: by ``rfbench import`` (insightface's MXNet models want RGB, where OMZ's converted IR wants BGR).
+PIXEL_KEYS = {"channel_order": "rfbench.pixels.channel_order", "mean": "rfbench.pixels.mean",
+              "scale": "rfbench.pixels.scale"}
+
+
+def pixel_metadata(pixels: PixelFormat) -> dict[str, str]:
+    """``pixels`` as the metadata entries of :data:`PIXEL_KEYS` (numbers space-separated)."""
+    return {PIXEL_KEYS["channel_order"]: pixels.channel_order,
+            PIXEL_KEYS["mean"]: " ".join(repr(float(v)) for v in pixels.mean),
+            PIXEL_KEYS["scale"]: " ".join(repr(float(v)) for v in pixels.scale)}
+
+
+def declared_pixels(model_path: Path, metadata: Mapping[str, str]) -> PixelFormat | None:
+    """The pixel format a model declares in its metadata, or None when it declares none."""
+    if PIXEL_KEYS["channel_order"] not in metadata:
+        return None
+    try:
+        order = metadata[PIXEL_KEYS["channel_order"]].strip().upper()
+        mean = tuple(float(v) for v in metadata.get(PIXEL_KEYS["mean"], "0 0 0").split())
+        scale = tuple(float(v) for v in metadata.get(PIXEL_KEYS["scale"], "1 1 1").split())
+    except ValueError:
+        raise RfbenchError(f"{model_path}: its metadata {PIXEL_KEYS['mean']} / "
+                           f"{PIXEL_KEYS['scale']} are not three numbers each") from None
+    if order not in ("BGR", "RGB") or len(mean) != 3 or len(scale) != 3:
+        raise RfbenchError(f"{model_path}: its metadata declares pixel format {order} mean "
+                           f"{list(mean)} scale {list(scale)}; expected BGR or RGB and three "
+                           "numbers each")
+    return PixelFormat(order, cast(_Triple, mean), cast(_Triple, scale))
+
+
 def choose_pixels(layout_kind: str, channel_order: str | None, mean: Sequence[float] | None,
-                  scale: Sequence[float] | None) -> tuple[PixelFormat, str]:
-    """The layout's default pixel format with any user overrides; and where it came from."""
+                  scale: Sequence[float] | None, declared: PixelFormat | None = None,
+                  model_path: Path | None = None) -> tuple[PixelFormat, str]:
+    """The pixel format to feed, and where it came from.
+
+    A model that declares its pixel format (``declared``) is fed exactly that: an override that
+    contradicts it is refused, never fed. Otherwise the layout's default (that of the layout's
+    reference exports: OMZ's BGR IR for A, biubug6's BGR minus mean for B) with any overrides.
+    """
+    if declared is not None:
+        _refuse_contradictions(declared, channel_order, mean, scale, model_path)
+        return declared, "declared by the model"
     base = PIXELS_LAYOUT_A if layout_kind == "A" else PIXELS_LAYOUT_B
     if channel_order is None and mean is None and scale is None:
         return base, f"default for layout {layout_kind}"
@@ -162,9 +202,26 @@ def choose_pixels(layout_kind: str, channel_order: str | None, mean: Sequence[fl
     return pixels, "user"
 
 
+def _refuse_contradictions(declared: PixelFormat, channel_order: str | None,
+                           mean: Sequence[float] | None, scale: Sequence[float] | None,
+                           model_path: Path | None) -> None:
+    """RfbenchError when an override differs from what the model declares."""
+    asked = {"--channel-order": (channel_order, declared.channel_order),
+             "--mean": (tuple(float(v) for v in mean) if mean is not None else None, declared.mean),
+             "--scale": (tuple(float(v) for v in scale) if scale is not None else None,
+                         declared.scale)}
+    for option, (value, own) in asked.items():
+        if value is not None and value != own:
+            shown = value if isinstance(value, str) else " ".join(f"{v:g}" for v in value)
+            mine = own if isinstance(own, str) else " ".join(f"{v:g}" for v in own)
+            raise RfbenchError(f"{model_path or 'the model'}: declares its input pixels as "
+                               f"{declared.describe()}; {option} {shown} contradicts its "
+                               f"{option.lstrip('-').replace('-', ' ')} {mine} (omit the option)")
+
+
 def build_model_spec(
     model_path: Path, plan: InputPlan, output_shapes: Mapping[str, Sequence[int | None]], *,
-    layout: str | None = None, output_names: Mapping[str, str] | None = None,
+    metadata: Mapping[str, str] | None = None, layout: str | None = None, output_names: Mapping[str, str] | None = None,
     channel_order: str | None = None, mean: Sequence[float] | None = None,
     scale: Sequence[float] | None = None,
 ) -> ModelSpec:
@@ -176,7 +233,8 @@ def build_model_spec(
         resolved = resolve_layout(output_shapes, layout=layout, names=output_names)
     except RfbenchError as exc:
         raise RfbenchError(f"{model_path}: {exc}") from None
-    pixels, source = choose_pixels(resolved.kind, channel_order, mean, scale)
+    declared = declared_pixels(model_path, metadata or {})
+    pixels, source = choose_pixels(resolved.kind, channel_order, mean, scale, declared, model_path)
     return ModelSpec(Path(model_path), plan, pixels, source, resolved)
 
 

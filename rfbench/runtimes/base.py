@@ -171,6 +171,9 @@ class RuntimeAdapter(abc.ABC):
         self.effective: dict[str, Any] = {}
         self.inputs: list[TensorInfo] = []
         self.outputs: list[TensorInfo] = []
+        #: The model file's own key -> value metadata (ONNX ``metadata_props``; for an IR the
+        #: same keys as OpenVINO keeps them, e.g. those ``rfbench import`` writes).
+        self.metadata: dict[str, str] = {}
         self.device_full_name: str = device
         self.read_ms: float | None = None
         self.compile_ms: float | None = None

@@ -100,6 +100,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         self._profile_dir: tempfile.TemporaryDirectory[str] | None = None
         self._layer_cache: LayerSamples | None = None
         self._session = self._create_session()
+        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         self._describe_ports()
         self._fill_effective()
         self.effective["input_precision"] = self.input_precision_effective()

@@ -45,6 +45,7 @@ from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.openvino.core import (
     fold_input_precision,
     hint_name,
+    model_metadata,
     one_line,
     port_name,
     port_shape,
@@ -78,6 +79,7 @@ class OpenVINOAdapter(RuntimeAdapter):
         config = compile_config(self.requested, self.perf_counters)
         check_device_support(self._core, self.device, self.requested["precision"], config)
         model = self._read()
+        self.metadata = model_metadata(model)
         self._fix_input_shapes(model)
         model = fold_input_precision(model, self.requested["input_precision"], self.model_path.name)
         self._compiled = self._compile(model, config)

@@ -112,6 +112,19 @@ def read_model(path: str | Path) -> ov.Model:
         raise RfbenchError(f"OpenVINO cannot read model {path}: {one_line(exc)}") from None
 
 
+def model_metadata(model: ov.Model) -> dict[str, str]:
+    """The model's ``framework`` rt_info as strings: an ONNX model's ``metadata_props``, which
+    OpenVINO keeps there (and saves into an IR converted from it)."""
+    info = model.get_rt_info()
+    if "framework" not in info:
+        return {}
+    section = info["framework"]
+    if not isinstance(section, dict):  # a single value, not key -> value metadata
+        return {}
+    return {str(key): value.astype(str) if hasattr(value, "astype") else str(value)
+            for key, value in section.items()}
+
+
 def partial_dims(pshape: Any) -> tuple[int | None, ...]:
     """An ``ov.PartialShape`` as a tuple, None for each dynamic dimension."""
     return tuple(d.get_length() if d.is_static else None for d in pshape)

@@ -1,0 +1,59 @@
+"""Checkpoints given where a model is expected (``eval``, ``latency``, ``profile``, ``quantize``,
+``sweep``): imported once into the user cache and reused.
+
+The cached model is ``<cache>/imported/<name>-<key>.onnx`` with a dynamic input size (so one
+import serves every ``--input-size``), where the key is the sha256 of the importer version and
+the sha256 of each checkpoint file: new bytes or a new importer make a new file, the same bytes
+under another name reuse it. ``<cache>`` is that of the reference graph (``$RFBENCH_CACHE``,
+``$XDG_CACHE_HOME/rfbench`` or ``~/.cache/rfbench``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+from rfbench.errors import RfbenchError
+from rfbench.models.files import file_sha256
+from rfbench.models.importer.formats import Checkpoint, find_checkpoint, is_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model(path: str | Path) -> Path:
+    """``path`` itself for a model file; for a checkpoint, its imported model in the cache."""
+    if not is_checkpoint(path):
+        return Path(path)
+    return imported_model_path(find_checkpoint(path))
+
+
+def cache_key(checkpoint: Checkpoint) -> str:
+    """sha256 (hex) of the importer version and each checkpoint file's sha256."""
+    from rfbench.models.importer.convert import IMPORTER_VERSION
+
+    parts = [f"rfbench-import-{IMPORTER_VERSION}"] + [file_sha256(p) for p in checkpoint.files]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def imported_model_path(checkpoint: Checkpoint) -> Path:
+    """The cached import of ``checkpoint``, made now when missing (the path is logged)."""
+    from rfbench.models.importer.convert import convert, write_model
+    from rfbench.models.reference_r50 import cache_dir
+
+    stem = checkpoint.weights.name.split(".")[0]
+    target = cache_dir() / "imported" / f"{stem}-{cache_key(checkpoint)[:16]}.onnx"
+    if target.is_file():
+        log.info("%s: using its import in the cache, %s", checkpoint.weights, target)
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RfbenchError(f"cannot create the import cache {target.parent}: {exc.strerror} "
+                           "(set RFBENCH_CACHE to a writable folder)") from exc
+    start = time.perf_counter()
+    write_model(convert(checkpoint, None), target)
+    log.warning("imported %s (%s) in %.1f s into the cache: %s (reused from now on)",
+                checkpoint.weights, checkpoint.format, time.perf_counter() - start, target)
+    return target

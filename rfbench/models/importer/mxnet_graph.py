@@ -1,0 +1,120 @@
+"""An insightface MXNet checkpoint (``symbol.json`` + ``.params``) as an ONNX graph.
+
+Every node of the symbol, in file order, goes through its translation in
+:data:`rfbench.models.importer.mxnet_ops.OPS`; variables are the checkpoint's arrays, except
+the one that is not in the ``.params`` file: the image input (``data`` in insightface's
+symbols), kept under its own name as ``1x3xHxW`` float32 (H and W fixed or left dynamic). The
+outputs are the symbol's heads under their node names (the nine
+``face_rpn_*_stride{32,16,8}`` of a RetinaFace), so rfbench recognises layout A.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from rfbench.errors import RfbenchError
+from rfbench.models.importer.mxnet_ops import OPS, Context, Value
+from rfbench.models.importer.mxnet_params import MxnetParams
+from rfbench.models.importer.mxnet_symbol import Symbol, SymbolNode
+from rfbench.models.importer.onnx_graph import GraphBuilder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TranslatedGraph:
+    """The ONNX graph (no initializers), its weights, and what was translated."""
+
+    graph: Any
+    builder: GraphBuilder
+    input_name: str
+    output_names: list[str]
+    unused_arrays: list[str]
+
+
+def translate(symbol: Symbol, params: MxnetParams, params_path: str,
+              input_hw: tuple[int, int] | None) -> TranslatedGraph:
+    """The symbol's graph with the checkpoint's weights; ``input_hw`` None: dynamic H, W.
+
+    RfbenchError names the node for an unknown operator and the tensor for a shape mismatch.
+    """
+    ctx = Context(GraphBuilder(), params, params_path, set())
+    values: dict[int, Value] = {}
+    input_name: str | None = None
+    needed = _needed_nodes(symbol)
+    for node in symbol.nodes:
+        if node.index not in needed:
+            continue
+        if node.op == "null":
+            if params.get(node.name) is None:
+                input_name = _image_input(symbol, node, input_name)
+                values[node.index] = Value(node.name, 3)
+            else:
+                values[node.index] = Value(node.name, None)
+            continue
+        values[node.index] = _translate_node(ctx, node, values)
+    if input_name is None:
+        raise RfbenchError(f"{symbol.path}: the symbol has no image input (every variable is a "
+                           f"weight in {params_path})")
+    outputs = [_head(symbol, values, head) for head in symbol.heads]
+    graph = ctx.builder.graph(symbol.path.name.removesuffix(".json"),
+                              [_tensor_info(input_name, input_hw)],
+                              [_tensor_info(name, None, rank=None) for name in outputs])
+    unused = sorted((set(params.args) | set(params.aux)) - ctx.used)
+    return TranslatedGraph(graph, ctx.builder, input_name, outputs, unused)
+
+
+def _needed_nodes(symbol: Symbol) -> set[int]:
+    """Indices of the nodes the heads depend on (a symbol may carry dead training branches)."""
+    needed: set[int] = set()
+    stack = [index for index, _ in symbol.heads]
+    while stack:
+        index = stack.pop()
+        if index not in needed:
+            needed.add(index)
+            stack.extend(source for source, _ in symbol.nodes[index].inputs)
+    return needed
+
+
+def _image_input(symbol: Symbol, node: SymbolNode, found: str | None) -> str:
+    """The one variable that is not a weight; a second one is an error naming both."""
+    if found is not None:
+        raise RfbenchError(f"{symbol.path}: variables '{found}' and '{node.name}' are both missing "
+                           "from the .params file (only the image input may be; is this the "
+                           "symbol of these weights?)")
+    return node.name
+
+
+def _translate_node(ctx: Context, node: SymbolNode, values: dict[int, Value]) -> Value:
+    translation = OPS.get(node.op)
+    if translation is None:
+        raise RfbenchError(f"{node.where()}: operator '{node.op}' is not supported by rfbench "
+                           f"import (supported: {', '.join(sorted(OPS))})")
+    inputs = []
+    for source, output in node.inputs:
+        if output != 0 and node.op != "null":
+            raise RfbenchError(f"{node.where()}: reads output {output} of node #{source}; only "
+                               "first outputs are translated")
+        inputs.append(values[source])
+    return translation(ctx, node, inputs)
+
+
+def _head(symbol: Symbol, values: dict[int, Value], head: tuple[int, int]) -> str:
+    index, output = head
+    if output != 0:
+        raise RfbenchError(f"{symbol.path}: head {head} is not a node's first output")
+    return values[index].name
+
+
+def _tensor_info(name: str, hw: tuple[int, int] | None, rank: int | None = 4) -> Any:
+    """A float32 value info: the image input ``1x3xHxW`` (``height``/``width`` when dynamic),
+    or an output of unknown shape (``rank`` None; the runtimes infer it)."""
+    import onnx
+    import onnx.helper
+
+    if rank is None:
+        return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+    dims: list[int | str] = [1, 3, *(hw if hw is not None else ("height", "width"))]
+    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
