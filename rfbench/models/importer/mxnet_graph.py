@@ -49,7 +49,7 @@ def translate(symbol: Symbol, params: MxnetParams, params_path: str,
             continue
         if node.op == "null":
             if params.get(node.name) is None:
-                input_name = _image_input(symbol, node, input_name)
+                input_name = _image_input(symbol, params_path, node, input_name)
                 values[node.index] = Value(node.name, 3)
             else:
                 values[node.index] = Value(node.name, None)
@@ -78,12 +78,12 @@ def _needed_nodes(symbol: Symbol) -> set[int]:
     return needed
 
 
-def _image_input(symbol: Symbol, node: SymbolNode, found: str | None) -> str:
-    """The one variable that is not a weight; a second one is an error naming both."""
+def _image_input(symbol: Symbol, params_path: str, node: SymbolNode, found: str | None) -> str:
+    """The one variable that is not a weight; a second one is an error naming both files."""
     if found is not None:
-        raise RfbenchError(f"{symbol.path}: variables '{found}' and '{node.name}' are both missing "
-                           "from the .params file (only the image input may be; is this the "
-                           "symbol of these weights?)")
+        raise RfbenchError(f"{symbol.path} does not match {params_path}: its variables '{found}' "
+                           f"and '{node.name}' are not in the weights (only the image input may "
+                           "be; is this the symbol of these weights?)")
     return node.name
 
 
