@@ -206,3 +206,10 @@ def test_ir_output_keeps_the_declared_pixels(models_dir, tmp_path, capsys):
     assert adapter.metadata["rfbench.pixels.channel_order"] == "RGB"
     assert adapter.inputs[0].shape == (1, 3, 640, 640)
     assert "sha256:" in adapter.metadata["rfbench.import.files"]
+    feed = {"data": np.random.default_rng(2).uniform(0, 255, (1, 3, 640, 640)).astype(np.float32)}
+    from_ir = adapter.infer(feed)
+    run_cli(capsys, "import", models_dir / f"{MNET}-0000.params", "--out", tmp_path / "m.onnx",
+            "--input-size", "640x640")
+    from_onnx = _ort_outputs(tmp_path / "m.onnx", {"x": feed["data"]})["x"]
+    assert all(np.abs(from_ir[h] - from_onnx[h]).max() <= 1e-4 for h in HEADS)
+    assert not list(tmp_path.glob(".m.*"))  # the scratch folder is gone

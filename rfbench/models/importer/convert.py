@@ -23,7 +23,12 @@ from rfbench.decoder.preprocess import PIXELS_LAYOUT_B, PixelFormat
 from rfbench.errors import RfbenchError
 from rfbench.models.files import file_sha256
 from rfbench.models.importer.formats import MXNET, Checkpoint
-from rfbench.models.importer.onnx_graph import make_model, tensor_protos, write_onnx
+from rfbench.models.importer.onnx_graph import (
+    make_model,
+    tensor_protos,
+    write_onnx,
+    write_onnx_external,
+)
 from rfbench.models.spec import pixel_metadata
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,12 @@ class ImportedModel:
     layout: str
     pixels: PixelFormat
     summary: str
+
+    def release_weights(self) -> None:
+        """Drop the weights (after they were written): nothing can be written after this."""
+        def released() -> Iterable[Any]:
+            raise RuntimeError("the weights of this imported model were released after writing")
+        self.initializers = released
 
     @property
     def input_name(self) -> str:
@@ -134,14 +145,16 @@ def write_model(imported: ImportedModel, out: Path) -> None:
 
 
 def _write_ir(imported: ImportedModel, out: Path) -> None:
-    """ONNX in a scratch folder beside ``out``, read by OpenVINO (the metadata kept in its
-    rt_info), saved with f32 weights, then the ``.bin`` and the ``.xml`` moved into place."""
+    """ONNX with external weights in a scratch folder beside ``out``, converted by OpenVINO
+    (the metadata kept in its rt_info), saved with f32 weights, then the ``.bin`` and the
+    ``.xml`` moved into place."""
     import openvino as ov
 
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}.") as scratch:
         onnx_path = Path(scratch) / "model.onnx"
-        write_onnx(onnx_path, imported.model, imported.initializers())
-        model = ov.convert_model(str(onnx_path))
+        write_onnx_external(onnx_path, imported.model, imported.initializers())
+        imported.release_weights()  # the checkpoint's bytes are not needed while OpenVINO converts
+        model = ov.Core().read_model(str(onnx_path))
         xml = Path(scratch) / out.name
         ov.save_model(model, str(xml), compress_to_fp16=False)
         del model
