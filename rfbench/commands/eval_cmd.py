@@ -141,9 +141,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rfbench.commands.options import model_file
     from rfbench.errors import RfbenchError
     from rfbench.evaluation import scoring
-    from rfbench.models.importer.cache import resolve_model
     from rfbench.report import write_report
     from rfbench.results.eval_record import EvalRecord
     from rfbench.results.outdir import prepare_output_dir
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     wall_start = time.perf_counter()
     if args.model:
         check_device_runtime(args.device, args.runtime)
-        args.model = str(resolve_model(args.model))  # a checkpoint: its import in the cache
+        args.model = str(model_file(args))  # a checkpoint: its import in the cache
     gt = load_ground_truth(args.data_root, gt_text=args.gt_text, mat_dir=args.gt_mat_dir,
                            require_settings=protocols == ("wider",) or (
                                args.gt_mat_dir is not None and "wider" in protocols))

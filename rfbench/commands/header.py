@@ -84,6 +84,8 @@ def eval_header(record: EvalRecord) -> str:
         size = f"{model.input_width}x{model.input_height}"
         input_note = (f", dynamic input run at {size} (--input-size WxH)" if model.input_dynamic
                       else "")
+        if model.input_height is None:  # a per-image policy: no one size
+            input_note = f", each image at its own size (--input-size {model.input_size_policy})"
         pairs += [
             ("model", model_line(model.name, model.sha256)),
             ("runtime", f"{runtime.runtime} {short_version(runtime.runtime_version)}"),

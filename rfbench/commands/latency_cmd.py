@@ -284,10 +284,10 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
 
         model = reference_model_path()
     else:
+        from rfbench.commands.options import model_file
         from rfbench.models.files import check_model_file
-        from rfbench.models.importer.cache import resolve_model
 
-        model = check_model_file(resolve_model(args.model))
+        model = check_model_file(model_file(args))
     if args.runtime == "all":
         from rfbench.runtimes import runtime_targets
 

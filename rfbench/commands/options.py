@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from rfbench.errors import RfbenchError
@@ -229,3 +230,16 @@ def input_hw(args: argparse.Namespace) -> tuple[int, int] | None:
     """(H, W) from ``--input-size`` (None when not given); RfbenchError names the option."""
     text = getattr(args, "input_size", None)
     return parse_size(text, INPUT_SIZE_OPTION) if text else None
+
+
+def model_file(args: argparse.Namespace, value: str | Path | None = None) -> Path:
+    """``--model`` (or ``value``) as a model file. A checkpoint (MXNet ``.params`` /
+    ``-symbol.json``, ``.pth``) is imported once into the cache at the size this command runs it:
+    fixed at ``--input-size`` (default 640x640), or dynamic for ``native`` / ``SHORT:LONG`` and
+    ``--scales``."""
+    from rfbench.models.importer.cache import resolve_model
+
+    policy = input_size_of(args)
+    dynamic = (policy is not None and policy.per_image) or bool(getattr(args, "scales", None))
+    hw = None if dynamic else (policy.hw if policy is not None and policy.hw else (640, 640))
+    return resolve_model(value if value is not None else args.model, hw)

@@ -68,8 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Profile the model, print the figures, write results.json and results.csv."""
     from rfbench.commands.options import input_hw as input_hw_of
+    from rfbench.commands.options import model_file
     from rfbench.complexity.analysis import analyze
-    from rfbench.models.importer.cache import resolve_model
     from rfbench.models.reference_r50 import reference_model_path
     from rfbench.results.outdir import prepare_output_dir
     from rfbench.results.record import record_header
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     input_hw = input_hw_of(args)
     with prepare_output_dir(args.out, "profile", force=args.force) as out_dir:
-        model = resolve_model(args.model) if args.model else reference_model_path()
+        model = model_file(args) if args.model else reference_model_path()
         report = analyze(model, input_hw)
         record = profile_record(report, record_header("profile"))
         write_results(out_dir, record)

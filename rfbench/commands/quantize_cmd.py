@@ -91,12 +91,11 @@ def _add_input_options(group: argparse._ArgumentGroup) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rfbench.commands.options import input_hw
-    from rfbench.models.importer.cache import resolve_model
+    from rfbench.commands.options import input_hw, model_file
     from rfbench.quantize.run import QuantizeOptions, run_quantize
 
     options = QuantizeOptions(
-        model=resolve_model(args.model), data_root=args.data_root, out=args.out, runtime=args.runtime,
+        model=model_file(args), data_root=args.data_root, out=args.out, runtime=args.runtime,
         subset_size=args.subset_size, seed=args.seed, eval_limit=args.eval_limit,
         gt_text=args.gt_text, images_dir=args.images_dir, preset=args.preset,
         calibration_method=args.calibration_method, max_ap_drop=args.max_ap_drop,

@@ -118,9 +118,9 @@ def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], li
         raise RfbenchError("give --model A.onnx,B.xml or a --config with models = [...]")
     args.data_root = Path(args.data_root)
     args.gt_mat_dir = Path(args.gt_mat_dir) if args.gt_mat_dir else None
-    from rfbench.models.importer.cache import resolve_model
+    from rfbench.commands.options import model_file
 
-    return (args, [str(resolve_model(m)) for m in split_list(models, "model")],
+    return (args, [str(model_file(args, m)) for m in split_list(models, "model")],
             split_list(args.runtime or config.get("runtimes") or "openvino", "runtime", RUNTIMES),
             split_list(args.precision or config.get("precisions") or "f32,int8", "precision", PRECISIONS))
 

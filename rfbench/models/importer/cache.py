@@ -1,10 +1,11 @@
 """Checkpoints given where a model is expected (``eval``, ``latency``, ``profile``, ``quantize``,
 ``sweep``): imported once into the user cache and reused.
 
-The cached model is ``<cache>/imported/<name>-<key>.onnx`` with a dynamic input size (so one
-import serves every ``--input-size``), where the key is the sha256 of the importer version and
-the sha256 of each checkpoint file: new bytes or a new importer make a new file, the same bytes
-under another name reuse it. ``<cache>`` is that of the reference graph (``$RFBENCH_CACHE``,
+The cached model is ``<cache>/imported/<name>-<key>-<WxH|dynamic>.onnx``: the input fixed at
+the size the command runs (what OMZ ships, and what ONNX Runtime's quantizer needs), or dynamic
+for per-image sizes. The key is the sha256 of the importer version and the sha256 of each
+checkpoint file: new bytes or a new importer make a new file, the same bytes under another
+name reuse it. ``<cache>`` is that of the reference graph (``$RFBENCH_CACHE``,
 ``$XDG_CACHE_HOME/rfbench`` or ``~/.cache/rfbench``).
 """
 
@@ -22,11 +23,12 @@ from rfbench.models.importer.formats import Checkpoint, find_checkpoint, is_chec
 log = logging.getLogger(__name__)
 
 
-def resolve_model(path: str | Path) -> Path:
-    """``path`` itself for a model file; for a checkpoint, its imported model in the cache."""
+def resolve_model(path: str | Path, input_hw: tuple[int, int] | None) -> Path:
+    """``path`` itself for a model file; for a checkpoint, its imported model in the cache,
+    with the input fixed at ``input_hw`` (H, W) or dynamic (None)."""
     if not is_checkpoint(path):
         return Path(path)
-    return imported_model_path(find_checkpoint(path))
+    return imported_model_path(find_checkpoint(path), input_hw)
 
 
 def cache_key(checkpoint: Checkpoint) -> str:
@@ -37,13 +39,14 @@ def cache_key(checkpoint: Checkpoint) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def imported_model_path(checkpoint: Checkpoint) -> Path:
-    """The cached import of ``checkpoint``, made now when missing (the path is logged)."""
+def imported_model_path(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> Path:
+    """The cached import of ``checkpoint`` at ``input_hw``, made now when missing (logged)."""
     from rfbench.models.importer.convert import convert, write_model
     from rfbench.models.reference_r50 import cache_dir
 
     stem = checkpoint.weights.name.split(".")[0]
-    target = cache_dir() / "imported" / f"{stem}-{cache_key(checkpoint)[:16]}.onnx"
+    size = "dynamic" if input_hw is None else f"{input_hw[1]}x{input_hw[0]}"
+    target = cache_dir() / "imported" / f"{stem}-{cache_key(checkpoint)[:16]}-{size}.onnx"
     if target.is_file():
         log.info("%s: using its import in the cache, %s", checkpoint.weights, target)
         return target
@@ -53,7 +56,7 @@ def imported_model_path(checkpoint: Checkpoint) -> Path:
         raise RfbenchError(f"cannot create the import cache {target.parent}: {exc.strerror} "
                            "(set RFBENCH_CACHE to a writable folder)") from exc
     start = time.perf_counter()
-    write_model(convert(checkpoint, None), target)
+    write_model(convert(checkpoint, input_hw), target)
     log.warning("imported %s (%s) in %.1f s into the cache: %s (reused from now on)",
                 checkpoint.weights, checkpoint.format, time.perf_counter() - start, target)
     return target
