@@ -213,3 +213,31 @@ def test_ir_output_keeps_the_declared_pixels(models_dir, tmp_path, capsys):
     from_onnx = _ort_outputs(tmp_path / "m.onnx", {"x": feed["data"]})["x"]
     assert all(np.abs(from_ir[h] - from_onnx[h]).max() <= 1e-4 for h in HEADS)
     assert not list(tmp_path.glob(".m.*"))  # the scratch folder is gone
+
+
+@pytest.mark.slow
+def test_latency_profile_quantize_take_a_checkpoint(models_dir, wider_mini, tmp_path, monkeypatch,
+                                                   capsys):
+    """Every model command takes the checkpoint itself; the INT8 models keep the declared RGB."""
+    from rfbench.runtimes import get_runtime
+
+    monkeypatch.setenv("RFBENCH_CACHE", str(tmp_path / "cache"))
+    ckpt = models_dir / f"{MNET}-0000.params"
+    code, _, err = run_cli(capsys, "latency", "--model", ckpt, "--iterations", "3",
+                           "--min-iterations", "1", "--min-time", "0", "--out",
+                           tmp_path / "lat")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "profile", "--model", ckpt, "--out", tmp_path / "prof")
+    assert code == 0 and "640x640" in out, err
+    assert len(list((tmp_path / "cache" / "imported").glob("*-640x640.onnx"))) == 1
+    for runtime, suffix in (("onnxruntime", ".onnx"), ("openvino", ".xml")):
+        out_dir = tmp_path / f"q-{runtime}"
+        code, _, err = run_cli(capsys, "quantize", "--model", ckpt, "--data-root", wider_mini,
+                               "--subset-size", "2", "--eval-limit", "1", "--runtime", runtime,
+                               "--out", out_dir)
+        assert code == 0, err
+        int8 = next(out_dir.glob(f"*-int8{suffix}"))
+        adapter = get_runtime(runtime)(int8)
+        assert adapter.metadata["rfbench.pixels.channel_order"] == "RGB"
+        record = json.loads((out_dir / "results.json").read_text())
+        assert "RGB" in json.dumps(record)
