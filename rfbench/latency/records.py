@@ -19,7 +19,7 @@ from rfbench.results.latency_record import LatencyRecord, LatencyRun
 from rfbench.results.writer import to_jsonable
 
 if TYPE_CHECKING:
-    from rfbench.latency.runner import LatencyOptions, LatencyReport
+    from rfbench.latency.options import LatencyOptions, LatencyReport
     from rfbench.latency.session import Session
 
 SAMPLES_FILE = "samples.csv"

@@ -22,16 +22,14 @@ import numpy as np
 from rfbench.decoder.finite import check_finite_outputs
 from rfbench.latency.feeds import image_feeds, random_feeds
 from rfbench.latency.loop import AsyncWorkload, SyncWorkload, Workload
+from rfbench.latency.options import DEFAULT_SEED
 from rfbench.models.opening import RuntimeSettings, open_adapter
 
 if TYPE_CHECKING:
-    from rfbench.latency.runner import LatencyOptions
+    from rfbench.latency.options import LatencyOptions
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED = 0
-#: Profiled inferences per runtime of the separate per-layer pass (``--per-layer-runs``).
-DEFAULT_LAYER_RUNS = 20
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rfbench.latency.options import LatencyReport
 from rfbench.latency.records import comparison
-from rfbench.latency.runner import LatencyReport
 
 # (label, run key, format) rows of the main table.
 _ROWS: tuple[tuple[str, str, str], ...] = (
