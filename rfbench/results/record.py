@@ -25,10 +25,12 @@ both versions read through the same models.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from typing_extensions import Self
 
@@ -102,8 +104,6 @@ class ResultRecord(Part):
         Values are made plain JSON first (numpy scalars and arrays, tuples, paths; NaN and
         inf become null), exactly as ``results.json`` will hold them.
         """
-        from rfbench.results.writer import to_jsonable
-
         return cls.model_validate(to_jsonable({**header, **fields}))
 
     def csv_rows(self) -> list[dict[str, Any]]:
@@ -127,3 +127,20 @@ def record_header(kind: str) -> dict[str, Any]:
         "command_line": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "environment": describe_environment(),
     }
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays and paths to plain JSON types; NaN and inf become None."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value

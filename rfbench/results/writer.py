@@ -12,16 +12,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_text as atomic_write_text  # re-exported (one writer)
 from rfbench.results.csvsafe import neutralise_frame
+from rfbench.results.record import to_jsonable as to_jsonable  # re-exported
 
 if TYPE_CHECKING:
     from rfbench.results.record import ResultRecord
@@ -58,23 +56,6 @@ def new_output_dir(out: str | os.PathLike | None, kind: str) -> Path:
     except OSError as exc:
         raise RfbenchError(f"cannot create output folder {path}: {exc.strerror}") from exc
     return path
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays and paths to plain JSON types; NaN and inf become None."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return to_jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def write_results(out_dir: Path, record: ResultRecord) -> Path:
