@@ -24,8 +24,8 @@ from rfbench.fileio import atomic_write_text
 from rfbench.models.files import model_sha256
 from rfbench.models.opening import DEFAULT_RUNTIME, RuntimeSettings
 from rfbench.models.opening import open_model as open_checked_model
+from rfbench.models.provenance import provenance_field
 from rfbench.models.spec import ModelSpec
-from rfbench.quantize.output import provenance_field
 
 if TYPE_CHECKING:
     from rfbench.decoder.sizing import ImageSizer, SizePolicy

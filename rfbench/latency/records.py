@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rfbench.latency.loop import RunMeasurement, verdict
 from rfbench.latency.stats import PERCENTILE_METHOD, STD_DDOF, summarize_latencies_ns
 from rfbench.models.files import model_sha256
-from rfbench.quantize.output import provenance_field
+from rfbench.models.provenance import provenance_field
 from rfbench.results.latency_record import LatencyRecord, LatencyRun
 from rfbench.results.writer import to_jsonable
 

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
+from rfbench.runtimes.files import check_model_file, weights_path
+
+__all__ = ["MODEL_SUFFIXES", "check_model_file", "check_model_path", "file_sha256", "load_onnx",
+           "model_sha256", "onnx_graph_inputs", "read_input_shapes", "weights_path"]
 
 MODEL_SUFFIXES = (".onnx", ".xml")
-
-
-def weights_path(model_path: Path) -> Path | None:
-    """The ``.bin`` beside an OpenVINO ``.xml``; None for other formats."""
-    return model_path.with_suffix(".bin") if model_path.suffix.lower() == ".xml" else None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -26,22 +25,6 @@ def file_sha256(path: str | Path) -> str:
     except OSError as exc:
         raise RfbenchError(f"{path}: cannot read: {exc.strerror}") from exc
     return digest.hexdigest()
-
-
-def check_model_file(path: str | Path) -> Path:
-    """The one check that a model path can be loaded: it is a file, and an ``.xml`` has its ``.bin``.
-
-    Any format (a third-party runtime may read others); RfbenchError names the missing file.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise RfbenchError(f"model file not found: {path}")
-    if not path.is_file():
-        raise RfbenchError(f"model path is not a file: {path}")
-    weights = weights_path(path)
-    if weights is not None and not weights.is_file():
-        raise RfbenchError(f"model weights not found: {weights} (needed by {path})")
-    return path
 
 
 def check_model_path(path: str | Path) -> Path:

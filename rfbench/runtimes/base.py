@@ -62,8 +62,8 @@ from typing import Any
 import numpy as np
 
 from rfbench.errors import RfbenchError
-from rfbench.models.files import check_model_file
 from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
+from rfbench.runtimes.files import check_model_file
 from rfbench.runtimes.layers import LayerSamples, aggregate_layers
 from rfbench.runtimes.shapes import keeps_dynamic, merge_shape, normalise_input_shapes, shape_str
 
