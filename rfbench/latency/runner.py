@@ -67,33 +67,8 @@ def run_benchmark(
             progress(run)
 
     with ExitStack() as stack:
-        scratch: list[Path] = []
-
-        def workdir() -> Path:
-            if not scratch:
-                scratch.append(Path(stack.enter_context(tempfile.TemporaryDirectory())))
-            return scratch[0]
-
-        model, input_shape = model_for_batch(
-            options.model, options.batch, options.input_shape, workdir
-        )
-        sized = None
-        if options.input_size is not None:  # the eval's sizes (rfbench.latency.sized)
-            from rfbench.latency.sized import load_sized_inputs
-
-            if options.feed.input_data is None:
-                raise RfbenchError(f"--input-size {options.input_size.text} needs --input-data DIR")
-            sized = load_sized_inputs(model, options.input_size, Path(options.feed.input_data))
-            input_shape = sized.adapter_shape
-        sessions = []
-        for name in options.runtimes:
-            hooks.opening(name, model)
-            adapter = open_session_adapter(name, model, options, input_shape)
-            stack.callback(adapter.close)
-            hooks.opened(name, adapter)
-            hooks.warming(name)
-            sessions.append(start_session(name, adapter, options, sized=sized))
-            hooks.warmed(sessions[-1])
+        model, input_shape, sized = _prepare_model(options, stack)
+        sessions = _start_sessions(options, model, input_shape, sized, hooks, stack)
         hooks.measuring(sessions, options)
         try:
             measurements = measure(
@@ -108,22 +83,65 @@ def run_benchmark(
         finally:
             hooks.measured()
         interrupted = any(m.interrupted for m in measurements)
-        runs = [
-            run_record(s, m, options) for s, m in zip(sessions, measurements, strict=True)
-        ]
+        runs = [run_record(s, m, options) for s, m in zip(sessions, measurements, strict=True)]
         if sized is not None:
             from rfbench.latency.sized import sized_run_fields
 
             for run, s, m in zip(runs, sessions, measurements, strict=True):
-                run.update(sized_run_fields(s.workload, m.latencies_ns()))  # type: ignore[arg-type]
+                run.update(sized_run_fields(s.workload, m.latencies_ns()))
         layers: dict[str, list[dict[str, Any]]] = {}
         if options.per_layer and not interrupted:
-            try:
-                for name in options.runtimes:
-                    hooks.profiling(name)
-                    layers[name] = profile_layers(name, model, options, input_shape)
-            except KeyboardInterrupt:
-                log.warning("per-layer profiling interrupted; the timed runs are kept")
-                interrupted = True
+            interrupted = _profile_layers(options, model, input_shape, hooks, layers)
     notes = report_notes(runs, options)
     return LatencyReport(options, runs, measurements, layers, interrupted, notes)
+
+
+def _prepare_model(options: LatencyOptions, stack: ExitStack) -> tuple[Path, Any, Any]:
+    """The model at ``--batch`` (a re-batched copy in a scratch folder when needed), its input
+    shape, and the eval-sized inputs of ``--input-size native|S:L`` (or None)."""
+    scratch: list[Path] = []
+
+    def workdir() -> Path:
+        if not scratch:
+            scratch.append(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        return scratch[0]
+
+    model, input_shape = model_for_batch(options.model, options.batch, options.input_shape, workdir)
+    sized = None
+    if options.input_size is not None:  # the eval's sizes (rfbench.latency.sized)
+        from rfbench.latency.sized import load_sized_inputs
+
+        if options.feed.input_data is None:
+            raise RfbenchError(f"--input-size {options.input_size.text} needs --input-data DIR")
+        sized = load_sized_inputs(model, options.input_size, Path(options.feed.input_data))
+        input_shape = sized.adapter_shape
+    return model, input_shape, sized
+
+
+def _start_sessions(options: LatencyOptions, model: Path, input_shape: Any, sized: Any,
+                    hooks: RunEvents, stack: ExitStack) -> list[Any]:
+    """Open, first-infer and warm up each runtime (adapters closed when ``stack`` ends)."""
+    sessions = []
+    for name in options.runtimes:
+        hooks.opening(name, model)
+        adapter = open_session_adapter(name, model, options, input_shape)
+        stack.callback(adapter.close)
+        hooks.opened(name, adapter)
+        hooks.warming(name)
+        sessions.append(start_session(name, adapter, options, sized=sized))
+        hooks.warmed(sessions[-1])
+    return sessions
+
+
+def _profile_layers(options: LatencyOptions, model: Path, input_shape: Any, hooks: RunEvents,
+                    layers: dict[str, list[dict[str, Any]]]) -> bool:
+    """``--per-layer``: each runtime's profiled pass into ``layers``; True if interrupted
+    (the timed runs are kept)."""
+    try:
+        for name in options.runtimes:
+            hooks.profiling(name)
+            layers[name] = profile_layers(name, model, options, input_shape)
+    except KeyboardInterrupt:
+        log.warning("per-layer profiling interrupted; the timed runs are kept")
+        return True
+    return False
