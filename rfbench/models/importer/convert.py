@@ -114,12 +114,15 @@ def _convert_pth(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> tu
     from rfbench.models.importer.torch_pickle import load_state_dict
 
     state = load_state_dict(checkpoint.weights)
-    model = build_onnx(state, input_hw)
-    del state
-    initializers = list(model.graph.initializer)
-    model.graph.ClearField("initializer")
-    summary = f"{len(model.graph.node)} ONNX nodes, {len(initializers)} tensors"
-    return model, lambda: iter(initializers), "B", PIXELS_LAYOUT_B, summary
+    try:
+        graph, weights = build_onnx(state, input_hw)
+    except RfbenchError as exc:
+        raise RfbenchError(f"{checkpoint.weights}: {exc}") from None
+    backbone = "MobileNet-0.25" if "body.stage1.0.0.weight" in state else "ResNet-50"
+    summary = (f"{len(state)} tensors ({sum(a.size for a in state.values()):,} values), "
+               f"{backbone} backbone, {len(graph.node)} ONNX nodes")
+    model = make_model(graph, {}, "rfbench import")
+    return model, lambda: tensor_protos(weights), "B", PIXELS_LAYOUT_B, summary
 
 
 def check_output_path(out: Path, force: bool) -> Path:
