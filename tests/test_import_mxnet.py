@@ -241,3 +241,25 @@ def test_latency_profile_quantize_take_a_checkpoint(models_dir, wider_mini, tmp_
         assert adapter.metadata["rfbench.pixels.channel_order"] == "RGB"
         record = json.loads((out_dir / "results.json").read_text())
         assert "RGB" in json.dumps(record)
+
+
+def test_streamed_onnx_is_what_onnx_save_writes(models_dir, tmp_path):
+    """``write_onnx`` appends each initializer to the serialized graph and the graph to the
+    model: the same ModelProto as ``onnx.save`` of the model with its initializers inside (the
+    graph field comes last in the file, which protobuf readers accept)."""
+    import onnx
+
+    from rfbench.models.importer.convert import convert
+    from rfbench.models.importer.formats import find_checkpoint
+    from rfbench.models.importer.onnx_graph import write_onnx
+
+    imported = convert(find_checkpoint(models_dir / f"{MNET}-0000.params"), (320, 320))
+    write_onnx(tmp_path / "streamed.onnx", imported.model, imported.initializers())
+    whole = onnx.ModelProto()
+    whole.CopyFrom(imported.model)
+    whole.graph.initializer.extend(imported.initializers())
+    onnx.save(whole, str(tmp_path / "saved.onnx"))
+    streamed = onnx.load(str(tmp_path / "streamed.onnx"))
+    assert streamed == onnx.load(str(tmp_path / "saved.onnx"))
+    assert len(streamed.graph.initializer) == len(whole.graph.initializer) > 200
+    onnx.checker.check_model(str(tmp_path / "streamed.onnx"))

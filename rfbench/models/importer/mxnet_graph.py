@@ -59,9 +59,10 @@ def translate(symbol: Symbol, params: MxnetParams, params_path: str,
         raise RfbenchError(f"{symbol.path}: the symbol has no image input (every variable is a "
                            f"weight in {params_path})")
     outputs = [_head(symbol, values, head) for head in symbol.heads]
+    channels = {values[index].name: values[index].channels for index, _ in symbol.heads}
     graph = ctx.builder.graph(symbol.path.name.removesuffix(".json"),
                               [_tensor_info(input_name, input_hw)],
-                              [_tensor_info(name, None, rank=None) for name in outputs])
+                              [_output_info(name, channels[name]) for name in outputs])
     unused = sorted((set(params.args) | set(params.aux)) - ctx.used)
     return TranslatedGraph(graph, ctx.builder, input_name, outputs, unused)
 
@@ -108,13 +109,19 @@ def _head(symbol: Symbol, values: dict[int, Value], head: tuple[int, int]) -> st
     return values[index].name
 
 
-def _tensor_info(name: str, hw: tuple[int, int] | None, rank: int | None = 4) -> Any:
-    """A float32 value info: the image input ``1x3xHxW`` (``height``/``width`` when dynamic),
-    or an output of unknown shape (``rank`` None; the runtimes infer it)."""
+def _tensor_info(name: str, hw: tuple[int, int] | None) -> Any:
+    """The image input ``1x3xHxW`` float32 (``height``/``width`` when dynamic)."""
     import onnx
     import onnx.helper
 
-    if rank is None:
-        return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
     dims: list[int | str] = [1, 3, *(hw if hw is not None else ("height", "width"))]
     return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
+
+
+def _output_info(name: str, channels: int | None) -> Any:
+    """A head: ``1 x C x h x w`` float32, its spatial size left to the runtimes to infer."""
+    import onnx
+    import onnx.helper
+
+    return onnx.helper.make_tensor_value_info(
+        name, onnx.TensorProto.FLOAT, [1, channels or f"{name}_c", f"{name}_h", f"{name}_w"])

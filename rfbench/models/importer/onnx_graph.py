@@ -89,8 +89,9 @@ def tensor_protos(weights: Mapping[str, np.ndarray]) -> Iterable[Any]:
 def write_onnx(path: Path, model: Any, initializers: Iterable[Any]) -> None:
     """Write ``model`` (its graph without initializers) plus ``initializers`` atomically.
 
-    The bytes are those ``onnx.save`` writes for the model with the initializers appended to
-    its graph (protobuf concatenation), but only one serialized tensor is in memory at a time.
+    The file parses to the ModelProto ``onnx.save`` would write for the model with the
+    initializers appended to its graph (protobuf concatenates repeated fields; the graph field
+    comes last, which readers accept), but only one serialized tensor is in memory at a time.
     """
     graph = model.graph
     model.ClearField("graph")
