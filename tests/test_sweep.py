@@ -244,3 +244,22 @@ def test_page_loads_in_headless_chromium(tmp_path):
     assert rgb.shape[:2] == (1600, 1280)
     assert (rgb < 0.95).any(axis=-1).mean() > 0.03
     assert len(np.unique((rgb * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50
+
+
+@pytest.mark.slow
+def test_int8_cell_on_a_small_root_calibrates_on_all_images(capsys, caplog, tmp_path, wider_mini,
+                                                            val_gt_dir, models_dir):
+    """The default --subset-size (300) on the five-image root: the int8 cell runs (it was
+    skipped), calibrated on all five, with one warning; the record says how many."""
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--model", str(models_dir / MODEL), "--runtime", "onnxruntime",
+                 "--precision", "int8", "--data-root", str(wider_mini), "--gt-mat-dir",
+                 str(val_gt_dir), "--protocol", "omz", "--iterations", "3", "--min-time", "0",
+                 "--min-iterations", "3", "--out", str(out)]) == 0
+    capsys.readouterr()
+    record = json.loads((out / "results.json").read_text())
+    (cell,) = record["cells"]
+    assert cell["status"] == "done" and cell["calibration_images"] == 5, cell
+    assert record["settings"]["int8_calibration"]["subset_size"] == 300
+    warned = [r.getMessage() for r in caplog.records if "--subset-size 300" in r.getMessage()]
+    assert len(warned) == 1 and "calibrating on all 5" in warned[0]

@@ -80,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        f"(default: {DEFAULT_MIN_TIME_S:g})")
     other.add_argument("--min-iterations", type=positive_int, metavar="N",
                        help=f"... and at least N inferences (default: {DEFAULT_MIN_ITERATIONS})")
-    other.add_argument("--subset-size", type=positive_int, metavar="N", help="int8 calibration images (default: 300)")
+    other.add_argument("--subset-size", type=positive_int, metavar="N", help="int8 calibration images (default: 300; all of a "
+                       "smaller data root, with a warning)")
     other.add_argument("--seed", type=int, help="calibration draw seed (default: 0)")
     other.add_argument("--calibration-method", choices=("minmax", "entropy", "percentile"),
                        help="ONNX Runtime int8 calibration (default: minmax)")

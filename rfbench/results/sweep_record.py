@@ -16,7 +16,10 @@ from rfbench.results.record import OptReal, Part, Real, ResultRecord
 
 
 class SweepCalibration(Part):
-    """Calibration of the int8 cells (with the source sha256, the cache key of their models)."""
+    """Calibration of the int8 cells (with the source sha256, the cache key of their models).
+
+    ``subset_size`` is the size asked for; a data root with fewer images calibrates on all of
+    them (a warning; each int8 cell's ``calibration_images`` is the size used)."""
 
     subset_size: int
     seed: int
@@ -86,6 +89,7 @@ class SweepCell(Part):
     model_run: str | None = None
     model_size_bytes: int | None = None
     quantized_by_rfbench: bool | None = None
+    calibration_images: int | None = None  # int8: images calibrated on (all of a smaller root)
     aps: dict[str, OptReal] | None = None  # "protocol/setting" -> AP
     status: Literal["done", "skipped", "pending"]
     reason: str | None

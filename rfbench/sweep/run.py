@@ -198,8 +198,11 @@ def _run_cells(options: SweepOptions, session: Any) -> SweepRecord:
         try:
             if reason is None:
                 model = int8_model(cell, options) if cell.precision == "int8" else cell.model
+                made = read_provenance(model)
                 entry.update(model_run=str(model), model_size_bytes=_model_size(model),
-                             quantized_by_rfbench=read_provenance(model) is not None)
+                             quantized_by_rfbench=made is not None)
+                if made is not None and cell.precision == "int8":
+                    entry["calibration_images"] = made["calibration"]["num_images"]
                 entry["aps"] = run_eval(cell, model, options)
                 ready.append((cell, model))
         except RfbenchError as exc:
