@@ -71,6 +71,10 @@ class CellLatency(Part):
     load: Load
     interleaved_with: list[str]  # cell keys measured in the same rounds
     node: dict[str, Any] | None = None  # where it was measured: host, cpu, cpus (one node for all)
+    # preset biubug6 on a dynamic model: timed at the eval's per-image sizes ("native") over the
+    # first input_images images of the data root (None: the model's one fixed size)
+    input_size_policy: str | None = None
+    input_images: int | None = None
 
 
 class SweepCell(Part):
