@@ -143,7 +143,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rfbench.errors import RfbenchError
     from rfbench.evaluation import scoring
-    from rfbench.report import write_report
+    from rfbench.report import ScoredData, write_report
     from rfbench.results.eval_record import EvalRecord
     from rfbench.results.outdir import prepare_output_dir
     from rfbench.results.record import record_header
@@ -184,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
             timings={"evaluator_s": eval_s, "wall_s": time.perf_counter() - wall_start},
         )
         write_results(out_dir, record)
-        report = write_report([out_dir], out_dir / "report.html")
+        report = write_report([out_dir], out_dir / "report.html",
+                              scored={out_dir: ScoredData(gt, reading.predictions)})
     if args.json:
         from rfbench.results.writer import record_json_text
 
