@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rfbench.cli import main
+from rfbench.errors import RfbenchError
 from rfbench.models.files import model_sha256
 from rfbench.quantize.calibration import CalibrationImages, draw_subset
 from rfbench.wider.ground_truth import find_images_dir, load_ground_truth
@@ -379,11 +380,37 @@ def _one_line_error(code: int, err: str, *needles: str) -> None:
         assert needle in lines[-1]
 
 
-def test_subset_larger_than_the_data_root_is_one_line(capsys, tmp_path, wider_mini, models_dir):
-    code, _, err = run_cli(capsys, "quantize", "--model", models_dir / MODEL, "--data-root",
-                           wider_mini, "--subset-size", 6, "--out", tmp_path / "q")
-    _one_line_error(code, err, "--subset-size 6", "only 5")
-    assert not (tmp_path / "q").exists()
+def test_subset_larger_than_the_ids_takes_them_all_with_one_warning(caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="rfbench.quantize.calibration"):
+        subset = draw_subset(IDS, 300, seed=0)
+    assert sorted(subset.image_ids) == sorted(IDS)  # every image, each once
+    assert subset.as_dict()["num_images"] == 20 and subset.as_dict()["requested_images"] == 300
+    assert subset.overlap_with_eval == 20  # a later eval scores all of them
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "--subset-size 300" in warnings[0] and "all 20" in warnings[0]
+    spare = draw_subset(IDS, 300, seed=0, eval_limit=15)  # the spare five come first
+    assert set(spare.image_ids[:5]) == set(IDS[15:]) and spare.overlap_with_eval == 15
+    with pytest.raises(RfbenchError, match="lists no image"):
+        draw_subset([], 3)
+
+
+@pytest.mark.slow
+def test_default_subset_on_a_small_root_calibrates_on_all(capsys, caplog, tmp_path, wider_mini,
+                                                          models_dir):
+    """The default --subset-size 300 on the five-image root: quantized on all five, said in one
+    warning line and in the record (num_images 5, requested_images 300)."""
+    out = tmp_path / "q"
+    code, stdout, err = run_cli(capsys, "quantize", "--model", models_dir / MODEL, "--runtime",
+                                "onnxruntime", "--data-root", wider_mini, "--out", out)
+    assert code == 0, err
+    warned = [r.getMessage() for r in caplog.records if "--subset-size 300" in r.getMessage()]
+    assert len(warned) == 1 and "all 5" in warned[0] and "Traceback" not in err
+    cal = json.loads((out / "results.json").read_text())["calibration"]
+    assert cal["num_images"] == 5 and cal["requested_images"] == 300
+    assert sorted(cal["image_ids"]) == sorted(load_ground_truth(wider_mini).image_ids)
+    assert "calibration 5 image(s) (--subset-size 300: all the data root has)" in stdout
 
 
 def _gt_text(path: Path, image_ids: list[str]) -> Path:

@@ -401,3 +401,40 @@ def test_per_layer_table_shows_full_names_slowest_first(real_runs, tmp_path):
     assert rows[1] == ["1", long_name, "Conv", "brgconv", "EXECUTED", "4.500", "30", "90.0"]
     assert rows[2][1] == "fast"
     assert "The 2 slowest of 2 layers, from layers.csv" in html
+
+
+def _detections_section(html: str) -> str:
+    start = html.index('id="detections"')
+    return html[start:html.index("<section", start)]
+
+
+def test_eval_hands_its_gt_and_predictions_to_the_report(capsys, tmp_path, monkeypatch, real_runs,
+                                                         wider_mini, val_gt_dir):
+    """``eval --predictions`` reads the GT and the prediction files once: its report draws from
+    what it scored, and draws the same as a report reading the folder back from disk."""
+    import rfbench.wider.ground_truth as ground_truth
+    import rfbench.wider.predictions as predictions_module
+    from rfbench.cli import main
+
+    calls = {"gt": 0, "predictions": 0}
+
+    def counted(name, original):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(ground_truth, "load_ground_truth",
+                        counted("gt", ground_truth.load_ground_truth))
+    monkeypatch.setattr(predictions_module, "read_prediction_folder",
+                        counted("predictions", predictions_module.read_prediction_folder))
+    out = tmp_path / "scored"
+    assert main(["eval", "--data-root", str(wider_mini), "--gt-mat-dir", str(val_gt_dir),
+                 "--predictions", str(real_runs["eval"] / "predictions"), "--out", str(out)]) == 0
+    assert calls == {"gt": 1, "predictions": 1}
+    from_eval = _detections_section((out / "report.html").read_text(encoding="utf-8"))
+    assert from_eval.count('<figure class="drawn">') == 3
+    capsys.readouterr()
+    again = write_report([out], tmp_path / "again.html")  # a folder from disk: read afresh
+    assert calls == {"gt": 2, "predictions": 2}
+    assert _detections_section(again.read_text(encoding="utf-8")) == from_eval

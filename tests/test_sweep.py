@@ -244,3 +244,58 @@ def test_page_loads_in_headless_chromium(tmp_path):
     assert rgb.shape[:2] == (1600, 1280)
     assert (rgb < 0.95).any(axis=-1).mean() > 0.03
     assert len(np.unique((rgb * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50
+
+
+@pytest.mark.slow
+def test_int8_cell_on_a_small_root_calibrates_on_all_images(capsys, caplog, tmp_path, wider_mini,
+                                                            val_gt_dir, models_dir):
+    """The default --subset-size (300) on the five-image root: the int8 cell runs (it was
+    skipped), calibrated on all five, with one warning; the record says how many."""
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--model", str(models_dir / MODEL), "--runtime", "onnxruntime",
+                 "--precision", "int8", "--data-root", str(wider_mini), "--gt-mat-dir",
+                 str(val_gt_dir), "--protocol", "omz", "--iterations", "3", "--min-time", "0",
+                 "--min-iterations", "3", "--out", str(out)]) == 0
+    capsys.readouterr()
+    record = json.loads((out / "results.json").read_text())
+    (cell,) = record["cells"]
+    assert cell["status"] == "done" and cell["calibration_images"] == 5, cell
+    assert record["settings"]["int8_calibration"]["subset_size"] == 300
+    warned = [r.getMessage() for r in caplog.records if "--subset-size 300" in r.getMessage()]
+    assert len(warned) == 1 and "calibrating on all 5" in warned[0]
+
+
+@pytest.mark.slow
+def test_biubug6_preset_times_a_dynamic_model_at_the_eval_sizes(capsys, tmp_path, wider_mini,
+                                                                val_gt_dir, models_dir):
+    """--preset biubug6: its recipe feeds each image at its native size. The dynamic model's
+    eval and latency both run at those sizes; the fixed 640 model runs at 640x640 (eval warns)."""
+    out = tmp_path / "sweep"
+    dynamic, fixed = models_dir / "retinaface-mnet025-dynamic.onnx", models_dir / MODEL
+    assert main(["sweep", "--model", f"{dynamic},{fixed}", "--runtime", "onnxruntime",
+                 "--precision", "f32", "--preset", "biubug6", "--data-root", str(wider_mini),
+                 "--gt-mat-dir", str(val_gt_dir), "--protocol", "omz", "--limit", "2",
+                 "--iterations", "3", "--min-time", "0", "--min-iterations", "3",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    record = json.loads((out / "results.json").read_text())
+    assert record["settings"]["preset"] == "biubug6"
+    assert [c["status"] for c in record["cells"]] == ["done", "done"]
+    for stem, policy in (("retinaface-mnet025-dynamic", "native"), ("retinaface-mnet025-640", None)):
+        cell = out / "cells" / f"{stem}--onnxruntime--f32"
+        ev = json.loads((cell / "eval" / "results.json").read_text())
+        assert ev["preset"]["name"] == "biubug6"
+        assert ev["model"].get("input_size_policy") == policy
+        latency = json.loads((cell / "latency.json").read_text())
+        assert latency["input_size_policy"] == policy
+        assert latency["input_images"] == (5 if policy else None)  # the root's five images
+
+
+def test_toml_preset_and_protocol_are_checked(tmp_path):
+    from rfbench.cli import build_parser
+    from rfbench.commands.sweep_cmd import resolve
+
+    config = tmp_path / "s.toml"
+    config.write_text('models = ["m.onnx"]\n[data]\npreset = "fastest"\n')
+    with pytest.raises(RfbenchError, match=r"s.toml: \[data\] preset = 'fastest': choose from"):
+        resolve(build_parser().parse_args(["sweep", "--config", str(config)]))

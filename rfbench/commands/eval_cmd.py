@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.commands.options import model_file
     from rfbench.errors import RfbenchError
     from rfbench.evaluation import scoring
-    from rfbench.report import write_report
+    from rfbench.report import ScoredData, write_report
     from rfbench.results.eval_record import EvalRecord
     from rfbench.results.outdir import prepare_output_dir
     from rfbench.results.record import record_header
@@ -186,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
             timings={"evaluator_s": eval_s, "wall_s": time.perf_counter() - wall_start},
         )
         write_results(out_dir, record)
-        report = write_report([out_dir], out_dir / "report.html")
+        report = write_report([out_dir], out_dir / "report.html",
+                              scored={out_dir: ScoredData(gt, reading.predictions)})
     if args.json:
         from rfbench.results.writer import record_json_text
 

@@ -59,7 +59,8 @@ def _add_calibration_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--images-dir", type=Path, metavar="DIR",
                        help="images folder (default: DIR/WIDER_val/images)")
     group.add_argument("--subset-size", type=positive_int, default=300, metavar="N",
-                       help="calibration images (default: 300, NNCF's default)")
+                       help="calibration images (default: 300, NNCF's default; every image of a "
+                       "smaller data root, with a warning)")
     group.add_argument("--seed", type=int, default=0, help="seed of the image draw (default: 0)")
     group.add_argument("--eval-limit", type=positive_int, metavar="N",
                        help="the --limit of the eval the model is for: calibration avoids those "
@@ -114,7 +115,10 @@ def summary_text(record: QuantizeRecord) -> str:
     q, cal, prec = record.quantizer, record.calibration, record.precision
     lines = [
         f"quantizer   {q.tool} {q.tool_version} ({q.function}) for {q.target_runtime}",
-        f"calibration {cal.num_images} image(s), seed {cal.seed}, "
+        f"calibration {cal.num_images} image(s)"
+        + (f" (--subset-size {cal.requested_images}: all the data root has)"
+           if cal.requested_images is not None and cal.requested_images > cal.num_images else "")
+        + f", seed {cal.seed}, "
         + ("disjoint from the eval images" if cal.disjoint_from_eval
            else f"{cal.overlap_with_eval} also scored by eval"),
         f"int8 ops    {prec.compute_ops_int8} of {prec.compute_ops} compute operations",

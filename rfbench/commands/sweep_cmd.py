@@ -41,6 +41,8 @@ DEFAULTS = {"data_root": DEFAULT_DATA_ROOT, "protocol": "all", "preset": "omz",
             "min_time": DEFAULT_MIN_TIME_S,
             "min_iterations": DEFAULT_MIN_ITERATIONS, "subset_size": 300, "seed": 0,
             "calibration_method": "minmax"}
+PROTOCOLS = ("all", "wider", "omz")
+PRESETS = ("omz", "insightface", "biubug6")
 TOML_KEYS = {("data", "data_root"): "data_root", ("data", "gt_mat_dir"): "gt_mat_dir",
              ("data", "limit"): "limit", ("data", "protocol"): "protocol",
              ("data", "preset"): "preset", ("latency", "time_s"): "time",
@@ -66,8 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.add_argument("--data-root", metavar="DIR", help=f"WIDER FACE root (default: {DEFAULT_DATA_ROOT})")
     data.add_argument("--gt-mat-dir", metavar="DIR", help="folder of the easy/medium/hard .mat files")
     data.add_argument("--limit", type=positive_int, metavar="N", help="first N GT images only")
-    data.add_argument("--protocol", choices=("all", "wider", "omz"), help="default: all")
-    data.add_argument("--preset", choices=("omz", "insightface"), help="post-processing (default: omz)")
+    data.add_argument("--protocol", choices=PROTOCOLS, help="default: all")
+    data.add_argument("--preset", choices=PRESETS,
+                      help="post-processing (default: omz); biubug6 runs a dynamic model at each "
+                      "image's native size, in its eval and its latency (the data root's first "
+                      "images)")
     other = parser.add_argument_group("latency and int8")
     other.add_argument("--time", type=positive_float, metavar="S",
                        help=f"latency time budget per cell, s (default: {DEFAULT_TIME_S:g} "
@@ -80,7 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        f"(default: {DEFAULT_MIN_TIME_S:g})")
     other.add_argument("--min-iterations", type=positive_int, metavar="N",
                        help=f"... and at least N inferences (default: {DEFAULT_MIN_ITERATIONS})")
-    other.add_argument("--subset-size", type=positive_int, metavar="N", help="int8 calibration images (default: 300)")
+    other.add_argument("--subset-size", type=positive_int, metavar="N", help="int8 calibration images (default: 300; all of a "
+                       "smaller data root, with a warning)")
     other.add_argument("--seed", type=int, help="calibration draw seed (default: 0)")
     other.add_argument("--calibration-method", choices=("minmax", "entropy", "percentile"),
                        help="ONNX Runtime int8 calibration (default: minmax)")
@@ -109,6 +115,10 @@ def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], li
     for dest, value in DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, value)
+    for dest, choices in (("protocol", PROTOCOLS), ("preset", PRESETS)):
+        if getattr(args, dest) not in choices:  # a TOML value (argparse checked the command line)
+            raise RfbenchError(f"{args.config}: [data] {dest} = {getattr(args, dest)!r}: choose from "
+                               f"{', '.join(choices)}")
     if args.time is None and args.iterations is None:
         args.time = DEFAULT_TIME_S  # as rfbench latency: a time budget unless --iterations
     if args.out is None and config.get("out"):

@@ -4,7 +4,9 @@ The subset is drawn with a seeded generator from the images the data root's GT t
 default it avoids the images a later ``rfbench eval`` on the same root scores (``eval --limit N``
 scores the first N GT images; without ``--limit`` it scores all of them): when the images left
 over are enough, the subset is disjoint from the scored ones; otherwise every left-over image
-is taken and the rest is drawn from the scored ones, and the overlap is recorded.
+is taken and the rest is drawn from the scored ones, and the overlap is recorded. A subset
+larger than the data root (the default 300 on a small root) calibrates on every image the root
+lists, with a one-line warning; the size asked for and the size used are both recorded.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class CalibrationSubset:
     pool_size: int
     eval_images: int
     overlap_with_eval: int
+    requested_size: int | None = None  # --subset-size as given (None: len(image_ids))
 
     @property
     def disjoint_from_eval(self) -> bool:
@@ -46,6 +49,8 @@ class CalibrationSubset:
         """results.json / sidecar fields (the ids in full: they decide the model)."""
         return {
             "num_images": len(self.image_ids),
+            "requested_images": self.requested_size if self.requested_size is not None
+            else len(self.image_ids),
             "seed": self.seed,
             "pool_images": self.pool_size,
             "eval_images": self.eval_images,
@@ -60,17 +65,17 @@ def draw_subset(image_ids: Sequence[str], size: int, seed: int = DEFAULT_SEED,
     """Draw ``size`` images from ``image_ids`` (GT-text order) with ``numpy`` seed ``seed``.
 
     ``eval_limit``: the ``--limit`` of the eval the model is meant for (None: it scores all).
-    Images outside the scored ones are preferred (see the module docstring). RfbenchError when
-    the data root lists fewer than ``size`` images.
+    Images outside the scored ones are preferred (see the module docstring). When the data
+    root lists fewer than ``size`` images, all of them are used (one warning; the subset's
+    ``requested_size`` keeps ``size``). RfbenchError when it lists none.
     """
     ids = list(image_ids)
+    requested = size
     if size <= 0:
         raise RfbenchError(f"--subset-size must be > 0, got {size}")
-    if len(ids) < size:
-        raise RfbenchError(
-            f"--subset-size {size}: the data root lists only {len(ids)} image(s); "
-            f"choose --subset-size {len(ids)} or fewer"
-        )
+    if not ids:
+        raise RfbenchError("calibration: the data root's GT text lists no image")
+    size = min(size, len(ids))
     scored = ids if eval_limit is None else ids[:eval_limit]
     spare = ids[len(scored):]
     rng = np.random.default_rng(seed)
@@ -81,9 +86,15 @@ def draw_subset(image_ids: Sequence[str], size: int, seed: int = DEFAULT_SEED,
         extra = [scored[i] for i in rng.choice(len(scored), size=size - len(spare), replace=False)]
         chosen = [spare[i] for i in rng.permutation(len(spare))] + extra
         overlap = len(extra)
-        log.warning("calibration: only %d image(s) outside the %d a later eval scores; %d of the %d "
-                    "calibration images are also scored", len(spare), len(scored), overlap, size)
-    return CalibrationSubset(tuple(chosen), seed, len(ids), len(scored), overlap)
+        if size == requested:
+            log.warning("calibration: only %d image(s) outside the %d a later eval scores; %d of "
+                        "the %d calibration images are also scored", len(spare), len(scored),
+                        overlap, size)
+    if size < requested:
+        log.warning("calibration: --subset-size %d is more than the %d image(s) the data root "
+                    "lists; calibrating on all %d (%d of them also scored by a later eval)",
+                    requested, len(ids), size, overlap)
+    return CalibrationSubset(tuple(chosen), seed, len(ids), len(scored), overlap, requested)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ import os
 from pathlib import Path
 
 from rfbench.errors import RfbenchError
-from rfbench.report.runs import Entry, Run, build_entries, load_runs
+from rfbench.report.runs import Entry, Run, ScoredData, build_entries, load_runs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Entry", "Run", "build_entries", "default_out_path", "load_runs", "write_report"]
+__all__ = ["Entry", "Run", "ScoredData", "build_entries", "default_out_path", "load_runs",
+           "write_report"]
 
 
 def default_out_path(result_dirs: list[str | os.PathLike]) -> Path:
@@ -36,12 +37,15 @@ def default_out_path(result_dirs: list[str | os.PathLike]) -> Path:
 
 def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
                  out_path: str | os.PathLike | None = None,
-                 baseline: str | os.PathLike | None = None) -> Path:
+                 baseline: str | os.PathLike | None = None,
+                 scored: dict[Path, ScoredData] | None = None) -> Path:
     """Write the HTML report of ``result_dirs`` to ``out_path`` and the tidy CSV beside it.
 
     ``out_path``: the .html file (an existing folder gets ``report.html`` inside; None: see
     :func:`default_out_path`). ``baseline``: the results folder ratios are taken against
     (default: the first one; added to the report when not among ``result_dirs``).
+    ``scored``: results folder -> the GT and predictions its eval scored (``rfbench eval``
+    hands over what it read; the drawings then read nothing again).
     Returns the HTML path. Raises RfbenchError naming a bad folder or an unwritable output.
     """
     import pandas as pd
@@ -70,6 +74,9 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
         if not any(_same(Path(d), base_path) for d in dirs):
             dirs.insert(0, base_path)
     runs = load_runs(dirs)
+    for run in runs:
+        run.scored = next((data for path, data in (scored or {}).items() if _same(run.path, path)),
+                          None)
     baseline_run = None
     if base_path is not None:
         baseline_run = next((run for run in runs if _same(run.path, base_path)), None)

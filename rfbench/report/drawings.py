@@ -2,7 +2,8 @@
 
 For each eval run with a model: its prediction files (the ``predictions`` folder of the record,
 else ``<run>/predictions``), the ground truth from the data root the record names
-(``load_ground_truth``), outcomes from :mod:`rfbench.report.outcomes` at
+(``load_ground_truth``; both taken from the :class:`~rfbench.report.runs.ScoredData` that
+``rfbench eval`` hands its own report, read only for a folder loaded from disk), outcomes from :mod:`rfbench.report.outcomes` at
 :data:`SCORE_THRESHOLD`, and the images from the data root, drawn downscaled to
 :data:`DRAW_WIDTH_PX` and embedded as JPEG data URIs (the page stays one file). Landmarks are
 dotted where the run kept them (:mod:`rfbench.accuracy.landmarks`: ``<run>/landmarks/``, the
@@ -74,21 +75,24 @@ def load_outcomes(entry: Entry) -> RunOutcomes:
 
     record = entry.data
     dataset = record.dataset
-    setting_lists = dataset.setting_lists
-    gt = load_ground_truth(dataset.data_root, gt_text=dataset.gt_text,
-                           mat_dir=setting_lists if setting_lists and Path(setting_lists).is_dir()
-                           else None)
-    if dataset.limit:
-        gt = subset(gt, int(dataset.limit))
     pred_dir = Path(record.predictions.dir)
     if not pred_dir.is_dir():
         pred_dir = entry.run.path / "predictions"
-    reading = read_prediction_folder(pred_dir, gt.image_ids)
+    if entry.run.scored is not None:  # what the eval that wrote the run scored
+        gt, predictions = entry.run.scored.gt, entry.run.scored.predictions
+    else:
+        setting_lists = dataset.setting_lists
+        gt = load_ground_truth(dataset.data_root, gt_text=dataset.gt_text,
+                               mat_dir=setting_lists if setting_lists and Path(setting_lists).is_dir()
+                               else None)
+        if dataset.limit:
+            gt = subset(gt, int(dataset.limit))
+        predictions = read_prediction_folder(pred_dir, gt.image_ids).predictions
     if "hard" in gt.setting_indices:
-        outcomes = classify_official(gt, reading.predictions, SCORE_THRESHOLD, "hard")
+        outcomes = classify_official(gt, predictions, SCORE_THRESHOLD, "hard")
         protocol = "official WIDER protocol, hard setting (IoU \u2265 0.5, +1 convention)"
     else:
-        outcomes = classify_omz(gt, reading.predictions, SCORE_THRESHOLD)
+        outcomes = classify_omz(gt, predictions, SCORE_THRESHOLD)
         protocol = "OMZ protocol (faces of 64 px and up, IoU \u2265 0.5)"
     landmarks = next((d for d in (landmarks_dir_for(pred_dir), entry.run.path / LANDMARKS_DIR)
                       if d.is_dir()), None)

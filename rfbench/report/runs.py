@@ -13,7 +13,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfbench.errors import RfbenchError
 from rfbench.results.eval_record import EvalRecord
@@ -22,19 +22,38 @@ from rfbench.results.profile_record import ProfileRecord
 from rfbench.results.record import ResultRecord
 from rfbench.results.writer import RESULTS_JSON, read_results
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    from rfbench.wider.ground_truth import WiderGroundTruth
+
 log = logging.getLogger(__name__)
 
 #: The kinds a report shows (a kind the report has no section for is refused with its name).
 KINDS = ("eval", "latency", "profile")
 
 
+@dataclass(frozen=True)
+class ScoredData:
+    """What an eval already holds when it writes its report: the ground truth it scored
+    (after ``--limit``) and the predictions it read (image id -> (m, 5) x y w h score), so that
+    the report's drawings do not read the GT and the 3,226 prediction files a second time."""
+
+    gt: WiderGroundTruth
+    predictions: Mapping[str, np.ndarray]
+
+
 @dataclass
 class Run:
-    """One results folder: its path, its ``results.json`` record and a short unique name."""
+    """One results folder: its path, its ``results.json`` record and a short unique name;
+    ``scored``: an eval's :class:`ScoredData` when the command that wrote it hands it over."""
 
     path: Path
     record: ResultRecord
     name: str = ""
+    scored: ScoredData | None = None
 
     @property
     def kind(self) -> str:

@@ -78,7 +78,8 @@ class Calibration(Part):
     avoids them when ``pool_images`` allows (``overlap_with_eval`` = how many it could not).
     """
 
-    num_images: int
+    num_images: int  # the size used: requested_images, or every image of a smaller root
+    requested_images: int | None = None  # --subset-size (absent in records before it was kept)
     seed: int
     pool_images: int
     eval_images: int

@@ -16,7 +16,10 @@ from rfbench.results.record import OptReal, Part, Real, ResultRecord
 
 
 class SweepCalibration(Part):
-    """Calibration of the int8 cells (with the source sha256, the cache key of their models)."""
+    """Calibration of the int8 cells (with the source sha256, the cache key of their models).
+
+    ``subset_size`` is the size asked for; a data root with fewer images calibrates on all of
+    them (a warning; each int8 cell's ``calibration_images`` is the size used)."""
 
     subset_size: int
     seed: int
@@ -68,6 +71,10 @@ class CellLatency(Part):
     load: Load
     interleaved_with: list[str]  # cell keys measured in the same rounds
     node: dict[str, Any] | None = None  # where it was measured: host, cpu, cpus (one node for all)
+    # preset biubug6 on a dynamic model: timed at the eval's per-image sizes ("native") over the
+    # first input_images images of the data root (None: the model's one fixed size)
+    input_size_policy: str | None = None
+    input_images: int | None = None
 
 
 class SweepCell(Part):
@@ -86,6 +93,7 @@ class SweepCell(Part):
     model_run: str | None = None
     model_size_bytes: int | None = None
     quantized_by_rfbench: bool | None = None
+    calibration_images: int | None = None  # int8: images calibrated on (all of a smaller root)
     aps: dict[str, OptReal] | None = None  # "protocol/setting" -> AP
     status: Literal["done", "skipped", "pending"]
     reason: str | None

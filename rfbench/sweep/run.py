@@ -140,29 +140,50 @@ def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions)
             lat = LatencyOptions(model=model, runtimes=(cell.runtime,), rule=rule,
                                  precision=None if cell.precision == "int8" else cell.precision)
             try:
-                adapter = open_session_adapter(cell.runtime, model, lat, None)
+                sized = eval_sizes(model, options)
+                adapter = open_session_adapter(cell.runtime, model, lat,
+                                               None if sized is None else sized.adapter_shape)
             except RfbenchError as exc:
                 results[cell.key] = {"error": str(exc)}
                 continue
             stack.callback(adapter.close)
-            sessions.append((cell, start_session(cell.key, adapter, lat), adapter))
+            sessions.append((cell, start_session(cell.key, adapter, lat, sized), adapter, sized))
         if not sessions:
             return results
         several = len(sessions) > 1
         chunk_s, chunk_iterations = rule.chunk_limits(INTERLEAVE_CHUNKS) if several else (None, None)
-        runs = measure([(c.key, s.workload) for c, s, _ in sessions], rule, chunk_s=chunk_s,
+        runs = measure([(c.key, s.workload) for c, s, _, _ in sessions], rule, chunk_s=chunk_s,
                        chunk_iterations=chunk_iterations, rewarm=several)
-        for (cell, _, adapter), run in zip(sessions, runs, strict=True):
+        for (cell, _, adapter, sized), run in zip(sessions, runs, strict=True):
             valid, reason = verdict(run, rule)
             results[cell.key] = CellLatency.model_validate(to_jsonable({
                 **summarize_latencies_ns(run.latencies_ns()), "iterations": run.completed,
                 "measured_time_s": run.wall_ns / 1e9, "throughput_fps": run.throughput_per_s(),
                 "interrupted": run.interrupted, "valid": valid, "invalid_reason": reason,
                 "precision_effective": adapter.describe()["effective"].get("precision"),
-                "load": run.load.as_dict(), "interleaved_with": [c.key for c, _, _ in sessions],
-                "node": node,
+                "load": run.load.as_dict(), "interleaved_with": [c.key for c, *_ in sessions],
+                "node": node, "input_size_policy": None if sized is None else sized.policy.text,
+                "input_images": None if sized is None else len(sized.tensors),
             })).model_dump(mode="json")
     return results
+
+
+def eval_sizes(model: Path, options: SweepOptions) -> Any:
+    """What a cell's latency runs on when its eval feeds each image at its own size (a preset
+    whose recipe says ``native``, i.e. ``biubug6``, on a dynamic model): the first images of the
+    data root at those sizes (:class:`rfbench.latency.sized.SizedInputs`); None: the model's
+    fixed size (or 640x640), as its eval."""
+    from rfbench.decoder.postprocess import get_preset, script_setting
+    from rfbench.decoder.sizing import parse_size_policy
+    from rfbench.latency.sized import load_sized_inputs
+    from rfbench.models.spec import has_dynamic_size
+    from rfbench.wider.ground_truth import find_images_dir
+
+    default = script_setting(get_preset(options.preset, "B"), "default_input_size")
+    if default is None or not has_dynamic_size(model):
+        return None
+    return load_sized_inputs(model, parse_size_policy(default),
+                             find_images_dir(options.data_root, None))
 
 
 def _model_size(model: Path) -> int:
@@ -198,8 +219,11 @@ def _run_cells(options: SweepOptions, session: Any) -> SweepRecord:
         try:
             if reason is None:
                 model = int8_model(cell, options) if cell.precision == "int8" else cell.model
+                made = read_provenance(model)
                 entry.update(model_run=str(model), model_size_bytes=_model_size(model),
-                             quantized_by_rfbench=read_provenance(model) is not None)
+                             quantized_by_rfbench=made is not None)
+                if made is not None and cell.precision == "int8":
+                    entry["calibration_images"] = made["calibration"]["num_images"]
                 entry["aps"] = run_eval(cell, model, options)
                 ready.append((cell, model))
         except RfbenchError as exc:
