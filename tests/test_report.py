@@ -10,8 +10,8 @@ import json
 import re
 import shutil
 from html.parser import HTMLParser
-from xml.etree import ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 import pytest

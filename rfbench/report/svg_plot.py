@@ -41,12 +41,12 @@ MARKER_SHAPES = {
 }
 
 
-def to_x(recall: np.ndarray) -> np.ndarray:
+def to_x(recall: np.ndarray | float) -> np.ndarray:
     """Recall (0..1) -> SVG x pixel."""
     return LEFT + np.asarray(recall, dtype=float) * (RIGHT - LEFT)
 
 
-def to_y(precision: np.ndarray) -> np.ndarray:
+def to_y(precision: np.ndarray | float) -> np.ndarray:
     """Precision (0..Y_MAX) -> SVG y pixel (up is smaller y)."""
     return BOTTOM - np.asarray(precision, dtype=float) / Y_MAX * (BOTTOM - TOP)
 
