@@ -11,6 +11,7 @@ import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
@@ -169,13 +170,27 @@ def test_single_eval_report_structure_and_values(real_runs):
 def check_images(imgs: list[dict]) -> None:
     assert imgs
     for attrs in imgs:
-        # plots are PNG; the drawn detections (photos) JPEG
-        kind = "jpeg" if attrs["alt"].startswith("detections on ") else "png"
-        match = re.fullmatch(rf"data:image/{kind};base64,([A-Za-z0-9+/=]+)", attrs["src"])
+        # PR curves are SVG, the other plots PNG; the drawn detections (photos) JPEG
+        alt = attrs["alt"]
+        kind = ("jpeg" if alt.startswith("detections on ") else
+                "svg+xml" if alt.startswith("precision-recall curve") else "png")
+        match = re.fullmatch(rf"data:image/{re.escape(kind)};base64,([A-Za-z0-9+/=]+)", attrs["src"])
         assert match, attrs["src"][:60]
         data = base64.b64decode(match.group(1), validate=True)
+        if kind == "svg+xml":
+            check_svg(data)
+            continue
         magic = b"\xff\xd8\xff" if kind == "jpeg" else b"\x89PNG\r\n\x1a\n"
         assert data[:len(magic)] == magic and len(data) > 2000
+
+
+def check_svg(data: bytes) -> None:
+    """A well-formed SVG document with curves, and nothing that could load or run anything."""
+    root = ElementTree.fromstring(data)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    tags = {element.tag.rsplit("}", 1)[-1] for element in root.iter()}
+    assert "polyline" in tags and not tags & {"script", "image", "foreignObject", "a", "use"}
+    assert b"http://" not in data.replace(b'xmlns="http://www.w3.org/2000/svg"', b"")
 
 
 def check_offline(text: str, doc: Doc) -> None:

@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -367,12 +368,43 @@ def test_histogram_only_from_the_threshold_on(real_runs):
         assert ax.get_title() == f"{kind} ({n} samples)"
 
 
+def _svg_curves(uri: str) -> list:
+    prefix = "data:image/svg+xml;base64,"
+    assert uri.startswith(prefix)
+    root = ElementTree.fromstring(base64.b64decode(uri[len(prefix):]))
+    return [e for e in root.iter("{http://www.w3.org/2000/svg}polyline") if e.get("class") == "curve"]
+
+
 def test_identical_curves_differ_in_style():
     curve = {"precision": [1.0, 0.8, 0.5], "recall": [0.1, 0.5, 0.9], "ap": 0.6}
     curves = [{**curve, "label": f"run {i}", "colour": plots.colour(i)} for i in range(3)]
-    lines = plots.pr_curve_figure("wider/hard", curves).axes[0].get_lines()
-    styles = {(line.get_linestyle(), line.get_marker()) for line in lines}
-    assert len(lines) == 3 and len(styles) == 3
+    lines = _svg_curves(plots.pr_curve_plot("wider/hard", curves))
+    styles = {(line.get("data-style"), line.get("stroke-dasharray")) for line in lines}
+    widths = [float(line.get("stroke-width")) for line in lines]
+    assert len(lines) == 3 and len(styles) == 3 and widths == sorted(widths, reverse=True)
+
+
+def test_pr_curve_svg_draws_the_points_in_recall_order():
+    """The polyline is the curve: x = recall and y = precision mapped linearly to the axes box,
+    sorted by recall; a long curve is thinned to MAX_CURVE_POINTS; text is escaped."""
+    from rfbench.report import svg_plot
+
+    rng = np.random.default_rng(3)
+    recall = rng.uniform(0, 1, 9000)
+    precision = rng.uniform(0, 1, 9000)
+    uri = plots.pr_curve_plot("wider/<easy>", [{"label": "a & $b$", "precision": precision,
+                                                "recall": recall, "ap": 0.5, "colour": "#123456"}])
+    svg = base64.b64decode(uri.split(",", 1)[1]).decode()
+    assert "wider/&lt;easy&gt;" in svg and "a &amp; $b$  AP 50.00" in svg
+    (line,) = _svg_curves(uri)
+    xy = np.array([p.split(",") for p in line.get("points").split()], dtype=float)
+    keep = np.unique(np.linspace(0, 8999, plots.MAX_CURVE_POINTS).astype(int))
+    order = np.argsort(recall[keep], kind="stable")
+    want_x = svg_plot.LEFT + recall[keep][order] * (svg_plot.RIGHT - svg_plot.LEFT)
+    want_y = svg_plot.BOTTOM - precision[keep][order] / svg_plot.Y_MAX * (svg_plot.BOTTOM - svg_plot.TOP)
+    assert len(xy) == plots.MAX_CURVE_POINTS
+    assert np.abs(xy[:, 0] - want_x).max() <= 0.05 + 1e-9
+    assert np.abs(xy[:, 1] - want_y).max() <= 0.05 + 1e-9
 
 
 # -- per-layer times -------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""The report's figures, drawn with matplotlib's Agg canvas and returned as PNG data URIs.
+"""The report's figures as data URIs: PR curves as SVG, the latency figures with matplotlib's Agg.
+
+PR curves (the only figures of an accuracy report) are written as SVG by
+:mod:`rfbench.report.svg_plot`, so that ``rfbench eval`` never imports matplotlib.
 
 No pyplot: each figure is a :class:`matplotlib.figure.Figure` of its own, so nothing global
 is touched (safe inside other commands and in tests). Text from results files goes through
@@ -40,12 +43,15 @@ MARKED_PERCENTILES = (
 )
 
 
+def shortened(text: Any, limit: int = 70) -> str:
+    """``text`` as a string of at most ``limit`` characters (an ellipsis ends a cut one)."""
+    text = str(text)
+    return text[: limit - 1] + "\u2026" if len(text) > limit else text
+
+
 def plain(text: Any, limit: int = 70) -> str:
     """``text`` safe for a matplotlib label: no mathtext, not hidden by a leading '_'."""
-    text = str(text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "\u2026"
-    text = text.replace("$", r"\$")
+    text = shortened(text, limit).replace("$", r"\$")
     return " " + text if text.startswith("_") else text
 
 
@@ -75,21 +81,27 @@ def _style(ax) -> None:
 
 
 def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
-    """:func:`pr_curve_figure` as a PNG data URI."""
-    return to_data_uri(pr_curve_figure(title, curves))
-
-
-def pr_curve_figure(title: str, curves: Sequence[dict[str, Any]]):
-    """One protocol/setting's precision-recall curves overlaid (a matplotlib Figure).
+    """One protocol/setting's precision-recall curves overlaid, as an SVG data URI.
 
     ``curves``: dicts with ``label``, ``precision``, ``recall``, ``ap`` (fraction or None),
-    ``colour`` and ``dashed`` (a run not comparable with the baseline).
+    ``colour`` and ``dashed`` (a run not comparable with the baseline). Drawn as SVG
+    (:mod:`rfbench.report.svg_plot`), not with matplotlib: an accuracy report then imports no
+    plotting library at all.
     """
-    fig = _figure(5.4, 4.1)
-    ax = fig.add_subplot()
-    # earlier runs drawn wider, each with its own line style and markers (at staggered
-    # positions), so that identical curves stay distinguishable
+    from rfbench.report.svg_plot import pr_curve_svg, svg_data_uri
+
+    return svg_data_uri(pr_curve_svg(title, pr_curve_lines(curves)))
+
+
+def pr_curve_lines(curves: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The drawn lines of :func:`pr_curve_plot`: each curve thinned to
+    :data:`MAX_CURVE_POINTS`, in recall order, with its legend label, width and style.
+
+    Earlier runs are drawn wider, each with its own line style and markers (at staggered
+    positions), so that identical curves stay distinguishable.
+    """
     widths = np.linspace(3.6, 1.4, num=len(curves)) if len(curves) > 1 else [1.8]
+    lines = []
     for index, (curve, width) in enumerate(zip(curves, widths)):
         recall = np.asarray(curve["recall"], dtype=float)
         precision = np.asarray(curve["precision"], dtype=float)
@@ -98,22 +110,11 @@ def pr_curve_figure(title: str, curves: Sequence[dict[str, Any]]):
             recall, precision = recall[keep], precision[keep]
         order = np.argsort(recall, kind="stable")
         ap = curve.get("ap")
-        label = plain(curve["label"], 60) + (f"  AP {ap * 100:.2f}" if ap is not None else "")
-        style = curve_style(index, bool(curve.get("dashed")))
-        count = max(len(recall), 1)
-        every = max(count // 8, 1)
-        ax.plot(recall[order], precision[order], color=curve["colour"], linewidth=width,
-                linestyle=style["linestyle"], marker=style["marker"], markersize=5.5,
-                markevery=(min(index * max(every // 4, 1), count - 1), every),
-                markerfacecolor="white" if index % 2 else curve["colour"], label=label)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title(plain(title), fontsize=11)
-    _style(ax)
-    ax.legend(loc="lower left", fontsize=7.5, frameon=True, framealpha=0.9)
-    return fig
+        label = shortened(curve["label"], 60) + (f"  AP {ap * 100:.2f}" if ap is not None else "")
+        lines.append({"label": label, "recall": recall[order], "precision": precision[order],
+                      "colour": curve["colour"], "width": float(width),
+                      "style": curve_style(index, bool(curve.get("dashed")))})
+    return lines
 
 
 def curve_style(index: int, not_comparable: bool = False) -> dict[str, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rfbench.errors import InputFormatError, RfbenchError
+from rfbench.wider import gt_cache
 from rfbench.wider.image_ids import image_id_problem
 from rfbench.wider.textio import (
     GT_ROW_CHARS,
@@ -320,22 +321,17 @@ def load_ground_truth(
     if not root.is_dir():
         raise RfbenchError(f"data root not found: {root} (see datasets/README.md, or pass --data-root)")
     text_path = find_gt_text(root, gt_text)
-    ids, boxes, flags = parse_gt_text(text_path)
-    duplicates = len(ids) - len(set(ids))
-    if duplicates:
-        raise InputFormatError(f"{text_path}: {duplicates} image(s) listed more than once")
-    source = {"gt_text": str(text_path)}
     folder, tried = find_mat_dir(root, mat_dir)
-    settings: dict[str, list[np.ndarray]] = {}
-    if folder is not None:
-        settings = attach_setting_lists(ids, boxes, read_setting_lists(folder), folder)
-        source["setting_lists"] = str(folder)
-    elif require_settings:
+    if folder is None and require_settings:
         names = ", ".join(setting_mat_name(s) for s in SETTINGS)
         raise RfbenchError(
             f"the official protocol needs {names}; looked in: "
             + ", ".join(str(p) for p in tried) + " (get eval_tools from the WIDER site, or pass --gt-mat-dir)"
         )
+    ids, boxes, flags, settings = _parsed(text_path, folder)
+    source = {"gt_text": str(text_path)}
+    if folder is not None:
+        source["setting_lists"] = str(folder)
     log.info("ground truth: %d images, %d boxes from %s", len(ids), sum(map(len, boxes)), text_path)
     return WiderGroundTruth(ids, boxes, flags, settings, source)
 
@@ -362,3 +358,24 @@ def subset(gt: WiderGroundTruth, limit: int) -> WiderGroundTruth:
         {name: lists[:limit] for name, lists in gt.setting_indices.items()},
         {**gt.source, "limit": str(limit)},
     )
+
+
+def _parsed(text_path: Path, folder: Path | None) -> gt_cache.Parsed:
+    """The checked GT of ``text_path`` (and the setting lists in ``folder``), from the cache
+    (:mod:`rfbench.wider.gt_cache`) when these exact files were parsed before."""
+    files = [text_path] + ([folder / setting_mat_name(s) for s in SETTINGS] if folder is not None else [])
+    key = gt_cache.cache_key(files) if gt_cache.enabled() else None
+    cached = gt_cache.load(key) if key is not None else None
+    if cached is not None:
+        log.debug("ground truth of %s from the cache", text_path)
+        return cached
+    ids, boxes, flags = parse_gt_text(text_path)
+    duplicates = len(ids) - len(set(ids))
+    if duplicates:
+        raise InputFormatError(f"{text_path}: {duplicates} image(s) listed more than once")
+    settings: dict[str, list[np.ndarray]] = {}
+    if folder is not None:
+        settings = attach_setting_lists(ids, boxes, read_setting_lists(folder), folder)
+    if key is not None:
+        gt_cache.store(key, (ids, boxes, flags, settings))
+    return ids, boxes, flags, settings

@@ -62,8 +62,8 @@ def read_text_lines(path: str | Path, what: str) -> list[str]:
     ``what`` says what the file is for the error message ("ground truth", "prediction file").
     """
     try:
-        data = Path(path).read_bytes()
-        text = data.decode("utf-8")
+        with open(path, "rb") as file:  # not Path.read_bytes: no Path built per file
+            text = file.read().decode("utf-8")
     except OSError as exc:
         raise RfbenchError(f"{path}: cannot read {what}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
