@@ -66,6 +66,7 @@ examples:
   rfbench eval --dataset wider --model r50.onnx --runtime onnxruntime --limit 100
   rfbench eval --dataset wider --model m.onnx --out reports/m --resume   # after Ctrl-C
   rfbench eval --dataset wider --predictions my_preds/ --protocol omz
+  rfbench eval --dataset fddb --data-root datasets/fddb --predictions FDDB_dets.txt --fp-at 500,1000
 
 The data root layout is described in datasets/README.md. Results (results.json,
 results.csv, and with --model the predictions/) go to --out, by default a new folder
@@ -83,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_data_options(parser)
     source = parser.add_argument_group("what to evaluate (one of)").add_mutually_exclusive_group(required=True)
     source.add_argument("--model", metavar="PATH", help="model file (.onnx, or OpenVINO .xml with its .bin), or a published checkpoint (insightface MXNet NAME-0000.params, Pytorch_Retinaface .pth), imported once into the cache (see rfbench import)")
-    source.add_argument("--predictions", metavar="PRED_DIR", help="folder of prediction files to score")
+    source.add_argument("--predictions", metavar="PRED_DIR",
+                        help="folder of prediction files to score (fddb: one detection file or a "
+                        "folder of fold-NN-out.txt)")
     _add_model_options(parser)
     add_scale_out_arguments(parser)
     parser.add_argument("--protocol", choices=("all", "wider", "omz"), default="all",
@@ -98,7 +101,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", choices=("wider",), default="wider", help="dataset (default: wider)")
+    data.add_argument("--dataset", choices=("wider", "fddb"), default="wider",
+                      help="dataset (default: wider); fddb: FDDB's folds under --data-root, scored "
+                      "with the official evaluate program's ROC (--predictions FDDB detection files)")
+    data.add_argument("--folds", metavar="N,M-K", help="fddb: the folds to score (default: 1-10)")
+    data.add_argument("--fp-at", metavar="FP,...", help="fddb: TPR read at these false-positive "
+                      "counts (default: 1000, the papers' operating point)")
     data.add_argument("--data-root", default=DEFAULT_DATA_ROOT, metavar="DIR",
                       help=f"WIDER FACE root (default: {DEFAULT_DATA_ROOT})")
     data.add_argument("--gt-text", metavar="FILE",
@@ -152,6 +160,12 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.wider.ground_truth import load_ground_truth, subset
     from rfbench.wider.predictions import read_prediction_folder
 
+    if args.dataset == "fddb":
+        from rfbench.commands.eval_fddb import run_fddb
+
+        return run_fddb(args)
+    if args.folds or args.fp_at:
+        raise RfbenchError("--folds and --fp-at apply to --dataset fddb")
     if args.resume and not args.out:
         raise RfbenchError("--resume needs --out: the folder of the interrupted run")
     if args.resume and args.predictions:

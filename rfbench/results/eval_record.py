@@ -1,4 +1,4 @@
-"""The ``eval`` record: WIDER FACE accuracy of a model run or of a folder of prediction files.
+"""The ``eval`` record: WIDER FACE (or FDDB) accuracy of a model run or of prediction files.
 
 A model run (``eval --model``) has ``model``, ``runtime``, ``preset``, ``preprocessing`` and
 ``prediction_run``; scoring prediction files (``eval --predictions``) has none of them. Both
@@ -201,6 +201,41 @@ class PrCurve(Part):
     thresholds: list[OptReal]
 
 
+class FddbPoint(Part):
+    """The true positive rates (fractions) at ``fp`` false positives: the ROC point with the
+    largest FP <= ``fp`` ("step") and the line to the next point ("interpolated")."""
+
+    fp: Real
+    tpr_discrete_step: Real
+    tpr_discrete_interpolated: Real
+    tpr_continuous_step: Real
+    tpr_continuous_interpolated: Real
+
+
+class RocCurve(Part):
+    """ROC points in ascending score threshold order (FP falling), thinned to <= 4000 points;
+    the full curves are ``DiscROC.txt`` / ``ContROC.txt`` beside results.json."""
+
+    thresholds: list[OptReal]
+    tpr: list[Real]
+    fp: list[Real]
+
+
+class FddbResult(Part):
+    """``eval --dataset fddb``: the official ``evaluate`` program's ROC curves, reproduced."""
+
+    folds: list[int]
+    num_images: int
+    num_faces: int
+    num_detections: int
+    num_images_without_detections: int
+    num_thresholds: int
+    tpr_at_fp: list[FddbPoint]
+    roc_discrete: RocCurve
+    roc_continuous: RocCurve
+    matching: str
+
+
 class Timings(Part):
     evaluator_s: Real
     wall_s: Real
@@ -228,6 +263,7 @@ class EvalRecord(ResultRecord):
     protocol_params: dict[str, dict[str, Any]]  # protocol name -> its parameters
     pr_curves: dict[str, PrCurve]  # "protocol/setting" -> curve
     timings: Timings
+    fddb: FddbResult | None = None  # --dataset fddb (its metrics list is then empty)
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """One tidy row per protocol/setting, the run's context columns first."""
@@ -246,5 +282,8 @@ class EvalRecord(ResultRecord):
         else:
             context["predictions"] = self.predictions.dir
         context["num_images_evaluated"] = self.dataset.num_images_evaluated
+        if self.fddb is not None:
+            return [{**context, "dataset": "fddb", **point.model_dump(mode="json")}
+                    for point in self.fddb.tpr_at_fp]
         return [{**context, **metric.model_dump(mode="json")} for metric in self.metrics]
 
