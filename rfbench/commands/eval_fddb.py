@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rfbench.errors import RfbenchError
-from rfbench.fddb.evaluate import Roc, evaluate, tpr_at_fp
+from rfbench.fddb.evaluate import Roc, evaluate, image_sizes, tpr_at_fp
 from rfbench.fddb.folds import FddbGroundTruth, load_folds, parse_folds
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,9 @@ def run_fddb(args: argparse.Namespace) -> int:
     gt = load_folds(args.data_root, parse_folds(getattr(args, "folds", None)))
     detections = read_detections(args.predictions, set(gt.names))
     with prepare_output_dir(args.out, "eval", force=args.force, keep=[args.predictions]) as out_dir:
+        sizes = image_sizes(gt)
         start = time.perf_counter()
-        roc = evaluate(gt, detections)
+        roc = evaluate(gt, detections, sizes)
         evaluator_s = time.perf_counter() - start
         record = _record(args, gt, detections, roc, fp_at, evaluator_s, time.perf_counter() - wall)
         _write(out_dir, record, roc)

@@ -3,8 +3,8 @@
 Per image, for each distinct detection score ``t`` (ascending), the detections scoring ``>= t``
 are matched to the faces from scratch: faces and detections whose overlaps with the other side
 all are 0 are left out, and the assignment maximising the sum of overlap ratios is taken
-(Hungarian; here :func:`scipy.optimize.linear_sum_assignment`). Matched pairs with overlap > 0
-count: ``TPcont`` is the sum of their overlaps, ``TPdisc`` the number above 0.5 (strictly),
+(Hungarian; here :func:`scipy.optimize.linear_sum_assignment` on the overlapping detections;
+all-zero rows and columns change no optimum). Matched pairs with overlap > 0 count: ``TPcont`` is the sum of their overlaps, ``TPdisc`` the number above 0.5 (strictly),
 and ``FP`` = detections scoring ``>= t`` minus ``TPdisc``. The matching is re-run only when a
 detection that overlaps some face joins the set (the others cannot change it). An image
 without detections has one point at ``DBL_MAX`` with nothing found.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rfbench.fddb.folds import FddbGroundTruth
-from rfbench.fddb.regions import EllipseMasks, image_size
+from rfbench.fddb.regions import EllipseMasks, image_size, rect_corners
 
 DBL_MAX = sys.float_info.max
 
@@ -74,73 +74,87 @@ def _g(value: float) -> str:
 
 
 def image_points(overlaps: np.ndarray, scores: np.ndarray) -> ImagePoints:
-    """The points of one image from its (faces, detections) overlap matrix and the scores."""
+    """The points of one image from its (faces, detections) overlap matrix and the scores.
+
+    The matching at ``t`` depends only on the overlapping detections scoring ``>= t``, so it is
+    computed once per score level of those (best first: each level's set is a prefix of them);
+    every threshold then takes the matching of the overlapping detections that reach it, and
+    ``FP`` = the detections reaching it - TPdisc.
+    """
     from scipy.optimize import linear_sum_assignment
 
     faces = overlaps.shape[0]
     if len(scores) == 0:
         zero = np.zeros(1)
         return ImagePoints(faces, np.array([DBL_MAX]), zero, zero, zero)
-    thresholds = np.unique(scores)
+    thresholds, inverse = np.unique(scores, return_inverse=True)
+    valid = np.bincount(inverse)[::-1].cumsum()[::-1].astype(np.float64)  # scores >= each
     tp_disc = np.zeros(len(thresholds))
     tp_cont = np.zeros(len(thresholds))
-    fp = np.zeros(len(thresholds))
-    relevant = overlaps.sum(axis=0) > 0
-    last_key: bytes | None = None
-    disc = cont = 0.0
-    for k in range(len(thresholds) - 1, -1, -1):  # the valid set grows as t falls
-        valid = scores >= thresholds[k]
-        columns = np.flatnonzero(valid & relevant)
-        key = columns.tobytes()
-        if key != last_key:
-            disc, cont = _match(overlaps[:, columns], linear_sum_assignment)
-            last_key = key
-        tp_disc[k], tp_cont[k], fp[k] = disc, cont, valid.sum() - disc
-    return ImagePoints(faces, thresholds, tp_disc, tp_cont, fp)
-
-
-def _match(sub: np.ndarray, assign) -> tuple[float, float]:
-    """(TPdisc, TPcont) of the overlap-sum-maximising assignment on ``sub``."""
-    if sub.size == 0:
-        return 0.0, 0.0
-    rows = np.flatnonzero(sub.sum(axis=1) > 0)
-    if len(rows) == 0:
-        return 0.0, 0.0
-    sub = sub[rows]
-    r, c = assign(sub, maximize=True)
-    matched = sub[r, c]
-    matched = matched[matched > 0]
-    return float(np.count_nonzero(matched > 0.5)), float(matched.sum())
+    relevant = np.flatnonzero(overlaps.any(axis=0)) if faces else np.zeros(0, np.int64)
+    if len(relevant):
+        order = relevant[np.argsort(-scores[relevant], kind="stable")]
+        sub = overlaps[:, order]
+        level_of = inverse[order]  # threshold index of each overlapping detection, descending
+        disc = cont = 0.0
+        for n in range(1, len(order) + 1):
+            if n < len(order) and level_of[n] == level_of[n - 1]:
+                continue  # a tie: the level is complete only with all its detections
+            part = sub[:, :n]
+            rows, cols = linear_sum_assignment(part, maximize=True)
+            matched = part[rows, cols]
+            disc, cont = float(np.count_nonzero(matched > 0.5)), float(matched.sum())
+            low = level_of[n] + 1 if n < len(order) else 0  # thresholds this set serves
+            tp_disc[low:level_of[n - 1] + 1] = disc
+            tp_cont[low:level_of[n - 1] + 1] = cont
+    return ImagePoints(faces, thresholds, tp_disc, tp_cont, valid - tp_disc)
 
 
 def merge(points: list[ImagePoints]) -> Roc:
-    """The program's ``Results::merge`` over images: see the module docstring."""
+    """The program's ``Results::merge`` over images: see the module docstring. Each image's
+    point k covers the merged thresholds in (its threshold k-1, its threshold k]: a difference
+    array over the merged thresholds, summed once."""
     faces = sum(p.faces for p in points)
     if not points:
         empty = np.zeros(0)
         return Roc(0, empty, empty, empty, empty)
-    all_thresholds = np.unique(np.concatenate([p.thresholds for p in points]))
-    size = len(all_thresholds)
-    diff = np.zeros((size + 1, 3))
-    for p in points:
-        pos = np.searchsorted(all_thresholds, p.thresholds)
-        start = np.concatenate(([0], pos[:-1] + 1))
-        values = np.column_stack([p.tp_disc, p.tp_cont, p.fp])
-        np.add.at(diff, start, values)
-        np.add.at(diff, pos + 1, -values)
-    total = np.cumsum(diff, axis=0)[:size].T
-    return Roc(faces, all_thresholds, total[0], total[1], total[2])
+    own = np.concatenate([p.thresholds for p in points])
+    values = np.column_stack([np.concatenate([p.tp_disc for p in points]),
+                              np.concatenate([p.tp_cont for p in points]),
+                              np.concatenate([p.fp for p in points])])
+    merged = np.unique(own)
+    pos = np.searchsorted(merged, own)
+    first = np.zeros(len(own), bool)
+    first[np.cumsum([0] + [len(p.thresholds) for p in points[:-1]])] = True
+    start = np.where(first, 0, np.concatenate(([0], pos[:-1] + 1)))
+    diff = np.zeros((len(merged) + 1, 3))
+    np.add.at(diff, start, values)
+    np.add.at(diff, pos + 1, -values)
+    total = np.cumsum(diff, axis=0)[: len(merged)].T
+    return Roc(faces, merged, total[0], total[1], total[2])
 
 
-def evaluate(gt: FddbGroundTruth, detections: dict[str, np.ndarray]) -> Roc:
-    """The ROC of ``detections`` (name -> (m, 5) ``x y w h score``) over ``gt``'s images."""
+def image_sizes(gt: FddbGroundTruth) -> dict[str, tuple[int, int]]:
+    """(height, width) of every image, from its file's header (the program loads each image
+    for its size alone)."""
+    return {name: image_size(gt.image_path(name)) for name in gt.names}
+
+
+def evaluate(gt: FddbGroundTruth, detections: dict[str, np.ndarray],
+             sizes: dict[str, tuple[int, int]] | None = None) -> Roc:
+    """The ROC of ``detections`` (name -> (m, 5) ``x y w h score``) over ``gt``'s images;
+    ``sizes`` from :func:`image_sizes` (read here when None)."""
+    sizes = image_sizes(gt) if sizes is None else sizes
+    empty = np.zeros((0, 5))
+    dets = [detections.get(name, empty) for name in gt.names]
+    stacked = np.concatenate(dets) if dets else empty
+    corners = np.split(rect_corners(stacked[:, :4]), np.cumsum([len(d) for d in dets])[:-1])
     points = []
-    for name in gt.names:
-        dets = detections.get(name, np.zeros((0, 5)))
-        height, width = image_size(gt.image_path(name))
-        masks = EllipseMasks(gt.ellipses[name], height, width)
-        overlaps = masks.overlaps(dets[:, :4]) if len(dets) else np.zeros((len(masks.areas), 0))
-        points.append(image_points(overlaps, dets[:, 4]))
+    for name, image_dets, image_corners in zip(gt.names, dets, corners):
+        masks = EllipseMasks(gt.ellipses[name], *sizes[name])
+        overlaps = (masks.overlaps(image_dets[:, :4], image_corners) if len(image_dets)
+                    else np.zeros((len(masks.areas), 0)))
+        points.append(image_points(overlaps, image_dets[:, 4]))
     return merge(points)
 
 

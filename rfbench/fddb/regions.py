@@ -30,57 +30,71 @@ def round_half_even(values: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(values, np.float64).astype(np.float32)).astype(np.int64)
 
 
+def rect_corners(rects: np.ndarray) -> np.ndarray:
+    """(m, 4) int64 ``x1 y1 x2 y2`` (inclusive, not clipped) of ``x y w h`` rectangles, as
+    the program rounds them: ``cvRound((float)x)`` and ``cvRound((float)(x + w))``."""
+    return round_half_even(np.column_stack([rects[:, 0], rects[:, 1], rects[:, 0] + rects[:, 2],
+                                            rects[:, 1] + rects[:, 3]]))
+
+
 class EllipseMasks:
-    """The face ellipses of one ``height`` x ``width`` image, each as a clipped canvas with
-    its integral image; :meth:`overlaps` against rectangles."""
+    """The face ellipses of one ``height`` x ``width`` image, each drawn in a clipped canvas
+    whose integral image is kept (all in one flat array); :meth:`overlaps` against rectangles."""
 
     def __init__(self, ellipses: np.ndarray, height: int, width: int) -> None:
         import cv2
 
         self.height, self.width = height, width
-        self.boxes: list[tuple[int, int, int, int]] = []  # x0, y0, x1, y1 of each canvas (exclusive end)
-        self.integrals: list[np.ndarray] = []
-        self.areas = np.zeros(len(ellipses), np.int64)
-        for k, (ra, rb, theta, cx, cy) in enumerate(ellipses):
-            centre = (int(round_half_even(np.array(cx))), int(round_half_even(np.array(cy))))
+        count = len(ellipses)
+        self.origin = np.zeros((count, 2), np.int64)  # canvas x0, y0
+        self.extent = np.zeros((count, 2), np.int64)  # canvas width, height (0: outside the image)
+        self.offset = np.zeros(count, np.int64)  # where each integral starts in ``flat``
+        self.areas = np.zeros(count, np.int64)
+        pieces, at = [], 0
+        centres = round_half_even(ellipses[:, 3:5]) if count else np.zeros((0, 2), np.int64)
+        for k, (ra, rb, theta, _, _) in enumerate(ellipses):
+            cx, cy = int(centres[k, 0]), int(centres[k, 1])
             axes = (int(ra), int(rb))
             reach = max(axes) + 2
-            x0, y0 = max(centre[0] - reach, 0), max(centre[1] - reach, 0)
-            x1, y1 = min(centre[0] + reach + 1, width), min(centre[1] + reach + 1, height)
+            x0, y0 = max(cx - reach, 0), max(cy - reach, 0)
+            x1, y1 = min(cx + reach + 1, width), min(cy + reach + 1, height)
             if x1 <= x0 or y1 <= y0:
-                self.boxes.append((0, 0, 0, 0))
-                self.integrals.append(np.zeros((1, 1), np.int64))
-                continue
+                x1, y1 = x0, y0
             canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.ellipse(canvas, (centre[0] - x0, centre[1] - y0), axes, theta * 180.0 / math.pi,
-                        0, 360, 1, -1)
+            if canvas.size:
+                cv2.ellipse(canvas, (cx - x0, cy - y0), axes, theta * 180.0 / math.pi, 0, 360, 1, -1)
             integral = cv2.integral(canvas, sdepth=cv2.CV_32S).astype(np.int64)
-            self.boxes.append((x0, y0, x1, y1))
-            self.integrals.append(integral)
+            self.origin[k], self.extent[k], self.offset[k] = (x0, y0), (x1 - x0, y1 - y0), at
             self.areas[k] = integral[-1, -1]
+            pieces.append(integral.ravel())
+            at += integral.size
+        self.flat = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
 
-    def overlaps(self, rects: np.ndarray) -> np.ndarray:
-        """(faces, detections) overlap ratios for ``rects`` (m, 4) ``x y w h``."""
-        x1 = np.clip(round_half_even(rects[:, 0]), 0, None)
-        y1 = np.clip(round_half_even(rects[:, 1]), 0, None)
-        x2 = np.minimum(round_half_even(rects[:, 0] + rects[:, 2]), self.width - 1)
-        y2 = np.minimum(round_half_even(rects[:, 1] + rects[:, 3]), self.height - 1)
-        inside = (x2 >= x1) & (y2 >= y1) & (x1 < self.width) & (y1 < self.height)
+    def overlaps(self, rects: np.ndarray, corners: np.ndarray | None = None) -> np.ndarray:
+        """(faces, detections) overlap ratios for ``rects`` (m, 4) ``x y w h``; ``corners``:
+        their :func:`rect_corners`, when already computed."""
+        corners = rect_corners(rects) if corners is None else corners
+        x1, y1 = np.maximum(corners[:, 0], 0), np.maximum(corners[:, 1], 0)
+        x2 = np.minimum(corners[:, 2], self.width - 1)
+        y2 = np.minimum(corners[:, 3], self.height - 1)
+        inside = (x2 >= x1) & (y2 >= y1)
         rect_area = np.where(inside, (x2 - x1 + 1) * (y2 - y1 + 1), 0)
-        out = np.zeros((len(self.areas), len(rects)), np.float64)
-        for k, ((bx0, by0, bx1, by1), integral) in enumerate(zip(self.boxes, self.integrals)):
-            # the rectangle in canvas coordinates, clipped to the canvas (end exclusive)
-            cx0 = np.clip(x1 - bx0, 0, bx1 - bx0)
-            cy0 = np.clip(y1 - by0, 0, by1 - by0)
-            cx1 = np.clip(x2 + 1 - bx0, 0, bx1 - bx0)
-            cy1 = np.clip(y2 + 1 - by0, 0, by1 - by0)
-            cx1, cy1 = np.maximum(cx1, cx0), np.maximum(cy1, cy0)
-            common = (integral[cy1, cx1] - integral[cy0, cx1] - integral[cy1, cx0]
-                      + integral[cy0, cx0])
-            common = np.where(inside, common, 0)
-            union = self.areas[k] + rect_area - common
-            out[k] = np.divide(common, union, out=np.zeros(len(rects)), where=union > 0)
-        return out
+        if len(self.areas) == 0:
+            return np.zeros((0, len(rects)))
+        ox, oy = self.origin[:, :1], self.origin[:, 1:]
+        ew, eh = self.extent[:, :1], self.extent[:, 1:]
+        # each rectangle in each canvas's coordinates, clipped to it (end exclusive)
+        cx0 = np.minimum(np.maximum(x1 - ox, 0), ew)
+        cy0 = np.minimum(np.maximum(y1 - oy, 0), eh)
+        cx1 = np.maximum(np.minimum(x2 + 1 - ox, ew), cx0)
+        cy1 = np.maximum(np.minimum(y2 + 1 - oy, eh), cy0)
+        row, base = ew + 1, self.offset[:, None]
+        flat = self.flat
+        common = (flat[base + cy1 * row + cx1] - flat[base + cy0 * row + cx1]
+                  - flat[base + cy1 * row + cx0] + flat[base + cy0 * row + cx0])
+        common = np.where(inside, common, 0)
+        union = self.areas[:, None] + rect_area - common
+        return np.divide(common, union, out=np.zeros(union.shape), where=union > 0)
 
 
 def image_size(path: Path) -> tuple[int, int]:
