@@ -51,7 +51,13 @@ class Page:
         self.colours = {id(entry): plots.colour(i) for i, entry in enumerate(entries)}
 
     def of_kind(self, kind: str) -> list[Entry]:
-        return [entry for entry in self.entries if entry.kind == kind]
+        """The entries of ``kind``; ``eval`` means WIDER evals (FDDB ones: :meth:`fddb_entries`)."""
+        return [entry for entry in self.entries if entry.kind == kind
+                and not (kind == "eval" and getattr(entry.data, "fddb", None) is not None)]
+
+    def fddb_entries(self) -> list[Entry]:
+        """The ``eval --dataset fddb`` entries (their ROC section)."""
+        return [e for e in self.entries if e.kind == "eval" and getattr(e.data, "fddb", None) is not None]
 
     def render(self) -> str:
         # the answer first (summary, results); where it comes from (runs, environment) last
@@ -61,6 +67,10 @@ class Page:
             detections = detections_parts(self.of_kind("eval"))
             if detections:
                 sections.append(("detections", "Detections", detections))
+        if self.fddb_entries():
+            from rfbench.report.fddb_roc import fddb_parts
+
+            sections.append(("fddb", "FDDB", fddb_parts([(e.label, e.data) for e in self.fddb_entries()])))
         if self.of_kind("latency"):
             sections.append(("latency", "Latency", latency_section(self)))
         if self.of_kind("profile"):
