@@ -178,8 +178,9 @@ def test_worked_example_of_docs():
     assert roc.tp_disc.tolist() == [1, 1, 1, 0]
     assert np.allclose(roc.tp_cont, [1.0, 1.0, 0.7, 0.0])
     assert roc.fp.tolist() == [2, 1, 0, 0]
-    assert roc.disc_text().splitlines()[-1] == "0 0 1.79769e+308"
-    assert roc.disc_text().splitlines()[0] == "0.25 2 0.4"
+    assert roc.disc_text().splitlines() == ["0.25 2 0.4", "0.25 1 0.8", "0.25 0 0.9",
+                                            "0 0 1.79769e+308"]
+    assert roc.cont_text().splitlines() == ["0.25 2", "0.25 1", "0.175 0", "0 0"]
     assert tpr_at_fp(roc, 1) == (0.25, 0.25) and tpr_at_fp(roc, 0.5) == (0.25, 0.25)
 
 
