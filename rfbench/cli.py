@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from rfbench import __version__
 from rfbench.errors import Interrupted, RfbenchError
@@ -32,9 +33,18 @@ COMMAND_MODULES = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other rfbench error:
+    ``rfbench: error: <command>: <what argparse says> (see '<command> --help')``, exit 2 (argparse
+    prints the whole usage first, many lines for the larger commands)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rfbench: error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rfbench",
         description="Measure how accurate (WIDER FACE AP) and how fast (latency, throughput) "
         "RetinaFace is on your runtime and hardware.",

@@ -17,6 +17,7 @@ input-size policy (:func:`input_size_policy`, ``eval --input-size``) is a size, 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 SHAPE_EXAMPLE = "1x3x640x640"
+MAX_INPUT_ELEMENTS = 1 << 31  # of one input tensor (--input-shape): 8 GB of float32
 SIZE_EXAMPLE = "640x640"
 
 
@@ -40,6 +42,9 @@ def shape(text: str) -> tuple[int, ...]:
         raise ValueError(f"expected a shape like {SHAPE_EXAMPLE}") from None
     if any(d < 1 for d in dims):
         raise ValueError("dimensions must be >= 1")
+    if math.prod(dims) > MAX_INPUT_ELEMENTS:
+        raise ValueError(f"{math.prod(dims):,} elements is over the {MAX_INPUT_ELEMENTS:,} "
+                         "(8 GB of float32) rfbench feeds")
     return dims
 
 
@@ -51,6 +56,10 @@ def size_hw(text: str) -> tuple[int, int]:
         raise ValueError(f"expected WIDTHxHEIGHT, e.g. {SIZE_EXAMPLE}") from None
     if width <= 0 or height <= 0:
         raise ValueError("width and height must be positive")
+    from rfbench.decoder.sizing import MAX_NETWORK_SIDE
+
+    if max(width, height) > MAX_NETWORK_SIDE:
+        raise ValueError(f"a side over {MAX_NETWORK_SIDE} px, the largest network side")
     return height, width
 
 

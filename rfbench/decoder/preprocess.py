@@ -7,6 +7,7 @@ pixel normalisation. ``letterbox`` is the aspect-preserving alternative.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import numpy as np
 from rfbench.errors import RfbenchError
 
 RESIZE_MODES = ("stretch", "letterbox")
+#: Largest image read (width x height from the file's header): 100 Mpx is 300 MB decoded; a
+#: WIDER image is about 0.7 Mpx, and a few bytes of PNG can declare gigapixels.
+MAX_IMAGE_PIXELS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,9 @@ def read_image(path: str | Path) -> np.ndarray:
     """(H, W, 3) uint8 BGR, the pixels ``cv2.imread`` gives; ImageReadError naming the file.
 
     The file is read once and decoded with ``cv2.imdecode`` (the same decoder as ``cv2.imread``).
+    Grayscale, CMYK and 16-bit files come out as 8-bit BGR (cv2's conversion); an EXIF
+    orientation tag is ignored (the pixels as stored, the frame WIDER's boxes are in); a file
+    whose header declares more than :data:`MAX_IMAGE_PIXELS` is refused before it is decoded.
     OpenCV decodes a truncated JPEG or PNG without an error (the missing part comes out grey,
     libjpeg only writes a warning on stderr), so the file's structure is checked first: see
     :func:`truncation_problem`. Corruption inside the compressed data that libjpeg silently
@@ -122,13 +129,51 @@ def read_image(path: str | Path) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageReadError(f"{path}: cannot read image: {exc.strerror or exc}") from exc
+    if not data:  # cv2.imdecode asserts on an empty buffer (a cv2.error traceback)
+        raise ImageReadError(f"{path}: empty image file (0 bytes)")
     problem = truncation_problem(data)
     if problem is not None:
         raise ImageReadError(f"{path}: truncated or corrupt image ({problem})")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    _check_image_size(path, data)
+    # IGNORE_ORIENTATION: WIDER's boxes are in the stored pixel frame, so an EXIF orientation
+    # tag must not rotate the pixels (cv2's IMREAD_COLOR alone applies it)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8),
+                         cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None or image.size == 0:
         raise ImageReadError(f"{path}: not a readable image (corrupt or unsupported format)")
     return image
+
+
+def _check_image_size(path: Path, data: bytes) -> None:
+    """ImageReadError when the JPEG or PNG header of ``data`` declares over
+    :data:`MAX_IMAGE_PIXELS` (other formats: OpenCV's own limit, 2**30 px, applies)."""
+    size = declared_size(data)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise ImageReadError(f"{path}: image of {size[0]}x{size[1]} px is over the "
+                             f"{MAX_IMAGE_PIXELS // 1_000_000} Mpx rfbench reads")
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) a JPEG's first frame header or a PNG's IHDR declares, else None."""
+    if data.startswith(_PNG_SIGNATURE) and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    if not data.startswith(_JPEG_START):
+        return None
+    i = 2
+    while i + 9 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            i += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            return int(width), int(height)
+        i += 2 + struct.unpack(">H", data[i + 2:i + 4])[0]
+    return None
 
 
 _JPEG_START, _JPEG_EOI = b"\xff\xd8", b"\xff\xd9"

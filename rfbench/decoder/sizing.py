@@ -133,6 +133,8 @@ def parse_size_policy(text: str) -> SizePolicy:
         raise ValueError(f"expected {SIZE_SYNTAX}") from None
     if width <= 0 or height <= 0:
         raise ValueError("width and height must be positive")
+    if max(width, height) > MAX_NETWORK_SIDE:
+        raise ValueError(f"a side over {MAX_NETWORK_SIDE} px, the largest network side")
     return SizePolicy("fixed", hw=(height, width))
 
 

@@ -151,7 +151,7 @@ def _expand_pairs(first: int, last: int, lo: np.ndarray, counts: np.ndarray, ord
     n = counts[first:last]
     keep = n > 0
     preds, n, start = preds[keep], n[keep], lo[first:last][keep]
-    seg_start = np.concatenate(([0], np.cumsum(n)[:-1])).astype(np.int64)
+    seg_start = (np.cumsum(n) - n).astype(np.int64)  # (no pair in the chunk: empty, not [0])
     within = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(seg_start, n)
     gt = order[np.repeat(start, n) + within]
     return PairChunk(np.repeat(preds, n), gt, seg_start, preds)

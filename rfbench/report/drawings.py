@@ -122,10 +122,19 @@ def draw(image: np.ndarray, outcome: ImageOutcome, landmarks: np.ndarray) -> np.
     small = cv2.resize(image, (DRAW_WIDTH_PX, max(1, round(image.shape[0] * scale))),
                        interpolation=cv2.INTER_AREA)
 
+    # corners clipped a little outside the picture: cv2 takes int32 points, and a prediction
+    # file may hold boxes of 1e30 px (an edge beyond the margin is drawn at it, off-picture)
+    margin = 8.0
+    high = np.array([small.shape[1], small.shape[0]], dtype=float) + margin
+
+    def corner(x: float, y: float) -> tuple[int, int]:
+        cx, cy = np.clip(np.nan_to_num(np.array([x, y]) * scale), -margin, high)
+        return round(cx), round(cy)
+
     def rect(xywh: np.ndarray, colour: tuple[int, int, int], thickness: int) -> None:
-        x, y, w, h = (np.asarray(xywh[:4], dtype=float) * scale).tolist()
-        cv2.rectangle(small, (round(x), round(y)), (round(x + w), round(y + h)), colour,
-                      thickness, lineType=cv2.LINE_AA)
+        x, y, w, h = np.asarray(xywh[:4], dtype=float).tolist()
+        cv2.rectangle(small, corner(x, y), corner(x + w, y + h), colour, thickness,
+                      lineType=cv2.LINE_AA)
 
     for what, thickness in ((GT_IGNORED, 1), (GT_MISSED, 2)):
         for box in outcome.gt_xywh[outcome.gt_outcome == what]:
@@ -137,8 +146,8 @@ def draw(image: np.ndarray, outcome: ImageOutcome, landmarks: np.ndarray) -> np.
             rect(row, COLOURS[what][0], 2)
             radius = 2 if row[2] * scale >= 24 else 1  # dots that do not hide small faces
             for x, y in (lmk if lmk is not None else []):
-                cv2.circle(small, (round(x * scale), round(y * scale)), radius, (255, 80, 255),
-                           -1, lineType=cv2.LINE_AA)
+                cv2.circle(small, corner(x, y), radius, (255, 80, 255), -1,
+                           lineType=cv2.LINE_AA)
     return small
 
 
