@@ -299,3 +299,26 @@ def test_toml_preset_and_protocol_are_checked(tmp_path):
     config.write_text('models = ["m.onnx"]\n[data]\npreset = "fastest"\n')
     with pytest.raises(RfbenchError, match=r"s.toml: \[data\] preset = 'fastest': choose from"):
         resolve(build_parser().parse_args(["sweep", "--config", str(config)]))
+
+def _cell_predictions(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes()
+            for p in sorted((out / "cells").rglob("*")) if p.is_file() and {"predictions", "landmarks"} & set(p.parts)}
+
+
+def test_sweep_cells_share_one_decode_and_write_the_uncached_files(capsys, tmp_path, wider_mini, models_dir):
+    """Each image decoded and resized once for all cells: the second cell reads the cache, and
+    every cell's prediction files and AP equal those of a sweep without the cache."""
+    common = ["sweep", "--model", str(models_dir / MODEL), "--runtime", "openvino,onnxruntime",
+              "--precision", "f32", "--data-root", str(wider_mini), "--protocol", "omz", "--time", "0.2",
+              "--iterations", "2", "--min-time", "0", "--min-iterations", "2"]
+    assert main([*common, "--image-cache-mb", "0", "--out", str(tmp_path / "plain")]) == 0
+    assert "image cache" not in capsys.readouterr().out and not (tmp_path / "plain" / "image-cache").exists()
+    assert main([*common, "--out", str(tmp_path / "cached")]) == 0
+    stdout = capsys.readouterr().out
+    entries = list((tmp_path / "cached" / "image-cache").glob("*.npz"))
+    assert len(entries) == 5 and "image cache: " in stdout and " MB in " in stdout
+    plain, cached = _cell_predictions(tmp_path / "plain"), _cell_predictions(tmp_path / "cached")
+    assert len(plain) == 2 * 10 and plain == cached  # 2 cells x 5 prediction files and sidecars
+    aps = [{c["key"]: c["aps"] for c in json.loads((tmp_path / name / "results.json").read_text())["cells"]}
+           for name in ("plain", "cached")]
+    assert aps[0] == aps[1]

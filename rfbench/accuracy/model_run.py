@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rfbench.accuracy.image_cache import DEFAULT_MAX_MB, ResizedImageCache
 from rfbench.accuracy.pipeline import PipelineStats, PredictionRun
 from rfbench.accuracy.sizing_run import image_sizer, size_request, sized_run_fields, tta_runner
 from rfbench.decoder.postprocess import PostprocessPreset, get_preset
@@ -60,6 +61,8 @@ class ModelRunOptions:
     strict: bool = False
     input_size: SizePolicy | None = None  # --input-size as a policy (wins over input_hw)
     tta: TtaPlan | None = None  # --flip / --scales / --merge
+    image_cache: Path | None = None  # --image-cache: resized images shared between runs (sweep)
+    image_cache_mb: int = DEFAULT_MAX_MB  # its bound
 
 
 def default_runtime() -> str:
@@ -182,6 +185,11 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
         pred_dir = prepare_output(out_dir, fingerprint, resume)
         runner, sizer, tta = prediction_runner(options, adapter, spec, preset, images_dir, pred_dir, dtype)
         stats = runner.run(image_ids)
+        cache = getattr(runner, "image_cache", None)
+        if cache is not None:
+            tally = cache.tally
+            log.info("image cache %s: %d image(s) read from it, %d added, %d not added (full); %.1f MB",
+                     options.image_cache, tally.hits, tally.added, tally.not_added, tally.folder_bytes / 2**20)
         record = run_fields(options, spec, adapter, preset, sha256)
         record.update(sized_run_fields(runner, sizer, tta))
     return record, stats, pred_dir
@@ -200,8 +208,9 @@ def prediction_runner(options: ModelRunOptions, adapter: RuntimeAdapter, spec: M
     tta = options.tta if options.tta is not None and options.tta.active else None
     if tta is not None:
         return tta_runner(infer, spec, preset, images_dir, pred_dir, tta, options.strict), sizer, tta
+    cache = ResizedImageCache(options.image_cache, options.image_cache_mb << 20) if options.image_cache else None
     runner = PredictionRun(infer, spec, preset, options.resize, images_dir, pred_dir,
-                           strict=options.strict, sizer=sizer)
+                           strict=options.strict, sizer=sizer, image_cache=cache)
     return runner, sizer, tta
 
 

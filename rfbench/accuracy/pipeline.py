@@ -23,12 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
+from rfbench.accuracy.image_cache import ResizedImageCache
 from rfbench.accuracy.landmarks import landmarks_dir_for, write_landmarks_file
 from rfbench.accuracy.placement import usable_cores
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.finite import check_finite_outputs
 from rfbench.decoder.postprocess import postprocess, score_floor, submission_xywhs
-from rfbench.decoder.preprocess import ImageReadError, ImageTransform, preprocess, read_image
+from rfbench.decoder.preprocess import (
+    ImageReadError,
+    ImageTransform,
+    preprocess,
+    read_image,
+    to_tensor,
+)
 from rfbench.decoder.sizing import ImageSizer
 from rfbench.models.spec import ModelSpec
 from rfbench.wider.image_ids import safe_join
@@ -116,13 +123,16 @@ class PredictionRun:
     ``overlap``: reader and writer threads beside inference (True), or the stages one after
     another in the calling thread (False); default: overlap when this process may use more than
     one core (:func:`usable_cores`). The files written are the same either way.
+    ``image_cache``: resized images shared with other runs (:mod:`rfbench.accuracy.image_cache`,
+    fixed sizes only; ``rfbench sweep``); the tensors and files are the same with or without it.
     """
 
     def __init__(self, infer: Callable[[dict], dict], spec: ModelSpec, preset, resize: str,
                  images_dir: Path, pred_dir: Path, *, strict: bool = False,
                  image_suffix: str = ".jpg", sizer: ImageSizer | None = None,
-                 overlap: bool | None = None) -> None:
+                 overlap: bool | None = None, image_cache: ResizedImageCache | None = None) -> None:
         self.infer, self.spec, self.preset, self.resize = infer, spec, preset, resize
+        self.image_cache = image_cache if sizer is None else None
         self.images_dir, self.pred_dir = Path(images_dir), Path(pred_dir)
         self.strict, self.image_suffix, self.sizer = strict, image_suffix, sizer
         self.overlap = overlap
@@ -142,6 +152,8 @@ class PredictionRun:
 
     def prepare(self, image_id: str) -> Prepared:
         """Read and pre-process one image (reader thread)."""
+        if self.image_cache is not None:
+            return self._prepare_cached(image_id)
         image = self.read(image_id)
         if isinstance(image, Prepared):
             return image
@@ -151,6 +163,20 @@ class PredictionRun:
         assert self.spec.input.hw is not None
         tensor, transform = preprocess(image, self.spec.input.hw, self.spec.pixels, self.resize,
                                        self.spec.input.layout)
+        return Prepared(image_id, tensor, transform)
+
+    def _prepare_cached(self, image_id: str) -> Prepared:
+        """:meth:`prepare` through the resized-image cache: the tensor built from the cached
+        uint8 image exactly as :func:`preprocess` builds it from a fresh resize."""
+        assert self.image_cache is not None and self.spec.input.hw is not None
+        try:
+            resized, transform = self.image_cache.resized(
+                safe_join(self.images_dir, image_id, self.image_suffix), self.spec.input.hw, self.resize)
+        except ImageReadError as exc:
+            if self.strict:
+                raise
+            return Prepared(image_id, None, None, str(exc))
+        tensor = to_tensor(resized, self.spec.input.hw, self.spec.pixels, self.spec.input.layout)
         return Prepared(image_id, tensor, transform)
 
     def finish(self, image_id: str, outputs: dict, transform: ImageTransform) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 from rfbench.accuracy.workers import add_scale_out_arguments
 from rfbench.commands.options import (
@@ -146,6 +147,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--scale", type=floats3, metavar="B,G,R", help="override the per-channel scale")
     model.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     model.add_argument("--strict", action="store_true", help="stop at an unreadable image instead of skipping it")
+    model.add_argument("--image-cache", metavar="DIR",
+                       help="keep the resized images in DIR and reuse them in later runs at the same "
+                       "input size (fixed sizes; rfbench sweep passes its own)")
+    model.add_argument("--image-cache-mb", type=positive_int, default=4096, metavar="MB",
+                       help="bound of --image-cache: add no image beyond MB megabytes (default 4096)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -275,6 +281,7 @@ def _run_model(args: argparse.Namespace, gt, out_dir):
         layout=args.layout, output_names=parse_output_names(args.output_name),
         channel_order=args.channel_order, mean=args.mean, scale=args.scale,
         preset=args.preset, resize=args.resize, strict=args.strict,
+        image_cache=Path(args.image_cache) if args.image_cache else None, image_cache_mb=args.image_cache_mb,
     )
     images_dir = find_images_dir(args.data_root, args.images_dir)
     try:

@@ -7,7 +7,12 @@ from pathlib import Path
 
 from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
 from rfbench.commands.options import non_negative_float, positive_float, positive_int
-from rfbench.sweep.run import DEFAULT_MIN_ITERATIONS, DEFAULT_MIN_TIME_S, DEFAULT_TIME_S
+from rfbench.sweep.run import (
+    DEFAULT_MIN_ITERATIONS,
+    DEFAULT_MIN_TIME_S,
+    DEFAULT_TIME_S,
+    IMAGE_CACHE,
+)
 
 DESCRIPTION = """\
 Run a matrix of configurations and end with the answer: which model x runtime x precision
@@ -90,6 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     other.add_argument("--seed", type=int, help="calibration draw seed (default: 0)")
     other.add_argument("--calibration-method", choices=("minmax", "entropy", "percentile"),
                        help="ONNX Runtime int8 calibration (default: minmax)")
+    other.add_argument("--image-cache-mb", type=int, default=4096, metavar="MB",
+                       help="resized images kept in OUT/image-cache, so that each image is decoded "
+                       "and resized once per input size for all cells: at most MB megabytes "
+                       "(default 4096; 0: no cache; not used with --ray)")
     cluster = parser.add_argument_group("on a Ray cluster (pip install 'rfbench[ray]')")
     cluster.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                          help="each cell's eval on Ray actors (rfbench eval --ray) and the latency of "
@@ -151,6 +160,12 @@ def run(args: argparse.Namespace) -> int:
     print(format_table([row.model_dump() for row in record.tradeoff],
                        [cell.model_dump() for cell in record.skipped]))
     state = "complete" if record.complete else "incomplete: run the same command again to finish"
+    cache = args.out / IMAGE_CACHE
+    if cache.is_dir():
+        from rfbench.accuracy.image_cache import folder_bytes
+
+        print(f"\nimage cache: {folder_bytes(cache) / 2**20:.1f} MB in {cache} (bound {args.image_cache_mb} MB; "
+              "safe to delete)")
     print(f"\n{len(cells)} cells, {len(record.skipped)} skipped; sweep {state}; results in {args.out} "
           "(open report.html for the trade-off)")
     return 0

@@ -259,9 +259,12 @@ def to_tensor(resized: np.ndarray, network_hw: tuple[int, int], pixels: PixelFor
     out = np.empty((1, 3, net_h, net_w), np.float32) if full else np.zeros((1, 3, net_h, net_w), np.float32)
     for c, plane in enumerate(planes):
         region = out[0, c, :h, :w]
-        region[...] = plane
-        if mean[c]:
-            region -= mean[c]
+        # u8 -> f32 and the mean in one pass: float32(u8) - float32(mean), the exact difference
+        # of two float32 numbers rounded once, as numpy's float32 subtraction gives it (tested)
+        done = cv2.subtract(plane, float(mean[c]), dst=region if full else None,  # type: ignore[call-overload]
+                            dtype=cv2.CV_32F)
+        if done is not region:
+            region[...] = done
         if scale[c] != 1.0:
             region /= scale[c]
     if layout == "NHWC":

@@ -8,6 +8,7 @@ Layout of the output folder (resumable: a cell whose files exist is not run agai
     <out>/cells/<cell key>/eval/results.json   (rfbench eval's folder)
     <out>/cells/<cell key>/latency.json
     <out>/int8/<model stem>-<sha256[:12]>-<runtime>-<calibration>/   (rfbench quantize's folder)
+    <out>/image-cache/   (resized images: each decoded and resized once for all cells of a size)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 
 REPORT_PAGE = "report.html"
+IMAGE_CACHE = "image-cache"
 #: Latency of a cell: a 10 s budget, valid with >= 20 inferences in >= 5 s (R50 at f32 on a
 #: 2-core CPU, ~490 ms per inference, gives ~21 in the budget).
 DEFAULT_TIME_S = 10.0
@@ -62,6 +64,7 @@ class SweepOptions:
     seed: int = 0
     calibration_method: str = "minmax"
     ray: RayPlacement | None = None  # --ray: cells' evals and the latency run on a Ray cluster
+    image_cache_mb: int = 4096  # bound of <out>/image-cache (0: none; not used with --ray)
 
 
 def int8_model(cell: Cell, options: SweepOptions) -> Path:
@@ -100,6 +103,8 @@ def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]
         argv += ["--limit", str(options.limit)] if options.limit else []
         argv += ["--precision", cell.precision] if cell.precision != "int8" else []
         argv += eval_arguments(options.ray) if options.ray else []
+        if options.image_cache_mb > 0 and options.ray is None:
+            argv += ["--image-cache", str(options.out / IMAGE_CACHE), "--image-cache-mb", str(options.image_cache_mb)]
         if (out / "run.json").is_file():
             argv.append("--resume")
         args = build_parser().parse_args(argv)
@@ -325,5 +330,6 @@ def options_from_args(args: argparse.Namespace, cells: Sequence[Cell]) -> SweepO
         latency_time_s=args.time, latency_iterations=args.iterations,
         latency_min_time_s=args.min_time, latency_min_iterations=args.min_iterations,
         subset_size=args.subset_size, seed=args.seed, calibration_method=args.calibration_method,
+        image_cache_mb=getattr(args, "image_cache_mb", 4096),
         ray=None if args.ray is None else RayPlacement(None if args.ray == "local" else args.ray,
                                                        args.ship_images, args.workers))

@@ -99,14 +99,14 @@ def store(key: str, parsed: Parsed) -> None:
         arrays[f"{setting}_lengths"] = np.array([len(x) for x in lists], dtype=np.int64)
         arrays[f"{setting}_indices"] = np.concatenate(lists).astype(np.int64) if lists else np.zeros(0, np.int64)
     path = entry_path(key)
+    tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            tmp_name = tmp.name
             np.savez(tmp, **arrays)
-        os.replace(tmp.name, path)
+        os.replace(tmp_name, path)
     except OSError as exc:
         log.debug("ground-truth cache not written (%s): %s", path, exc)
-        try:
-            os.unlink(tmp.name)
-        except (OSError, UnboundLocalError):
-            pass
+        if tmp_name is not None and os.path.exists(tmp_name):
+            os.unlink(tmp_name)
