@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rfbench.compiled import fallback_cache_dir
+from rfbench.decoder.compiled import fallback_cache_dir
 
 
 def test_no_fallback_while_numba_has_a_place(tmp_path):

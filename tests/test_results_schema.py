@@ -296,7 +296,8 @@ def _sweep_entries(tmp_path: Path) -> list[dict]:
 def test_sweep_record_from_its_builder_validates(validator, tmp_path):
     from rfbench.results.sweep_record import SweepRecord
     from rfbench.results.writer import read_results
-    from rfbench.sweep.run import SweepOptions, entries_record
+    from rfbench.sweep.options import SweepOptions
+    from rfbench.sweep.run import entries_record
 
     out = tmp_path / "sweep"
     out.mkdir()

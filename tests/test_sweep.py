@@ -175,7 +175,8 @@ def _page_entries(tmp_path):
 
 
 def _page(tmp_path) -> tuple[Path, str]:
-    from rfbench.sweep.run import REPORT_PAGE, SweepOptions, entries_record
+    from rfbench.sweep.options import SweepOptions
+    from rfbench.sweep.run import REPORT_PAGE, entries_record
 
     out = tmp_path / "sweep"
     out.mkdir()

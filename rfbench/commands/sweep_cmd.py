@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
 from rfbench.commands.options import non_negative_float, positive_float, positive_int
-from rfbench.sweep.run import (
+from rfbench.sweep.options import (
     DEFAULT_MIN_ITERATIONS,
     DEFAULT_MIN_TIME_S,
     DEFAULT_TIME_S,
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         raise RfbenchError("--ship-images and --workers of rfbench sweep need --ray")
     cells = build_cells(models, runtimes, precisions)
     args.out = new_output_dir(args.out, "sweep")
-    record = run_sweep(options_from_args(args, cells))
+    record = run_sweep(options_from_args(args, cells, run_command=run_eval_command))
     print(format_table([row.model_dump() for row in record.tradeoff],
                        [cell.model_dump() for cell in record.skipped]))
     state = "complete" if record.complete else "incomplete: run the same command again to finish"
@@ -169,3 +169,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{len(cells)} cells, {len(record.skipped)} skipped; sweep {state}; results in {args.out} "
           "(open report.html for the trade-off)")
     return 0
+
+
+def run_eval_command(argv: list[str]) -> int:
+    """``rfbench eval ARGV`` in this process (a sweep cell's eval), through eval's own parser."""
+    from rfbench.commands import eval_cmd
+
+    parser = argparse.ArgumentParser(prog="rfbench")
+    eval_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return int(args.func(args))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rfbench.compiled import numba
+from rfbench.decoder.compiled import numba
 
 _CELL_FACTOR = 0.5  # grid cell size relative to the mean search radius
 _CELLS_PER_BOX = 4.0  # at most this many grid cells per box

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rfbench.compiled import numba
+from rfbench.decoder.compiled import numba
 
 
 @numba.njit(cache=True, nogil=True)

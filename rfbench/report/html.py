@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from rfbench import __version__
-from rfbench.report import plots
 from rfbench.report.drawings import detections_parts
 from rfbench.report.markup import CSP, CSS, DASH, Html, esc, fmt, note, section, table
-from rfbench.report.pairing import Pair
-from rfbench.report.runs import Entry, Run
+from rfbench.report.page_data import PageData
+from rfbench.report.runs import Run
 from rfbench.report.sections import (
     accuracy_section,
     comparison_section,
@@ -28,7 +27,6 @@ from rfbench.report.sections import (
     latency_section,
 )
 from rfbench.report.summary import summary_section
-from rfbench.report.tables import Comparison
 from rfbench.results.eval_record import EvalRecord, RuntimeInfo
 from rfbench.results.latency_record import LatencyRecord, LatencyRun
 from rfbench.results.profile_record import ProfileRecord
@@ -37,27 +35,8 @@ from rfbench.results.record import Environment
 log = logging.getLogger(__name__)
 
 
-class Page:
-    """Builds the report for loaded runs, their entries and the comparisons."""
-
-    def __init__(self, runs: list[Run], entries: list[Entry], baselines: dict[str, Entry],
-                 comparisons: dict[str, Comparison], pairs: list[Pair], pair_notes: list[str]):
-        self.runs = runs
-        self.entries = entries
-        self.baselines = baselines
-        self.comparisons = comparisons
-        self.pairs = pairs
-        self.pair_notes = pair_notes
-        self.colours = {id(entry): plots.colour(i) for i, entry in enumerate(entries)}
-
-    def of_kind(self, kind: str) -> list[Entry]:
-        """The entries of ``kind``; ``eval`` means WIDER evals (FDDB ones: :meth:`fddb_entries`)."""
-        return [entry for entry in self.entries if entry.kind == kind
-                and not (kind == "eval" and getattr(entry.data, "fddb", None) is not None)]
-
-    def fddb_entries(self) -> list[Entry]:
-        """The ``eval --dataset fddb`` entries (their ROC section)."""
-        return [e for e in self.entries if e.kind == "eval" and getattr(e.data, "fddb", None) is not None]
+class Page(PageData):
+    """Builds the report page from :class:`~rfbench.report.page_data.PageData`."""
 
     def render(self) -> str:
         # the answer first (summary, results); where it comes from (runs, environment) last

@@ -27,7 +27,7 @@ from rfbench.results.eval_record import Preset
 from rfbench.results.latency_record import LatencyRecord
 
 if TYPE_CHECKING:
-    from rfbench.report.html import Page
+    from rfbench.report.page_data import PageData as Page
 
 
 # -- accuracy --------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,21 +24,11 @@ from rfbench.errors import RfbenchError
 if TYPE_CHECKING:
     from rfbench.accuracy.ray_pool import RaySession
     from rfbench.sweep.matrix import Cell
-    from rfbench.sweep.run import SweepOptions
+    from rfbench.sweep.options import RayPlacement, SweepOptions
 
 log = logging.getLogger(__name__)
 
 LATENCY_START_TIMEOUT_S = 600.0  # the latency task must start (a node free) within this time
-
-
-@dataclass(frozen=True)
-class RayPlacement:
-    """``--ray``: the cluster (``address`` None: a local one started for the sweep), whether
-    cells' evals ship image bytes, and their actor count (None: one per cluster CPU // threads)."""
-
-    address: str | None = None
-    ship_images: bool = False
-    workers: int | None = None
 
 
 def connect_sweep(placement: RayPlacement) -> RaySession:
@@ -69,7 +58,7 @@ def latency_node(ray: Any) -> dict[str, Any]:
 
 def measure_latency_on_ray(ray: Any, pending: Sequence[tuple[Cell, Path]], options: SweepOptions,
                            timeout_s: float) -> dict[str, Any]:
-    """:func:`rfbench.sweep.run.measure_latency` of every pending cell, as one Ray task holding
+    """:func:`rfbench.sweep.cell_latency.measure_latency` of every pending cell, as one Ray task holding
     all CPUs of one node; ``{key: CellLatency dict or {"error": reason}}``."""
     node = latency_node(ray)
     task = ray.remote(_measure_here).options(
@@ -107,7 +96,7 @@ def _measure_here(pending: list[tuple[Cell, Path]], options: SweepOptions,
     """The Ray task: check this node (versions, model files), then measure as one machine does."""
     import socket
 
-    from rfbench.sweep.run import measure_latency
+    from rfbench.sweep.cell_latency import measure_latency
 
     host, here = socket.gethostname(), package_versions()
     if here != driver:

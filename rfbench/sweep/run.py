@@ -18,55 +18,26 @@ import contextlib
 import io
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rfbench.errors import RfbenchError
+from rfbench.sweep.cell_latency import measure_latency
 from rfbench.sweep.matrix import Cell, static_skip_reason
-from rfbench.sweep.on_ray import RayPlacement
+from rfbench.sweep.options import (
+    IMAGE_CACHE,
+    RayPlacement,
+    SweepOptions,
+)
 
 if TYPE_CHECKING:
-    from rfbench.latency.rules import StopRule
     from rfbench.results.sweep_record import CellLatency, SweepRecord
 
 log = logging.getLogger(__name__)
 
 
 REPORT_PAGE = "report.html"
-IMAGE_CACHE = "image-cache"
-#: Latency of a cell: a 10 s budget, valid with >= 20 inferences in >= 5 s (R50 at f32 on a
-#: 2-core CPU, ~490 ms per inference, gives ~21 in the budget).
-DEFAULT_TIME_S = 10.0
-DEFAULT_MIN_TIME_S = 5.0
-DEFAULT_MIN_ITERATIONS = 20
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    """Same data, protocols and preset for every cell; the latency budget of each cell
-    (``latency_time_s`` s and/or ``latency_iterations``, first reached ends it) and its
-    validity minimum; calibration settings of the int8 cells (the cache key)."""
-
-    cells: tuple[Cell, ...]
-    out: Path
-    data_root: Path
-    gt_mat_dir: Path | None = None
-    limit: int | None = None
-    protocol: str = "all"
-    preset: str = "omz"
-    latency_time_s: float | None = DEFAULT_TIME_S
-    latency_iterations: int | None = None
-    latency_min_time_s: float = DEFAULT_MIN_TIME_S
-    latency_min_iterations: int = DEFAULT_MIN_ITERATIONS
-    subset_size: int = 300
-    seed: int = 0
-    calibration_method: str = "minmax"
-    ray: RayPlacement | None = None  # --ray: cells' evals and the latency run on a Ray cluster
-    image_cache_mb: int = 4096  # bound of <out>/image-cache (0: none; not used with --ray)
-
-
 def int8_model(cell: Cell, options: SweepOptions) -> Path:
     """The INT8 model of ``cell`` for its runtime: from the cache, else ``rfbench quantize``."""
     from rfbench.models.files import model_sha256
@@ -91,7 +62,6 @@ def int8_model(cell: Cell, options: SweepOptions) -> Path:
 
 def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]:
     """``rfbench eval`` of one cell into its folder (reused when done); {"omz/64px": AP, ...}."""
-    from rfbench.cli import build_parser
     from rfbench.sweep.on_ray import eval_arguments
 
     out = options.out / "cells" / cell.key / "eval"
@@ -107,88 +77,12 @@ def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]
             argv += ["--image-cache", str(options.out / IMAGE_CACHE), "--image-cache-mb", str(options.image_cache_mb)]
         if (out / "run.json").is_file():
             argv.append("--resume")
-        args = build_parser().parse_args(argv)
+        if options.run_command is None:
+            raise RfbenchError("this sweep was built without a way to run rfbench eval")
         with contextlib.redirect_stdout(io.StringIO()):
-            args.func(args)
+            options.run_command(argv)
     record = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return {f"{m['protocol']}/{m['setting']}": m["ap"] for m in record["metrics"]}
-
-
-def stop_rule(options: SweepOptions) -> StopRule:
-    """The :class:`~rfbench.latency.rules.StopRule` of every cell: budget and validity minimum."""
-    from rfbench.latency.rules import StopRule as Rule
-
-    return Rule(budget_time_s=options.latency_time_s,
-                    budget_iterations=options.latency_iterations,
-                    min_time_s=options.latency_min_time_s,
-                    min_iterations=options.latency_min_iterations)
-
-
-def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions) -> dict[str, Any]:
-    """Sync latency of every pending cell, interleaved in rounds (each cell gets the whole
-    budget); ``{key: CellLatency as a dict, or {"error": reason}}``."""
-    from rfbench.accuracy.ray_actor import describe_host
-    from rfbench.latency.loop import measure, verdict
-    from rfbench.latency.runner import INTERLEAVE_CHUNKS, LatencyOptions
-    from rfbench.latency.session import open_session_adapter, start_session
-    from rfbench.latency.stats import summarize_latencies_ns
-    from rfbench.results.sweep_record import CellLatency
-    from rfbench.results.writer import to_jsonable
-
-    rule = stop_rule(options)
-    host = describe_host()
-    node = {"host": host["host"], "cpu": host["cpu"], "cpus": host["cpus"]}
-    results: dict[str, Any] = {}
-    with contextlib.ExitStack() as stack:
-        sessions = []
-        for cell, model in pending:
-            lat = LatencyOptions(model=model, runtimes=(cell.runtime,), rule=rule,
-                                 precision=None if cell.precision == "int8" else cell.precision)
-            try:
-                sized = eval_sizes(model, options)
-                adapter = open_session_adapter(cell.runtime, model, lat,
-                                               None if sized is None else sized.adapter_shape)
-            except RfbenchError as exc:
-                results[cell.key] = {"error": str(exc)}
-                continue
-            stack.callback(adapter.close)
-            sessions.append((cell, start_session(cell.key, adapter, lat, sized), adapter, sized))
-        if not sessions:
-            return results
-        several = len(sessions) > 1
-        chunk_s, chunk_iterations = rule.chunk_limits(INTERLEAVE_CHUNKS) if several else (None, None)
-        runs = measure([(c.key, s.workload) for c, s, _, _ in sessions], rule, chunk_s=chunk_s,
-                       chunk_iterations=chunk_iterations, rewarm=several)
-        for (cell, _, adapter, sized), run in zip(sessions, runs, strict=True):
-            valid, reason = verdict(run, rule)
-            results[cell.key] = CellLatency.model_validate(to_jsonable({
-                **summarize_latencies_ns(run.latencies_ns()), "iterations": run.completed,
-                "measured_time_s": run.wall_ns / 1e9, "throughput_fps": run.throughput_per_s(),
-                "interrupted": run.interrupted, "valid": valid, "invalid_reason": reason,
-                "precision_effective": adapter.describe()["effective"].get("precision"),
-                "load": run.load.as_dict(), "interleaved_with": [c.key for c, *_ in sessions],
-                "node": node, "input_size_policy": None if sized is None else sized.policy.text,
-                "input_images": None if sized is None else len(sized.tensors),
-            })).model_dump(mode="json")
-    return results
-
-
-def eval_sizes(model: Path, options: SweepOptions) -> Any:
-    """What a cell's latency runs on when its eval feeds each image at its own size (a preset
-    whose recipe says ``native``, i.e. ``biubug6``, on a dynamic model): the first images of the
-    data root at those sizes (:class:`rfbench.latency.sized.SizedInputs`); None: the model's
-    fixed size (or 640x640), as its eval."""
-    from rfbench.decoder.postprocess import get_preset, script_setting
-    from rfbench.decoder.sizing import parse_size_policy
-    from rfbench.latency.sized import load_sized_inputs
-    from rfbench.models.spec import has_dynamic_size
-    from rfbench.wider.ground_truth import find_images_dir
-
-    default = script_setting(get_preset(options.preset, "B"), "default_input_size")
-    if default is None or not has_dynamic_size(model):
-        return None
-    return load_sized_inputs(model, parse_size_policy(default),
-                             find_images_dir(options.data_root, None))
 
 
 def _model_size(model: Path) -> int:
@@ -323,8 +217,11 @@ def entries_record(entries: list[dict[str, Any]], options: SweepOptions,
     return record
 
 
-def options_from_args(args: argparse.Namespace, cells: Sequence[Cell]) -> SweepOptions:
-    return SweepOptions(
+def options_from_args(args: argparse.Namespace, cells: Sequence[Cell],
+                      run_command: Callable[[list[str]], Any] | None = None) -> SweepOptions:
+    """The sweep's options from ``rfbench sweep``'s arguments; ``run_command(argv)`` runs an
+    ``rfbench`` sub-command in this process (the cells' evals)."""
+    return SweepOptions(run_command=run_command,
         cells=tuple(cells), out=args.out, data_root=args.data_root, gt_mat_dir=args.gt_mat_dir,
         limit=args.limit, protocol=args.protocol, preset=args.preset,
         latency_time_s=args.time, latency_iterations=args.iterations,

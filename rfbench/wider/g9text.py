@@ -24,7 +24,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from rfbench.compiled import numba
+from rfbench.decoder.compiled import numba
 
 _TIE_WINDOW = 1e-6  # > 5e-7, the bound on the product's error
 _K_MIN, _K_MAX = -40, 60  # 10**k for every k = 8 - X a float32 can need (X in [-45, 38])
