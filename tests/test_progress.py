@@ -1,6 +1,6 @@
 """Long runs say what they do on stderr (issue 12, item 2).
 
-Unit tests of :mod:`rfbench.commands.progress` with an injected clock, then the real commands
+Unit tests of :mod:`rfbench.console.progress` with an injected clock, then the real commands
 under a real pseudo-terminal (python's ``pty``: the bar with rate and ETA must appear) and with
 stderr on a pipe (periodic plain lines instead, period from ``RFBENCH_PROGRESS_PERIOD_S``).
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from rfbench.commands.progress import (
+from rfbench.console.progress import (
     PERIOD_ENV,
     NullProgress,
     PeriodicLine,

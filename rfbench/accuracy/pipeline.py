@@ -198,7 +198,7 @@ class PredictionRun:
         after each image: n detections written, or None for an image skipped as unreadable (a
         worker process reports progress with it).
         """
-        from rfbench.commands.progress import make_progress
+        from rfbench.console.progress import make_progress
 
         todo = self.pending(image_ids)
         if todo:

@@ -18,12 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from rfbench.accuracy.model_run import ModelRunOptions
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +60,12 @@ def place_this_process(cores: Sequence[int] | None, runtime: str | None) -> dict
     return placed
 
 
-def open_placed(options: ModelRunOptions, cores: Sequence[int] | None) -> tuple[dict[str, Any], tuple]:
-    """A worker's start: :func:`place_this_process`, then the model opened while numba's cached
-    kernels load in a thread (~1 s of a ~3 s start). Returns (what ``place_this_process``
-    returns, :func:`rfbench.accuracy.model_run.open_model`'s (adapter, spec, preset))."""
-    from rfbench.accuracy.model_run import open_model
-    from rfbench.accuracy.pipeline import warm_up_kernels
-
-    placed = place_this_process(cores, options.runtime)
-    threading.Thread(target=warm_up_kernels, name="rfbench-kernels", daemon=True).start()
-    return placed, open_model(options)
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB (``VmHWM``: since its ``exec``; getrusage's
+    maxrss would also count the parent's memory copied by the fork before it), None off Linux."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            line = next(line for line in handle if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return round(int(line.split()[1]) / 1024, 1)

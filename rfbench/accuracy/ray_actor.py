@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rfbench.errors import RfbenchError
 
 if TYPE_CHECKING:
-    from rfbench.accuracy.model_run import ModelRunOptions
+    from rfbench.accuracy.options import ModelRunOptions
 
 VERSION_KEYS = ("rfbench_version", "runtime", "runtime_version")
 
@@ -45,7 +45,7 @@ class ShardWorker:
     """A Ray actor's state: the model opened once; one shard predicted per call."""
 
     def __init__(self, options: ModelRunOptions, images_dir: str, ship_images: bool) -> None:
-        from rfbench.accuracy.placement import open_placed
+        from rfbench.accuracy.model_run import open_placed
 
         self.info = describe_host()
         self.images_dir, self.ship_images = images_dir, ship_images
@@ -98,7 +98,7 @@ class ShardWorker:
             predicted = [i for i in image_ids if i not in unread]
             files = {i: prediction_path(pred_dir, i).read_bytes() for i in predicted}
             landmarks = {i: landmarks_path(pred_dir, i).read_bytes() for i in predicted}
-        from rfbench.accuracy.workers import peak_rss_mb
+        from rfbench.accuracy.placement import peak_rss_mb
 
         return {"files": files, "landmarks": landmarks, "failed": failed, "infer_s": stats.infer_s,
                 "peak_rss_mb": peak_rss_mb()}

@@ -38,7 +38,7 @@ from rfbench.fileio import atomic_write_bytes
 from rfbench.wider.predictions import prediction_path
 
 if TYPE_CHECKING:
-    from rfbench.accuracy.model_run import ModelRunOptions
+    from rfbench.accuracy.options import ModelRunOptions
     from rfbench.accuracy.pipeline import PipelineStats
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from rfbench.errors import RfbenchError
 from rfbench.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from rfbench.accuracy.model_run import ModelRunOptions
+    from rfbench.accuracy.options import ModelRunOptions
     from rfbench.accuracy.tta_run import TtaPredictionRun
     from rfbench.decoder.sizing import SizePolicy
     from rfbench.decoder.tta import TtaPlan

@@ -5,7 +5,7 @@ prints reading/compiling (with the times), the effective settings and the warm-u
 forecast of each runtime's run from its warm-up latency ("about 490 ms per inference: --time
 20 gives about 41 ..."; a WARNING when the budget cannot meet the validity rule), the expected
 measuring time, and a progress display of the measured time (or inferences, for an iteration
-budget) fed by a :class:`~rfbench.commands.progress.Ticker` between and during chunks.
+budget) fed by a :class:`~rfbench.console.progress.Ticker` between and during chunks.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from rfbench.commands.progress import Steps, Ticker, make_progress
+from rfbench.console.progress import Steps, Ticker, make_progress
 from rfbench.latency.events import RunEvents
 from rfbench.latency.rules import duration_text
 
