@@ -37,6 +37,7 @@ from rfbench.decoder.preprocess import (
     to_tensor,
 )
 from rfbench.decoder.sizing import ImageSizer
+from rfbench.errors import RfbenchError
 from rfbench.models.spec import ModelSpec
 from rfbench.wider.image_ids import safe_join
 from rfbench.wider.predictions import pending_ids, write_prediction_file
@@ -183,8 +184,16 @@ class PredictionRun:
         """Decode, post-process and write one image's detections (writer thread)."""
         network_hw = transform.network_hw or self.spec.input.hw  # size policy hook: per image
         assert network_hw is not None
-        levels = decode_outputs(outputs, self.spec.layout, network_hw, score_floor(self.preset))
+        try:
+            levels = decode_outputs(outputs, self.spec.layout, network_hw, score_floor(self.preset))
+        except RfbenchError as exc:  # outputs that do not fit the layout: name the model
+            raise RfbenchError(f"{self.spec.path}: {exc}") from exc
         dets = postprocess(levels, self.preset, transform)
+        if not np.isfinite(dets.boxes).all():  # finite outputs whose box regression overflowed
+            raise RfbenchError(
+                f"{self.spec.path}: its outputs decode to non-finite boxes on {image_id} (box "
+                "regressions too large for exp: not a RetinaFace output?); nothing was written "
+                "for this image")
         write_prediction_file(self.pred_dir, image_id, submission_xywhs(dets, self.preset))
         write_landmarks_file(landmarks_dir_for(self.pred_dir), image_id, dets)  # for the report
         return len(dets)

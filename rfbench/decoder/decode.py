@@ -84,8 +84,9 @@ def decode_a_level(cls: np.ndarray, bbox: np.ndarray, landmark: np.ndarray, stri
 
     cx = deltas[:, 0] * wa + cxa
     cy = deltas[:, 1] * ha + cya
-    half_w = 0.5 * (np.exp(deltas[:, 2].astype(np.float64)) * wa - 1.0)
-    half_h = 0.5 * (np.exp(deltas[:, 3].astype(np.float64)) * ha - 1.0)
+    with np.errstate(over="ignore"):  # an overflow is an inf box, refused by the writer
+        half_w = 0.5 * (np.exp(deltas[:, 2].astype(np.float64)) * wa - 1.0)
+        half_h = 0.5 * (np.exp(deltas[:, 3].astype(np.float64)) * ha - 1.0)
     boxes = np.empty((cx.size, 4))
     np.subtract(cx, half_w, out=boxes[:, 0])
     np.subtract(cy, half_h, out=boxes[:, 1])
@@ -157,7 +158,8 @@ def decode_b(loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, input_hw:
     pc, ps = priors[:, :2], priors[:, 2:]
     v_c, v_s = VARIANCES_B
     centre = pc + loc[:, :2] * v_c * ps
-    wh = ps * np.exp(loc[:, 2:] * v_s)
+    with np.errstate(over="ignore"):  # an overflow is an inf box, refused by the writer
+        wh = ps * np.exp(loc[:, 2:] * v_s)
     boxes = np.concatenate([centre - wh / 2, centre + wh / 2], axis=1) * np.tile(size, 2)
     # the points as (N, 10) rows against priors tiled to (N, 10): the same products and sums as
     # broadcasting over (N, 5, 2), about 10x faster (numpy's inner loops of length 2 are slow)
