@@ -120,3 +120,17 @@ def test_top_level_modules_and_file_sizes():
     long_files = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
                   if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
     assert long_files == {}
+
+
+def test_internals_lists_every_module():
+    """docs/internals.md has one line per module, under its package."""
+    text = (PACKAGE.parent / "docs" / "internals.md").read_text(encoding="utf-8")
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        folder = path.parent.relative_to(PACKAGE.parent).as_posix() + "/"
+        heading = text.find(f"- `{folder}`")
+        line = f"  - `{path.name}`:"
+        end = text.find("\n- `", heading + 1)
+        if heading < 0 or line not in text[heading:end if end > 0 else None]:
+            missing.append(str(path.relative_to(PACKAGE.parent)))
+    assert missing == []
