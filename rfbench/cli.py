@@ -114,6 +114,12 @@ class NewFolders:
             log.debug("removed the empty output folder %s", path)
 
 
+def printable(text: str) -> str:
+    """``text`` with the surrogates of undecodable file-name bytes as ``\\udcXX`` escapes (a
+    non-UTF-8 name in a message must not turn the one error line into a UnicodeEncodeError)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rfbench`` console script; returns the process exit status."""
     parser = build_parser()
@@ -129,10 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except RfbenchError as exc:
         folders.remove_empty()
-        sys.stderr.write(f"rfbench: error: {exc}\n")
+        sys.stderr.write(f"rfbench: error: {printable(str(exc))}\n")
         return 2
     except KeyboardInterrupt as exc:
         folders.remove_empty()
         note = f": {exc}" if isinstance(exc, Interrupted) and str(exc) else ""
-        sys.stderr.write(f"rfbench: interrupted{note}\n")
+        sys.stderr.write(f"rfbench: interrupted{printable(note)}\n")
         return 130

@@ -89,6 +89,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+        except OSError as exc:  # os.write's error has no file name: say which file (ENOSPC...)
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            raise
         finally:
             os.close(fd)
 

@@ -194,8 +194,10 @@ class PredictionRun:
                 f"{self.spec.path}: its outputs decode to non-finite boxes on {image_id} (box "
                 "regressions too large for exp: not a RetinaFace output?); nothing was written "
                 "for this image")
-        write_prediction_file(self.pred_dir, image_id, submission_xywhs(dets, self.preset))
+        # the sidecar first: the prediction file marks the image done for --resume, so a write
+        # that fails between the two (a full disk) must not leave a done image without landmarks
         write_landmarks_file(landmarks_dir_for(self.pred_dir), image_id, dets)  # for the report
+        write_prediction_file(self.pred_dir, image_id, submission_xywhs(dets, self.preset))
         return len(dets)
 
     def run(self, image_ids: Sequence[str], progress: bool = True,
