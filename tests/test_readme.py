@@ -14,7 +14,8 @@ BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|root|home)/")
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/benchmarks.md", "docs/internals.md"])
+@pytest.mark.parametrize("doc", ["README.md", "docs/benchmarks.md", "docs/internals.md",
+                                 "docs/reliability.md"])
 def test_no_absolute_path_of_the_authors_machine(doc):
     path = ROOT / doc
     if not path.is_file():
@@ -57,3 +58,14 @@ def test_benchmarks_page_keeps_every_row_with_its_command():
     for row in rows:
         command = row.strip("|").split("|")[0].strip()
         assert command.startswith("`") or command == "same", row  # a command, or the row above's
+
+
+def test_reliability_table_lists_every_hostile_test():
+    """docs/reliability.md names each test function of tests/test_hostile_*.py."""
+    import ast
+
+    table = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    for path in sorted((ROOT / "tests").glob("test_hostile_*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                assert f"{path.name}::{node.name}`" in table, node.name
