@@ -43,7 +43,8 @@ from bench_pipeline import DATASET_HELP, bare_images_per_s, dataset
 
 from rfbench.accuracy.model_run import ModelRunOptions, open_model
 from rfbench.accuracy.pipeline import PredictionRun
-from rfbench.accuracy.workers import peak_rss_mb, predict_with_workers
+from rfbench.accuracy.placement import peak_rss_mb
+from rfbench.accuracy.workers import predict_with_workers
 from rfbench.latency.load import LoadAccumulator, snapshot
 
 PRESETS = ("insightface", "omz")
