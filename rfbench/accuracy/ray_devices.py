@@ -69,3 +69,25 @@ def check_cluster_offers(needed: Mapping[str, float], cluster: Mapping[str, floa
         raise RfbenchError(f"--ray --device {device}: {workers} workers need {workers} units of "
                            f"{', '.join(repr(n) for n in needed)}, the cluster offers {fits_all}")
     return workers if workers is not None else fits_all
+
+
+def size_on_cluster(cluster: dict[str, float], device: str, threads: int | None,
+                    workers: int | None) -> tuple[int, dict[str, float], int, int, str]:
+    """Actors and threads per actor for ``cluster`` (Ray's ``cluster_resources()``).
+
+    Returns (the cluster's CPUs, the Ray resources one actor needs for ``device``,
+    workers, threads per worker, where the thread count came from). RfbenchError when the
+    cluster cannot hold them.
+    """
+    cluster_cpus = int(cluster.get("CPU", 0))
+    needed = device_resources(device)
+    workers = check_cluster_offers(needed, cluster, device, workers)
+    if workers is None:
+        workers = max(1, cluster_cpus // (threads or 1))
+    threads_source = "--threads" if threads else "cluster CPUs // workers"
+    threads = threads or max(1, cluster_cpus // workers)
+    if workers * threads > cluster_cpus:
+        raise RfbenchError(f"--ray: {workers} workers x {threads} threads need {workers * threads} "
+                           f"CPUs, the cluster has {cluster_cpus}")
+    return cluster_cpus, needed, workers, threads, threads_source
+

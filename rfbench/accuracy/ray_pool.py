@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from rfbench.accuracy.landmarks import landmarks_path
 from rfbench.accuracy.ray_actor import ShardWorker, check_versions, versions_of
-from rfbench.accuracy.ray_devices import RAY_GPU, check_cluster_offers, device_resources
+from rfbench.accuracy.ray_devices import RAY_GPU, device_resources, size_on_cluster
 from rfbench.accuracy.shards import Shard, ShardBook, plan_pending, plan_workers
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_bytes
@@ -138,18 +138,9 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         plan_workers(workers, len(image_ids) or 1)
     session = connect(address, num_cpus=max(usable_cores(), (workers or 1) * (options.threads or 1)))
     try:
-        cluster = session.ray.cluster_resources()
-        cluster_cpus = int(cluster.get("CPU", 0))
-        needed = device_resources(options.device)
-        workers = check_cluster_offers(needed, cluster, options.device, workers)
-        if workers is None:
-            workers = max(1, cluster_cpus // (options.threads or 1))
-        threads_source = "--threads" if options.threads else "cluster CPUs // workers"
-        threads = options.threads or max(1, cluster_cpus // workers)
+        cluster_cpus, needed, workers, threads, threads_source = size_on_cluster(
+            session.ray.cluster_resources(), options.device, options.threads, workers)
         options = replace(options, threads=threads)
-        if workers * threads > cluster_cpus:
-            raise RfbenchError(f"--ray: {workers} workers x {threads} threads need {workers * threads} "
-                               f"CPUs, the cluster has {cluster_cpus}")
         pred_dir = Path(out_dir) / PREDICTIONS_DIR  # what prepare_output checks and creates
         todo, workers, book = plan_pending(image_ids, pred_dir, workers, shards_per_worker)
         pool = RayPool(session.ray, options, Path(images_dir), pred_dir, ship_images, observer)
