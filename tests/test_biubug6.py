@@ -64,6 +64,13 @@ def reference_nms(dets: np.ndarray, thresh: float) -> list[int]:
 
 def reference_rows(loc, conf, net_hw, resize) -> np.ndarray:
     """The script from decode to the prediction-file rows ``x y w h score`` (ints for x y w h)."""
+    dets = reference_dets(loc, conf, net_hw, resize)
+    rows = [[int(b[0]), int(b[1]), int(b[2]) - int(b[0]), int(b[3]) - int(b[1]), b[4]] for b in dets]
+    return np.array(rows, dtype=np.float64).reshape(-1, 5)
+
+
+def reference_dets(loc, conf, net_hw, resize) -> np.ndarray:
+    """The script from decode through NMS: float32 ``(N, 5)`` x1 y1 x2 y2 score, kept order."""
     priors = reference_priorbox(net_hw).astype(np.float32)
     loc, scores = loc[0].astype(np.float32), conf[0][:, 1].astype(np.float32)
     centre = priors[:, :2] + loc[:, :2] * np.float32(0.1) * priors[:, 2:]
@@ -75,9 +82,7 @@ def reference_rows(loc, conf, net_hw, resize) -> np.ndarray:
     boxes, scores = boxes[inds], scores[inds]
     order = np.argsort(-scores, kind="stable")
     dets = np.hstack((boxes[order], scores[order, None])).astype(np.float32)
-    dets = dets[reference_nms(dets, 0.4)]
-    rows = [[int(b[0]), int(b[1]), int(b[2]) - int(b[0]), int(b[3]) - int(b[1]), b[4]] for b in dets]
-    return np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return dets[reference_nms(dets, 0.4)]
 
 
 # ---------------------------------------------------------------- the preset

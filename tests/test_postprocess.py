@@ -83,7 +83,7 @@ def test_presets_carry_the_reference_settings():
     assert set(record) == {f.name for f in dataclasses.fields(omz_b)} and record["description"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         omz_a.nms_iou_threshold = 0.3
-    assert PRESET_NAMES == ("omz", "insightface", "biubug6")
+    assert PRESET_NAMES == ("omz", "insightface", "biubug6", "biubug6-fddb")
     with pytest.raises(RfbenchError, match="unknown post-processing preset 'fast'"):
         get_preset("fast", "A")
     with pytest.raises(RfbenchError, match="layout must be A or B"):

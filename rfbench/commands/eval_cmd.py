@@ -1,11 +1,12 @@
-"""``rfbench eval``: WIDER FACE accuracy of a model, or of a folder of prediction files."""
+"""``rfbench eval``: the accuracy of a model, or of prediction files, on a dataset of
+:data:`DATASETS` (WIDER FACE AP, FDDB ROC): the parser, the common checks, the dispatch."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
-import time
-from pathlib import Path
+from typing import Any
 
 from rfbench.accuracy.workers import add_scale_out_arguments
 from rfbench.commands.options import (
@@ -15,10 +16,15 @@ from rfbench.commands.options import (
     floats3,
     positive_int,
 )
+from rfbench.decoder.postprocess import PRESET_NAMES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_ROOT = "datasets/wider"
+#: ``--dataset`` NAME -> the module that evaluates it: ``DATA_ROOT`` (the default --data-root),
+#: ``OPTIONS`` (the flags only it takes, each None unless given), ``add_arguments(group)`` and
+#: ``run(args) -> exit status``. A new dataset is one module and one line here.
+DATASETS = {"wider": "rfbench.commands.eval_wider", "fddb": "rfbench.commands.eval_fddb"}
 
 DESCRIPTION = """\
 Measure face-detection accuracy on WIDER FACE val with two protocols:
@@ -35,6 +41,11 @@ insightface per-stride heads; layout B: biubug6 loc/conf/landmarks), post-proces
 a named preset, writes WIDER prediction files as it goes, then scores them.
 Or score existing prediction files (--predictions) in the WIDER submission format
 (<event>/<name>.txt: image name, box count, then 'x y w h score' lines).
+
+--dataset fddb: FDDB's folds (--folds) scored as the official evaluate program
+scores them (discrete and continuous ROC, TPR at --fp-at false positives), of a
+model run over originalPics/ (fold-NN-out.txt written as it goes) or of FDDB
+detection files (--predictions: one file or a folder of fold-NN-out.txt).
 """
 
 EPILOG = """\
@@ -48,6 +59,8 @@ presets:
   biubug6      Pytorch_Retinaface test_widerface.py as it runs: score > 0.02, no top-k, one
                NMS at 0.4 with +1 areas, float32 resize, each image at its own size (dynamic
                models), boxes truncated to integers in the prediction files
+  biubug6-fddb Pytorch_Retinaface test_fddb.py: biubug6 at each image's own size, lines
+               written as its FDDB_dets.txt (int x1, y1 and int(x2 - x1 + 1), ...)
 
 input sizes (--input-size, dynamic models):
   WxH          every image resized to one size (default 640x640; the OMZ protocol)
@@ -68,6 +81,7 @@ examples:
   rfbench eval --dataset wider --model m.onnx --out reports/m --resume   # after Ctrl-C
   rfbench eval --dataset wider --predictions my_preds/ --protocol omz
   rfbench eval --dataset fddb --data-root datasets/fddb --predictions FDDB_dets.txt --fp-at 500,1000
+  rfbench eval --dataset fddb --model mobilenet0.25_Final.pth --preset biubug6-fddb
 
 The data root layout is described in datasets/README.md. Results (results.json,
 results.csv, and with --model the predictions/) go to --out, by default a new folder
@@ -79,7 +93,8 @@ table; with --json only the results record.
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "eval", help="WIDER FACE AP of a model or of prediction files (official and model-card protocols)",
+        "eval", help="accuracy of a model or of prediction files: WIDER FACE AP (official and "
+        "model-card protocols), FDDB ROC",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_data_options(parser)
@@ -90,8 +105,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "folder of fold-NN-out.txt)")
     _add_model_options(parser)
     add_scale_out_arguments(parser)
-    parser.add_argument("--protocol", choices=("all", "wider", "omz"), default="all",
-                        help="which protocol(s) to run (default: all)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
     parser.add_argument("--json", action="store_true",
                         help="print the results record (results.json) on stdout instead of the tables")
@@ -102,23 +115,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", choices=("wider", "fddb"), default="wider",
+    data.add_argument("--dataset", choices=tuple(DATASETS), default="wider",
                       help="dataset (default: wider); fddb: FDDB's folds under --data-root, scored "
-                      "with the official evaluate program's ROC (--predictions FDDB detection files)")
-    data.add_argument("--folds", metavar="N,M-K", help="fddb: the folds to score (default: 1-10)")
-    data.add_argument("--fp-at", metavar="FP,...", help="fddb: TPR read at these false-positive "
-                      "counts (default: 1000, the papers' operating point)")
-    data.add_argument("--data-root", default=DEFAULT_DATA_ROOT, metavar="DIR",
-                      help=f"WIDER FACE root (default: {DEFAULT_DATA_ROOT})")
-    data.add_argument("--gt-text", metavar="FILE",
-                      help="GT text (default: DIR/wider_face_split/wider_face_val_bbx_gt.txt); "
-                      "a text listing a subset of val evaluates that subset")
-    data.add_argument("--gt-mat-dir", metavar="DIR",
-                      help="folder with wider_{easy,medium,hard}_val.mat "
-                      "(default: DIR/eval_tools/ground_truth or DIR/wider_face_split)")
-    data.add_argument("--images-dir", metavar="DIR", help="images folder (default: DIR/WIDER_val/images)")
-    data.add_argument("--limit", type=positive_int, metavar="N",
-                      help="evaluate only the first N images of the GT list")
+                      "with the official evaluate program's ROC")
+    data.add_argument("--data-root", metavar="DIR",
+                      help="the dataset's root (default: " + ", ".join(
+                          f"{name}: {_dataset(name).DATA_ROOT}" for name in DATASETS) + ")")
+    data.add_argument("--images-dir", metavar="DIR",
+                      help="images folder (default: DIR/WIDER_val/images; fddb: DIR/originalPics)")
+    for name in DATASETS:
+        _dataset(name).add_arguments(data)
+
+
+def _dataset(name: str) -> Any:
+    """The module of ``--dataset name`` (see :data:`DATASETS`)."""
+    return importlib.import_module(DATASETS[name])
+
+
+def refuse_other_datasets_options(args: argparse.Namespace) -> None:
+    """RfbenchError for an option (given, i.e. not None) of a dataset other than ``--dataset``."""
+    from rfbench.errors import RfbenchError
+
+    for name in DATASETS:
+        if name == args.dataset:
+            continue
+        for flag in _dataset(name).OPTIONS:
+            if getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None:
+                raise RfbenchError(f"{flag} applies to --dataset {name}, not {args.dataset}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``rfbench eval``: the common checks, then the chosen dataset's ``run``."""
+    from rfbench.errors import RfbenchError
+
+    refuse_other_datasets_options(args)
+    if args.resume and not args.out:
+        raise RfbenchError("--resume needs --out: the folder of the interrupted run")
+    if args.resume and args.predictions:
+        raise RfbenchError("--resume continues an interrupted --model run; "
+                           "--predictions are always scored afresh: drop --resume")
+    dataset = _dataset(args.dataset)
+    if args.data_root is None:
+        args.data_root = dataset.DATA_ROOT
+    return int(dataset.run(args))
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -129,7 +168,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     add_precision_option(model)
     model.add_argument("--threads", type=positive_int, metavar="N", help="inference threads (default: runtime's)")
     model.add_argument("--streams", type=positive_int, metavar="N", help="OpenVINO streams (default: runtime's)")
-    model.add_argument("--preset", choices=("omz", "insightface", "biubug6"), default="omz",
+    model.add_argument("--preset", choices=PRESET_NAMES, default="omz",
                        help="post-processing preset (default: omz, the model card's recipe)")
     model.add_argument("--resize", choices=("stretch", "letterbox"), default="stretch",
                        help="stretch to the input size like OMZ (default) or keep the aspect ratio")
@@ -153,148 +192,4 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--image-cache-mb", type=positive_int, default=4096, metavar="MB",
                        help="bound of --image-cache: add no image beyond MB megabytes (default 4096)")
 
-
-def run(args: argparse.Namespace) -> int:
-    from rfbench.commands.options import model_file
-    from rfbench.errors import RfbenchError
-    from rfbench.evaluation import scoring
-    from rfbench.report import ScoredData, write_report
-    from rfbench.results.eval_record import EvalRecord
-    from rfbench.results.outdir import prepare_output_dir
-    from rfbench.results.record import record_header
-    from rfbench.results.writer import write_results
-    from rfbench.wider.ground_truth import load_ground_truth, subset
-    from rfbench.wider.predictions import read_prediction_folder
-
-    if args.dataset == "fddb":
-        from rfbench.commands.eval_fddb import run_fddb
-
-        return run_fddb(args)
-    if args.folds or args.fp_at:
-        raise RfbenchError("--folds and --fp-at apply to --dataset fddb")
-    if args.resume and not args.out:
-        raise RfbenchError("--resume needs --out: the folder of the interrupted run")
-    if args.resume and args.predictions:
-        raise RfbenchError("--resume continues an interrupted --model run; "
-                           "--predictions are always scored afresh: drop --resume")
-    protocols = scoring.protocols_for(args.protocol)
-    wall_start = time.perf_counter()
-    if args.model:
-        check_device_runtime(args.device, args.runtime)
-        args.model = str(model_file(args))  # a checkpoint: its import in the cache
-    gt = load_ground_truth(args.data_root, gt_text=args.gt_text, mat_dir=args.gt_mat_dir,
-                           require_settings=protocols == ("wider",) or (
-                               args.gt_mat_dir is not None and "wider" in protocols))
-    protocols, skipped = scoring.protocols_available(protocols, gt)
-    if args.limit:
-        gt = subset(gt, args.limit)
-    with prepare_output_dir(args.out, "eval", force=args.force, resume=args.resume,
-                            keep=[args.predictions] if args.predictions else []) as out_dir:
-        header = record_header("eval")
-        if args.model:
-            pred_dir, run_fields = _run_model(args, gt, out_dir)
-        else:
-            pred_dir = args.predictions
-            run_fields = {"predictions": {"source": "files", "dir": str(pred_dir)}}
-        reading = read_prediction_folder(pred_dir, gt.image_ids)
-        results, eval_s = scoring.score(gt, reading.predictions, protocols)
-        record = EvalRecord.build(
-            header, **run_fields,
-            dataset={"name": "wider", "split": "val", "data_root": str(args.data_root), **gt.source,
-                     "num_images_evaluated": gt.num_images, **reading.stats_fields()},
-            **scoring.accuracy_fields(results),
-            timings={"evaluator_s": eval_s, "wall_s": time.perf_counter() - wall_start},
-        )
-        write_results(out_dir, record)
-        report = write_report([out_dir], out_dir / "report.html",
-                              scored={out_dir: ScoredData(gt, reading.predictions)})
-    if args.json:
-        from rfbench.results.writer import record_json_text
-
-        if skipped:
-            log.warning("%s", skipped)
-        print(record_json_text(record), end="")
-        return 0
-    from rfbench.commands.header import eval_header
-
-    print(eval_header(record))
-    print()
-    print(scoring.format_table(results))
-    if skipped:
-        print(f"note: {skipped}")
-    print(f"\n{gt.num_images} images evaluated; results in {out_dir} (open {report.name} for plots)")
-    return 0
-
-
-def check_device_runtime(device: str, runtime: str | None) -> None:
-    """An ONNX Runtime provider given as ``--device`` to OpenVINO: say which ``--runtime`` takes it."""
-    from rfbench.errors import RfbenchError
-
-    if device.endswith("ExecutionProvider") and runtime in (None, "openvino", "all"):
-        raise RfbenchError(
-            f"--device {device} is an ONNX Runtime execution provider, not an OpenVINO device; "
-            "add --runtime onnxruntime"
-        )
-
-
-def _input_size(args: argparse.Namespace):
-    """``--input-size`` as a size policy (None when not given); letterbox needs a fixed size."""
-    from rfbench.commands.options import input_size_of
-    from rfbench.errors import RfbenchError
-
-    policy = input_size_of(args)
-    if policy is not None and policy.per_image and args.resize == "letterbox":
-        raise RfbenchError(f"--resize letterbox needs a fixed --input-size WxH, not {args.input_size!r}")
-    return policy
-
-
-def _tta_plan(args: argparse.Namespace):
-    """``--scales`` / ``--flip`` / ``--merge`` as a TtaPlan (None when none is given)."""
-    from rfbench.decoder.postprocess import get_preset
-    from rfbench.decoder.tta import TtaPlan, parse_scales
-    from rfbench.errors import RfbenchError
-
-    if args.scales is None and not args.flip and args.merge is None:
-        return None
-    try:
-        scales = parse_scales(args.scales) if args.scales is not None else (1.0,)
-    except ValueError as exc:
-        raise RfbenchError(f"--scales {args.scales!r}: {exc}") from None
-    iou = get_preset(args.preset, "B").nms_iou_threshold
-    return TtaPlan(scales=scales, flip=args.flip, merge=args.merge or "nms", vote_iou=iou)
-
-
-def _run_model(args: argparse.Namespace, gt, out_dir):
-    """Run the model; returns (prediction folder, the run's fields of the eval record)."""
-    from rfbench.accuracy.model_run import ModelRunOptions, stats_fields
-    from rfbench.accuracy.workers import predict_scaled
-    from rfbench.commands.options import precision_value
-    from rfbench.decoder.finite import NonFiniteOutputError
-    from rfbench.errors import Interrupted, RfbenchError
-    from rfbench.models.spec import parse_output_names
-    from rfbench.wider.ground_truth import find_images_dir
-
-    options = ModelRunOptions(
-        model=args.model, runtime=args.runtime, device=args.device,
-        precision=precision_value(args.precision), threads=args.threads, streams=args.streams,
-        input_size=_input_size(args), tta=_tta_plan(args),
-        layout=args.layout, output_names=parse_output_names(args.output_name),
-        channel_order=args.channel_order, mean=args.mean, scale=args.scale,
-        preset=args.preset, resize=args.resize, strict=args.strict,
-        image_cache=Path(args.image_cache) if args.image_cache else None, image_cache_mb=args.image_cache_mb,
-    )
-    images_dir = find_images_dir(args.data_root, args.images_dir)
-    try:
-        fields, stats, pred_dir = predict_scaled(args, options, gt.image_ids, images_dir, out_dir, args.resume)
-    except NonFiniteOutputError as exc:
-        raise RfbenchError(f"{exc}; the predictions of the images before it are kept in {out_dir}: "
-                           "--resume continues from there") from exc
-    except KeyboardInterrupt as exc:
-        raise Interrupted(f"the predictions written so far are kept in {out_dir}; "
-                          f"continue with the same command plus --resume --out {out_dir}") from exc
-    fields["prediction_run"] = stats_fields(stats)
-    fields["predictions"] = {"source": "model", "dir": str(pred_dir)}
-    if stats.failed:
-        log.warning("%d image(s) could not be read and count as having no detections", len(stats.failed))
-    return pred_dir, fields
 

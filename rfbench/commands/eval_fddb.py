@@ -1,5 +1,8 @@
-"""``rfbench eval --dataset fddb``: score FDDB detections (``--predictions``) with the official
-program's ROC (:mod:`rfbench.fddb`), and write the results.
+"""``rfbench eval --dataset fddb``: FDDB's ROC, as the official program computes it
+(:mod:`rfbench.fddb`), of a model run over the folds' images or of detection files.
+
+A model run (``--model``) writes ``detections/fold-NN-out.txt`` (FDDB's format) beside its
+WIDER-style ``predictions/``; ``--predictions`` names one detection file or a folder of them.
 
 The results folder gets ``results.json`` (the eval record with its ``fddb`` part),
 ``results.csv`` (one row per ``--fp-at`` point), ``DiscROC.txt`` and ``ContROC.txt`` exactly as
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,10 +22,15 @@ import numpy as np
 
 from rfbench.errors import RfbenchError
 from rfbench.fddb.evaluate import Roc, evaluate, image_sizes, tpr_at_fp
-from rfbench.fddb.folds import FddbGroundTruth, load_folds, parse_folds
+from rfbench.fddb.folds import IMAGES_DIR, FddbGroundTruth, load_folds, parse_folds
 
 log = logging.getLogger(__name__)
 
+DATA_ROOT = "datasets/fddb"
+#: The flags only this dataset takes (None unless given).
+OPTIONS = ("--folds", "--fp-at")
+DETECTIONS_DIR = "detections"  # fold-NN-out.txt of a model run
+LINKS_DIR = "images"  # links to the images, under the ids the model run takes
 DEFAULT_FP_AT = (1000.0,)
 MATCHING = ("per score threshold, the overlap-sum-maximising assignment "
             "(scipy.optimize.linear_sum_assignment) of faces and detections that overlap")
@@ -41,24 +50,40 @@ def parse_fp_at(text: str | None) -> tuple[float, ...]:
     return values
 
 
-def run_fddb(args: argparse.Namespace) -> int:
-    """The ``eval --dataset fddb`` command (after the common option checks)."""
+def add_arguments(data: argparse._ArgumentGroup) -> None:
+    """FDDB's own options (each None unless given: ``eval`` refuses them for other datasets)."""
+    data.add_argument("--folds", metavar="N,M-K", help="fddb: the folds to score (default: 1-10)")
+    data.add_argument("--fp-at", metavar="FP,...", help="fddb: TPR read at these false-positive "
+                      "counts (default: 1000, the papers' operating point)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``eval --dataset fddb`` command (after ``eval``'s common checks)."""
     from rfbench.fddb.detections import read_detections
     from rfbench.results.outdir import prepare_output_dir
 
-    if args.model:
-        raise RfbenchError("--dataset fddb scores --predictions (FDDB detection files); running "
-                           "a model over FDDB is not built yet: run it with your own script")
-    fp_at = parse_fp_at(getattr(args, "fp_at", None))
+    fp_at = parse_fp_at(args.fp_at)
     wall = time.perf_counter()
-    gt = load_folds(args.data_root, parse_folds(getattr(args, "folds", None)))
-    detections = read_detections(args.predictions, set(gt.names))
-    with prepare_output_dir(args.out, "eval", force=args.force, keep=[args.predictions]) as out_dir:
+    if args.model:
+        from rfbench.commands.eval_model import resolve_model
+
+        resolve_model(args)
+    gt = load_folds(args.data_root, parse_folds(args.folds))
+    with prepare_output_dir(args.out, "eval", force=args.force, resume=args.resume,
+                            keep=[args.predictions] if args.predictions else []) as out_dir:
+        if args.model:
+            run_fields = predict_folds(args, gt, out_dir)
+            source = out_dir / DETECTIONS_DIR
+        else:
+            source = Path(args.predictions)
+            run_fields = {"predictions": {"source": "files", "dir": str(source)}}
+        detections = read_detections(source, set(gt.names))
         sizes = image_sizes(gt)
         start = time.perf_counter()
         roc = evaluate(gt, detections, sizes)
         evaluator_s = time.perf_counter() - start
-        record = _record(args, gt, detections, roc, fp_at, evaluator_s, time.perf_counter() - wall)
+        record = _record(args, run_fields, source, gt, detections, roc, fp_at, evaluator_s,
+                         time.perf_counter() - wall)
         _write(out_dir, record, roc)
     if args.json:
         from rfbench.results.writer import record_json_text
@@ -71,6 +96,60 @@ def run_fddb(args: argparse.Namespace) -> int:
     return 0
 
 
+def predict_folds(args: argparse.Namespace, gt: FddbGroundTruth, out_dir: Path) -> dict[str, Any]:
+    """Run ``--model`` over the folds' images and write ``out_dir/detections/fold-NN-out.txt``;
+    returns the run's fields of the eval record.
+
+    The model run is ``eval``'s own (:func:`rfbench.commands.eval_model.run_model`: workers,
+    Ray, ``--resume``, progress), over WIDER-style ids ``<folder>/<name>`` (the name's folders
+    joined by ``_``) whose images are links in ``out_dir/images/`` to ``originalPics/``; its
+    WIDER prediction files become FDDB lines (:func:`rfbench.fddb.detections.detections_text`;
+    preset ``biubug6-fddb``: test_fddb.py's own line format).
+    """
+    from rfbench.commands.eval_model import run_model
+    from rfbench.fddb.detections import write_fold_files
+    from rfbench.wider.predictions import read_prediction_folder
+
+    ids = link_images(gt, Path(args.images_dir) if args.images_dir else None, out_dir / LINKS_DIR)
+    pred_dir, fields = run_model(args, list(ids), out_dir / LINKS_DIR, out_dir)
+    reading = read_prediction_folder(pred_dir, list(ids))
+    # the files hold float32 values as %.9g: back to those exact values ('{:.10f}' of a float32)
+    detections = {name: reading.predictions[i].astype(np.float32).astype(np.float64)
+                  for i, name in ids.items() if i in reading.predictions}
+    folds: dict[int, list[str]] = {}
+    for name in gt.names:
+        folds.setdefault(gt.fold_of[name], []).append(name)
+    write_fold_files(out_dir / DETECTIONS_DIR, folds, detections,
+                     script_format=args.preset == "biubug6-fddb")
+    return fields
+
+
+def link_images(gt: FddbGroundTruth, images_dir: Path | None, links: Path) -> dict[str, str]:
+    """``links/<folder>/<name>.jpg`` -> each image of ``gt`` (``images_dir``, default
+    ``DATA_ROOT/originalPics``); returns {WIDER-style id: FDDB name}, in fold order.
+
+    RfbenchError naming the first missing image (and how many are missing) before anything runs.
+    """
+    root = (images_dir or gt.data_root / IMAGES_DIR).resolve()
+    ids: dict[str, str] = {}
+    missing = [n for n in gt.names if not (root / f"{n}.jpg").is_file()]
+    if missing:
+        raise RfbenchError(f"{root / (missing[0] + '.jpg')}: image not found ({len(missing)} of the "
+                           f"{len(gt.names)} images of folds {','.join(map(str, gt.folds))} are missing)")
+    for name in gt.names:
+        folder, _, leaf = name.rpartition("/")
+        image_id = f"{folder.replace('/', '_') or '_'}/{leaf}"
+        if ids.setdefault(image_id, name) != name:
+            raise RfbenchError(f"FDDB names {ids[image_id]!r} and {name!r} map to one image id")
+        link = links / f"{image_id}.jpg"
+        target = root / f"{name}.jpg"
+        if not (link.is_symlink() and Path(os.readlink(link)) == target):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.unlink(missing_ok=True)
+            link.symlink_to(target)
+    return ids
+
+
 def _thin(roc: Roc, tpr: np.ndarray) -> dict[str, list[Any]]:
     step = max(1, int(np.ceil(len(roc.fp) / _MAX_POINTS)))
     keep = np.unique(np.concatenate([np.arange(0, len(roc.fp), step), [len(roc.fp) - 1]])) \
@@ -79,8 +158,9 @@ def _thin(roc: Roc, tpr: np.ndarray) -> dict[str, list[Any]]:
             "fp": roc.fp[keep].tolist()}
 
 
-def _record(args: argparse.Namespace, gt: FddbGroundTruth, detections: dict[str, np.ndarray],
-            roc: Roc, fp_at: tuple[float, ...], evaluator_s: float, wall_s: float) -> Any:
+def _record(args: argparse.Namespace, run_fields: dict[str, Any], source: Path, gt: FddbGroundTruth,
+            detections: dict[str, np.ndarray], roc: Roc, fp_at: tuple[float, ...],
+            evaluator_s: float, wall_s: float) -> Any:
     from rfbench.results.eval_record import EvalRecord
     from rfbench.results.record import record_header
 
@@ -93,8 +173,7 @@ def _record(args: argparse.Namespace, gt: FddbGroundTruth, detections: dict[str,
     without = sum(1 for n in gt.names if len(detections.get(n, ())) == 0)
     folds = ",".join(str(f) for f in gt.folds)
     return EvalRecord.build(
-        record_header("eval"),
-        predictions={"source": "files", "dir": str(args.predictions)},
+        record_header("eval"), **run_fields,
         dataset={"name": "fddb", "split": f"folds {folds}", "data_root": str(args.data_root),
                  "gt_text": str(Path(args.data_root) / "FDDB-folds"),
                  "num_images_evaluated": len(gt.names), "num_images_without_predictions": without},
@@ -106,7 +185,8 @@ def _record(args: argparse.Namespace, gt: FddbGroundTruth, detections: dict[str,
               "num_detections": int(sum(len(d) for d in detections.values())),
               "num_images_without_detections": without, "num_thresholds": len(roc.thresholds),
               "tpr_at_fp": points, "roc_discrete": _thin(roc, roc.tpr_disc),
-              "roc_continuous": _thin(roc, roc.tpr_cont), "matching": MATCHING},
+              "roc_continuous": _thin(roc, roc.tpr_cont), "matching": MATCHING,
+              "detection_files": str(source)},
         timings={"evaluator_s": evaluator_s, "wall_s": wall_s},
     )
 

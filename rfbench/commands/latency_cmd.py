@@ -295,7 +295,7 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         runtimes = builtin + tuple(sorted(set(runtime_targets()) - set(builtin)))
     else:
         runtimes = (args.runtime,)
-    from rfbench.commands.eval_cmd import check_device_runtime
+    from rfbench.commands.eval_model import check_device_runtime
     from rfbench.commands.options import precision_value
 
     check_device_runtime(args.device, args.runtime)

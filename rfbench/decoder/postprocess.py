@@ -24,6 +24,10 @@ whose every setting goes into the results:
     image through ``cv2.resize(fx=fy=r)`` (``resize_float32``), each image at its own size unless
     ``--input-size`` says otherwise (``default_input_size``). Prediction files: ``x1, y1, x2, y2``
     truncated to integers, then ``x y w h`` (``prediction_boxes="truncated"``).
+``biubug6-fddb``
+    Pytorch_Retinaface ``test_fddb.py``: ``biubug6`` at each image's own size (``resize = 1``),
+    written as that script writes its ``FDDB_dets.txt``: ``int(x1) int(y1) int(w) int(h)`` with
+    ``w = x2 - x1 + 1`` in float32 (``prediction_boxes="fddb"``).
 
 Ties in score are broken by the lower index (levels concatenated in decoder order), where the
 references use an unstable ``argsort``.
@@ -46,8 +50,8 @@ from rfbench.errors import RfbenchError
 
 log = logging.getLogger(__name__)
 
-PRESET_NAMES: tuple[str, ...] = ("omz", "insightface", "biubug6")
-PREDICTION_BOXES = ("float", "truncated")
+PRESET_NAMES: tuple[str, ...] = ("omz", "insightface", "biubug6", "biubug6-fddb")
+PREDICTION_BOXES = ("float", "truncated", "fddb")
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,9 @@ class ScriptPreset(PostprocessPreset):
 
     Attributes (besides :class:`PostprocessPreset`'s):
         float32_boxes: round boxes to float32 after mapping back (before NMS and writing).
-        prediction_boxes: ``"float"`` (x y w h as computed) or ``"truncated"`` (``int(x1),
-            int(y1), int(x2) - int(x1), int(y2) - int(y1)``, Pytorch_Retinaface's files).
+        prediction_boxes: ``"float"`` (x y w h as computed), ``"truncated"`` (``int(x1),
+            int(y1), int(x2) - int(x1), int(y2) - int(y1)``, Pytorch_Retinaface's WIDER files) or
+            ``"fddb"`` (``int(x1), int(y1), int(x2 - x1 + 1), int(y2 - y1 + 1)``, its FDDB file).
         resize_float32: pre-processing resizes the float32 image, not the uint8 one
             (per-image size policies; a fixed ``WxH`` keeps the OMZ uint8 stretch).
         default_input_size: the ``--input-size`` of the recipe for dynamic models (None: 640x640).
@@ -165,6 +170,13 @@ def get_preset(name: str, layout_kind: str) -> PostprocessPreset:
             float32_boxes=True, prediction_boxes="truncated", resize_float32=True,
             default_input_size="native",
         )
+    if name == "biubug6-fddb":
+        script = get_preset("biubug6", kind)
+        assert isinstance(script, ScriptPreset)
+        return dataclasses.replace(
+            script, name="biubug6-fddb", prediction_boxes="fddb",
+            description="Pytorch_Retinaface test_fddb.py: biubug6 at each image's own size; FDDB "
+                        "lines int(x1) int(y1) int(x2 - x1 + 1) int(y2 - y1 + 1) of float32 boxes")
     raise RfbenchError(f"unknown post-processing preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
 
 
@@ -240,10 +252,16 @@ def submission_xywhs(dets: Detections, preset: PostprocessPreset) -> np.ndarray:
 
     ``"float"``: ``x1, y1, x2 - x1, y2 - y1``. ``"truncated"`` (Pytorch_Retinaface): ``int(x1),
     int(y1), int(x2) - int(x1), int(y2) - int(y1)`` with ``int`` truncating toward zero, of the
-    float32 boxes.
+    float32 boxes. ``"fddb"`` (its test_fddb.py): ``int(x1), int(y1), int(x2 - x1 + 1),
+    int(y2 - y1 + 1)``, the sums in float32.
     """
     boxes = dets.boxes
-    if script_setting(preset, "prediction_boxes") == "truncated":
+    style = script_setting(preset, "prediction_boxes")
+    if style == "fddb":  # test_fddb.py: w = b[2] - b[0] + 1 on the float32 row, then int()
+        b = boxes.astype(np.float32)
+        sizes = (b[:, 2:] - b[:, :2]) + np.float32(1)
+        return np.c_[np.trunc(b[:, :2]), np.trunc(sizes), dets.scores].astype(np.float64)
+    if style == "truncated":
         boxes = np.trunc(boxes.astype(np.float32)).astype(np.float64)
     return np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2], dets.scores]
 

@@ -94,23 +94,34 @@ def _box(file: Path, line: int, text: str | None) -> list[float]:
     return values
 
 
-def detections_text(names: list[str], detections: dict[str, np.ndarray]) -> str:
-    """The text of one detection file for ``names`` (every one written, 0 when it has none)."""
+def detections_text(names: list[str], detections: dict[str, np.ndarray], script_format: bool = False) -> str:
+    """The text of one detection file for ``names`` (every one written, 0 when it has none).
+
+    Default: the count, then ``x y w h score`` as ``%.9g`` (float32 values read back exactly).
+    ``script_format``: Pytorch_Retinaface test_fddb.py's lines: the count as ``'{:.1f}'``
+    (``12.0``), the box as whole numbers (the preset ``biubug6-fddb`` has truncated them) and the
+    score as ``'{:.10f}'``.
+    """
     parts = []
     for name in names:
         rows = detections.get(name, np.zeros((0, 5)))
-        parts.append(f"{name}\n{len(rows)}\n")
-        parts.extend(f"{x:.9g} {y:.9g} {w:.9g} {h:.9g} {s:.9g}\n" for x, y, w, h, s in rows)
+        if script_format:
+            parts.append(f"{name}\n{float(len(rows)):.1f}\n")
+            parts.extend(f"{int(x)} {int(y)} {int(w)} {int(h)} {s:.10f}\n" for x, y, w, h, s in rows.tolist())
+        else:
+            parts.append(f"{name}\n{len(rows)}\n")
+            parts.extend(f"{x:.9g} {y:.9g} {w:.9g} {h:.9g} {s:.9g}\n" for x, y, w, h, s in rows.tolist())
     return "".join(parts)
 
 
 def write_fold_files(folder: Path, fold_names: dict[int, list[str]],
-                     detections: dict[str, np.ndarray]) -> list[Path]:
-    """``folder/fold-NN-out.txt`` per fold (written atomically); returns the paths."""
+                     detections: dict[str, np.ndarray], script_format: bool = False) -> list[Path]:
+    """``folder/fold-NN-out.txt`` per fold (written atomically, :func:`detections_text`);
+    returns the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for fold, names in sorted(fold_names.items()):
         path = folder / f"fold-{fold:02d}-out.txt"
-        atomic_write_text(path, detections_text(names, detections))
+        atomic_write_text(path, detections_text(names, detections, script_format))
         written.append(path)
     return written

@@ -67,7 +67,7 @@ class Preset(Part):
     clip_to_input: bool
     # preset biubug6 only (a ScriptPreset: the whole test script's settings):
     float32_boxes: bool | None = None
-    prediction_boxes: str | None = None  # "float" or "truncated"
+    prediction_boxes: str | None = None  # "float", "truncated" or "fddb"
     resize_float32: bool | None = None
     default_input_size: str | None = None
 
@@ -234,6 +234,8 @@ class FddbResult(Part):
     roc_discrete: RocCurve
     roc_continuous: RocCurve
     matching: str
+    #: the FDDB detection files scored: --predictions, or a model run's fold-NN-out.txt folder
+    detection_files: str | None = None
 
 
 class Timings(Part):

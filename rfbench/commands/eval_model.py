@@ -1,0 +1,94 @@
+"""``rfbench eval --model``'s model run, shared by every dataset: the options as a
+:class:`~rfbench.accuracy.model_run.ModelRunOptions`, one run over a list of image ids (in one
+process, ``--workers`` or ``--ray``), and its fields of the eval record."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model(args: argparse.Namespace) -> None:
+    """Check ``--device`` against ``--runtime`` and turn a checkpoint ``--model`` into its
+    imported model in the cache (``args.model`` then names the model file run)."""
+    from rfbench.commands.options import model_file
+
+    check_device_runtime(args.device, args.runtime)
+    args.model = str(model_file(args))
+
+
+def check_device_runtime(device: str, runtime: str | None) -> None:
+    """An ONNX Runtime provider given as ``--device`` to OpenVINO: say which ``--runtime`` takes it."""
+    from rfbench.errors import RfbenchError
+
+    if device.endswith("ExecutionProvider") and runtime in (None, "openvino", "all"):
+        raise RfbenchError(
+            f"--device {device} is an ONNX Runtime execution provider, not an OpenVINO device; "
+            "add --runtime onnxruntime"
+        )
+
+
+def _input_size(args: argparse.Namespace):
+    """``--input-size`` as a size policy (None when not given); letterbox needs a fixed size."""
+    from rfbench.commands.options import input_size_of
+    from rfbench.errors import RfbenchError
+
+    policy = input_size_of(args)
+    if policy is not None and policy.per_image and args.resize == "letterbox":
+        raise RfbenchError(f"--resize letterbox needs a fixed --input-size WxH, not {args.input_size!r}")
+    return policy
+
+
+def _tta_plan(args: argparse.Namespace):
+    """``--scales`` / ``--flip`` / ``--merge`` as a TtaPlan (None when none is given)."""
+    from rfbench.decoder.postprocess import get_preset
+    from rfbench.decoder.tta import TtaPlan, parse_scales
+    from rfbench.errors import RfbenchError
+
+    if args.scales is None and not args.flip and args.merge is None:
+        return None
+    try:
+        scales = parse_scales(args.scales) if args.scales is not None else (1.0,)
+    except ValueError as exc:
+        raise RfbenchError(f"--scales {args.scales!r}: {exc}") from None
+    iou = get_preset(args.preset, "B").nms_iou_threshold
+    return TtaPlan(scales=scales, flip=args.flip, merge=args.merge or "nms", vote_iou=iou)
+
+
+def run_model(args: argparse.Namespace, image_ids: list[str], images_dir: Path, out_dir: Path):
+    """Run ``--model`` over ``images_dir/<id>.jpg`` for every id (``"<event>/<name>"``) into
+    ``out_dir/predictions`` (WIDER files; resumable); returns (that folder, the run's fields of
+    the eval record: model, runtime, prediction run and scale-out)."""
+    from rfbench.accuracy.model_run import ModelRunOptions, stats_fields
+    from rfbench.accuracy.workers import predict_scaled
+    from rfbench.commands.options import precision_value
+    from rfbench.decoder.finite import NonFiniteOutputError
+    from rfbench.errors import Interrupted, RfbenchError
+    from rfbench.models.spec import parse_output_names
+
+    options = ModelRunOptions(
+        model=args.model, runtime=args.runtime, device=args.device,
+        precision=precision_value(args.precision), threads=args.threads, streams=args.streams,
+        input_size=_input_size(args), tta=_tta_plan(args),
+        layout=args.layout, output_names=parse_output_names(args.output_name),
+        channel_order=args.channel_order, mean=args.mean, scale=args.scale,
+        preset=args.preset, resize=args.resize, strict=args.strict,
+        image_cache=Path(args.image_cache) if args.image_cache else None, image_cache_mb=args.image_cache_mb,
+    )
+    try:
+        fields, stats, pred_dir = predict_scaled(args, options, image_ids, images_dir, out_dir, args.resume)
+    except NonFiniteOutputError as exc:
+        raise RfbenchError(f"{exc}; the predictions of the images before it are kept in {out_dir}: "
+                           "--resume continues from there") from exc
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"the predictions written so far are kept in {out_dir}; "
+                          f"continue with the same command plus --resume --out {out_dir}") from exc
+    fields["prediction_run"] = stats_fields(stats)
+    fields["predictions"] = {"source": "model", "dir": str(pred_dir)}
+    if stats.failed:
+        log.warning("%d image(s) could not be read and count as having no detections", len(stats.failed))
+    return pred_dir, fields
+
