@@ -18,7 +18,7 @@ from cli_helpers import one_line_error, run_cli
 
 from rfbench.errors import RfbenchError
 from rfbench.fddb.evaluate import DBL_MAX, ImagePoints, evaluate, image_points, merge, tpr_at_fp
-from rfbench.fddb.folds import load_folds, parse_folds
+from rfbench.fddb.folds import FddbGroundTruth, load_folds, parse_folds
 from rfbench.fddb.regions import EllipseMasks
 
 # -- an independent second implementation ------------------------------------------------------
@@ -298,3 +298,42 @@ def test_folds_option_and_missing_folder(tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_folds_equal_the_independent_implementation(seed):
+    """evaluate (its vectorised path for images where no detection overlaps two faces, the
+    per-level assignment for the others) against the masks / brute force / literal merge, on
+    random images: crowded and separate faces, tied scores, detections partly outside the image,
+    images without detections or without overlapping ones."""
+    rng = np.random.default_rng(seed)
+    names, ellipses, dets, sizes = [], {}, {}, {}
+    for i in range(12):
+        name = f"2002/08/{seed:02d}/big/img_{i}"
+        h, w = int(rng.integers(40, 90)), int(rng.integers(40, 90))
+        faces = int(rng.integers(1, 4))
+        crowd = i % 3 == 0  # faces close together: detections overlap two of them
+        cx = rng.uniform(20, 30, faces) if crowd else rng.uniform(10, w - 10, faces)
+        cy = rng.uniform(20, 30, faces) if crowd else rng.uniform(10, h - 10, faces)
+        e = np.column_stack([rng.uniform(6, 14, faces), rng.uniform(4, 8, faces),
+                             rng.uniform(-1.5, 1.5, faces), cx, cy])
+        m = 0 if i == 5 else int(rng.integers(1, 7))
+        boxes = np.column_stack([rng.uniform(-10, w - 5, m), rng.uniform(-10, h - 5, m),
+                                 rng.uniform(3, 30, m), rng.uniform(3, 30, m)])
+        scores = np.round(rng.uniform(0, 1, m), 1)  # ties
+        names.append(name)
+        ellipses[name], sizes[name] = e, (h, w)
+        dets[name] = np.column_stack([boxes, scores])
+    gt = FddbGroundTruth(Path("."), (1,), names, {n: 1 for n in names}, ellipses)
+    roc = evaluate(gt, dets, sizes)
+    per_image = [_points_reference(_overlaps_reference(ellipses[n], dets[n][:, :4], *sizes[n]),
+                                   dets[n][:, 4]) for n in names]
+    want = _merge_reference(per_image, gt.num_faces)
+    assert roc.thresholds.tolist() == [r[0] for r in want]
+    assert np.abs(roc.tpr_disc - [r[1] for r in want]).max() <= 1e-6
+    assert np.abs(roc.tpr_cont - [r[2] for r in want]).max() <= 1e-6
+    assert roc.fp.tolist() == [r[3] for r in want]
+    one_by_one = merge([image_points(EllipseMasks(ellipses[n], *sizes[n]).overlaps(dets[n][:, :4]),
+                                     dets[n][:, 4]) for n in names])
+    np.testing.assert_allclose(roc.tp_cont, one_by_one.tp_cont, atol=1e-9)
+    assert roc.tp_disc.tolist() == one_by_one.tp_disc.tolist()

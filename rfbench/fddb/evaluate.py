@@ -81,8 +81,6 @@ def image_points(overlaps: np.ndarray, scores: np.ndarray) -> ImagePoints:
     every threshold then takes the matching of the overlapping detections that reach it, and
     ``FP`` = the detections reaching it - TPdisc.
     """
-    from scipy.optimize import linear_sum_assignment
-
     faces = overlaps.shape[0]
     if len(scores) == 0:
         zero = np.zeros(1)
@@ -96,18 +94,38 @@ def image_points(overlaps: np.ndarray, scores: np.ndarray) -> ImagePoints:
         order = relevant[np.argsort(-scores[relevant], kind="stable")]
         sub = overlaps[:, order]
         level_of = inverse[order]  # threshold index of each overlapping detection, descending
-        disc = cont = 0.0
-        for n in range(1, len(order) + 1):
-            if n < len(order) and level_of[n] == level_of[n - 1]:
-                continue  # a tie: the level is complete only with all its detections
-            part = sub[:, :n]
-            rows, cols = linear_sum_assignment(part, maximize=True)
-            matched = part[rows, cols]
-            disc, cont = float(np.count_nonzero(matched > 0.5)), float(matched.sum())
-            low = level_of[n] + 1 if n < len(order) else 0  # thresholds this set serves
-            tp_disc[low:level_of[n - 1] + 1] = disc
-            tp_cont[low:level_of[n - 1] + 1] = cont
+        ends = np.flatnonzero(np.append(level_of[1:] != level_of[:-1], True))  # a level's last
+        if np.count_nonzero(sub, axis=0).max() == 1:
+            disc_at, cont_at = _separate_faces(sub, ends)
+        else:
+            disc_at, cont_at = _assignments(sub, ends)
+        low = np.append(level_of[ends[1:]] + 1, 0)  # thresholds each prefix serves
+        for k, end in enumerate(ends):
+            tp_disc[low[k]:level_of[end] + 1] = disc_at[k]
+            tp_cont[low[k]:level_of[end] + 1] = cont_at[k]
     return ImagePoints(faces, thresholds, tp_disc, tp_cont, valid - tp_disc)
+
+
+def _assignments(sub: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(TPdisc, TPcont) of the overlap-sum-maximising assignment of each prefix ``sub[:, :e + 1]``
+    (``sub``: (faces, detections) overlaps, best score first; ``ends``: each level's last column)."""
+    from scipy.optimize import linear_sum_assignment
+
+    disc, cont = np.zeros(len(ends)), np.zeros(len(ends))
+    for k, end in enumerate(ends):
+        part = sub[:, :end + 1]
+        rows, cols = linear_sum_assignment(part, maximize=True)
+        matched = part[rows, cols]
+        disc[k], cont[k] = np.count_nonzero(matched > 0.5), matched.sum()
+    return disc, cont
+
+
+def _separate_faces(sub: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_assignments` when every detection overlaps one face only: no two faces compete,
+    so the maximum-sum assignment gives each face its best overlap so far (the same sums and
+    TPdisc whichever of equal overlaps an assignment takes)."""
+    best = np.maximum.accumulate(sub, axis=1)[:, ends]  # (faces, levels)
+    return np.count_nonzero(best > 0.5, axis=0).astype(np.float64), best.sum(axis=0)
 
 
 def merge(points: list[ImagePoints]) -> Roc:
@@ -143,19 +161,96 @@ def image_sizes(gt: FddbGroundTruth) -> dict[str, tuple[int, int]]:
 def evaluate(gt: FddbGroundTruth, detections: dict[str, np.ndarray],
              sizes: dict[str, tuple[int, int]] | None = None) -> Roc:
     """The ROC of ``detections`` (name -> (m, 5) ``x y w h score``) over ``gt``'s images;
-    ``sizes`` from :func:`image_sizes` (read here when None)."""
+    ``sizes`` from :func:`image_sizes` (read here when None).
+
+    The same curves as :func:`merge` of every image's :func:`image_points`, computed at once:
+    each image's TPdisc and TPcont change only where a detection that overlaps a face joins
+    (best score first), so those changes are added at their thresholds over all images and the
+    curves are their sums from the top threshold down; FP = detections scoring ``>= t`` - TPdisc.
+    Images where no detection overlaps two faces take each face's best overlap so far
+    (:func:`_separate_faces`, vectorised over all of them); the others are assigned per level.
+    """
     sizes = image_sizes(gt) if sizes is None else sizes
     empty = np.zeros((0, 5))
-    dets = [detections.get(name, empty) for name in gt.names]
+    dets = [np.asarray(detections.get(name, empty), np.float64).reshape(-1, 5) for name in gt.names]
     stacked = np.concatenate(dets) if dets else empty
-    corners = np.split(rect_corners(stacked[:, :4]), np.cumsum([len(d) for d in dets])[:-1])
-    points = []
-    for name, image_dets, image_corners in zip(gt.names, dets, corners):
-        masks = EllipseMasks(gt.ellipses[name], *sizes[name])
-        overlaps = (masks.overlaps(image_dets[:, :4], image_corners) if len(image_dets)
-                    else np.zeros((len(masks.areas), 0)))
-        points.append(image_points(overlaps, image_dets[:, 4]))
-    return merge(points)
+    scores = stacked[:, 4]
+    count_d = np.array([len(d) for d in dets], np.int64)
+    thresholds = np.unique(np.concatenate([scores, [DBL_MAX] if (count_d == 0).any() else []]))
+    pos = np.searchsorted(thresholds, scores)
+    pairs = _Pairs(gt, stacked, count_d, sizes)
+    d_disc, d_cont = np.zeros(len(thresholds)), np.zeros(len(thresholds))
+    _add_separate(pairs, scores, pos, d_disc, d_cont)
+    _add_crowded(pairs, scores, pos, d_disc, d_cont)
+    valid = np.bincount(pos, minlength=len(thresholds)).astype(np.float64)
+    top_down = (lambda a: np.cumsum(a[::-1])[::-1])  # noqa: E731 - sum over thresholds >= t
+    tp_disc = top_down(d_disc)
+    return Roc(int(pairs.count_f.sum()), thresholds, tp_disc, top_down(d_cont), top_down(valid) - tp_disc)
+
+
+class _Pairs:
+    """Every (face, detection) pair of every image, image by image, faces major: ``face``,
+    ``det`` (global indices), ``image`` and ``ratio`` (overlap) per pair; ``start`` of each
+    image's pairs, so ``ratio[start[i]:start[i] + F * D].reshape(F, D)`` is image i's matrix."""
+
+    def __init__(self, gt: FddbGroundTruth, stacked: np.ndarray, count_d: np.ndarray,
+                 sizes: dict[str, tuple[int, int]]) -> None:
+        ellipses = [gt.ellipses[name] for name in gt.names]
+        self.count_f = np.array([len(e) for e in ellipses], np.int64)
+        self.count_d = count_d
+        hw = np.array([sizes[name] for name in gt.names], np.int64).reshape(-1, 2)
+        masks = EllipseMasks(np.concatenate(ellipses).reshape(-1, 5) if ellipses else np.zeros((0, 5)),
+                             np.repeat(hw[:, 0], self.count_f), np.repeat(hw[:, 1], self.count_f))
+        per = self.count_f * count_d
+        self.start_f, self.start_d = np.cumsum(self.count_f) - self.count_f, np.cumsum(count_d) - count_d
+        self.start = np.cumsum(per) - per
+        self.image = np.repeat(np.arange(len(per)), per)
+        within = np.arange(int(per.sum())) - self.start[self.image]
+        columns = count_d[self.image]
+        self.face = self.start_f[self.image] + within // np.maximum(columns, 1)
+        self.det = self.start_d[self.image] + within % np.maximum(columns, 1)
+        corners = rect_corners(stacked[:, :4])
+        self.ratio = masks.pair_overlaps(self.face, corners[self.det], hw[self.image, 0], hw[self.image, 1])
+        touching = np.bincount(self.det[self.ratio > 0], minlength=len(stacked))
+        self.crowded = np.zeros(len(per), bool)  # a detection of the image overlaps two faces
+        self.crowded[np.repeat(np.arange(len(per)), count_d)[touching >= 2]] = True
+
+
+def _add_separate(pairs: _Pairs, scores: np.ndarray, pos: np.ndarray, d_disc: np.ndarray,
+                  d_cont: np.ndarray) -> None:
+    """Add the TP changes of the images where each detection overlaps one face at most: a
+    detection raises its face's best overlap so far (exact: by integer ranks of the values)."""
+    keep = (pairs.ratio > 0) & ~pairs.crowded[pairs.image]
+    face, det, value = pairs.face[keep], pairs.det[keep], pairs.ratio[keep]
+    if len(face) == 0:
+        return
+    order = np.lexsort((-scores[det], face))  # by face, best score first
+    face, det, value = face[order], det[order], value[order]
+    levels, rank = np.unique(value, return_inverse=True)
+    width = len(levels) + 1
+    best = levels[np.maximum.accumulate(face * width + rank + 1) - face * width - 1]
+    first = np.r_[True, face[1:] != face[:-1]]
+    before = np.where(first, 0.0, np.r_[0.0, best[:-1]])
+    d_cont += np.bincount(pos[det], weights=best - before, minlength=len(d_cont))
+    d_disc += np.bincount(pos[det], weights=(best > 0.5).astype(np.float64) - (before > 0.5),
+                          minlength=len(d_disc))
+
+
+def _add_crowded(pairs: _Pairs, scores: np.ndarray, pos: np.ndarray, d_disc: np.ndarray,
+                 d_cont: np.ndarray) -> None:
+    """Add the TP changes of the other images: the assignment redone at each score level of
+    their overlapping detections (:func:`_assignments`)."""
+    for i in np.flatnonzero(pairs.crowded):
+        f, d, at = int(pairs.count_f[i]), int(pairs.count_d[i]), int(pairs.start[i])
+        sub = pairs.ratio[at:at + f * d].reshape(f, d)
+        own = scores[pairs.start_d[i]:pairs.start_d[i] + d]
+        relevant = np.flatnonzero(sub.any(axis=0))
+        order = relevant[np.argsort(-own[relevant], kind="stable")]
+        ends = np.flatnonzero(np.append(own[order][1:] != own[order][:-1], True))
+        disc, cont = _assignments(sub[:, order], ends)
+        where = pos[pairs.start_d[i] + order[ends]]
+        d_disc[where] += np.diff(disc, prepend=0.0)
+        d_cont[where] += np.diff(cont, prepend=0.0)
 
 
 def tpr_at_fp(roc: Roc, fp: float, continuous: bool = False) -> tuple[float, float]:

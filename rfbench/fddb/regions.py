@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,62 +39,77 @@ def rect_corners(rects: np.ndarray) -> np.ndarray:
 
 
 class EllipseMasks:
-    """The face ellipses of one ``height`` x ``width`` image, each drawn in a clipped canvas
-    whose integral image is kept (all in one flat array); :meth:`overlaps` against rectangles."""
+    """Face ellipses, each drawn in a canvas (its bounding box clipped to its image) whose
+    integral image is kept, all in one flat array; :meth:`overlaps` against rectangles.
 
-    def __init__(self, ellipses: np.ndarray, height: int, width: int) -> None:
+    ``height`` and ``width``: the image's size in pixels, one for all ellipses (one image) or
+    one per ellipse (the faces of many images, for :meth:`pair_overlaps`).
+    """
+
+    def __init__(self, ellipses: np.ndarray, height: int | np.ndarray, width: int | np.ndarray) -> None:
         import cv2
 
         self.height, self.width = height, width
         count = len(ellipses)
+        heights = np.broadcast_to(np.asarray(height, np.int64), (count,))
+        widths = np.broadcast_to(np.asarray(width, np.int64), (count,))
         self.origin = np.zeros((count, 2), np.int64)  # canvas x0, y0
         self.extent = np.zeros((count, 2), np.int64)  # canvas width, height (0: outside the image)
         self.offset = np.zeros(count, np.int64)  # where each integral starts in ``flat``
         self.areas = np.zeros(count, np.int64)
         pieces, at = [], 0
-        centres = round_half_even(ellipses[:, 3:5]) if count else np.zeros((0, 2), np.int64)
-        for k, (ra, rb, theta, _, _) in enumerate(ellipses):
-            cx, cy = int(centres[k, 0]), int(centres[k, 1])
-            axes = (int(ra), int(rb))
+        centres = round_half_even(ellipses[:, 3:5]).tolist() if count else []
+        for k, (ra, rb, theta, _, _) in enumerate(np.asarray(ellipses).tolist()):
+            (cx, cy), axes = centres[k], (int(ra), int(rb))
             reach = max(axes) + 2
             x0, y0 = max(cx - reach, 0), max(cy - reach, 0)
-            x1, y1 = min(cx + reach + 1, width), min(cy + reach + 1, height)
+            x1, y1 = min(cx + reach + 1, int(widths[k])), min(cy + reach + 1, int(heights[k]))
             if x1 <= x0 or y1 <= y0:
                 x1, y1 = x0, y0
             canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
             if canvas.size:
                 cv2.ellipse(canvas, (cx - x0, cy - y0), axes, theta * 180.0 / math.pi, 0, 360, 1, -1)
-            integral = cv2.integral(canvas, sdepth=cv2.CV_32S).astype(np.int64)
+            integral = cv2.integral(canvas, sdepth=cv2.CV_32S)
             self.origin[k], self.extent[k], self.offset[k] = (x0, y0), (x1 - x0, y1 - y0), at
             self.areas[k] = integral[-1, -1]
             pieces.append(integral.ravel())
             at += integral.size
-        self.flat = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+        self.flat = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, np.int64)
 
     def overlaps(self, rects: np.ndarray, corners: np.ndarray | None = None) -> np.ndarray:
-        """(faces, detections) overlap ratios for ``rects`` (m, 4) ``x y w h``; ``corners``:
-        their :func:`rect_corners`, when already computed."""
+        """(faces, detections) overlap ratios for ``rects`` (m, 4) ``x y w h`` in the one image
+        of these ellipses; ``corners``: their :func:`rect_corners`, when already computed."""
         corners = rect_corners(rects) if corners is None else corners
-        x1, y1 = np.maximum(corners[:, 0], 0), np.maximum(corners[:, 1], 0)
-        x2 = np.minimum(corners[:, 2], self.width - 1)
-        y2 = np.minimum(corners[:, 3], self.height - 1)
-        inside = (x2 >= x1) & (y2 >= y1)
-        rect_area = np.where(inside, (x2 - x1 + 1) * (y2 - y1 + 1), 0)
         if len(self.areas) == 0:
             return np.zeros((0, len(rects)))
-        ox, oy = self.origin[:, :1], self.origin[:, 1:]
-        ew, eh = self.extent[:, :1], self.extent[:, 1:]
+        faces = np.arange(len(self.areas))[:, None]
+        return self._ratios(faces, corners[None], self.height, self.width)
+
+    def pair_overlaps(self, faces: np.ndarray, corners: np.ndarray, height: np.ndarray,
+                      width: np.ndarray) -> np.ndarray:
+        """(P,) overlap ratio of ellipse ``faces[p]`` and the rectangle ``corners[p]``
+        (:func:`rect_corners`, unclipped) in an image of ``height[p]`` x ``width[p]`` pixels."""
+        return self._ratios(faces, corners, height, width)
+
+    def _ratios(self, faces: np.ndarray, corners: np.ndarray, height: Any, width: Any) -> np.ndarray:
+        """Pixel-count IoU of ellipses ``faces`` (an index broadcasting against the rectangles)
+        and rectangles ``corners`` (..., 4), each clipped to its image."""
+        x1, y1 = np.maximum(corners[..., 0], 0), np.maximum(corners[..., 1], 0)
+        x2, y2 = np.minimum(corners[..., 2], width - 1), np.minimum(corners[..., 3], height - 1)
+        inside = (x2 >= x1) & (y2 >= y1)
+        rect_area = np.where(inside, (x2 - x1 + 1) * (y2 - y1 + 1), 0)
+        ox, oy = self.origin[faces, 0], self.origin[faces, 1]
+        ew, eh = self.extent[faces, 0], self.extent[faces, 1]
         # each rectangle in each canvas's coordinates, clipped to it (end exclusive)
         cx0 = np.minimum(np.maximum(x1 - ox, 0), ew)
         cy0 = np.minimum(np.maximum(y1 - oy, 0), eh)
         cx1 = np.maximum(np.minimum(x2 + 1 - ox, ew), cx0)
         cy1 = np.maximum(np.minimum(y2 + 1 - oy, eh), cy0)
-        row, base = ew + 1, self.offset[:, None]
-        flat = self.flat
+        row, base, flat = ew + 1, self.offset[faces], self.flat
         common = (flat[base + cy1 * row + cx1] - flat[base + cy0 * row + cx1]
                   - flat[base + cy1 * row + cx0] + flat[base + cy0 * row + cx0])
         common = np.where(inside, common, 0)
-        union = self.areas[:, None] + rect_area - common
+        union = self.areas[faces] + rect_area - common
         return np.divide(common, union, out=np.zeros(union.shape), where=union > 0)
 
 
