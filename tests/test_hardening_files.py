@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import json
 import shutil
 
@@ -13,7 +15,7 @@ import pytest
 from rfbench.cli import main
 from rfbench.decoder.preprocess import ImageReadError, read_image, truncation_problem
 from rfbench.errors import RfbenchError
-from rfbench.results.csvsafe import neutralise_cell, neutralise_frame
+from rfbench.results.csvsafe import csv_text, neutralise_cell
 from rfbench.wider.ground_truth import load_ground_truth, read_setting_lists
 
 PARADE = "0--Parade/0_Parade_marchingband_1_149"
@@ -156,15 +158,20 @@ def test_csv_cell_starting_with_formula_character_is_neutralised(cell, written):
     assert neutralise_cell(cell) == written
 
 
-def test_csv_frame_numbers_are_not_mangled_and_formulas_are():
-    frame = pd.DataFrame({"model": ["=1+1.onnx", "ok.onnx"], "ap": [-0.5, 0.9], "n": [-3, 4],
-                          "mixed": ["-7", "@x"], "=col": [1, 2]})
-    safe = neutralise_frame(frame)
-    assert safe["model"].tolist() == ["'=1+1.onnx", "ok.onnx"]
-    assert safe["ap"].tolist() == [-0.5, 0.9] and safe["n"].tolist() == [-3, 4]
-    assert safe["mixed"].tolist() == ["-7", "'@x"]
-    assert list(safe.columns) == ["model", "ap", "n", "mixed", "'=col"]
-    assert frame["model"].tolist() == ["=1+1.onnx", "ok.onnx"]  # the caller's frame is unchanged
+def test_csv_text_numbers_are_not_mangled_and_formulas_are():
+    rows = [{"model": "=1+1.onnx", "ap": -0.5, "n": -3, "mixed": "-7", "=col": 1},
+            {"model": "ok.onnx", "ap": 0.9, "n": 4, "mixed": "@x", "=col": 2, "late": "a,\"b\""},
+            {"model": "none.onnx", "ap": float("nan"), "n": None}]
+    text = csv_text(rows)
+    frame = pd.read_csv(io.StringIO(text), keep_default_na=False)  # an independent reader
+    assert frame["model"].tolist() == ["'=1+1.onnx", "ok.onnx", "none.onnx"]
+    assert text.splitlines()[1].startswith("'=1+1.onnx,-0.5,-3,-7,1,")
+    assert frame["mixed"].tolist() == ["-7", "'@x", ""]
+    assert list(frame.columns) == ["model", "ap", "n", "mixed", "'=col", "late"]
+    assert frame["late"].tolist() == ["", 'a,"b"', ""]  # quoted as RFC 4180 says, read back whole
+    assert text.splitlines()[3] == "none.onnx,,,,,"  # NaN and None: empty cells
+    assert rows[0]["model"] == "=1+1.onnx"  # the caller's rows are unchanged
+    assert csv_text([{"a": 0.1 + 0.2}], ["a", "b"]) == "a,b\n0.30000000000000004,\n"  # repr
 
 
 def test_results_csv_of_a_model_named_like_a_formula_is_neutralised(tmp_path):

@@ -242,6 +242,8 @@ def test_official_outcomes_equal_an_independent_count(eval_data):
         assert got == expected, outcome.image_id
         assert outcome.count(GT_FOUND) == outcome.count(PRED_TP)
         assert outcome.faces_counted == len(gt.setting_indices["hard"][image])
+        # the counts the report picks its drawn images by, known before any image is built
+        assert (outcomes.missed[image], outcomes.counted[image]) == (got[2], outcome.faces_counted)
         totals += got
     assert totals[0] > 100 and totals[2] > 0  # real detections and real misses were counted
     parade = next(o for o in outcomes if o.image_id.startswith("0--Parade"))

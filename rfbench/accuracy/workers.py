@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rfbench.accuracy.shards import MAX_ATTEMPTS, Shard, ShardBook, plan_pending, plan_workers
+from rfbench.accuracy.shards import Shard, ShardBook, plan_pending, plan_workers
 from rfbench.accuracy.worker_process import WorkerSetup, worker_main
 from rfbench.errors import RfbenchError
 
@@ -43,26 +43,6 @@ STOP_TIMEOUT_S = 10.0  # grace for workers to leave after 'stop' / SIGTERM, then
 POLL_S = 0.5
 
 Observer = Callable[[str, dict[str, Any]], None]
-
-
-def add_scale_out_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``--workers`` option of ``rfbench eval``."""
-    group = parser.add_argument_group("scale-out (with --model)")
-    group.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="predict with N local worker processes, each opening the model once "
-                       "with --threads threads (default: cores // N); shards of a lost worker "
-                       f"are retried on another one, at most {MAX_ATTEMPTS} starts per shard (default: 1; "
-                       "with --ray: N Ray actors, default one per cluster CPU // --threads, or per unit of a "
-                       "non-CPU --device's Ray resource)")
-    group.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                       help="predict on Ray actors: alone, on a local Ray cluster started for the run; "
-                       "with ADDRESS (host:port, ray://host:port or auto), on that cluster "
-                       "(needs pip install 'rfbench[ray]'); a non-CPU --device asks Ray for a resource "
-                       "naming it (CUDA: Ray's GPU; others, e.g. OpenVINO GPU: 'device:GPU', which "
-                       "such nodes offer with ray start --resources='{\"device:GPU\": 1}')")
-    group.add_argument("--ship-images", action="store_true",
-                       help="with --ray: send the image bytes through Ray's object store (default: "
-                       "the data root must be visible at the same path on every node)")
 
 
 def predict_scaled(args: argparse.Namespace, options: ModelRunOptions, image_ids: list[str],

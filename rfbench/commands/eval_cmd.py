@@ -8,7 +8,7 @@ import importlib
 import logging
 from typing import Any
 
-from rfbench.accuracy.workers import add_scale_out_arguments
+from rfbench.commands.eval_model import add_scale_out_arguments
 from rfbench.commands.options import (
     RegisteredRuntimes,
     add_input_size_option,
@@ -16,7 +16,7 @@ from rfbench.commands.options import (
     floats3,
     positive_int,
 )
-from rfbench.decoder.postprocess import PRESET_NAMES
+from rfbench.decoder import PRESET_NAMES
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,29 @@ import argparse
 import logging
 from pathlib import Path
 
+from rfbench.accuracy.shards import MAX_ATTEMPTS
+
 log = logging.getLogger(__name__)
+
+
+def add_scale_out_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--workers`` option of ``rfbench eval``."""
+    group = parser.add_argument_group("scale-out (with --model)")
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="predict with N local worker processes, each opening the model once "
+                       "with --threads threads (default: cores // N); shards of a lost worker "
+                       f"are retried on another one, at most {MAX_ATTEMPTS} starts per shard (default: 1; "
+                       "with --ray: N Ray actors, default one per cluster CPU // --threads, or per unit of a "
+                       "non-CPU --device's Ray resource)")
+    group.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                       help="predict on Ray actors: alone, on a local Ray cluster started for the run; "
+                       "with ADDRESS (host:port, ray://host:port or auto), on that cluster "
+                       "(needs pip install 'rfbench[ray]'); a non-CPU --device asks Ray for a resource "
+                       "naming it (CUDA: Ray's GPU; others, e.g. OpenVINO GPU: 'device:GPU', which "
+                       "such nodes offer with ray start --resources='{\"device:GPU\": 1}')")
+    group.add_argument("--ship-images", action="store_true",
+                       help="with --ray: send the image bytes through Ray's object store (default: "
+                       "the data root must be visible at the same path on every node)")
 
 
 def resolve_model(args: argparse.Namespace) -> None:

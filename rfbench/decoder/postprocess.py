@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rfbench.decoder import PRESET_NAMES
 from rfbench.decoder.decode import ScoreFloor
 from rfbench.decoder.detections import Detections
 from rfbench.decoder.nms import nms, score_order
@@ -50,7 +51,6 @@ from rfbench.errors import RfbenchError
 
 log = logging.getLogger(__name__)
 
-PRESET_NAMES: tuple[str, ...] = ("omz", "insightface", "biubug6", "biubug6-fddb")
 PREDICTION_BOXES = ("float", "truncated", "fddb")
 
 

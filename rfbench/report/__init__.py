@@ -48,8 +48,6 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
     hands over what it read; the drawings then read nothing again).
     Returns the HTML path. Raises RfbenchError naming a bad folder or an unwritable output.
     """
-    import pandas as pd
-
     from rfbench.report.html import Page
     from rfbench.report.pairing import pair_accuracy_latency
     from rfbench.report.tables import (
@@ -60,7 +58,7 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
         pick_baselines,
         tidy_rows,
     )
-    from rfbench.results.csvsafe import neutralise_frame
+    from rfbench.results.csvsafe import csv_text
     from rfbench.results.writer import atomic_write_text
 
     if isinstance(result_dirs, (str, os.PathLike)):
@@ -96,11 +94,11 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
         raise RfbenchError(f"cannot create report folder {out.parent}: {exc.strerror}") from exc
 
     page = Page(runs, entries, baselines, comparisons, pairs, pair_notes).render()
-    frame = pd.DataFrame(tidy_rows(entries, comparisons), columns=list(CSV_COLUMNS))
+    table = csv_text(tidy_rows(entries, comparisons), CSV_COLUMNS)
     csv_path = out.with_suffix(".csv")
     try:
         atomic_write_text(out, page)
-        atomic_write_text(csv_path, neutralise_frame(frame).to_csv(index=False))
+        atomic_write_text(csv_path, table)
     except OSError as exc:
         raise RfbenchError(f"cannot write report {out}: {exc.strerror}") from exc
     log.info("wrote %s and %s", out, csv_path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ class RunOutcomes:
     """An eval entry's outcomes, the protocol they follow, and where the images are."""
 
     entry: Entry
-    outcomes: list[ImageOutcome]
+    outcomes: Sequence[ImageOutcome]
     protocol: str
     images_dir: Path
     landmarks_dir: Path | None
@@ -88,6 +89,7 @@ def load_outcomes(entry: Entry) -> RunOutcomes:
         if dataset.limit:
             gt = subset(gt, int(dataset.limit))
         predictions = read_prediction_folder(pred_dir, gt.image_ids).predictions
+    outcomes: Sequence[ImageOutcome]
     if "hard" in gt.setting_indices:
         outcomes = classify_official(gt, predictions, SCORE_THRESHOLD, "hard")
         protocol = "official WIDER protocol, hard setting (IoU \u2265 0.5, +1 convention)"

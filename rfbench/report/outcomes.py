@@ -13,8 +13,9 @@ point of the PR curve. GT the protocol does not count (outside the setting's lis
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -64,16 +65,53 @@ def above(predictions: Mapping[str, np.ndarray], threshold: float) -> dict[str, 
         for k, v in predictions.items()}
 
 
+class LazyOutcomes(Sequence[ImageOutcome]):
+    """Every image's :class:`ImageOutcome`, built when first read (the report draws a few), with
+    ``missed`` and ``counted`` (per image: faces missed, faces counted) known up front."""
+
+    def __init__(self, build: Callable[[int], ImageOutcome], missed: np.ndarray, counted: np.ndarray) -> None:
+        self._build = build
+        self._built: dict[int, ImageOutcome] = {}
+        self.missed, self.counted = missed, counted
+
+    def __len__(self) -> int:
+        return len(self.missed)
+
+    @overload
+    def __getitem__(self, index: int) -> ImageOutcome: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ImageOutcome]: ...
+
+    def __getitem__(self, index: int | slice) -> ImageOutcome | list[ImageOutcome]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        index %= len(self)
+        if index not in self._built:
+            self._built[index] = self._build(index)
+        return self._built[index]
+
+
 def classify_official(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
-                      threshold: float, setting: str = "hard") -> list[ImageOutcome]:
+                      threshold: float, setting: str = "hard") -> LazyOutcomes:
     """Outcomes under the official protocol's ``setting`` (needs ``gt.setting_indices``)."""
     kept = above(predictions, threshold)
     matches = match_official(gt, kept)
     indices = gt.setting_indices[setting]
     proposal, first_recall, _faces = setting_flags(matches, indices)
     pooled = matches.pooled
-    out = []
-    for image, image_id in enumerate(gt.image_ids):
+    counted_gt = np.zeros(len(matches.placeholder), bool)
+    for image, rows in enumerate(indices):
+        counted_gt[matches.gt_starts[image] + rows] = True
+    found_gt = np.zeros_like(counted_gt)
+    found_gt[matches.best_gt[first_recall]] = True  # a first recall is of a counted face
+    gt_image = np.repeat(np.arange(gt.num_images), np.diff(matches.gt_starts))
+    missed = np.bincount(gt_image[counted_gt & ~found_gt], minlength=gt.num_images)
+    counted = np.bincount(gt_image[counted_gt], minlength=gt.num_images)
+
+    def build(image: int) -> ImageOutcome:
         lo, hi = int(pooled.starts[image]), int(pooled.starts[image + 1])
         outcome = np.where(first_recall[lo:hi], PRED_TP,
                            np.where(proposal[lo:hi], PRED_FP, PRED_IGNORED))
@@ -82,9 +120,10 @@ def classify_official(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray
         gt_outcome[indices[image]] = GT_MISSED
         recalled = matches.best_gt[lo:hi][first_recall[lo:hi]] - matches.gt_starts[image]
         gt_outcome[recalled[(recalled >= 0) & (recalled < len(boxes))]] = GT_FOUND
-        out.append(ImageOutcome(image_id, np.c_[pooled.boxes_xywh[lo:hi], pooled.scores[lo:hi]],
-                                outcome.astype(object), boxes, gt_outcome))
-    return out
+        return ImageOutcome(gt.image_ids[image], np.c_[pooled.boxes_xywh[lo:hi], pooled.scores[lo:hi]],
+                            outcome.astype(object), boxes, gt_outcome)
+
+    return LazyOutcomes(build, missed, counted)
 
 
 def classify_omz(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
@@ -116,8 +155,12 @@ def classify_omz(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
     return out
 
 
-def most_missed(outcomes: list[ImageOutcome], count: int) -> list[ImageOutcome]:
+def most_missed(outcomes: Sequence[ImageOutcome], count: int) -> list[ImageOutcome]:
     """The ``count`` images with the most missed faces (ties: more faces first, then GT order)."""
-    order = sorted(range(len(outcomes)), key=lambda i: (-outcomes[i].count(GT_MISSED),
-                                                        -outcomes[i].faces_counted, i))
+    if isinstance(outcomes, LazyOutcomes):
+        missed, counted = outcomes.missed.tolist(), outcomes.counted.tolist()
+    else:
+        missed = [o.count(GT_MISSED) for o in outcomes]
+        counted = [o.faces_counted for o in outcomes]
+    order = sorted(range(len(outcomes)), key=lambda i: (-missed[i], -counted[i], i))
     return [outcomes[i] for i in order[:count]]

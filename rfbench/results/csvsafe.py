@@ -6,17 +6,21 @@ Excel, LibreOffice Calc and Google Sheets evaluate a cell whose text starts with
 written with a leading single quote, which spreadsheets read as "this is text". ASVS 1.2.10
 adds the NUL character to the list. Numbers are left alone: a numeric column is never touched,
 and a text cell that is a plain number (``-1.5``, ``+2``, ``-3e-05``) is a number to a
-spreadsheet, not a formula. Quoting of separators and quotes is the CSV writer's job (pandas
-quotes as RFC 4180 says), so a neutralised cell cannot leak into its neighbours.
+spreadsheet, not a formula. Quoting of separators and quotes is the CSV writer's job (the
+``csv`` module quotes as RFC 4180 says), so a neutralised cell cannot leak into its neighbours.
+
+:func:`csv_text` writes tidy rows with the standard library (an ``eval`` does not import pandas
+for one small table): missing values and NaN as empty cells, floats as ``repr``.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import re
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import pandas as pd
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 _PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -29,13 +33,24 @@ def neutralise_cell(value: Any) -> Any:
     return value
 
 
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells and column names went through :func:`neutralise_cell`.
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """CSV of ``rows`` (header first, ``\n`` line ends, minimal quoting), every cell through
+    :func:`neutralise_cell`. ``columns``: the header (default: every key, in order of first
+    appearance); a row's missing key, None and NaN are empty cells."""
+    rows = list(rows)
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([neutralise_cell(c) for c in columns])
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return buffer.getvalue()
 
-    Only object and string columns are looked at (numeric columns are numbers by type).
-    """
-    safe = frame.copy()
-    for column in safe.select_dtypes(include=["object", "string"]).columns:
-        safe[column] = safe[column].map(neutralise_cell)
-    safe.columns = [neutralise_cell(c) for c in safe.columns]
-    return safe
+
+def _cell(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return neutralise_cell(value)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_text as atomic_write_text  # re-exported (one writer)
-from rfbench.results.csvsafe import neutralise_frame
+from rfbench.results.csvsafe import csv_text
 from rfbench.results.record import to_jsonable as to_jsonable  # re-exported
 
 if TYPE_CHECKING:
@@ -63,13 +63,10 @@ def write_results(out_dir: Path, record: ResultRecord) -> Path:
 
     Returns the path of ``results.json``. Both files are written atomically.
     """
-    import pandas as pd
-
     out_dir = Path(out_dir)
     json_path = out_dir / RESULTS_JSON
     atomic_write_text(json_path, record_json_text(record))
-    frame = neutralise_frame(pd.DataFrame([to_jsonable(row) for row in record.csv_rows()]))
-    atomic_write_text(out_dir / RESULTS_CSV, frame.to_csv(index=False))
+    atomic_write_text(out_dir / RESULTS_CSV, csv_text(to_jsonable(row) for row in record.csv_rows()))
     log.info("wrote %s and %s", json_path, out_dir / RESULTS_CSV)
     return json_path
 
