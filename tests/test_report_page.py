@@ -472,3 +472,18 @@ def test_eval_hands_its_gt_and_predictions_to_the_report(capsys, tmp_path, monke
     again = write_report([out], tmp_path / "again.html")  # a folder from disk: read afresh
     assert calls == {"gt": 2, "predictions": 2}
     assert _detections_section(again.read_text(encoding="utf-8")) == from_eval
+
+
+def test_official_outcomes_from_the_evals_matches_are_the_same(eval_data):
+    """The report reuses the eval's matches of all predictions (filtered at the threshold):
+    the same outcomes as matching the kept predictions afresh."""
+    from rfbench.evaluation.official import match_official
+
+    gt, predictions = eval_data
+    fresh = classify_official(gt, predictions, SCORE_THRESHOLD, "hard")
+    reused = classify_official(gt, predictions, SCORE_THRESHOLD, "hard", match_official(gt, predictions))
+    assert fresh.missed.tolist() == reused.missed.tolist() and len(fresh) == len(reused)
+    for a, b in zip(fresh, reused):
+        np.testing.assert_array_equal(a.pred_xywhs, b.pred_xywhs)
+        assert a.pred_outcome.tolist() == b.pred_outcome.tolist()
+        assert a.gt_outcome.tolist() == b.gt_outcome.tolist()

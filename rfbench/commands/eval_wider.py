@@ -89,7 +89,7 @@ def _evaluate(args: argparse.Namespace, gt: Any, protocols: tuple[str, ...], out
         pred_dir = args.predictions
         run_fields = {"predictions": {"source": "files", "dir": str(pred_dir)}}
     reading = read_prediction_folder(pred_dir, gt.image_ids)
-    results, eval_s = scoring.score(gt, reading.predictions, protocols)
+    results, eval_s, matches = scoring.score_with_matches(gt, reading.predictions, protocols)
     record = EvalRecord.build(
         header, **run_fields,
         dataset={"name": "wider", "split": "val", "data_root": str(args.data_root), **gt.source,
@@ -99,7 +99,7 @@ def _evaluate(args: argparse.Namespace, gt: Any, protocols: tuple[str, ...], out
     )
     write_results(out_dir, record)
     report = write_report([out_dir], out_dir / "report.html",
-                          scored={out_dir: ScoredData(gt, reading.predictions)})
+                          scored={out_dir: ScoredData(gt, reading.predictions, matches)})
     return record, results, report
 
 

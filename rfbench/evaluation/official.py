@@ -55,6 +55,18 @@ class OfficialMatches:
     gt_starts: np.ndarray
     placeholder: np.ndarray
 
+    def above(self, threshold: float) -> OfficialMatches:
+        """The matches of the predictions scoring ``>= threshold``: what :func:`match_official`
+        of those alone gives (a prediction's best GT does not depend on the others; the pooled
+        order, by image and score, is kept)."""
+        keep = self.pooled.scores >= threshold
+        image = self.pooled.image_index[keep]
+        counts = np.bincount(image, minlength=len(self.pooled.starts) - 1)
+        pooled = PooledPredictions(self.pooled.boxes_xywh[keep], self.pooled.scores[keep], image,
+                                   np.concatenate(([0], np.cumsum(counts))))
+        return OfficialMatches(pooled, self.best_gt[keep], self.best_iou[keep], self.gt_starts,
+                               self.placeholder)
+
 
 def official_gt_boxes(gt: WiderGroundTruth) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """GT as the MATLAB tool sees it: (G, 4) ``x1 y1 x2 y2`` (x2 = x + w), offsets (I + 1,),
@@ -132,10 +144,12 @@ def evaluate_official(
     gt: WiderGroundTruth,
     predictions: Mapping[str, np.ndarray],
     settings: Sequence[str] = SETTINGS,
+    matches: OfficialMatches | None = None,
 ) -> dict[str, ProtocolResult]:
     """Official Easy/Medium/Hard AP of ``predictions`` (image id -> (N, 5) ``x y w h score``).
 
     Returns ``{setting: ProtocolResult}``; PR arrays have one point per threshold (1000).
+    ``matches``: :func:`match_official` of these predictions, when already computed.
     """
     missing = [s for s in settings if s not in gt.setting_indices]
     if missing:
@@ -143,7 +157,7 @@ def evaluate_official(
             "the official protocol needs the easy/medium/hard .mat lists, which were not loaded "
             f"(missing: {', '.join(missing)})"
         )
-    matches = match_official(gt, predictions)
+    matches = match_official(gt, predictions) if matches is None else matches
     norm = normalised_scores(matches.pooled.scores)
     results = {}
     for setting in settings:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from rfbench.evaluation import ProtocolResult, evaluate_official, evaluate_omz
+from rfbench.evaluation.official import OfficialMatches, match_official
 from rfbench.wider.ground_truth import WiderGroundTruth
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,24 @@ def score(
     gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray], protocols: tuple[str, ...]
 ) -> tuple[list[ProtocolResult], float]:
     """Run the protocols; returns (results in table order, evaluator seconds)."""
+    results, seconds, _ = score_with_matches(gt, predictions, protocols)
+    return results, seconds
+
+
+def score_with_matches(
+    gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray], protocols: tuple[str, ...]
+) -> tuple[list[ProtocolResult], float, OfficialMatches | None]:
+    """:func:`score`, also returning the official protocol's matches (None without it), which
+    the report's drawings reuse (:meth:`OfficialMatches.above`)."""
     start = time.perf_counter()
     results: list[ProtocolResult] = []
+    matches = None
     if "wider" in protocols:
-        results.extend(evaluate_official(gt, predictions).values())
+        matches = match_official(gt, predictions)
+        results.extend(evaluate_official(gt, predictions, matches=matches).values())
     if "omz" in protocols:
         results.append(evaluate_omz(gt, predictions))
-    return results, time.perf_counter() - start
+    return results, time.perf_counter() - start, matches
 
 
 def accuracy_fields(results: list[ProtocolResult]) -> dict[str, Any]:

@@ -79,8 +79,10 @@ def load_outcomes(entry: Entry) -> RunOutcomes:
     pred_dir = Path(record.predictions.dir)
     if not pred_dir.is_dir():
         pred_dir = entry.run.path / "predictions"
+    matches = None
     if entry.run.scored is not None:  # what the eval that wrote the run scored
         gt, predictions = entry.run.scored.gt, entry.run.scored.predictions
+        matches = entry.run.scored.official_matches
     else:
         setting_lists = dataset.setting_lists
         gt = load_ground_truth(dataset.data_root, gt_text=dataset.gt_text,
@@ -91,7 +93,7 @@ def load_outcomes(entry: Entry) -> RunOutcomes:
         predictions = read_prediction_folder(pred_dir, gt.image_ids).predictions
     outcomes: Sequence[ImageOutcome]
     if "hard" in gt.setting_indices:
-        outcomes = classify_official(gt, predictions, SCORE_THRESHOLD, "hard")
+        outcomes = classify_official(gt, predictions, SCORE_THRESHOLD, "hard", matches)
         protocol = "official WIDER protocol, hard setting (IoU \u2265 0.5, +1 convention)"
     else:
         outcomes = classify_omz(gt, predictions, SCORE_THRESHOLD)

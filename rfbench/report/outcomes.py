@@ -20,7 +20,7 @@ from typing import overload
 import numpy as np
 
 from rfbench.evaluation.common import pair_iou, pool_predictions, xywh_to_xyxy
-from rfbench.evaluation.official import match_official, setting_flags
+from rfbench.evaluation.official import OfficialMatches, match_official, setting_flags
 from rfbench.evaluation.omz import FP, TP, match_omz, omz_ground_truth
 from rfbench.wider.ground_truth import WiderGroundTruth
 
@@ -95,10 +95,12 @@ class LazyOutcomes(Sequence[ImageOutcome]):
 
 
 def classify_official(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
-                      threshold: float, setting: str = "hard") -> LazyOutcomes:
-    """Outcomes under the official protocol's ``setting`` (needs ``gt.setting_indices``)."""
-    kept = above(predictions, threshold)
-    matches = match_official(gt, kept)
+                      threshold: float, setting: str = "hard",
+                      all_matches: OfficialMatches | None = None) -> LazyOutcomes:
+    """Outcomes under the official protocol's ``setting`` (needs ``gt.setting_indices``);
+    ``all_matches``: :func:`match_official` of all ``predictions``, when the eval has it."""
+    matches = (match_official(gt, above(predictions, threshold)) if all_matches is None
+               else all_matches.above(threshold))
     indices = gt.setting_indices[setting]
     proposal, first_recall, _faces = setting_flags(matches, indices)
     pooled = matches.pooled

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from rfbench.evaluation.official import OfficialMatches
     from rfbench.wider.ground_truth import WiderGroundTruth
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class ScoredData:
 
     gt: WiderGroundTruth
     predictions: Mapping[str, np.ndarray]
+    #: the official protocol's matches of those predictions, when the eval scored it
+    official_matches: OfficialMatches | None = None
 
 
 @dataclass

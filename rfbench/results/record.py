@@ -51,13 +51,13 @@ OptReal = Annotated[int | float | None, WithJsonSchema({"type": ["number", "null
 class Part(BaseModel):
     """A closed part of a record: declared fields only, no coercion."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", defer_build=True)
 
 
 class OpenPart(BaseModel):
     """A part that plug-ins may extend with fields of their own (kept, after the declared ones)."""
 
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", defer_build=True)
 
 
 class Environment(Part):
