@@ -35,7 +35,7 @@ import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from rfbench.evaluation import scoring
-from rfbench.report import write_report
+from rfbench.report import ScoredData, write_report
 from rfbench.results.eval_record import EvalRecord
 from rfbench.results.outdir import prepare_output_dir
 from rfbench.results.record import record_header
@@ -48,7 +48,7 @@ gt = load_ground_truth(gt_dir, gt_text=gt_dir / "wider_face_val_bbx_gt.txt", mat
 t2 = time.perf_counter()
 reading = read_prediction_folder(pred_dir, gt.image_ids)
 t3 = time.perf_counter()
-results, eval_s = scoring.score(gt, reading.predictions, ("wider", "omz"))
+results, eval_s, matches = scoring.score_with_matches(gt, reading.predictions, ("wider", "omz"))
 t4 = time.perf_counter()
 with prepare_output_dir(out, "eval", force=True, resume=False, keep=[pred_dir]) as out_dir:
     record = EvalRecord.build(
@@ -56,8 +56,9 @@ with prepare_output_dir(out, "eval", force=True, resume=False, keep=[pred_dir]) 
         dataset={"name": "wider", "split": "val", "data_root": str(gt_dir), **gt.source,
                  "num_images_evaluated": gt.num_images, **reading.stats_fields()},
         **scoring.accuracy_fields(results), timings={"evaluator_s": eval_s, "wall_s": t4 - t1})
-    write_results(out_dir, record)
-    write_report([out_dir], out_dir / "report.html")
+    write_results(out_dir, record)  # the report as eval writes it: handed what eval read
+    write_report([out_dir], out_dir / "report.html",
+                 scored={out_dir: ScoredData(gt, reading.predictions, matches)})
 t5 = time.perf_counter()
 print(json.dumps({"imports": t1 - t0, "load GT": t2 - t1, "load predictions": t3 - t2,
                   "evaluators": t4 - t3, "report": t5 - t4}))
@@ -78,11 +79,13 @@ def eval_command(gt_dir: Path, pred_dir: Path, out: Path) -> list[str]:
 
 
 def timed(cmd: list[str], checkout: Path) -> tuple[float, float]:
-    """Run ``cmd`` with ``checkout`` first on PYTHONPATH: (wall s, CPU s of the child)."""
+    """Run ``cmd`` in ``checkout`` with it first on PYTHONPATH: (wall s, CPU s of the child).
+
+    The working folder matters: ``python -m`` puts it before PYTHONPATH on sys.path."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     before = os.times()
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=checkout)
     wall = time.perf_counter() - start
     after = os.times()
     return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
@@ -128,7 +131,7 @@ def main() -> int:
         for _ in range(args.repeat):
             out = subprocess.run([sys.executable, "-c", STAGES_SCRIPT, str(gt_dir), str(pred_dir),
                                   str(Path(tmp) / "stages")], check=True, capture_output=True, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(REPO)})
+                                 env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
             stages.append(json.loads(out.stdout.splitlines()[-1]))
     ncpu = os.cpu_count() or 1
     own = sum(sum(c) for c in cpus.values())

@@ -146,11 +146,13 @@ def _resolve_loop(pred: np.ndarray, gt: np.ndarray, ignored: np.ndarray, rank: n
             used.update(members)
 
 
-def evaluate_omz(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray]) -> ProtocolResult:
+def evaluate_omz(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
+                 pooled: PooledPredictions | None = None) -> ProtocolResult:
     """AP on faces of 64 px and up, the model card's protocol. ``predictions``: image id ->
-    (N, 5) ``x y w h score``. The PR curve has one point per prediction."""
+    (N, 5) ``x y w h score``; ``pooled``: :func:`pool_predictions` of them, when already made.
+    The PR curve has one point per prediction."""
     omz_gt = omz_ground_truth(gt)
-    pooled = pool_predictions(gt, predictions)
+    pooled = pool_predictions(gt, predictions) if pooled is None else pooled
     outcome = match_omz(omz_gt, pooled)
     order = np.argsort(-pooled.scores, kind="stable")
     tp = np.cumsum(outcome[order] == TP)

@@ -67,7 +67,7 @@ def score_with_matches(
         matches = match_official(gt, predictions)
         results.extend(evaluate_official(gt, predictions, matches=matches).values())
     if "omz" in protocols:
-        results.append(evaluate_omz(gt, predictions))
+        results.append(evaluate_omz(gt, predictions, matches.pooled if matches else None))
     return results, time.perf_counter() - start, matches
 
 

@@ -203,9 +203,13 @@ def read_prediction_folder(pred_dir: str | Path, image_ids: Sequence[str]) -> Pr
         else:
             reading.missing.append(image_id)
     files = [(path, read_text_lines(path, "prediction file")) for _, path in found]
-    for (image_id, path), boxes in zip(found, parse_prediction_files(files)):
+    parsed = parse_prediction_files(files)
+    for (image_id, _), boxes in zip(found, parsed):
         reading.predictions[image_id] = boxes
-        _note_negative_sizes(reading, path, boxes)
+    sizes = np.concatenate([b[:, 2:4] for b in parsed]) if parsed else np.zeros((0, 2))
+    if (sizes < 0).any():  # rare: then file by file, for the warnings
+        for (_, path), boxes in zip(found, parsed):
+            _note_negative_sizes(reading, path, boxes)
     _warn_coverage(pred_dir, image_ids, present, reading.missing)
     if reading.files_with_negative_size:
         log.warning("%d box(es) with a negative width or height in %d prediction file(s) of %s: kept "
