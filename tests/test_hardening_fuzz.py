@@ -147,3 +147,21 @@ def test_fuzz_strategies_reach_valid_parses():
     """The near-valid generators do produce accepted files (else the properties test little)."""
     assert_valid_gt(parse_gt_lines(PATH, split_lines("\ufeffev/x.jpg\r\n1\r\n1 2 3 4\t0 0 0 0 0 0\r\n")))
     assert_valid_predictions(parse_prediction_text(PATH, "a\r1\r1 2 3 4 .5\r"))
+
+
+def _refused_by_the_full_check(image_id: str) -> bool:
+    """The id rules written out again: two parts, none empty, '.' or '..', no surrounding
+    blanks or control characters, no backslash or colon."""
+    parts = image_id.split("/")
+    return not (len(parts) == 2 and all(
+        p not in ("", ".", "..") and p == p.strip() and p.isprintable() and "\\" not in p
+        and ":" not in p for p in parts))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ0_-./\\: \t\x00\u00e9\u2028")), min_size=1, max_size=8))
+def test_image_id_fast_path_accepts_nothing_the_rules_refuse(image_id):
+    if _refused_by_the_full_check(image_id):
+        assert image_id_problem(image_id) is not None
+    else:
+        assert image_id_problem(image_id) is None

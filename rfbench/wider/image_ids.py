@@ -12,6 +12,7 @@ The check is lexical: symbolic links a user placed inside the data root are foll
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from rfbench.errors import RfbenchError
@@ -19,8 +20,14 @@ from rfbench.errors import RfbenchError
 _FORBIDDEN_CHARACTERS = ("\\", ":")
 
 
+#: Ids of letters, digits, ``_``, ``-`` and inner dots (WIDER's): plain, without the checks below.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_\-.]*/[A-Za-z0-9_\-][A-Za-z0-9_\-.]*")
+
+
 def image_id_problem(image_id: str) -> str | None:
     """Why ``image_id`` is not a plain ``<event>/<name>``, or None when it is one."""
+    if _PLAIN_ID.fullmatch(image_id):
+        return None
     parts = image_id.split("/")
     if len(parts) != 2:
         return f"{len(parts) - 1} '/' separators instead of one"
