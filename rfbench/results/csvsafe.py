@@ -36,21 +36,32 @@ def neutralise_cell(value: Any) -> Any:
 def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     """CSV of ``rows`` (header first, ``\n`` line ends, minimal quoting), every cell through
     :func:`neutralise_cell`. ``columns``: the header (default: every key, in order of first
-    appearance); a row's missing key, None and NaN are empty cells."""
+    appearance); a row's missing key, None and NaN are empty cells.
+
+    Numbers are written as the version-1 files (pandas) wrote them: floats as ``repr``, and a
+    column of numbers that has a float or an empty cell writes its integers as floats too
+    (``423264.0``), so a results.csv stays byte for byte what it was.
+    """
     rows = list(rows)
     if columns is None:
         columns = list(dict.fromkeys(key for row in rows for key in row))
+    cells = [_column(row.get(c) for row in rows) for c in columns]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([neutralise_cell(c) for c in columns])
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+    writer.writerows(zip(*cells) if cells else [[] for _ in rows])
     return buffer.getvalue()
 
 
-def _cell(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return neutralise_cell(value)
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _column(values: Iterable[Any]) -> list[Any]:
+    """One column's cells (see :func:`csv_text`)."""
+    values = list(values)
+    present = [v for v in values if not _missing(v)]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+    as_float = numbers and len(present) < len(values) or numbers and any(isinstance(v, float) for v in present)
+    return ["" if _missing(v) else repr(float(v)) if as_float or isinstance(v, float)
+            else neutralise_cell(v) for v in values]
