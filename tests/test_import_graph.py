@@ -122,6 +122,19 @@ def test_top_level_modules_and_file_sizes():
     assert long_files == {}
 
 
+def test_no_function_over_60_lines():
+    """Functions fit on a screen: at most 60 lines, docstring included (``get_preset``, a table
+    of the presets, is the longest at 60)."""
+    long = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    long[f"{path.relative_to(PACKAGE)}:{node.name}"] = length
+    assert long == {}
+
+
 def test_internals_lists_every_module():
     """docs/internals.md has one line per module, under its package."""
     text = (PACKAGE.parent / "docs" / "internals.md").read_text(encoding="utf-8")

@@ -50,49 +50,21 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
     """
     from rfbench.report.html import Page
     from rfbench.report.pairing import pair_accuracy_latency
-    from rfbench.report.tables import (
-        CSV_COLUMNS,
-        compare_eval,
-        compare_latency,
-        compare_profile,
-        pick_baselines,
-        tidy_rows,
-    )
+    from rfbench.report.tables import CSV_COLUMNS, tidy_rows
     from rfbench.results.csvsafe import csv_text
     from rfbench.results.writer import atomic_write_text
 
-    if isinstance(result_dirs, (str, os.PathLike)):
-        result_dirs = [result_dirs]
-    dirs = list(result_dirs)
-    base_path = None
-    if baseline is not None:
-        base_path = Path(baseline)
-        if base_path.is_file():
-            base_path = base_path.parent
-        if not any(_same(Path(d), base_path) for d in dirs):
-            dirs.insert(0, base_path)
+    dirs = [result_dirs] if isinstance(result_dirs, (str, os.PathLike)) else list(result_dirs)
+    base_path = _baseline_dir(dirs, baseline)
     runs = load_runs(dirs)
     for run in runs:
         run.scored = next((data for path, data in (scored or {}).items() if _same(run.path, path)),
                           None)
-    baseline_run = None
-    if base_path is not None:
-        baseline_run = next((run for run in runs if _same(run.path, base_path)), None)
+    baseline_run = next((run for run in runs if _same(run.path, base_path)), None) if base_path else None
     entries = build_entries(runs)
-    baselines = pick_baselines(entries, baseline_run)
-    builders = {"eval": compare_eval, "latency": compare_latency, "profile": compare_profile}
-    comparisons = {kind: builders[kind]([e for e in entries if e.kind == kind], entry)
-                   for kind, entry in baselines.items()}
+    baselines, comparisons = _comparisons(entries, baseline_run)
     pairs, pair_notes = pair_accuracy_latency(entries)
-
-    out = Path(out_path) if out_path is not None else default_out_path(dirs)
-    if out.is_dir():
-        out = out / "report.html"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RfbenchError(f"cannot create report folder {out.parent}: {exc.strerror}") from exc
-
+    out = _out_file(out_path, dirs)
     page = Page(runs, entries, baselines, comparisons, pairs, pair_notes).render()
     table = csv_text(tidy_rows(entries, comparisons), CSV_COLUMNS)
     csv_path = out.with_suffix(".csv")
@@ -102,6 +74,42 @@ def write_report(result_dirs: list[str | os.PathLike] | str | os.PathLike,
     except OSError as exc:
         raise RfbenchError(f"cannot write report {out}: {exc.strerror}") from exc
     log.info("wrote %s and %s", out, csv_path)
+    return out
+
+
+def _baseline_dir(dirs: list[str | os.PathLike], baseline: str | os.PathLike | None) -> Path | None:
+    """The ``--baseline`` folder (a results.json given: its folder), put first in ``dirs``
+    when it is not among them; None without one."""
+    if baseline is None:
+        return None
+    base_path = Path(baseline)
+    if base_path.is_file():
+        base_path = base_path.parent
+    if not any(_same(Path(d), base_path) for d in dirs):
+        dirs.insert(0, base_path)
+    return base_path
+
+
+def _comparisons(entries: list[Entry], baseline_run: Run | None) -> tuple[dict, dict]:
+    """(the baseline entry per kind, the comparison table per kind)."""
+    from rfbench.report.tables import compare_eval, compare_latency, compare_profile, pick_baselines
+
+    baselines = pick_baselines(entries, baseline_run)
+    builders = {"eval": compare_eval, "latency": compare_latency, "profile": compare_profile}
+    comparisons = {kind: builders[kind]([e for e in entries if e.kind == kind], entry)
+                   for kind, entry in baselines.items()}
+    return baselines, comparisons
+
+
+def _out_file(out_path: str | os.PathLike | None, dirs: list[str | os.PathLike]) -> Path:
+    """The report's .html path (a folder gets report.html inside), its folder created."""
+    out = Path(out_path) if out_path is not None else default_out_path(dirs)
+    if out.is_dir():
+        out = out / "report.html"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RfbenchError(f"cannot create report folder {out.parent}: {exc.strerror}") from exc
     return out
 
 
