@@ -126,6 +126,15 @@ def test_biubug6_fddb_is_test_fddb_py(tmp_path, fddb_root, models_dir):
     assert record["fddb"]["tpr_at_fp"][0]["tpr_discrete_step"] > 0.5
 
 
+def test_fddb_model_run_prints_what_was_measured(tmp_path, fddb_root, models_dir, capsys):
+    model = models_dir / "retinaface-mnet025-640.onnx"
+    assert main(["eval", "--dataset", "fddb", "--data-root", str(fddb_root), "--model", str(model),
+                 "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(f"model:           {model.name} (sha256 ")
+    assert "protocols:       fddb" in out and "TPR at 1000 FP" in out
+
+
 def test_fddb_lines_carry_the_wider_runs_boxes(tmp_path, fddb_root, wider_mini, models_dir):
     """Default preset on the fixed-size model: each image's FDDB rows are, exactly, the rows
     the WIDER eval of the same model writes for that image; then --resume rebuilds a lost file."""

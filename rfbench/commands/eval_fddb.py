@@ -90,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
 
         print(record_json_text(record), end="")
         return 0
+    from rfbench.commands.header import eval_header
+
+    print(eval_header(record))  # what was measured: the model run or the files, the folds
+    print()
     print(_table(gt, record))
     print(f"\nresults in {out_dir} (DiscROC.txt and ContROC.txt as the official program writes "
           "them; open report.html for the ROC plot)")
