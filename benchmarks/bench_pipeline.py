@@ -88,8 +88,13 @@ DATASET_HELP = ("real: the fixtures' 5 real WIDER val JPEGs in turn (default); s
 
 
 def bare_images_per_s(adapter, spec, count: int) -> float:
-    """Images/s of ``count`` synchronous inferences on one prepared tensor."""
-    tensor = np.random.default_rng(1).uniform(0, 255, size=(1, 3, *spec.input.hw)).astype(np.float32)
+    """Images/s of ``count`` synchronous inferences on one prepared input: the float32 tensor,
+    or the uint8 image when the adapter converts images itself (``eval``'s u8 feed)."""
+    rng = np.random.default_rng(1)
+    if adapter.image_pixels is not None:
+        tensor = rng.integers(0, 256, size=(1, *spec.input.hw, 3), dtype=np.uint8)
+    else:
+        tensor = rng.uniform(0, 255, size=(1, 3, *spec.input.hw)).astype(np.float32)
     run = adapter.sync_runner({spec.input.name: tensor})
     start = time.perf_counter()
     for _ in range(count):
@@ -99,7 +104,8 @@ def bare_images_per_s(adapter, spec, count: int) -> float:
 
 def pipeline_images_per_s(adapter, spec, preset, images_dir: Path, ids: list[str], out: Path) -> tuple[float, float | None]:
     """(images/s of ``PredictionRun`` over ``ids``, cores busy with other processes meanwhile)."""
-    return run_images_per_s(PredictionRun(adapter.infer, spec, preset, "stretch", images_dir, out), ids)
+    return run_images_per_s(PredictionRun(adapter.infer, spec, preset, "stretch", images_dir, out,
+                                          u8_images=adapter.image_pixels is not None), ids)
 
 
 def run_images_per_s(runner: PredictionRun, ids: list[str]) -> tuple[float, float | None]:
@@ -153,7 +159,8 @@ def measure_interleaved(args, images_dir: Path, ids: list[str], out_root: Path) 
             for name, preset in presets.items():
                 piped_s = bare_s = 0.0
                 load, before = LoadAccumulator(), snapshot()
-                runner = PredictionRun(adapter.infer, spec, preset, "stretch", images_dir, out_root / f"il-{name}-{r}")
+                runner = PredictionRun(adapter.infer, spec, preset, "stretch", images_dir, out_root / f"il-{name}-{r}",
+                                       u8_images=adapter.image_pixels is not None)
                 for chunk in chunks:
                     stats = runner.run(chunk, progress=False)
                     assert stats.images_predicted == len(chunk) and not stats.failed

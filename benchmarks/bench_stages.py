@@ -39,7 +39,7 @@ from rfbench.accuracy.model_run import ModelRunOptions, open_model, prediction_r
 from rfbench.accuracy.pipeline import warm_up_kernels
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.postprocess import postprocess, score_floor, submission_xywhs
-from rfbench.decoder.preprocess import preprocess, read_image
+from rfbench.decoder.preprocess import preprocess, read_image, resize_image
 from rfbench.latency.load import LoadAccumulator, snapshot
 from rfbench.wider.predictions import write_prediction_file
 
@@ -53,7 +53,11 @@ def stage_ms(adapter, spec, preset, images_dir: Path, ids: list[str], out: Path)
         marks = [time.process_time()]
         image = read_image(images_dir / f"{image_id}.jpg")
         marks.append(time.process_time())
-        tensor, transform = preprocess(image, spec.input.hw, spec.pixels, "stretch", spec.input.layout)
+        if adapter.image_pixels is not None:  # eval's u8 feed: the runtime converts the image
+            resized, transform = resize_image(image, spec.input.hw, "stretch")
+            tensor = resized[None] if spec.pixels.channel_order == "BGR" else resized[None, :, :, ::-1].copy()
+        else:
+            tensor, transform = preprocess(image, spec.input.hw, spec.pixels, "stretch", spec.input.layout)
         marks.append(time.process_time())
         wall = time.perf_counter()
         outputs = adapter.infer({spec.input.name: tensor})
@@ -98,12 +102,14 @@ def main() -> int:
     parser.add_argument("--preset", default="omz")
     parser.add_argument("--images", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--feed", choices=("u8", "f32"), default="u8",
+                        help="eval's --feed: the uint8 image converted by OpenVINO (default), or the float32 tensor")
     parser.add_argument("--dataset", choices=("real", "synthetic"), default="real", help=DATASET_HELP)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     core = max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})
-    options = ModelRunOptions(args.model, preset=args.preset, threads=1)
+    options = ModelRunOptions(args.model, preset=args.preset, threads=1, u8_feed=args.feed == "u8")
     adapter, spec, preset = open_model(options)
     warm_up_kernels()
     ratios: dict[str, list[float]] = {"inline": [], "threads": []}

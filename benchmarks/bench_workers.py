@@ -74,7 +74,8 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
     elif workers == 1:
         adapter, spec, preset_obj = open_model(options)
         with adapter:
-            runner = PredictionRun(adapter.infer, spec, preset_obj, "stretch", images_dir, out)
+            runner = PredictionRun(adapter.infer, spec, preset_obj, "stretch", images_dir, out,
+                                   u8_images=adapter.image_pixels is not None)
             stats = runner.run(ids, progress=False, on_image=lambda i, n: stamps.append(time.perf_counter()))
     else:
         def observe(event: str, info: dict) -> None:

@@ -56,10 +56,11 @@ def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, Pos
         runtime=options.runtime or default_runtime(), device=options.device,
         precision=options.precision, threads=options.threads, streams=options.streams,
     )  # fmt: skip
+    request = size_request(options)
     adapter, spec = open_checked_model(
-        options.model, settings, input_hw=size_request(options), layout=options.layout,
+        options.model, settings, input_hw=request, layout=options.layout,
         output_names=options.output_names, channel_order=options.channel_order,
-        mean=options.mean, scale=options.scale,
+        mean=options.mean, scale=options.scale, u8_images=u8_feed_possible(options, request),
     )  # fmt: skip
     try:
         preset = get_preset(options.preset, spec.layout.kind)
@@ -67,6 +68,17 @@ def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, Pos
         adapter.close()
         raise
     return adapter, spec, preset
+
+
+def u8_feed_possible(options: ModelRunOptions, request: Any) -> bool:
+    """Whether the run may feed the resized uint8 image to the runtime (``options.u8_feed``):
+    OpenVINO on CPU at f32 (bit-identical outputs checked for f32 and INT8 models; bf16 could
+    not be checked on this machine), one fixed size, a stretch resize, no test-time
+    augmentation (per-image sizes and letterbox canvases are built as float32 tensors)."""
+    tta = options.tta is not None and options.tta.active
+    return (options.u8_feed and (options.runtime or default_runtime()) == "openvino"
+            and options.device == "CPU" and options.precision in (None, "f32")
+            and options.resize == "stretch" and not tta and not getattr(request, "per_image", False))
 
 
 def input_feed_dtype(spec: ModelSpec, inputs: Sequence[Any]) -> np.dtype:
@@ -156,7 +168,8 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
     """Run the model over ``image_ids``; returns (run record fields, stats, prediction folder)."""
     adapter, spec, preset = open_model(options)
     with adapter:
-        dtype = input_feed_dtype(spec, adapter.inputs)  # refused before anything is written
+        dtype = input_feed_dtype(spec, adapter.inputs) if adapter.image_pixels is None else None
+        # (refused before anything is written)
         sha256 = model_sha256(spec.path)
         fingerprint = run_fingerprint(options, spec, adapter, preset, sha256)
         pred_dir = prepare_output(out_dir, fingerprint, resume)
@@ -180,14 +193,18 @@ def prediction_runner(options: ModelRunOptions, adapter: RuntimeAdapter, spec: M
     feeds in the model's input type (``dtype``, default :func:`input_feed_dtype`), each image's
     own size when the plan says so, several views per image with test-time augmentation.
     Returns (runner, its sizer, the TTA plan)."""
-    infer = _feeding(adapter.infer, dtype if dtype is not None else input_feed_dtype(spec, adapter.inputs))
+    if adapter.image_pixels is None:
+        infer = _feeding(adapter.infer, dtype if dtype is not None else input_feed_dtype(spec, adapter.inputs))
+    else:  # the runtime takes the uint8 image itself
+        infer = adapter.infer
     sizer = image_sizer(spec, preset)
     tta = options.tta if options.tta is not None and options.tta.active else None
     if tta is not None:
         return tta_runner(infer, spec, preset, images_dir, pred_dir, tta, options.strict), sizer, tta
     cache = ResizedImageCache(options.image_cache, options.image_cache_mb << 20) if options.image_cache else None
     runner = PredictionRun(infer, spec, preset, options.resize, images_dir, pred_dir,
-                           strict=options.strict, sizer=sizer, image_cache=cache)
+                           strict=options.strict, sizer=sizer, image_cache=cache,
+                           u8_images=adapter.image_pixels is not None)
     return runner, sizer, tta
 
 
@@ -200,7 +217,9 @@ def run_fields(options: ModelRunOptions, spec: ModelSpec, adapter: RuntimeAdapte
         "runtime": adapter.describe(),
         "preset": preset.as_dict(),
         "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",
-                          "reader": "cv2.imread BGR uint8"},
+                          "reader": "cv2.imread BGR uint8",
+                          "feed": "u8 NHWC image, converted by the runtime" if adapter.image_pixels
+                          is not None else "float32 tensor"},
     }
 
 

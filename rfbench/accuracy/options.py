@@ -37,3 +37,7 @@ class ModelRunOptions:
     tta: TtaPlan | None = None  # --flip / --scales / --merge
     image_cache: Path | None = None  # --image-cache: resized images shared between runs (sweep)
     image_cache_mb: int = DEFAULT_MAX_MB  # its bound
+    #: feed OpenVINO on CPU the resized uint8 image and let it convert (exact: the same
+    #: outputs, tested; ``eval``'s default, ``--feed u8``); False: the float32 tensor, which
+    #: callers of :func:`~rfbench.accuracy.model_run.open_model` feed its adapter
+    u8_feed: bool = False

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from rfbench.accuracy.image_cache import ResizedImageCache
@@ -34,6 +35,7 @@ from rfbench.decoder.preprocess import (
     ImageTransform,
     preprocess,
     read_image,
+    resize_image,
     to_tensor,
 )
 from rfbench.decoder.sizing import ImageSizer
@@ -126,13 +128,20 @@ class PredictionRun:
     one core (:func:`usable_cores`). The files written are the same either way.
     ``image_cache``: resized images shared with other runs (:mod:`rfbench.accuracy.image_cache`,
     fixed sizes only; ``rfbench sweep``); the tensors and files are the same with or without it.
+    ``u8_images``: ``infer`` takes the resized (1, H, W, 3) uint8 image and applies the pixel
+    format itself (OpenVINO ``PrePostProcessor``, :mod:`rfbench.runtimes.base`): no tensor is
+    built here; the outputs are the same.
     """
 
     def __init__(self, infer: Callable[[dict], dict], spec: ModelSpec, preset, resize: str,
                  images_dir: Path, pred_dir: Path, *, strict: bool = False,
                  image_suffix: str = ".jpg", sizer: ImageSizer | None = None,
-                 overlap: bool | None = None, image_cache: ResizedImageCache | None = None) -> None:
+                 overlap: bool | None = None, image_cache: ResizedImageCache | None = None,
+                 u8_images: bool = False) -> None:
         self.infer, self.spec, self.preset, self.resize = infer, spec, preset, resize
+        if u8_images and (sizer is not None or resize != "stretch"):
+            raise ValueError("uint8 images are fed at one fixed size, stretched")
+        self.u8_images = u8_images
         self.image_cache = image_cache if sizer is None else None
         self.images_dir, self.pred_dir = Path(images_dir), Path(pred_dir)
         self.strict, self.image_suffix, self.sizer = strict, image_suffix, sizer
@@ -162,6 +171,9 @@ class PredictionRun:
             tensor, transform = self.sizer(image, image_id)
             return Prepared(image_id, tensor, transform)
         assert self.spec.input.hw is not None
+        if self.u8_images:
+            resized, transform = resize_image(image, self.spec.input.hw, self.resize)
+            return Prepared(image_id, self._u8_feed(resized), transform)
         tensor, transform = preprocess(image, self.spec.input.hw, self.spec.pixels, self.resize,
                                        self.spec.input.layout)
         return Prepared(image_id, tensor, transform)
@@ -177,8 +189,16 @@ class PredictionRun:
             if self.strict:
                 raise
             return Prepared(image_id, None, None, str(exc))
+        if self.u8_images:
+            return Prepared(image_id, self._u8_feed(resized), transform)
         tensor = to_tensor(resized, self.spec.input.hw, self.spec.pixels, self.spec.input.layout)
         return Prepared(image_id, tensor, transform)
+
+    def _u8_feed(self, resized: np.ndarray) -> np.ndarray:
+        """(1, H, W, 3) uint8 in the model's channel order, from the resized BGR image."""
+        if self.spec.pixels.channel_order == "RGB":
+            return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)[None]
+        return np.ascontiguousarray(resized)[None]
 
     def finish(self, image_id: str, outputs: dict, transform: ImageTransform) -> int:
         """Decode, post-process and write one image's detections (writer thread)."""

@@ -91,7 +91,8 @@ class ShardWorker:
             pred_dir = Path(scratch) / "predictions"
             runner = PredictionRun(self.adapter.infer, self.spec, self.preset, self.options.resize,
                                    images_dir, pred_dir, strict=self.options.strict,
-                                   overlap=(self.options.threads or 1) > 1)  # Ray gave it that many CPUs
+                                   overlap=(self.options.threads or 1) > 1,  # Ray gave it that many CPUs
+                                   u8_images=self.adapter.image_pixels is not None)
             stats = runner.run(image_ids, progress=False)
             failed = [(i, reason.replace(str(images_dir), self.images_dir)) for i, reason in stats.failed]
             unread = {i for i, _ in failed}

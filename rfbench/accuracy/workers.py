@@ -125,7 +125,8 @@ def _open_and_check(options: ModelRunOptions, workers: int, out_dir: Path, resum
         if spec.input.per_image or (options.tta is not None and options.tta.active):
             raise RfbenchError(f"--workers {workers} runs at one fixed input size: per-image sizes "
                                "(--input-size native or SHORT:LONG) and --scales/--flip need --workers 1")
-        input_feed_dtype(spec, adapter.inputs)  # an input type rfbench cannot feed: refused here
+        if adapter.image_pixels is None:  # an input type rfbench cannot feed: refused here
+            input_feed_dtype(spec, adapter.inputs)
         sha256 = model_sha256(spec.path)
         prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
         return run_fields(options, spec, adapter, preset, sha256)

@@ -184,6 +184,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--channel-order", choices=("BGR", "RGB"), help="override the pixel channel order")
     model.add_argument("--mean", type=floats3, metavar="B,G,R", help="override the per-channel mean")
     model.add_argument("--scale", type=floats3, metavar="B,G,R", help="override the per-channel scale")
+    model.add_argument("--feed", choices=("u8", "f32"), default="u8",
+                       help="u8 (default): OpenVINO on CPU at one stretched size is fed the resized "
+                       "uint8 image and converts it itself (the same outputs, bit for bit; faster); "
+                       "f32: always the float32 tensor rfbench builds (other runtimes and per-image "
+                       "sizes always get it)")
     model.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     model.add_argument("--strict", action="store_true", help="stop at an unreadable image instead of skipping it")
     model.add_argument("--image-cache", metavar="DIR",

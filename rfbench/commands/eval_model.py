@@ -99,6 +99,7 @@ def run_model(args: argparse.Namespace, image_ids: list[str], images_dir: Path, 
         channel_order=args.channel_order, mean=args.mean, scale=args.scale,
         preset=args.preset, resize=args.resize, strict=args.strict,
         image_cache=Path(args.image_cache) if args.image_cache else None, image_cache_mb=args.image_cache_mb,
+        u8_feed=getattr(args, "feed", "u8") == "u8",
     )
     try:
         fields, stats, pred_dir = predict_scaled(args, options, image_ids, images_dir, out_dir, args.resume)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rfbench.errors import RfbenchError
 from rfbench.models.files import check_model_path
 from rfbench.models.spec import ModelSpec, build_model_spec, plan_input
 
@@ -48,10 +49,12 @@ def open_adapter(
     model: Path,
     settings: RuntimeSettings,
     input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
+    image_input: Any = None,
 ) -> RuntimeAdapter:
     """``settings.runtime``'s adapter with ``model`` loaded and compiled (RfbenchError if not).
 
-    ``input_shape``: the static shape for dynamic inputs (see the adapter contract).
+    ``input_shape``: the static shape for dynamic inputs; ``image_input``: see the adapter
+    contract (:mod:`rfbench.runtimes.base`).
     """
     from rfbench.runtimes import get_runtime
 
@@ -66,7 +69,8 @@ def open_adapter(
         input_shape=input_shape,
         perf_counters=settings.perf_counters,
         performance_hint=settings.performance_hint,
-        **({"input_precision": settings.input_precision} if settings.input_precision else {}),
+        input_precision=settings.input_precision,
+        **({"image_input": image_input} if image_input is not None else {}),
     )
 
 
@@ -80,22 +84,34 @@ def open_model(
     channel_order: str | None = None,
     mean: Sequence[float] | None = None,
     scale: Sequence[float] | None = None,
+    u8_images: bool = False,
 ) -> tuple[RuntimeAdapter, ModelSpec]:
     """Check, plan, compile and describe a RetinaFace model; returns ``(adapter, spec)``.
 
     ``input_hw``: (H, W) or a size policy for a dynamic input (``--input-size``); ``layout`` / ``output_names``
     force the output layout or name the outputs; ``channel_order`` / ``mean`` / ``scale``
-    override the layout's default pixel format. The caller owns (and closes) the adapter.
+    override the layout's default pixel format. ``u8_images``: where the runtime can and the
+    conversion is exact (NCHW input, whole means, unit scales), it is fed the resized uint8
+    image and applies the pixel format itself (``adapter.image_pixels``). The caller owns (and
+    closes) the adapter.
     """
     path = check_model_path(model)
     plan = plan_input(path, input_hw)
-    adapter = open_adapter(path, settings, plan.adapter_shape)
+    options: dict[str, Any] = {"layout": layout, "output_names": output_names, "channel_order": channel_order,
+               "mean": mean, "scale": scale}
+
+    def exact_pixels(outputs: dict[str, Any], metadata: dict[str, str]) -> Any:
+        pixels = build_model_spec(path, plan, outputs, metadata=metadata, **options).pixels
+        exact = all(float(m).is_integer() for m in pixels.mean) and all(v == 1 for v in pixels.scale)
+        return pixels if exact and plan.layout == "NCHW" else None
+
+    adapter = open_adapter(path, settings, plan.adapter_shape, exact_pixels if u8_images else None)
     try:
         outputs: dict[str, Any] = {t.name: t.shape for t in adapter.outputs}
-        spec = build_model_spec(
-            path, plan, outputs, metadata=adapter.metadata, layout=layout, output_names=output_names,
-            channel_order=channel_order, mean=mean, scale=scale,
-        )  # fmt: skip
+        spec = build_model_spec(path, plan, outputs, metadata=adapter.metadata, **options)
+        if adapter.image_pixels is not None and adapter.image_pixels != spec.pixels:
+            raise RfbenchError(f"{path}: the runtime's pixel format {adapter.image_pixels} is not "
+                               f"the model's {spec.pixels}")
     except BaseException:
         adapter.close()
         raise

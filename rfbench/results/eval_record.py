@@ -80,6 +80,9 @@ class Preprocessing(Part):
     reader: str
     size_policy: str | None = None  # per-image policies: "native" or "SHORT:LONG"
     resize_dtype: str | None = None  # per-image policies: "uint8" or "float32"
+    #: what the runtime is fed: "float32 tensor", or "u8 NHWC image, converted by the runtime"
+    #: (OpenVINO's PrePostProcessor: the same outputs); absent in records before it existed
+    feed: str | None = None
 
 
 class SizeCount(Part):

@@ -26,6 +26,11 @@ Construction (keyword-only after ``model_path``)::
   does (OpenVINO: ``PrePostProcessor`` tensor element type; ONNX Runtime: a ``Cast`` node at
   the input of a copy of the model); ``self.inputs`` then list uint8, and
   ``effective["input_precision"]`` says what is fed.
+* ``image_input`` (adapters with ``takes_u8_images``: OpenVINO): a callable deciding, from the
+  model's outputs and metadata, the pixel format the runtime applies to (1, H, W, 3) uint8 BGR
+  images (channel reversal, float32, mean, scale, layout: OpenVINO ``PrePostProcessor``, exact
+  for whole means and unit scales); ``self.image_pixels`` then holds it, and
+  ``effective["input_feed"]`` says ``"u8 NHWC image"``.
 
 Three ways to run, for three callers:
 
@@ -81,6 +86,11 @@ INPUT_PRECISIONS = ("u8", "f32")
 #: numpy dtype -> rfbench name of an input element type.
 INPUT_DTYPE_NAMES = {np.dtype(np.uint8): "u8", np.dtype(np.float32): "f32",
                      np.dtype(np.float16): "f16"}  # fmt: skip
+
+#: ``image_input(outputs {name: shape}, metadata)``, asked before compiling: a pixel format (see
+#: :mod:`rfbench.decoder.preprocess`) to apply to uint8 images, or None for float32 tensors.
+ImageInput = Callable[[dict[str, tuple[int | None, ...]], dict[str, str]], Any]
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -138,6 +148,9 @@ class RuntimeAdapter(abc.ABC):
     #: Registry name, e.g. ``"openvino"``.
     name: str = ""
 
+    #: Whether ``image_input`` is supported: (1, H, W, 3) uint8 images fed, converted inside.
+    takes_u8_images: bool = False
+
     def __init__(
         self,
         model_path: str | Path,
@@ -151,6 +164,7 @@ class RuntimeAdapter(abc.ABC):
         perf_counters: bool = False,
         performance_hint: str | None = None,
         input_precision: str | None = None,
+        image_input: ImageInput | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.device = device
@@ -178,6 +192,10 @@ class RuntimeAdapter(abc.ABC):
         self.read_ms: float | None = None
         self.compile_ms: float | None = None
         self._infer_lock = threading.Lock()
+        self.image_pixels: Any = None  # what the runtime applies to uint8 images (image_input)
+        if image_input is not None and not self.takes_u8_images:
+            raise RfbenchError(f"{self.name} takes float32 input tensors, not uint8 images")
+        self._image_input = image_input
         check_model_file(self.model_path)
 
     # -- identity -------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from rfbench.runtimes.base import (
 )
 from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.openvino.core import (
+    fold_image_input,
     fold_input_precision,
     hint_name,
     model_metadata,
@@ -71,6 +72,7 @@ class OpenVINOAdapter(RuntimeAdapter):
     """One model compiled by OpenVINO on one device (see the module docstring)."""
 
     name = "openvino"
+    takes_u8_images = True
 
     def __init__(self, model_path: str | Path, **kwargs: Any) -> None:
         super().__init__(model_path, **kwargs)
@@ -82,10 +84,12 @@ class OpenVINOAdapter(RuntimeAdapter):
         self.metadata = model_metadata(model)
         self._fix_input_shapes(model)
         model = fold_input_precision(model, self.requested["input_precision"], self.model_path.name)
+        model = self._fold_image_input(model)
         self._compiled = self._compile(model, config)
         self._read_back()
         self._describe_ports()
         self.effective["input_precision"] = self.input_precision_effective()
+        self.effective["input_feed"] = "u8 NHWC image" if self.image_pixels is not None else "tensor"
         self._request = self._compiled.create_infer_request()
         self._queue: ov.AsyncInferQueue | None = None
         self._layers = LayerSamples()
@@ -144,6 +148,19 @@ class OpenVINOAdapter(RuntimeAdapter):
                 raise RfbenchError(
                     f"{self.model_path.name}: cannot reshape to {self.input_shape}: {one_line(exc)}"
                 ) from None
+
+    def _fold_image_input(self, model: ov.Model) -> ov.Model:
+        """With ``image_input``: ask it (outputs and metadata of the reshaped model) for the
+        pixel format and fold it into ``model`` (:func:`fold_image_input`); else ``model``."""
+        if self._image_input is None or len(model.inputs) != 1 or \
+                model.inputs[0].get_element_type() != ov.Type.f32:
+            return model
+        outputs = {port_name(p, f"output{i}"): port_shape(p) for i, p in enumerate(model.outputs)}
+        pixels = self._image_input(outputs, self.metadata)
+        if pixels is None:
+            return model
+        self.image_pixels = pixels
+        return fold_image_input(model, pixels, self.model_path.name)
 
     def _compile(self, model: ov.Model, config: dict[str, Any]) -> ov.CompiledModel:
         """Compile for the device, timing it into ``compile_ms``."""

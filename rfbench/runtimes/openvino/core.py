@@ -149,3 +149,29 @@ def fold_input_precision(model: ov.Model, wanted: str | None, model_name: str) -
         return ppp.build()
     except RuntimeError as exc:
         raise RfbenchError(f"{model_name}: cannot feed {wanted} inputs: {one_line(exc)}") from None
+
+
+def fold_image_input(model: ov.Model, pixels: Any, model_name: str) -> ov.Model:
+    """``model`` fed (1, H, W, 3) uint8 images in its own channel order (``pixels.channel_order``:
+    the caller swaps BGR to RGB): ``PrePostProcessor`` converts to float32, subtracts
+    ``pixels.mean``, divides by ``pixels.scale`` and lays the tensor out NCHW.
+
+    Each step is exact in float32 for whole means and unit scales (the integers 0..255 and
+    their differences), so the outputs are those of the float32 tensor rfbench would build
+    (tested bit for bit; OpenVINO's own ``reverse_channels`` is not used: it changes the
+    outputs in the last bits). RfbenchError naming the model when OpenVINO refuses it.
+    """
+    ppp = ov.preprocess.PrePostProcessor(model)
+    port = ppp.input(0)
+    port.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    port.model().set_layout(ov.Layout("NCHW"))
+    steps = port.preprocess()
+    steps.convert_element_type(ov.Type.f32)
+    if any(pixels.mean):
+        steps.mean([float(v) for v in pixels.mean])
+    if any(v != 1 for v in pixels.scale):
+        steps.scale([float(v) for v in pixels.scale])
+    try:
+        return ppp.build()
+    except RuntimeError as exc:
+        raise RfbenchError(f"{model_name}: cannot feed uint8 images: {one_line(exc)}") from None
