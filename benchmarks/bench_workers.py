@@ -56,7 +56,7 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
               out: Path, on_ray: bool = False) -> dict:
     """One run of ``workers`` x ``threads`` (threads 0: the runtime's default) over ``ids``
     (``on_ray``: as Ray actors on the cluster this process is connected to)."""
-    options = ModelRunOptions(model, preset=preset, threads=threads or None)
+    options = ModelRunOptions(model, preset=preset, threads=threads or None, u8_feed=True)  # as eval
     stamps: list[float] = []
     record: dict = {}
     children_before = _children_cpu_s()
