@@ -174,3 +174,17 @@ def test_fddb_model_refusals(tmp_path, fddb_root, models_dir, capsys):
     assert main(["-q", "eval", "--data-root", str(fddb_root), "--model", model, "--folds", "1",
                  "--out", str(tmp_path / "o3")]) == 2
     assert "--folds applies to --dataset fddb, not wider" in capsys.readouterr().err
+
+
+def test_fddb_model_where_images_cannot_be_linked(tmp_path, fddb_root, models_dir, capsys, monkeypatch):
+    """A file system without symbolic links: one line naming the link, exit 2."""
+    import errno
+
+    def refuse(self, target, target_is_directory=False):
+        raise OSError(errno.EPERM, "Operation not permitted", str(self))
+
+    monkeypatch.setattr(Path, "symlink_to", refuse)
+    capsys.readouterr()
+    assert eval_fddb(fddb_root, tmp_path / "o", "--model", str(models_dir / "retinaface-mnet025-640.onnx")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot link the image" in err and "Operation not permitted" in err

@@ -148,9 +148,12 @@ def link_images(gt: FddbGroundTruth, images_dir: Path | None, links: Path) -> di
         link = links / f"{image_id}.jpg"
         target = root / f"{name}.jpg"
         if not (link.is_symlink() and Path(os.readlink(link)) == target):
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.unlink(missing_ok=True)
-            link.symlink_to(target)
+            try:
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.unlink(missing_ok=True)
+                link.symlink_to(target)
+            except OSError as exc:  # a file system without symbolic links, a full disk
+                raise RfbenchError(f"{link}: cannot link the image {target}: {exc.strerror}") from exc
     return ids
 
 
