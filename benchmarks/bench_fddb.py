@@ -5,7 +5,9 @@ the folds have 5,171 faces in 2,845 images; per image ``--dets`` detections: one
 with a jittered box, the rest scattered, scores in (0, 1)) is scored by
 :func:`rfbench.fddb.evaluate.evaluate` with the image sizes given (reading them from the files
 is I/O, not evaluation). Reports the median evaluator wall and CPU time of ``--rounds`` runs,
-the time per image, and the machine's load before and after.
+the time per image, the first round alone (what one ``eval`` pays: it also imports
+``scipy.optimize`` for the assignments and touches its memory for the first time), the peak
+resident memory of the process, and the machine's load before and after.
 
     python benchmarks/bench_fddb.py [--rounds 5] [--dets 30]
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rfbench.accuracy.placement import peak_rss_mb
 from rfbench.fddb.evaluate import evaluate
 from rfbench.fddb.folds import FddbGroundTruth
 
@@ -71,6 +74,8 @@ def main() -> None:
     print(f"evaluator: median {med:.3f} s of {args.rounds} (min {min(times):.3f}, max {max(times):.3f}); "
           f"{med / len(gt.names) * 1e3:.3f} ms per image; CPU time median {statistics.median(cpu):.3f} s "
           "(what the machine's other load does not stretch as much)")
+    print(f"first round: {times[0]:.3f} s (one eval's cost: the scipy.optimize import and first-touch "
+          f"memory included); peak resident memory {peak_rss_mb()} MB")
     print(f"machine: load average {os.getloadavg()[0]:.2f} after")
 
 

@@ -50,31 +50,23 @@ class EllipseMasks:
         import cv2
 
         self.height, self.width = height, width
+        ellipses = np.asarray(ellipses, np.float64).reshape(-1, 5)
         count = len(ellipses)
-        heights = np.broadcast_to(np.asarray(height, np.int64), (count,))
-        widths = np.broadcast_to(np.asarray(width, np.int64), (count,))
-        self.origin = np.zeros((count, 2), np.int64)  # canvas x0, y0
-        self.extent = np.zeros((count, 2), np.int64)  # canvas width, height (0: outside the image)
-        self.offset = np.zeros(count, np.int64)  # where each integral starts in ``flat``
-        self.areas = np.zeros(count, np.int64)
-        pieces, at = [], 0
-        centres = round_half_even(ellipses[:, 3:5]).tolist() if count else []
-        for k, (ra, rb, theta, _, _) in enumerate(np.asarray(ellipses).tolist()):
-            (cx, cy), axes = centres[k], (int(ra), int(rb))
-            reach = max(axes) + 2
-            x0, y0 = max(cx - reach, 0), max(cy - reach, 0)
-            x1, y1 = min(cx + reach + 1, int(widths[k])), min(cy + reach + 1, int(heights[k]))
-            if x1 <= x0 or y1 <= y0:
-                x1, y1 = x0, y0
-            canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        centres = round_half_even(ellipses[:, 3:5])  # (count, 2) cx, cy
+        axes = ellipses[:, :2].astype(np.int64)  # (int)ra, (int)rb: toward zero
+        self.origin, self.extent = _canvases(centres, axes, height, width, count)
+        sizes = (self.extent[:, 0] + 1) * (self.extent[:, 1] + 1)  # integral images, (h+1)(w+1)
+        self.offset = np.cumsum(sizes) - sizes  # where each integral starts in ``flat``
+        # int32 as cv2.integral writes them (counts of canvas pixels), each in place in ``flat``
+        self.flat = np.empty(int(sizes.sum()), np.int32)
+        rows = zip(centres.tolist(), axes.tolist(), ellipses[:, 2].tolist(), self.origin.tolist(),
+                   self.extent.tolist(), self.offset.tolist())
+        for (cx, cy), (ra, rb), theta, (x0, y0), (w, h), at in rows:
+            canvas = np.zeros((h, w), np.uint8)
             if canvas.size:
-                cv2.ellipse(canvas, (cx - x0, cy - y0), axes, theta * 180.0 / math.pi, 0, 360, 1, -1)
-            integral = cv2.integral(canvas, sdepth=cv2.CV_32S)
-            self.origin[k], self.extent[k], self.offset[k] = (x0, y0), (x1 - x0, y1 - y0), at
-            self.areas[k] = integral[-1, -1]
-            pieces.append(integral.ravel())
-            at += integral.size
-        self.flat = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, np.int64)
+                cv2.ellipse(canvas, (cx - x0, cy - y0), (ra, rb), theta * 180.0 / math.pi, 0, 360, 1, -1)
+            cv2.integral(canvas, self.flat[at:at + (h + 1) * (w + 1)].reshape(h + 1, w + 1), cv2.CV_32S)
+        self.areas = self.flat[self.offset + sizes - 1].astype(np.int64)  # each integral's last
 
     def overlaps(self, rects: np.ndarray, corners: np.ndarray | None = None) -> np.ndarray:
         """(faces, detections) overlap ratios for ``rects`` (m, 4) ``x y w h`` in the one image
@@ -111,6 +103,20 @@ class EllipseMasks:
         common = np.where(inside, common, 0)
         union = self.areas[faces] + rect_area - common
         return np.divide(common, union, out=np.zeros(union.shape), where=union > 0)
+
+
+def _canvases(centres: np.ndarray, axes: np.ndarray, height: int | np.ndarray,
+              width: int | np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(count, 2) int64 origins ``x0, y0`` and extents ``width, height`` of the canvases: each
+    ellipse's bounding box (its larger axis + 2 pixels around the centre) clipped to its image;
+    extent 0 when that leaves nothing."""
+    reach = axes.max(axis=1, initial=0) + 2
+    limit = np.column_stack([np.broadcast_to(np.asarray(width, np.int64), (count,)),
+                             np.broadcast_to(np.asarray(height, np.int64), (count,))])
+    origin = np.maximum(centres - reach[:, None], 0)
+    extent = np.minimum(centres + reach[:, None] + 1, limit) - origin
+    extent[(extent <= 0).any(axis=1)] = 0
+    return origin, extent
 
 
 def image_size(path: Path) -> tuple[int, int]:
