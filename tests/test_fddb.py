@@ -296,9 +296,6 @@ def test_folds_option_and_missing_folder(tmp_path):
         load_folds(tmp_path)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__]))
-
 
 @pytest.mark.parametrize("seed", range(6))
 def test_random_folds_equal_the_independent_implementation(seed):
@@ -337,3 +334,7 @@ def test_random_folds_equal_the_independent_implementation(seed):
                                      dets[n][:, 4]) for n in names])
     np.testing.assert_allclose(roc.tp_cont, one_by_one.tp_cont, atol=1e-9)
     assert roc.tp_disc.tolist() == one_by_one.tp_disc.tolist()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__]))
