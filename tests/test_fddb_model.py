@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cli_helpers import interrupt_inference_at
 from test_biubug6 import reference_dets, reference_input
 
 from rfbench.cli import main
@@ -165,27 +166,17 @@ def test_fddb_resume_after_interrupt_gives_identical_files(tmp_path, fddb_root, 
     """Ctrl-C during the model run (the third image): exit 130 naming --resume, no fold file
     written; the run resumed gives byte-identical fold files, DiscROC.txt and ContROC.txt to an
     uninterrupted run (preset biubug6-fddb, test_fddb.py's line format, at native size)."""
-    from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter
-
     args = ("--model", str(models_dir / "retinaface-mnet025-dynamic.onnx"), "--runtime",
             "onnxruntime", "--preset", "biubug6-fddb")
     assert eval_fddb(fddb_root, tmp_path / "full", *args) == 0
-    real_infer, calls = ONNXRuntimeAdapter.infer, {"n": 0}
-
-    def interrupting_infer(self, feeds):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_infer(self, feeds)
-
-    monkeypatch.setattr(ONNXRuntimeAdapter, "infer", interrupting_infer)
+    interrupt_inference_at(monkeypatch, 3)
     capsys.readouterr()
     cut = tmp_path / "cut"
     assert eval_fddb(fddb_root, cut, *args) == 130
     assert "--resume" in capsys.readouterr().err
     assert len(list((cut / "predictions").rglob("*.txt"))) == 2
     assert not (cut / "detections").exists() and not (cut / "results.json").exists()
-    monkeypatch.setattr(ONNXRuntimeAdapter, "infer", real_infer)
+    monkeypatch.undo()  # inference runs for real again
     assert eval_fddb(fddb_root, cut, *args) == 2  # refuses to mix runs without --resume
     assert eval_fddb(fddb_root, cut, *args, "--resume") == 0
     for name in ("detections/fold-01-out.txt", "detections/fold-02-out.txt", "DiscROC.txt",

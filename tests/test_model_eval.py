@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from cli_helpers import interrupt_inference_at
 
 from rfbench.accuracy.model_run import ModelRunOptions, open_model
 from rfbench.cli import main
@@ -155,27 +156,17 @@ def test_layout_a_and_b_decodings_agree_under_each_omz_recipe(wider_mini, models
 @pytest.mark.slow
 def test_resume_after_interrupt_gives_identical_results(capsys, tmp_path, wider_mini, val_gt_dir,
                                                         models_dir, monkeypatch):
-    from rfbench.runtimes.onnxruntime.adapter import ONNXRuntimeAdapter
-
     model = models_dir / "retinaface-mnet025-640.onnx"
     args = ("--model", model, "--runtime", "onnxruntime")
     code, _, _ = run_eval(capsys, wider_mini, val_gt_dir, tmp_path / "full", *args)
     assert code == 0
 
-    real_infer, calls = ONNXRuntimeAdapter.infer, {"n": 0}
-
-    def interrupting_infer(self, feeds):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_infer(self, feeds)
-
-    monkeypatch.setattr(ONNXRuntimeAdapter, "infer", interrupting_infer)
+    interrupt_inference_at(monkeypatch, 3)
     code, _, err = run_eval(capsys, wider_mini, val_gt_dir, tmp_path / "cut", *args)
     assert code == 130 and "--resume" in err
     done = sorted((tmp_path / "cut" / "predictions").rglob("*.txt"))
     assert len(done) == 2 and not (tmp_path / "cut" / "results.json").exists()
-    monkeypatch.setattr(ONNXRuntimeAdapter, "infer", real_infer)
+    monkeypatch.undo()  # inference runs for real again
 
     code, _, err = run_eval(capsys, wider_mini, val_gt_dir, tmp_path / "cut", *args)
     assert code == 2 and "--resume" in err  # refuses to mix without --resume
