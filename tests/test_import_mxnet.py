@@ -202,7 +202,8 @@ def test_ir_output_keeps_the_declared_pixels(models_dir, tmp_path, capsys):
     code, out, err = run_cli(capsys, "import", models_dir / f"{MNET}-0000.params",
                              "--out", tmp_path / "m.xml", "--input-size", "640x640")
     assert code == 0, err
-    adapter = get_runtime("openvino")(tmp_path / "m.xml")
+    # f32 named: on a CPU with bf16 (AVX-512 BF16, AMX) OpenVINO's own default is bf16
+    adapter = get_runtime("openvino")(tmp_path / "m.xml", precision="f32")
     assert adapter.metadata["rfbench.pixels.channel_order"] == "RGB"
     assert adapter.inputs[0].shape == (1, 3, 640, 640)
     assert "sha256:" in adapter.metadata["rfbench.import.files"]
