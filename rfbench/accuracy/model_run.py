@@ -163,16 +163,33 @@ def prepare_output(out_dir: Path, fingerprint: dict[str, Any], resume: bool) -> 
     return pred_dir
 
 
+def open_run(options: ModelRunOptions, out_dir: Path, resume: bool,
+             refuse: Callable[[ModelSpec], None] | None = None) -> tuple[
+        RuntimeAdapter, ModelSpec, PostprocessPreset, dict[str, Any], np.dtype | None]:
+    """Open the model (:func:`open_model`) and check or create the run's folder
+    (:func:`prepare_output`); before anything is written, ``refuse(spec)`` may raise and an
+    input type rfbench cannot feed is refused. Returns (adapter, spec, preset, the record's
+    :func:`run_fields`, the feed dtype: None when the runtime takes the uint8 image); the caller
+    closes the adapter."""
+    adapter, spec, preset = open_model(options)
+    try:
+        if refuse is not None:
+            refuse(spec)
+        dtype = input_feed_dtype(spec, adapter.inputs) if adapter.image_pixels is None else None
+        sha256 = model_sha256(spec.path)
+        prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
+        return adapter, spec, preset, run_fields(options, spec, adapter, preset, sha256), dtype
+    except BaseException:
+        adapter.close()
+        raise
+
+
 def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, out_dir: Path,
             resume: bool) -> tuple[dict[str, Any], PipelineStats, Path]:
     """Run the model over ``image_ids``; returns (run record fields, stats, prediction folder)."""
-    adapter, spec, preset = open_model(options)
+    adapter, spec, preset, record, dtype = open_run(options, out_dir, resume)
     with adapter:
-        dtype = input_feed_dtype(spec, adapter.inputs) if adapter.image_pixels is None else None
-        # (refused before anything is written)
-        sha256 = model_sha256(spec.path)
-        fingerprint = run_fingerprint(options, spec, adapter, preset, sha256)
-        pred_dir = prepare_output(out_dir, fingerprint, resume)
+        pred_dir = Path(out_dir) / PREDICTIONS_DIR
         runner, sizer, tta = prediction_runner(options, adapter, spec, preset, images_dir, pred_dir, dtype)
         stats = runner.run(image_ids)
         cache = getattr(runner, "image_cache", None)
@@ -180,7 +197,6 @@ def predict(options: ModelRunOptions, image_ids: list[str], images_dir: Path, ou
             tally = cache.tally
             log.info("image cache %s: %d image(s) read from it, %d added, %d not added (full); %.1f MB",
                      options.image_cache, tally.hits, tally.added, tally.not_added, tally.folder_bytes / 2**20)
-        record = run_fields(options, spec, adapter, preset, sha256)
         record.update(sized_run_fields(runner, sizer, tta))
     return record, stats, pred_dir
 

@@ -124,15 +124,8 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
     ``address``: None starts a local cluster (this machine's cores); else joined (``auto``,
     ``host:port``, ``ray://host:port``). ``observer(event, info)`` sees the pool's events.
     """
-    from rfbench.accuracy.model_run import (
-        PREDICTIONS_DIR,
-        open_model,
-        prepare_output,
-        run_fields,
-        run_fingerprint,
-    )
+    from rfbench.accuracy.model_run import PREDICTIONS_DIR, open_run
     from rfbench.accuracy.placement import usable_cores
-    from rfbench.models.files import model_sha256
 
     if workers is not None:
         plan_workers(workers, len(image_ids) or 1)
@@ -146,11 +139,8 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         pool = RayPool(session.ray, options, Path(images_dir), pred_dir, ship_images, observer)
         pool.start(book, workers)  # the actors open the model while the driver does below
         try:
-            adapter, spec, preset = open_model(options)
+            adapter, _spec, _preset, record, _dtype = open_run(options, out_dir, resume)
             with adapter:
-                sha256 = model_sha256(spec.path)
-                prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
-                record = run_fields(options, spec, adapter, preset, sha256)
                 driver = versions_of({"rfbench_version": _rfbench_version(), **adapter.describe()})
         except BaseException:
             pool.stop_all()  # a joined cluster (or a sweep's next cell) gets its CPUs back now

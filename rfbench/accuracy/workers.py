@@ -34,6 +34,7 @@ from rfbench.errors import RfbenchError
 if TYPE_CHECKING:  # heavy modules are imported where used: this one is loaded at CLI start
     from rfbench.accuracy.options import ModelRunOptions
     from rfbench.accuracy.pipeline import PipelineStats
+    from rfbench.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -109,27 +110,18 @@ def predict_with_workers(options: ModelRunOptions, image_ids: list[str], images_
 
 def _open_and_check(options: ModelRunOptions, workers: int, out_dir: Path, resume: bool) -> dict[str, Any]:
     """Open the model here (then close it): refuse what workers cannot run, check or create the
-    run's folder (:func:`~rfbench.accuracy.model_run.prepare_output`); returns the record's
+    run's folder (:func:`~rfbench.accuracy.model_run.open_run`); returns the record's
     model/runtime/preset fields."""
-    from rfbench.accuracy.model_run import (
-        input_feed_dtype,
-        open_model,
-        prepare_output,
-        run_fields,
-        run_fingerprint,
-    )
-    from rfbench.models.files import model_sha256
+    from rfbench.accuracy.model_run import open_run
 
-    adapter, spec, preset = open_model(options)
-    with adapter:
+    def refuse(spec: ModelSpec) -> None:
         if spec.input.per_image or (options.tta is not None and options.tta.active):
             raise RfbenchError(f"--workers {workers} runs at one fixed input size: per-image sizes "
                                "(--input-size native or SHORT:LONG) and --scales/--flip need --workers 1")
-        if adapter.image_pixels is None:  # an input type rfbench cannot feed: refused here
-            input_feed_dtype(spec, adapter.inputs)
-        sha256 = model_sha256(spec.path)
-        prepare_output(out_dir, run_fingerprint(options, spec, adapter, preset, sha256), resume)
-        return run_fields(options, spec, adapter, preset, sha256)
+
+    adapter, _spec, _preset, record, _dtype = open_run(options, out_dir, resume, refuse)
+    adapter.close()
+    return record
 
 
 @dataclass
