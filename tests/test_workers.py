@@ -119,13 +119,15 @@ def test_eval_with_two_workers_is_byte_identical_to_one(capsys, tmp_path, wider_
     assert without_timings(one) == without_timings(two)
     scale = two["scale_out"]
     assert scale["workers"] == 2 and scale["threads_per_worker"] == 1 and scale["retries"] == []
-    assert [w["threads"] for w in scale["worker_info"]] == [1, 1]
+    # both workers start, but on a loaded machine one may finish all 5 images before the other
+    # has opened the model: that one is stopped unready and reports nothing
+    assert [w["threads"] for w in scale["worker_info"]] in ([1], [1, 1])
     assert all(50 < w["peak_rss_mb"] < 4000 for w in scale["worker_info"])  # its own, not the parent's
     assert "scale_out" not in one
     if usable_cores() >= 2:  # each worker on a core of its own (OpenVINO would pin both to core 0)
         assert scale["placement"] == "a core slice per worker"
         affinities = sorted(tuple(w["cpu_affinity"]) for w in scale["worker_info"])
-        assert len(set(affinities)) == 2 and all(len(a) == 1 for a in affinities)
+        assert len(set(affinities)) == len(affinities) and all(len(a) == 1 for a in affinities)
 
 
 @pytest.mark.slow

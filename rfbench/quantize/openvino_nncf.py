@@ -157,8 +157,10 @@ def quantize_with_accuracy_control(source: Path, images: CalibrationImages,
         raise RfbenchError(f"{source}: NNCF cannot quantize it ({_first_line(exc)})") from exc
     seconds = time.perf_counter() - start
     validations = validator.calls
-    float_ap, _ = validator(ov.Core().compile_model(read_model(source), "CPU"), validation_ids)
-    int8_ap, _ = validator(ov.Core().compile_model(quantized, "CPU"), validation_ids)
+    f32 = {"INFERENCE_PRECISION_HINT": "f32"}  # as NNCF's own validations and eval's default:
+    # OpenVINO's CPU default is bf16 where the CPU has AVX-512 BF16 or AMX
+    float_ap, _ = validator(ov.Core().compile_model(read_model(source), "CPU", f32), validation_ids)
+    int8_ap, _ = validator(ov.Core().compile_model(quantized, "CPU", f32), validation_ids)
     precision = precision_summary(quantized)
     accuracy = {
         "protocol": "omz", "setting": "64px", "drop_type": "absolute",
