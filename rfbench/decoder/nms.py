@@ -34,7 +34,6 @@ from collections.abc import Sequence
 import numpy as np
 
 
-
 def score_order(scores: np.ndarray) -> np.ndarray:
     """Indices sorting ``scores`` descending; equal scores keep ascending index order.
 
