@@ -113,18 +113,29 @@ def _anchor_geometry(stride: int, feat_h: int, feat_w: int) -> tuple[np.ndarray,
     return wa, ha, cxa, cya
 
 
-def _priors_for(input_hw: tuple[int, int], n: int) -> np.ndarray:
-    """Priors whose count matches the outputs' N: ``ceil`` sizes (biubug6), else ``rint`` (OMZ)."""
+def _priors_for(input_hw: tuple[int, int], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Priors whose count matches the outputs' N (``ceil`` sizes (biubug6), else ``rint`` (OMZ)),
+    with their centres and sizes tiled (:func:`_tiled_priors`)."""
     for rounding in ("ceil", "rint"):
         sizes = feature_sizes_b(input_hw, rounding)
         if num_priors_b(sizes) == n:
             if rounding != "ceil":
                 log.info("layout B: N=%d fits feature sizes rounded with %s, not ceil", n, rounding)
-            return priors_b(tuple(input_hw), sizes)
+            return _tiled_priors(tuple(input_hw), sizes)
     raise RfbenchError(
         f"layout B: outputs have N={n} priors, but input {input_hw[0]}x{input_hw[1]} gives "
         f"{num_priors_b(feature_sizes_b(input_hw))} (steps 8/16/32, 2 priors per cell); wrong input size?"
     )
+
+
+@lru_cache(maxsize=64)
+def _tiled_priors(
+    input_hw: tuple[int, int], sizes: tuple[tuple[int, int], ...]
+) -> tuple[np.ndarray, ...]:
+    """:func:`priors_b` (N, 4), and its centres ``(cx, cy)`` and sizes ``(w, h)`` repeated 5
+    times per row, each (N, 10)."""
+    priors = priors_b(input_hw, sizes)
+    return priors, np.tile(priors[:, :2], 5), np.tile(priors[:, 2:], 5)
 
 
 def decode_b(loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, input_hw: tuple[int, int],
@@ -145,8 +156,7 @@ def decode_b(loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, input_hw:
             f"layout B: shapes {list(loc.shape)}, {list(conf.shape)}, {list(landmarks.shape)} "
             "do not fit [N,4], [N,2], [N,10]"
         )
-    priors = _priors_for(input_hw, n)
-    pc10, ps10 = _tiled_priors(priors)
+    priors, pc10, ps10 = _priors_for(input_hw, n)
     scores = np.asarray(conf[:, 1], dtype=np.float64)
     if floor is not None:
         rows = floor.rows(scores)
@@ -169,21 +179,6 @@ def decode_b(loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, input_hw:
     points += pc10
     points *= np.tile(size, 5)
     return Detections(boxes, scores if floor is not None else scores.copy(), points.reshape(-1, 5, 2))
-
-
-_TILED: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-
-def _tiled_priors(priors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Prior centres and sizes ``(cx, cy)`` / ``(w, h)`` repeated 5 times per row, each (N, 10);
-    cached per priors array (those are cached per input size)."""
-    hit = _TILED.get(id(priors))
-    if hit is None or hit[0] is not priors:
-        if len(_TILED) > 64:
-            _TILED.clear()
-        hit = (priors, np.tile(priors[:, :2], 5), np.tile(priors[:, 2:], 5))
-        _TILED[id(priors)] = hit
-    return hit[1], hit[2]
 
 
 def decode_outputs(
