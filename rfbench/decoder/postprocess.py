@@ -202,13 +202,13 @@ def _selected_rows(scores: np.ndarray, preset: PostprocessPreset) -> np.ndarray:
     return rows
 
 
-def _clip_hw(preset: PostprocessPreset, network_hw: tuple[int, int] | None) -> tuple[int, int] | None:
+def _clip_hw(preset: PostprocessPreset, hw: tuple[int, int] | None) -> tuple[int, int] | None:
     """The network (H, W) the preset clips boxes to, None when it does not clip."""
     if not preset.clip_to_input:
         return None
-    if network_hw is None:
+    if hw is None:
         raise ValueError(f"preset {preset.name!r} clips to the network input: give network_hw")
-    return network_hw
+    return hw
 
 
 def _clipped(boxes: np.ndarray, network_hw: tuple[int, int]) -> np.ndarray:

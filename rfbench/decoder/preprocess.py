@@ -292,7 +292,7 @@ def preprocess_scaled(
     """
     resized = image.astype(np.float32) if float32_resize else image
     if scale != 1.0:
-        resized = cv2.resize(resized, None, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        resized = cv2.resize(resized, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     network_hw = canvas or (int(resized.shape[0]), int(resized.shape[1]))
     tensor = to_tensor(resized, network_hw, pixels, layout)
     return tensor, ImageTransform(float(scale), float(scale), 0.0, 0.0, network_hw)
