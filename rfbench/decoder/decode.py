@@ -113,7 +113,7 @@ def _anchor_geometry(stride: int, feat_h: int, feat_w: int) -> tuple[np.ndarray,
     return wa, ha, cxa, cya
 
 
-def _priors_for(input_hw: tuple[int, int], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _priors_for(input_hw: tuple[int, int], n: int) -> tuple[np.ndarray, ...]:
     """Priors whose count matches the outputs' N (``ceil`` sizes (biubug6), else ``rint`` (OMZ)),
     with their centres and sizes tiled (:func:`_tiled_priors`)."""
     for rounding in ("ceil", "rint"):

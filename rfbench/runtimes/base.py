@@ -60,7 +60,7 @@ import abc
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +70,11 @@ from rfbench.errors import RfbenchError
 from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
 from rfbench.runtimes.files import check_model_file
 from rfbench.runtimes.layers import LayerSamples, aggregate_layers
-from rfbench.runtimes.shapes import keeps_dynamic, merge_shape, normalise_input_shapes, shape_str
+from rfbench.runtimes.shapes import shape_str
 
 __all__ = [
     "INPUT_PRECISIONS", "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
-    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "keeps_dynamic", "merge_shape",
-    "normalise_input_shapes",
+    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -125,15 +124,8 @@ class RuntimeInfo:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "name": self.name,
-            "target": self.target,
-            "available": self.available,
-            "version": self.version,
-            "devices": list(self.devices),
-            "device_names": dict(self.device_names),
-            "error": self.error,
-        }
+        return {**asdict(self), "devices": list(self.devices),
+                "device_names": dict(self.device_names)}
 
 
 class RuntimeAdapter(abc.ABC):
@@ -258,15 +250,12 @@ class RuntimeAdapter(abc.ABC):
         ``on_done`` is called once per completed job (see :data:`DoneCallback`). A
         KeyboardInterrupt drains the requests and returns with ``stop_reason="interrupted"``.
 
-        The loop lives here; an adapter supplies the request primitives :meth:`_async_bind`,
+        The loop lives here; an adapter supplies :meth:`_bind` and the request primitives
         :meth:`_async_open`, :meth:`_async_run` and :meth:`_async_drain`.
         """
         if should_stop is None and max_iterations is None:
             raise RfbenchError("run_async needs should_stop or max_iterations")
-        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
-        if not feed_list:
-            raise RfbenchError("run_async: no feeds given")
-        bound = [self._async_bind(f) for f in feed_list]
+        bound = self._bind_all(feeds, "run_async")
         requests = int(self.effective["requests"])
         jobs = AsyncJobs(should_stop, max_iterations, on_done, return_outputs)
         state = self._async_open(jobs, bound, requests)
@@ -282,10 +271,21 @@ class RuntimeAdapter(abc.ABC):
             raise self._async_error(jobs.error)
         return jobs.result(requests)
 
-    # -- request primitives of run_async (one run at a time per adapter) -----------------
     @abc.abstractmethod
-    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> Any:
-        """One feed dict checked and bound the runtime's way (before the clock starts)."""
+    def _bind(self, feeds: Mapping[str, np.ndarray]) -> Any:
+        """One feed dict checked (:meth:`_check_feeds`) and bound the runtime's way."""
+
+    def _bind_all(
+        self, feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]], caller: str
+    ) -> list[Any]:
+        """One feed dict or a sequence of them, each bound (:meth:`_bind`); ``caller`` names
+        the method in the RfbenchError for an empty sequence."""
+        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
+        if not feed_list:
+            raise RfbenchError(f"{caller}: no feeds given")
+        return [self._bind(f) for f in feed_list]
+
+    # -- request primitives of run_async (one run at a time per adapter) -----------------
 
     @abc.abstractmethod
     def _async_open(self, jobs: AsyncJobs, bound: Sequence[Any], requests: int) -> Any:

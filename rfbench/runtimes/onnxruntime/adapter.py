@@ -43,9 +43,6 @@ from rfbench.runtimes.base import (
     AsyncJobs,
     RuntimeAdapter,
     TensorInfo,
-    keeps_dynamic,
-    merge_shape,
-    normalise_input_shapes,
 )
 from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.onnxruntime.input_cast import model_with_input_type
@@ -61,6 +58,7 @@ from rfbench.runtimes.onnxruntime.tensors import (
     infer_output_shapes,
     tensor_dtype,
 )
+from rfbench.runtimes.shapes import fixed_input_shapes
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +66,12 @@ log = logging.getLogger(__name__)
 ORT_ERRORS: tuple[type[BaseException], ...] = tuple(
     getattr(ort_state, name)
     for name in (
-        "Fail",
-        "InvalidArgument",
-        "InvalidGraph",
-        "InvalidProtobuf",
-        "NoSuchFile",
-        "NoModel",
-        "NotImplemented",
-        "RuntimeException",
-        "EPFail",
-        "EngineError",
-        "ModelRequiresCompilation",
-    )
+        "Fail InvalidArgument InvalidGraph InvalidProtobuf NoSuchFile NoModel NotImplemented "
+        "RuntimeException EPFail EngineError ModelRequiresCompilation"
+    ).split()
     if hasattr(ort_state, name)
 )
+
 
 class ONNXRuntimeAdapter(RuntimeAdapter):
     """One ONNX model in an ONNX Runtime InferenceSession (see the module docstring)."""
@@ -176,18 +166,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         """Fill ``inputs`` (fixed by ``input_shape``) and ``outputs``."""
         model = self.model_path.name
         raw_inputs = self._session.get_inputs()
-        names = [i.name for i in raw_inputs]
-        wanted = normalise_input_shapes(self.input_shape, names, model)
-        self.inputs = []
-        for node in raw_inputs:
-            declared = declared_shape(node.shape)
-            shape = merge_shape(declared, wanted.get(node.name), node.name, model)
-            if any(d is None for d in shape) and not keeps_dynamic(wanted.get(node.name)):
-                raise RfbenchError(
-                    f"{model}: input '{node.name}' has a dynamic shape {list(node.shape)}; "
-                    "give an input shape such as 1x3x640x640"
-                )
-            self.inputs.append(TensorInfo(node.name, shape, tensor_dtype(node.type, model)))
+        shapes = fixed_input_shapes({i.name: declared_shape(i.shape) for i in raw_inputs},
+                                    self.input_shape, model, {i.name: i.shape for i in raw_inputs})
+        self.inputs = [
+            TensorInfo(i.name, shapes[i.name], tensor_dtype(i.type, model)) for i in raw_inputs
+        ]
         raw_outputs = self._session.get_outputs()
         shapes = {o.name: declared_shape(o.shape) for o in raw_outputs}
         if any(None in s for s in shapes.values()) and not any(None in t.shape for t in self.inputs):
@@ -217,7 +200,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
             self.device_full_name = ", ".join(used)
 
     # -- running --------------------------------------------------------------------------
-    def _prepare(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _bind(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         self._check_feeds(feeds)
         return {t.name: np.ascontiguousarray(feeds[t.name], dtype=t.dtype) for t in self.inputs}
 
@@ -225,14 +208,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         try:
             return self._session.run(self._output_names, prepared)
         except ORT_ERRORS as exc:
-            message = " ".join(str(exc).split())
-            raise RfbenchError(
-                f"onnxruntime failed running {self.model_path.name}: {message}"
-            ) from None
+            raise self._async_error(exc) from None
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One sync inference; ORT returns freshly allocated arrays, owned by the caller."""
-        prepared = self._prepare(feeds)
+        prepared = self._bind(feeds)
         with self._infer_lock:
             results = self._run(prepared)
         return dict(zip(self._output_names, results, strict=True))
@@ -242,10 +222,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
     ) -> Callable[[], None]:
         """An IOBinding per feed dict, inputs bound once; the callable runs the next binding
         (outputs stay in ORT)."""
-        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
-        if not feed_list:
-            raise RfbenchError("sync_runner: no feeds given")
-        prepared = [self._prepare(f) for f in feed_list]
+        prepared = self._bind_all(feeds, "sync_runner")
         bindings = []
         for arrays in prepared:
             binding = self._session.io_binding()
@@ -273,9 +250,6 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         return run_next
 
     # -- run_async's request primitives: one worker thread per request, one shared session --
-    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self._prepare(feeds)
-
     def _async_open(
         self, jobs: AsyncJobs, bound: Sequence[dict[str, np.ndarray]], requests: int
     ) -> list[threading.Thread]:
@@ -313,7 +287,8 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
                 thread.join()
 
     def _async_error(self, exc: BaseException) -> BaseException:
-        """ORT's own exception types become one-line RfbenchErrors naming the model."""
+        """ORT's own exception types become one-line RfbenchErrors naming the model (also for
+        :meth:`infer`)."""
         if isinstance(exc, ORT_ERRORS):
             message = " ".join(str(exc).split())
             return RfbenchError(f"onnxruntime failed running {self.model_path.name}: {message}")

@@ -37,9 +37,6 @@ from rfbench.runtimes.base import (
     AsyncJobs,
     RuntimeAdapter,
     TensorInfo,
-    keeps_dynamic,
-    merge_shape,
-    normalise_input_shapes,
 )
 from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.openvino.core import (
@@ -61,6 +58,7 @@ from rfbench.runtimes.openvino.properties import (
     full_device_name,
     member_value,
 )
+from rfbench.runtimes.shapes import fixed_input_shapes
 
 log = logging.getLogger(__name__)
 
@@ -128,19 +126,13 @@ class OpenVINOAdapter(RuntimeAdapter):
 
     def _fix_input_shapes(self, model: ov.Model) -> None:
         """Reshape dynamic inputs to ``input_shape``; error when a dynamic input has none."""
-        names = [port_name(p, f"input{i}") for i, p in enumerate(model.inputs)]
-        wanted = normalise_input_shapes(self.input_shape, names, self.model_path.name)
-        new_shapes = {}
-        for name, port in zip(names, model.inputs, strict=True):
-            declared = port_shape(port)
-            shape = merge_shape(declared, wanted.get(name), name, self.model_path.name)
-            if any(d is None for d in shape) and not keeps_dynamic(wanted.get(name)):
-                raise RfbenchError(
-                    f"{self.model_path.name}: input '{name}' has a dynamic shape "
-                    f"{list(declared)}; give an input shape such as 1x3x640x640"
-                )
-            if shape != declared:
-                new_shapes[port] = ov.PartialShape([-1 if d is None else d for d in shape])
+        declared = {port_name(p, f"input{i}"): port_shape(p) for i, p in enumerate(model.inputs)}
+        shapes = fixed_input_shapes(declared, self.input_shape, self.model_path.name)
+        new_shapes = {
+            port: ov.PartialShape([-1 if d is None else d for d in shape])
+            for port, (name, shape) in zip(model.inputs, shapes.items(), strict=True)
+            if shape != declared[name]
+        }
         if new_shapes:
             try:
                 model.reshape(new_shapes)
@@ -219,18 +211,11 @@ class OpenVINOAdapter(RuntimeAdapter):
     def _describe_ports(self) -> None:
         self._in_ports = list(self._compiled.inputs)
         self._out_ports = list(self._compiled.outputs)
-        self.inputs = [
-            TensorInfo(
-                port_name(p, f"input{i}"), port_shape(p), np.dtype(p.get_element_type().to_dtype())
-            )
-            for i, p in enumerate(self._in_ports)
-        ]
-        self.outputs = [
-            TensorInfo(
-                port_name(p, f"output{i}"), port_shape(p), np.dtype(p.get_element_type().to_dtype())
-            )
-            for i, p in enumerate(self._out_ports)
-        ]
+        self.inputs, self.outputs = (
+            [TensorInfo(port_name(p, f"{kind}{i}"), port_shape(p),
+                        np.dtype(p.get_element_type().to_dtype())) for i, p in enumerate(ports)]
+            for kind, ports in (("input", self._in_ports), ("output", self._out_ports))
+        )
 
     def _bind(self, feeds: Mapping[str, np.ndarray]) -> dict[int, ov.Tensor]:
         """Feeds as ``{input index: ov.Tensor}`` sharing the (contiguous, right-typed) arrays."""
@@ -261,10 +246,7 @@ class OpenVINOAdapter(RuntimeAdapter):
         Several feed dicts: each call first sets the next one's tensors (``set_input_tensor``,
         no copy). With perf counters, each call then reads the request's profiling info.
         """
-        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
-        if not feed_list:
-            raise RfbenchError("sync_runner: no feeds given")
-        bound = [self._bind(f) for f in feed_list]
+        bound = self._bind_all(feeds, "sync_runner")
         request = self._request
         for i, tensor in bound[0].items():
             request.set_input_tensor(i, tensor)
@@ -289,12 +271,9 @@ class OpenVINOAdapter(RuntimeAdapter):
         return run_next
 
     # -- run_async's request primitives: an AsyncInferQueue, kept between runs -------------
-    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> dict[int, ov.Tensor]:
-        return self._bind(feeds)
-
     def _async_open(
         self, jobs: AsyncJobs, bound: Sequence[dict[int, ov.Tensor]], requests: int
-    ) -> tuple[ov.AsyncInferQueue, Sequence[dict[int, ov.Tensor]], set[int]]:
+    ) -> tuple[ov.AsyncInferQueue, Sequence[dict[int, ov.Tensor]]]:
         """The queue of ``requests`` requests, its callback reporting to ``jobs``."""
         if self._queue is None or len(self._queue) != requests:
             self._queue = ov.AsyncInferQueue(self._compiled, requests)
@@ -315,23 +294,21 @@ class OpenVINOAdapter(RuntimeAdapter):
                 self._collect(request)
 
         self._queue.set_callback(callback)
-        return self._queue, bound, set()
+        return self._queue, bound
 
     def _async_run(self, jobs: AsyncJobs, state: Any) -> None:
         """Wait for an idle request, take the next job, start it; until no job comes."""
-        queue, bound, used = state
+        queue, bound = state
         while True:
             rid = queue.get_idle_request_id()
             job = jobs.next_job()
             if job is None:
                 return
-            used.add(rid)
             # start_async takes the idle request get_idle_request_id just returned
             queue.start_async(bound[job % len(bound)], userdata=(job, rid, time.perf_counter_ns()))
 
     def _async_drain(self, state: Any) -> None:
-        queue, _, used = state
-        queue.wait_all()
+        state[0].wait_all()
         time.sleep(0)  # let the callback threads leave Python (see close())
 
     # -- per-layer --------------------------------------------------------------------------
