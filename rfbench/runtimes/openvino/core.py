@@ -95,7 +95,7 @@ def hint_name(value: Any) -> Any:
 
 def port_shape(port: Any) -> tuple[int | None, ...]:
     """A port's partial shape with dynamic dimensions as None."""
-    return partial_dims(port.get_partial_shape())
+    return tuple(d.get_length() if d.is_static else None for d in port.get_partial_shape())
 
 
 def port_name(port: Any, fallback: str) -> str:
@@ -123,11 +123,6 @@ def model_metadata(model: ov.Model) -> dict[str, str]:
         return {}
     return {str(key): value.astype(str) if hasattr(value, "astype") else str(value)
             for key, value in section.items()}
-
-
-def partial_dims(pshape: Any) -> tuple[int | None, ...]:
-    """An ``ov.PartialShape`` as a tuple, None for each dynamic dimension."""
-    return tuple(d.get_length() if d.is_static else None for d in pshape)
 
 
 def fold_input_precision(model: ov.Model, wanted: str | None, model_name: str) -> ov.Model:

@@ -30,19 +30,10 @@ PROPERTY = {
 
 def compile_config(requested: Mapping[str, Any], perf_counters: bool) -> dict[str, Any]:
     """The OpenVINO compile properties for the requested settings (``adapter.requested``)."""
-    req = requested
-    config: dict[str, Any] = {}
-    if req["precision"]:
-        config[PROPERTY["precision"]] = req["precision"]
-    if req["threads"]:
-        config[PROPERTY["threads"]] = req["threads"]
-    if req["streams"]:
-        config[PROPERTY["streams"]] = req["streams"]
-    if req["performance_hint"]:
-        config[PROPERTY["performance_hint"]] = req["performance_hint"].upper()
-    if perf_counters:
-        config[PROPERTY["perf_counters"]] = True
-    return config
+    settings = {**requested, "perf_counters": perf_counters}
+    if settings["performance_hint"]:
+        settings["performance_hint"] = settings["performance_hint"].upper()
+    return {prop: settings[key] for key, prop in PROPERTY.items() if settings[key]}
 
 
 def check_device_support(
