@@ -32,18 +32,11 @@ Construction (keyword-only after ``model_path``)::
   for whole means and unit scales); ``self.image_pixels`` then holds it, and
   ``effective["input_feed"]`` says ``"u8 NHWC image"``.
 
-Three ways to run, for three callers:
-
-1. :meth:`RuntimeAdapter.infer` -- ``{name: array}`` in, ``{name: array}`` out, outputs copied so
-   they survive the next call. Thread-safe for one call at a time per adapter (an internal lock
-   serialises concurrent callers). Used by ``rfbench eval``.
-2. :meth:`RuntimeAdapter.sync_runner` -- binds the inputs once and returns a zero-argument
-   callable that runs one synchronous inference and returns nothing (no input copy, no output
-   copy). Time it with ``time.perf_counter_ns`` for latency mode (benchmark_app's sync mode).
-3. :meth:`RuntimeAdapter.run_async` -- keeps ``requests`` inferences in flight until a stop
-   condition, calling back with every request's own latency; returns an :class:`AsyncRunResult`
-   with the raw samples and the wall time. Throughput mode. The submission loop and stop
-   handling are shared (:mod:`rfbench.runtimes.asyncrun`); adapters supply request primitives.
+Three ways to run, for three callers (each method's docstring is its contract):
+:meth:`RuntimeAdapter.infer` (``rfbench eval``: outputs copied, callers serialised by a lock),
+:meth:`RuntimeAdapter.sync_runner` (latency mode, benchmark_app's sync mode: no input or output
+copy) and :meth:`RuntimeAdapter.run_async` (throughput mode: ``requests`` inferences in flight;
+the loop is shared, :mod:`rfbench.runtimes.asyncrun`, adapters supply request primitives).
 
 ``describe()["effective"]`` always has precision, threads, streams, requests and
 performance_hint (None where the runtime has no such setting); adapters may add keys (OpenVINO:

@@ -1,9 +1,5 @@
 """OpenVINO compile properties of the OpenVINO adapter: the requested settings as properties,
 the check that a physical device supports them, and the values read back after compiling.
-
-Settings map to properties: precision -> ``INFERENCE_PRECISION_HINT``, threads ->
-``INFERENCE_NUM_THREADS``, streams -> ``NUM_STREAMS``, performance hint -> ``PERFORMANCE_HINT``,
-perf counters -> ``PERF_COUNT``.
 """
 
 from __future__ import annotations
