@@ -42,15 +42,14 @@ from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.openvino.core import (
     fold_image_input,
     fold_input_precision,
-    hint_name,
     model_metadata,
     one_line,
     port_name,
     port_shape,
-    precision_name,
     read_model,
     shared_core,
     validate_device,
+    value_name,
 )
 from rfbench.runtimes.openvino.properties import (
     check_device_support,
@@ -183,18 +182,14 @@ class OpenVINOAdapter(RuntimeAdapter):
         members = self._property("DEVICE_PROPERTIES") or {}
         hint = self._effective("PERFORMANCE_HINT", members)
         optimal = self._property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-        precision = self._effective("INFERENCE_PRECISION_HINT", members)
-        if isinstance(precision, dict):
-            precision = {dev: precision_name(v) for dev, v in precision.items()}
-        else:
-            precision = precision_name(precision)
+        precision = value_name(self._effective("INFERENCE_PRECISION_HINT", members))
         self.effective = {
             "precision": precision,
             "threads": self._effective("INFERENCE_NUM_THREADS", members),
             "streams": self._effective("NUM_STREAMS", members),
             "requests": self.requested["requests"] or (int(optimal) if optimal else 1),
             "optimal_requests": int(optimal) if optimal else None,
-            "performance_hint": hint_name(hint),
+            "performance_hint": value_name(hint),
             "execution_devices": list(self._property("EXECUTION_DEVICES") or []),
         }
         wanted = self.requested["precision"]

@@ -75,21 +75,15 @@ def validate_device(device: str, available: Sequence[str]) -> None:
             raise RfbenchError(f"OpenVINO device '{name}' is not available; available: {listed}")
 
 
-def precision_name(value: Any) -> str | None:
-    """``ov.Type.bf16`` (or ``"bf16"``) -> ``"bf16"``; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, ov.Type):
-        return value.get_type_name()
-    return str(value).lower()
-
-
-def hint_name(value: Any) -> Any:
-    """``PerformanceMode.LATENCY`` or ``"LATENCY"`` -> ``"latency"``; dicts per device likewise."""
+def value_name(value: Any) -> Any:
+    """``ov.Type.bf16`` -> ``"bf16"``; ``PerformanceMode.LATENCY`` or ``"LATENCY"`` ->
+    ``"latency"``; dicts per device likewise; None stays None."""
     if value is None:
         return None
     if isinstance(value, dict):
-        return {dev: hint_name(v) for dev, v in value.items()}
+        return {dev: value_name(v) for dev, v in value.items()}
+    if isinstance(value, ov.Type):
+        return value.get_type_name()
     return str(getattr(value, "name", value)).lower()
 
 
