@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 import threading
@@ -232,20 +233,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
                 binding.bind_output(name)
             bindings.append(binding)
         session = self._session
-        if len(bindings) == 1:
-            (binding,) = bindings
-
-            def run_once() -> None:
-                session.run_with_iobinding(binding)
-                _ = prepared  # keep the bound input arrays alive as long as the runner
-
-            return run_once
-        calls = [0]
+        # each binding with its input arrays, which must live as long as the runner
+        next_binding = itertools.cycle(zip(bindings, prepared, strict=True)).__next__
 
         def run_next() -> None:
-            session.run_with_iobinding(bindings[calls[0] % len(bindings)])
-            calls[0] += 1
-            _ = prepared
+            session.run_with_iobinding(next_binding()[0])
 
         return run_next
 

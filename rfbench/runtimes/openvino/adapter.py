@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -245,23 +246,20 @@ class OpenVINOAdapter(RuntimeAdapter):
         request = self._request
         for i, tensor in bound[0].items():
             request.set_input_tensor(i, tensor)
-        collect = self._collect if self.perf_counters else None
-        if len(bound) == 1 and collect is None:
+        if len(bound) == 1 and not self.perf_counters:
 
             def run_once() -> None:
                 request.infer(share_inputs=True, share_outputs=True)
 
             return run_once
-        calls = [0]
+        next_feeds = itertools.cycle(bound).__next__ if len(bound) > 1 else None
 
         def run_next() -> None:
-            if len(bound) > 1:
-                for i, tensor in bound[calls[0] % len(bound)].items():
+            if next_feeds is not None:
+                for i, tensor in next_feeds().items():
                     request.set_input_tensor(i, tensor)
-                calls[0] += 1
             request.infer(share_inputs=True, share_outputs=True)
-            if collect is not None:
-                collect(request)
+            self._collect(request)
 
         return run_next
 
