@@ -177,19 +177,6 @@ def score_floor(preset: PostprocessPreset) -> ScoreFloor | None:
     return ScoreFloor(float(preset.score_threshold), preset.score_inclusive)
 
 
-def concat(parts: Sequence[Detections]) -> Detections:
-    """Detections of several parts, concatenated in order (a single part as it is)."""
-    if not parts:
-        return Detections.empty()
-    if len(parts) == 1:
-        return parts[0]
-    return Detections(
-        np.concatenate([d.boxes for d in parts]).reshape(-1, 4),
-        np.concatenate([d.scores for d in parts]).reshape(-1),
-        np.concatenate([d.landmarks for d in parts]).reshape(-1, 5, 2),
-    )
-
-
 def _selected_rows(scores: np.ndarray, preset: PostprocessPreset) -> np.ndarray:
     """(K,) ascending row indices passing the score threshold and the ``pre_nms_top_k`` highest
     of those (ties: lower index first)."""
@@ -289,7 +276,7 @@ def postprocess(
         Float64 :class:`Detections`, score descending (ties: decoder order).
     """
     clip_hw = _clip_hw(preset, network_hw or transform.network_hw)
-    groups = list(levels) if preset.nms_scope == "per_level" else [concat(levels)]
+    groups = list(levels) if preset.nms_scope == "per_level" else [Detections.concat(levels)]
     picks = [(g, _kept_rows(g, preset, transform, clip_hw)) for g in groups]
     if not picks:
         return Detections.empty()
@@ -317,7 +304,7 @@ def candidates(levels: Sequence[Detections], preset: PostprocessPreset, transfor
     (boxes' x1/x2 and the landmarks' left/right points swapped), then the map back to the
     original image. No NMS. Float64, in decoder order.
     """
-    dets = concat(levels)
+    dets = Detections.concat(levels)
     dets = dets.take(_selected_rows(dets.scores, preset))
     boxes, points = dets.boxes, dets.landmarks
     clip_hw = _clip_hw(preset, transform.network_hw)
