@@ -35,14 +35,8 @@ import numpy as np
 
 
 def score_order(scores: np.ndarray) -> np.ndarray:
-    """Indices sorting ``scores`` descending; equal scores keep ascending index order.
-
-    Args:
-        scores: (N,) float.
-    Returns:
-        (N,) int64 permutation, ``np.argsort(-scores, kind="stable")`` (a compiled radix sort,
-        :mod:`rfbench.decoder.radix`, unless a score is NaN).
-    """
+    """(N,) int64 indices sorting (N,) ``scores`` descending, equal scores by ascending index:
+    ``np.argsort(-scores, kind="stable")`` (a compiled radix sort, :mod:`.radix`, unless NaN)."""
     scores = np.ascontiguousarray(scores, dtype=np.float64).reshape(-1)
     if np.isnan(scores).any():
         return np.argsort(-scores, kind="stable").astype(np.int64)
@@ -78,14 +72,9 @@ def _column_iou(a: Sequence[np.ndarray], b: Sequence[np.ndarray], p: float) -> n
 
 
 def pair_iou(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, plus_one: bool = False) -> np.ndarray:
-    """IoU of box pairs, computed as the reference loop computes it.
-
-    Args:
-        boxes: (N, 4) float64 x1, y1, x2, y2; i, j: (M,) int indices into ``boxes``.
-        plus_one: add 1 to widths and heights (inclusive pixel convention).
-    Returns:
-        (M,) float64 IoU, 0 where the union is 0.
-    """
+    """(M,) float64 IoU of the pairs ``boxes[i]``, ``boxes[j]`` ((N, 4) x1, y1, x2, y2; (M,)
+    indices), as the reference loop computes it (``plus_one``: +1 widths and heights), 0 where
+    the union is 0."""
     p = 1.0 if plus_one else 0.0
     cols = _columns(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), p)
     return _column_iou([np.take(c, np.asarray(i)) for c in cols],
@@ -93,11 +82,7 @@ def pair_iou(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, plus_one: bool = F
 
 
 def _plain_kept(ordered: np.ndarray, thr: float, plus_one: bool, suppress_equal: bool) -> np.ndarray:
-    """The plain greedy loop on boxes already in score order.
-
-    Returns:
-        (K,) int64 row indices of the kept boxes, ascending (= score order).
-    """
+    """(K,) int64 rows kept by the plain greedy loop on boxes already in score order, ascending."""
     p = 1.0 if plus_one else 0.0
     cols = _columns(ordered, p)
     remaining = np.arange(ordered.shape[0], dtype=np.int64)

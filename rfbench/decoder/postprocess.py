@@ -119,14 +119,8 @@ def script_setting(preset: PostprocessPreset, name: str):
 
 
 def get_preset(name: str, layout_kind: str) -> PostprocessPreset:
-    """The named preset for a decoder layout.
-
-    Args:
-        name: ``"omz"`` or ``"insightface"``.
-        layout_kind: ``"A"`` or ``"B"``.
-    Raises:
-        RfbenchError: unknown name or layout.
-    """
+    """The named preset (:data:`PRESET_NAMES`) for decoder layout ``"A"`` or ``"B"``;
+    RfbenchError for an unknown name or layout."""
     kind = str(layout_kind).upper()
     if kind not in ("A", "B"):
         raise RfbenchError(f"layout must be A or B, not {layout_kind!r}")
@@ -267,13 +261,9 @@ def postprocess(
     rows of all groups are then gathered once, in score order, and clipped and mapped back
     row by row (the same values NMS saw, as every step is row-wise).
 
-    Args:
-        levels: decoder output (:func:`rfbench.decoder.decode.decode_outputs`), network-input pixels.
-        preset: from :func:`get_preset`.
-        transform: the pre-processing transform of this image.
-        network_hw: network input (H, W) for clipping; default ``transform.network_hw``.
-    Returns:
-        Float64 :class:`Detections`, score descending (ties: decoder order).
+    ``levels``: the decoder's output (:func:`rfbench.decoder.decode.decode_outputs`, network
+    pixels); ``network_hw``: the (H, W) to clip to, default ``transform.network_hw``. Returns
+    float64 :class:`Detections`, score descending (ties: decoder order).
     """
     clip_hw = _clip_hw(preset, network_hw or transform.network_hw)
     groups = list(levels) if preset.nms_scope == "per_level" else [Detections.concat(levels)]

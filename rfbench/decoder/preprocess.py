@@ -56,13 +56,8 @@ class ImageTransform:
         return cls(nw / ow, nh / oh, 0.0, 0.0, (int(nh), int(nw)))
 
     def to_original(self, boxes_or_points: np.ndarray) -> np.ndarray:
-        """Network-input pixels -> original-image pixels.
-
-        Args:
-            boxes_or_points: boxes ``(N, 4)`` x1, y1, x2, y2 or points ``(..., 2)`` x, y.
-        Returns:
-            float64 array of the same shape: ``(v - offset) / scale`` per axis.
-        """
+        """Boxes ``(N, 4)`` x1, y1, x2, y2 or points ``(..., 2)`` x, y from network-input to
+        original-image pixels: a float64 array of the same shape, ``(v - offset) / scale``."""
         a = np.array(boxes_or_points, dtype=np.float64, copy=True)
         if a.ndim == 0 or a.shape[-1] not in (2, 4):
             raise ValueError(f"expected points (..., 2) or boxes (N, 4), got shape {a.shape}")

@@ -110,10 +110,7 @@ class SizePolicy:
 
 def parse_size_policy(text: str) -> SizePolicy:
     """``"640x480"`` -> fixed (H=480, W=640); ``"native"``; ``"1600:2150"`` -> short:long.
-
-    Raises:
-        ValueError: with the reason (the option parsers turn it into the user-facing error).
-    """
+    ValueError says why not (the option parsers turn it into the user-facing error)."""
     value = text.strip().lower()
     if value == "native":
         return SizePolicy("native")
@@ -147,11 +144,8 @@ def resized_hw(image_hw: tuple[int, int], scale: float) -> tuple[int, int]:
 
 
 def canvas_hw(network_hw: tuple[int, int], image_id: str = "image") -> tuple[int, int]:
-    """The network size fed for a resized ``(H, W)``: padded up to :data:`MIN_NETWORK_SIDE`.
-
-    Raises:
-        RfbenchError: a side above :data:`MAX_NETWORK_SIDE` (names the image).
-    """
+    """The network size fed for a resized ``(H, W)``: padded up to :data:`MIN_NETWORK_SIDE`;
+    RfbenchError naming the image for a side above :data:`MAX_NETWORK_SIDE`."""
     h, w = network_hw
     if max(h, w) > MAX_NETWORK_SIDE:
         raise RfbenchError(
