@@ -63,7 +63,7 @@ from rfbench.errors import RfbenchError
 from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
 from rfbench.runtimes.files import check_model_file
 from rfbench.runtimes.layers import LayerSamples, aggregate_layers
-from rfbench.runtimes.shapes import shape_str
+from rfbench.runtimes.shapes import fits, shape_str
 
 __all__ = [
     "INPUT_PRECISIONS", "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
@@ -352,9 +352,7 @@ class RuntimeAdapter(abc.ABC):
     def _check_feeds(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Raise RfbenchError unless ``feeds`` has exactly the model's inputs with their shapes."""
         expected = {t.name: t for t in self.inputs}
-        missing = sorted(set(expected) - set(feeds))
-        extra = sorted(set(feeds) - set(expected))
-        if missing or extra:
+        if set(feeds) != set(expected):
             raise RfbenchError(
                 f"{self.model_path.name}: inputs given {sorted(feeds)} but the model expects "
                 f"{sorted(expected)}"
@@ -362,9 +360,7 @@ class RuntimeAdapter(abc.ABC):
         for name, array in feeds.items():
             want = expected[name].shape
             got = tuple(np.shape(array))
-            if len(got) != len(want) or any(
-                w is not None and w != g for w, g in zip(want, got, strict=True)
-            ):
+            if not fits(want, got):
                 raise RfbenchError(
                     f"{self.model_path.name}: input '{name}' has shape {list(got)}, "
                     f"the model expects {shape_str(want)}"

@@ -46,9 +46,7 @@ def merge_shape(
     declared = tuple(declared)
     if requested is None:
         return declared
-    if len(requested) != len(declared) or any(
-        d is not None and d != r for d, r in zip(declared, requested, strict=True)
-    ):
+    if not fits(declared, requested):
         raise RfbenchError(
             f"{model_name}: input_shape {list(requested)} does not fit input '{name}' "
             f"of shape {shape_str(declared)}"
@@ -78,6 +76,13 @@ def fixed_input_shapes(
             raise RfbenchError(f"{model_name}: input '{name}' has a dynamic shape {text}; "
                                "give an input shape such as 1x3x640x640")
     return shapes
+
+
+def fits(declared: Sequence[int | None], shape: Sequence[int]) -> bool:
+    """Whether ``shape`` has the rank of ``declared`` and its every fixed (not None) dim."""
+    return len(shape) == len(declared) and all(
+        d is None or d == s for d, s in zip(declared, shape, strict=True)
+    )
 
 
 def shape_str(shape: Sequence[int | None]) -> str:

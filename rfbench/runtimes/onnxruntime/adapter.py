@@ -184,12 +184,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
     def _fill_effective(self) -> None:
         float_inputs = [t.dtype for t in self.inputs if t.dtype.kind == "f"]
         used = self._session.get_providers()
+        threads = self.requested["threads"]
         self.effective = {
             "precision": PRECISION_OF.get(float_inputs[0]) if float_inputs else None,
-            "threads": self.requested["threads"] or physical_core_count(),
-            "threads_source": "requested"
-            if self.requested["threads"]
-            else "default (physical cores)",
+            "threads": threads or physical_core_count(),
+            "threads_source": "requested" if threads else "default (physical cores)",
             "streams": None,
             "requests": self.requested["requests"] or 1,
             "performance_hint": None,
