@@ -131,7 +131,8 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
                 "onnxruntime has no performance hint; '%s' recorded only", req["performance_hint"]
             )
 
-    def _session_options(self) -> ort.SessionOptions:
+    def _create_session(self) -> ort.InferenceSession:
+        """Create the session (reads and optimises the model), timed into ``compile_ms``."""
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only; rfbench reports its own
         if self.requested["threads"]:
@@ -141,20 +142,13 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
             options.enable_profiling = True
             options.profile_file_prefix = str(Path(self._profile_dir.name) / "ort")
             options.optimized_model_filepath = str(self._optimised_path())
-        return options
-
-    def _create_session(self) -> ort.InferenceSession:
-        """Create the session (reads and optimises the model), timed into ``compile_ms``."""
-        options = self._session_options()
         wanted = self.requested["input_precision"]
         model: str | bytes = str(self.model_path)
         if wanted is not None:
             model = model_with_input_type(self.model_path, wanted) or model
         t0 = time.perf_counter_ns()
         try:
-            session = ort.InferenceSession(
-                model, sess_options=options, providers=self._providers
-            )
+            session = ort.InferenceSession(model, sess_options=options, providers=self._providers)
         except ORT_ERRORS as exc:
             message = " ".join(str(exc).split())
             raise RfbenchError(

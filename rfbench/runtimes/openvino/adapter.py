@@ -78,7 +78,9 @@ class OpenVINOAdapter(RuntimeAdapter):
         validate_device(self.device, self._core.available_devices)
         config = compile_config(self.requested, self.perf_counters)
         check_device_support(self._core, self.device, self.requested["precision"], config)
-        model = self._read()
+        t0 = time.perf_counter_ns()
+        model = read_model(self.model_path)
+        self.read_ms = (time.perf_counter_ns() - t0) / 1e6
         self.metadata = model_metadata(model)
         self._fix_input_shapes(model)
         model = fold_input_precision(model, self.requested["input_precision"], self.model_path.name)
@@ -117,13 +119,6 @@ class OpenVINOAdapter(RuntimeAdapter):
         return names
 
     # -- loading --------------------------------------------------------------------------
-    def _read(self) -> ov.Model:
-        """Read the model file, timing it into ``read_ms``."""
-        t0 = time.perf_counter_ns()
-        model = read_model(self.model_path)
-        self.read_ms = (time.perf_counter_ns() - t0) / 1e6
-        return model
-
     def _fix_input_shapes(self, model: ov.Model) -> None:
         """Reshape dynamic inputs to ``input_shape``; error when a dynamic input has none."""
         declared = {port_name(p, f"input{i}"): port_shape(p) for i, p in enumerate(model.inputs)}
