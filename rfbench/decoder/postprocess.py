@@ -113,9 +113,7 @@ class ScriptPreset(PostprocessPreset):
 
 def script_setting(preset: PostprocessPreset, name: str):
     """A :class:`ScriptPreset` setting, or its default for a plain preset."""
-    if isinstance(preset, ScriptPreset):
-        return getattr(preset, name)
-    return {f.name: f.default for f in dataclasses.fields(ScriptPreset)}[name]
+    return getattr(preset, name, getattr(ScriptPreset, name))
 
 
 def get_preset(name: str, layout_kind: str) -> PostprocessPreset:
