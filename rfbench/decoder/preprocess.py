@@ -174,21 +174,13 @@ def truncation_problem(data: bytes) -> str | None:
     chance; bytes after the end marker are allowed). PNG: the ``IEND`` chunk must be present.
     """
     if data.startswith(_JPEG_START):
-        scan = _jpeg_first_scan(data)
-        if scan is None:
+        scan = next((end for marker, _, end in _jpeg_segments(data) if marker == _JPEG_SOS), None)
+        if scan is None or scan > len(data):
             return "JPEG ends inside its header"
         if not data.endswith(_JPEG_EOI) and data.find(_JPEG_EOI, scan) < 0:
             return "JPEG end-of-image marker missing"
     elif data.startswith(_PNG_SIGNATURE) and data.rfind(_PNG_IEND) < 0:
         return "PNG IEND chunk missing"
-    return None
-
-
-def _jpeg_first_scan(data: bytes) -> int | None:
-    """Offset just past the first start-of-scan marker of a JPEG, or None if the data ends first."""
-    for marker, _, end in _jpeg_segments(data):
-        if marker == _JPEG_SOS:
-            return end if end <= len(data) else None
     return None
 
 

@@ -94,8 +94,7 @@ def port_shape(port: Any) -> tuple[int | None, ...]:
 
 def port_name(port: Any, fallback: str) -> str:
     """The port's tensor name, else ``fallback`` (OpenVINO allows unnamed ports)."""
-    names = port.get_names()
-    return port.get_any_name() if names else fallback
+    return port.get_any_name() if port.get_names() else fallback
 
 
 def read_model(path: str | Path) -> ov.Model:
