@@ -36,7 +36,6 @@ references use an unstable ``argsort``.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,10 +47,6 @@ from rfbench.decoder.detections import Detections
 from rfbench.decoder.nms import nms, score_order
 from rfbench.decoder.preprocess import ImageTransform
 from rfbench.errors import RfbenchError
-
-log = logging.getLogger(__name__)
-
-PREDICTION_BOXES = ("float", "truncated", "fddb")
 
 
 @dataclass(frozen=True)
