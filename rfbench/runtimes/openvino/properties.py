@@ -42,13 +42,9 @@ def check_device_support(
     supported = core.get_property(device, "SUPPORTED_PROPERTIES")
     for setting, prop in PROPERTY.items():
         if prop in config and prop not in supported:
-            raise RfbenchError(
-                f"OpenVINO device {device} does not support {setting} ({prop})"
-            )
+            raise RfbenchError(f"OpenVINO device {device} does not support {setting} ({prop})")
     if precision:
-        caps = [
-            str(c) for c in core.get_property(device, "OPTIMIZATION_CAPABILITIES")
-        ]
+        caps = [str(c) for c in core.get_property(device, "OPTIMIZATION_CAPABILITIES")]
         if CAPABILITY[precision] not in caps:
             raise RfbenchError(
                 f"OpenVINO device {device} does not support precision {precision} "
