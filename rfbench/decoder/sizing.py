@@ -138,8 +138,6 @@ def parse_size_policy(text: str) -> SizePolicy:
 def resized_hw(image_hw: tuple[int, int], scale: float) -> tuple[int, int]:
     """(H, W) that ``cv2.resize(image, None, fx=scale, fy=scale)`` produces (OpenCV rounds
     ``side * scale`` to the nearest integer, halves to even); the image's own size at scale 1."""
-    if scale == 1.0:
-        return int(image_hw[0]), int(image_hw[1])
     return int(np.rint(image_hw[0] * scale)), int(np.rint(image_hw[1] * scale))
 
 

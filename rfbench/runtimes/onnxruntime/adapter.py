@@ -110,9 +110,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
     @classmethod
     def device_names(cls) -> dict[str, str]:
         """The CPU provider's CPU model name."""
-        if CPU_PROVIDER in ort.get_available_providers():
-            return {CPU_PROVIDER: cpu_model_name()}
-        return {}
+        return {CPU_PROVIDER: cpu_model_name()} if CPU_PROVIDER in cls.available_devices() else {}
 
     # -- loading --------------------------------------------------------------------------
     def _check_settings(self) -> None:

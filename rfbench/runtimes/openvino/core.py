@@ -109,10 +109,8 @@ def model_metadata(model: ov.Model) -> dict[str, str]:
     """The model's ``framework`` rt_info as strings: an ONNX model's ``metadata_props``, which
     OpenVINO keeps there (and saves into an IR converted from it)."""
     info = model.get_rt_info()
-    if "framework" not in info:
-        return {}
-    section = info["framework"]
-    if not isinstance(section, dict):  # a single value, not key -> value metadata
+    section = info["framework"] if "framework" in info else None
+    if not isinstance(section, dict):  # none, or a single value, not key -> value metadata
         return {}
     return {str(key): value.astype(str) if hasattr(value, "astype") else str(value)
             for key, value in section.items()}
