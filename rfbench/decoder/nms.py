@@ -136,8 +136,7 @@ def nms(
     if np.isnan(scores).any():
         raise ValueError("nms: scores contain NaN")
     order = score_order(scores)
-    n = order.size
-    if n == 0:
+    if order.size == 0:
         return order
     thr = float(iou_threshold)
     if thr > 1.0 or (thr == 1.0 and not suppress_equal):
