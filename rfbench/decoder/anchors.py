@@ -32,12 +32,8 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 
 @cache
 def base_anchors_a(stride: int) -> np.ndarray:
-    """Base anchors of one layout-A stride.
-
-    Returns:
-        (A, 4) float64 ``x1, y1, x2, y2`` in pixels (inclusive +1 convention), A = 2, larger
-        first: ``[7.5 - 0.5*(16k - 1), same, 7.5 + 0.5*(16k - 1), same]`` for scale k.
-    """
+    """(A, 4) float64 base anchors ``x1, y1, x2, y2`` of one layout-A stride, in pixels (+1
+    convention), A = 2, larger first: ``[7.5 - 0.5*(16k - 1), same, 7.5 + 0.5*(16k - 1), same]``."""
     if stride not in SCALES_A:
         raise ValueError(f"layout A has strides {STRIDES_A}, not {stride}")
     half = 0.5 * (BASE_SIZE_A * np.asarray(SCALES_A[stride], dtype=np.float64) - 1.0)
@@ -47,12 +43,8 @@ def base_anchors_a(stride: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def anchors_a(stride: int, feat_h: int, feat_w: int) -> np.ndarray:
-    """All anchors of one layout-A stride on a ``feat_h x feat_w`` grid.
-
-    Returns:
-        (feat_h*feat_w*A, 4) float64 x1, y1, x2, y2 in network pixels; row ``(iy*W + ix)*A + a``
-        is anchor a of cell (iy, ix), i.e. the base anchor shifted by ``(ix*s, iy*s)``.
-    """
+    """(feat_h*feat_w*A, 4) float64 anchors x1, y1, x2, y2 of one layout-A stride, network
+    pixels; row ``(iy*W + ix)*A + a`` is base anchor a shifted by ``(ix*s, iy*s)``."""
     base = base_anchors_a(stride)
     sx = np.arange(feat_w, dtype=np.float64) * stride
     sy = np.arange(feat_h, dtype=np.float64) * stride
@@ -63,12 +55,8 @@ def anchors_a(stride: int, feat_h: int, feat_w: int) -> np.ndarray:
 
 
 def feature_sizes_b(input_hw: tuple[int, int], rounding: str = "ceil") -> tuple[tuple[int, int], ...]:
-    """Feature-map sizes ``(rows, cols)`` per layout-B step.
-
-    Args:
-        input_hw: network input (height, width) in pixels.
-        rounding: ``"ceil"`` (biubug6) or ``"rint"`` (OMZ's ``retinaface_pytorch`` adapter).
-    """
+    """Feature-map sizes ``(rows, cols)`` per layout-B step of a network input (H, W), rounded
+    with ``"ceil"`` (biubug6) or ``"rint"`` (OMZ's ``retinaface_pytorch`` adapter)."""
     h, w = input_hw
     if rounding == "ceil":
         return tuple((math.ceil(h / s), math.ceil(w / s)) for s in STEPS_B)
@@ -84,15 +72,9 @@ def num_priors_b(feature_sizes: tuple[tuple[int, int], ...]) -> int:
 
 @lru_cache(maxsize=64)
 def priors_b(input_hw: tuple[int, int], feature_sizes: tuple[tuple[int, int], ...] | None = None) -> np.ndarray:
-    """Layout-B priors for one input size.
-
-    Args:
-        input_hw: network input (H, W) in pixels.
-        feature_sizes: ``(rows, cols)`` per step (8, 16, 32); default ``ceil(size / step)``.
-    Returns:
-        (N, 4) float64 ``cx, cy, w, h`` normalised by (W, H); order: step, row i, column j,
-        min size (``cx = (j + 0.5) * step / W``, ``w = m / W``).
-    """
+    """(N, 4) float64 layout-B priors ``cx, cy, w, h`` of a network input (H, W), normalised by
+    (W, H); order: step, row i, column j, min size (``cx = (j + 0.5) * step / W``, ``w = m / W``).
+    ``feature_sizes``: ``(rows, cols)`` per step (8, 16, 32); default ``ceil(size / step)``."""
     h, w = input_hw
     if feature_sizes is None:
         feature_sizes = feature_sizes_b(input_hw)

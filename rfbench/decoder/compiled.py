@@ -35,12 +35,9 @@ def fallback_cache_dir(kernel_dirs: tuple[Path, ...], user_cache: Path, temp: Pa
     return temp / f"rfbench-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
-def _user_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
-
-
 if "NUMBA_CACHE_DIR" not in os.environ and "numba" not in sys.modules:
-    _chosen = fallback_cache_dir(KERNEL_DIRS, _user_cache(), Path(tempfile.gettempdir()))
+    _user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+    _chosen = fallback_cache_dir(KERNEL_DIRS, _user_cache, Path(tempfile.gettempdir()))
     if _chosen is not None:
         os.environ["NUMBA_CACHE_DIR"] = str(_chosen)
         log.info("numba's cache: %s (rfbench's folders and the user cache are read-only)", _chosen)

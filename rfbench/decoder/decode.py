@@ -53,18 +53,13 @@ def _single(outputs: Mapping[str, np.ndarray], name: str, rank: int) -> np.ndarr
 
 def decode_a_level(cls: np.ndarray, bbox: np.ndarray, landmark: np.ndarray, stride: int,
                    floor: ScoreFloor | None = None) -> Detections:
-    """Decode one layout-A stride.
+    """Decode one layout-A stride (32, 16 or 8).
 
-    Args:
-        cls: (4, H, W) probabilities; channels 2, 3 = face probability of anchors 0, 1.
-        bbox: (8, H, W) deltas; anchor a uses channels 4a..4a+3 = dx, dy, dw, dh.
-        landmark: (20, H, W) deltas; anchor a uses channels 10a..10a+9 = x1, y1, ..., x5, y5.
-        stride: 32, 16 or 8 (selects the base anchors).
-        floor: keep only the anchors whose score passes it (None: all).
-    Returns:
-        Float64 Detections of all H*W*2 anchors (flat index ``(iy*W + ix)*2 + a``), or of those
-        passing ``floor`` in that order, in network pixels, boxes with the +1 convention of the
-        insightface decoder.
+    ``cls``: (4, H, W) probabilities, channels 2, 3 the face probability of anchors 0, 1;
+    ``bbox``: (8, H, W) deltas, anchor a in channels 4a..4a+3 = dx, dy, dw, dh; ``landmark``:
+    (20, H, W) deltas, anchor a in channels 10a..10a+9 = x1, y1, ..., x5, y5. Returns float64
+    Detections of all H*W*2 anchors (flat index ``(iy*W + ix)*2 + a``), or of those passing
+    ``floor`` in that order, in network pixels, boxes with the insightface decoder's +1.
     """
     _, h, w = cls.shape
     if bbox.shape != (8, h, w) or landmark.shape != (20, h, w) or cls.shape[0] != 4:
@@ -113,40 +108,44 @@ def _anchor_geometry(stride: int, feat_h: int, feat_w: int) -> tuple[np.ndarray,
     return wa, ha, cxa, cya
 
 
-def _priors_for(input_hw: tuple[int, int], n: int) -> np.ndarray:
-    """Priors whose count matches the outputs' N: ``ceil`` sizes (biubug6), else ``rint`` (OMZ)."""
+def _priors_for(input_hw: tuple[int, int], n: int) -> tuple[np.ndarray, ...]:
+    """Priors whose count matches the outputs' N (``ceil`` sizes (biubug6), else ``rint`` (OMZ)),
+    with their centres and sizes tiled (:func:`_tiled_priors`)."""
     for rounding in ("ceil", "rint"):
         sizes = feature_sizes_b(input_hw, rounding)
         if num_priors_b(sizes) == n:
             if rounding != "ceil":
                 log.info("layout B: N=%d fits feature sizes rounded with %s, not ceil", n, rounding)
-            return priors_b(tuple(input_hw), sizes)
+            return _tiled_priors(tuple(input_hw), sizes)
     raise RfbenchError(
         f"layout B: outputs have N={n} priors, but input {input_hw[0]}x{input_hw[1]} gives "
         f"{num_priors_b(feature_sizes_b(input_hw))} (steps 8/16/32, 2 priors per cell); wrong input size?"
     )
 
 
+@lru_cache(maxsize=64)
+def _tiled_priors(
+    input_hw: tuple[int, int], sizes: tuple[tuple[int, int], ...]
+) -> tuple[np.ndarray, ...]:
+    """:func:`priors_b` (N, 4), and its centres ``(cx, cy)`` and sizes ``(w, h)`` repeated 5
+    times per row, each (N, 10)."""
+    priors = priors_b(input_hw, sizes)
+    return priors, np.tile(priors[:, :2], 5), np.tile(priors[:, 2:], 5)
+
+
 def decode_b(loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, input_hw: tuple[int, int],
              floor: ScoreFloor | None = None) -> Detections:
-    """Decode layout B.
-
-    Args:
-        loc: (N, 4) centre/size offsets; conf: (N, 2) softmaxed, column 1 = face;
-        landmarks: (N, 10) offsets x1, y1, ..., x5, y5; input_hw: network (H, W) in pixels;
-        floor: keep only the priors whose score passes it (None: all).
-    Returns:
-        Detections of all N priors (or of those passing ``floor``, in order) in network pixels
-        (variances 0.1, 0.2; no +1 convention).
-    """
+    """Decode layout B: ``loc`` (N, 4) centre/size offsets, ``conf`` (N, 2) softmaxed (column 1
+    = face), ``landmarks`` (N, 10) offsets x1, y1, ..., x5, y5 of a network input (H, W) ->
+    Detections of all N priors (or of those passing ``floor``, in order) in network pixels
+    (variances 0.1, 0.2; no +1 convention)."""
     n = loc.shape[0]
     if loc.shape != (n, 4) or conf.shape != (n, 2) or landmarks.shape != (n, 10):
         raise RfbenchError(
             f"layout B: shapes {list(loc.shape)}, {list(conf.shape)}, {list(landmarks.shape)} "
             "do not fit [N,4], [N,2], [N,10]"
         )
-    priors = _priors_for(input_hw, n)
-    pc10, ps10 = _tiled_priors(priors)
+    priors, pc10, ps10 = _priors_for(input_hw, n)
     scores = np.asarray(conf[:, 1], dtype=np.float64)
     if floor is not None:
         rows = floor.rows(scores)
@@ -171,37 +170,15 @@ def decode_b(loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, input_hw:
     return Detections(boxes, scores if floor is not None else scores.copy(), points.reshape(-1, 5, 2))
 
 
-_TILED: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-
-def _tiled_priors(priors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Prior centres and sizes ``(cx, cy)`` / ``(w, h)`` repeated 5 times per row, each (N, 10);
-    cached per priors array (those are cached per input size)."""
-    hit = _TILED.get(id(priors))
-    if hit is None or hit[0] is not priors:
-        if len(_TILED) > 64:
-            _TILED.clear()
-        hit = (priors, np.tile(priors[:, :2], 5), np.tile(priors[:, 2:], 5))
-        _TILED[id(priors)] = hit
-    return hit[1], hit[2]
-
-
 def decode_outputs(
     outputs: Mapping[str, np.ndarray], layout: OutputLayout, input_hw: tuple[int, int],
     floor: ScoreFloor | None = None,
 ) -> list[Detections]:
-    """Decode the raw outputs of one image.
+    """Decode the raw outputs ``{name: array}`` (batch 1) of one image fed at network (H, W).
 
-    Args:
-        outputs: output name -> array as returned by a runtime (batch 1).
-        layout: from :func:`rfbench.decoder.layout.resolve_layout`.
-        input_hw: network input (H, W) in pixels (used by layout B's priors).
-        floor: keep only the anchors whose score passes it (None: all; see
-            :func:`rfbench.decoder.postprocess.score_floor`).
-    Returns:
-        One float64 :class:`Detections` per level, all anchors (or those passing ``floor``, in
-        decoder order), network pixels:
-        layout A strides 32, 16, 8 (three levels); layout B a single level.
+    Returns one float64 :class:`Detections` per level (layout A strides 32, 16, 8; layout B a
+    single level), network pixels: all anchors, or those passing ``floor`` in decoder order
+    (:func:`rfbench.decoder.postprocess.score_floor`; None: all).
     """
     names = layout.names
     if layout.kind == "A":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,17 @@ class Detections:
     def empty() -> Detections:
         """No detections."""
         return Detections(np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, 5, 2)))
+
+    @staticmethod
+    def concat(parts: Sequence[Detections]) -> Detections:
+        """Detections of several parts, concatenated in order (a single part as it is)."""
+        if len(parts) <= 1:
+            return parts[0] if parts else Detections.empty()
+        return Detections(
+            np.concatenate([d.boxes for d in parts]).reshape(-1, 4),
+            np.concatenate([d.scores for d in parts]).reshape(-1),
+            np.concatenate([d.landmarks for d in parts]).reshape(-1, 5, 2),
+        )
 
     def take(self, index: np.ndarray) -> Detections:
         """The subset selected by an integer index or boolean mask, in that order."""

@@ -131,14 +131,9 @@ def _match_b_by_shape(shapes: Mapping[str, tuple | None]) -> dict[str, str] | No
 def _match_b_by_name(shapes: Mapping[str, tuple | None]) -> dict[str, str] | None:
     """Role -> name from a known exporter naming (loc/conf/landmarks, output0/1/2), else None."""
     for name_set in _B_NAME_SETS:
-        names = {}
-        for role, candidates in name_set.items():
-            hits = [c for c in candidates if c in shapes]
-            if len(hits) != 1:
-                break
-            names[role] = hits[0]
-        else:
-            return names
+        hits = {role: [c for c in candidates if c in shapes] for role, candidates in name_set.items()}
+        if all(len(h) == 1 for h in hits.values()):
+            return {role: h[0] for role, h in hits.items()}
     return None
 
 

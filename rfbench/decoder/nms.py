@@ -29,20 +29,14 @@ only the top box; a threshold of exactly 0 runs the plain loop (:func:`nms_plain
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-from rfbench.decoder.nms_iou import Columns, column_iou, exceeds
+import numpy as np
 
 
 def score_order(scores: np.ndarray) -> np.ndarray:
-    """Indices sorting ``scores`` descending; equal scores keep ascending index order.
-
-    Args:
-        scores: (N,) float.
-    Returns:
-        (N,) int64 permutation, ``np.argsort(-scores, kind="stable")`` (a compiled radix sort,
-        :mod:`rfbench.decoder.radix`, unless a score is NaN).
-    """
+    """(N,) int64 indices sorting (N,) ``scores`` descending, equal scores by ascending index:
+    ``np.argsort(-scores, kind="stable")`` (a compiled radix sort, :mod:`.radix`, unless NaN)."""
     scores = np.ascontiguousarray(scores, dtype=np.float64).reshape(-1)
     if np.isnan(scores).any():
         return np.argsort(-scores, kind="stable").astype(np.int64)
@@ -51,33 +45,54 @@ def score_order(scores: np.ndarray) -> np.ndarray:
     return descending_order(scores)
 
 
-def pair_iou(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, plus_one: bool = False) -> np.ndarray:
-    """IoU of box pairs, computed as the reference loop computes it.
+def _columns(boxes: np.ndarray, p: float) -> tuple[np.ndarray, ...]:
+    """x1, y1, x2, y2 and area of (N, 4) float64 boxes, each (N,) float64 (``p``: 1.0 for +1)."""
+    x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k]) for k in range(4))
+    return x1, y1, x2, y2, (x2 - x1 + p) * (y2 - y1 + p)
 
-    Args:
-        boxes: (N, 4) float64 x1, y1, x2, y2; i, j: (M,) int indices into ``boxes``.
-        plus_one: add 1 to widths and heights (inclusive pixel convention).
-    Returns:
-        (M,) float64 IoU, 0 where the union is 0.
-    """
-    cols = Columns(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), plus_one)
-    return column_iou(cols.take(np.asarray(i)), cols.take(np.asarray(j)), cols.p)
+
+def _column_iou(a: Sequence[np.ndarray], b: Sequence[np.ndarray], p: float) -> np.ndarray:
+    """IoU of pairs from columns ``(x1, y1, x2, y2, area)`` of both sides, in the reference
+    loop's float64 expressions (the compiled loop, :mod:`rfbench.decoder.nms_grid`, writes the
+    same ones); (M,) float64, 0 where the union is 0."""
+    iw = np.minimum(a[2], b[2])
+    iw -= np.maximum(a[0], b[0])
+    ih = np.minimum(a[3], b[3])
+    ih -= np.maximum(a[1], b[1])
+    if p:
+        iw += p
+        ih += p
+    np.maximum(iw, 0.0, out=iw)
+    np.maximum(ih, 0.0, out=ih)
+    inter = iw
+    inter *= ih
+    union = a[4] + b[4]
+    union -= inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union != 0)
+
+
+def pair_iou(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, plus_one: bool = False) -> np.ndarray:
+    """(M,) float64 IoU of the pairs ``boxes[i]``, ``boxes[j]`` ((N, 4) x1, y1, x2, y2; (M,)
+    indices), as the reference loop computes it (``plus_one``: +1 widths and heights), 0 where
+    the union is 0."""
+    p = 1.0 if plus_one else 0.0
+    cols = _columns(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), p)
+    return _column_iou([np.take(c, np.asarray(i)) for c in cols],
+                       [np.take(c, np.asarray(j)) for c in cols], p)
 
 
 def _plain_kept(ordered: np.ndarray, thr: float, plus_one: bool, suppress_equal: bool) -> np.ndarray:
-    """The plain greedy loop on boxes already in score order.
-
-    Returns:
-        (K,) int64 row indices of the kept boxes, ascending (= score order).
-    """
-    cols = Columns(ordered, plus_one)
+    """(K,) int64 rows kept by the plain greedy loop on boxes already in score order, ascending."""
+    p = 1.0 if plus_one else 0.0
+    cols = _columns(ordered, p)
     remaining = np.arange(ordered.shape[0], dtype=np.int64)
     kept = []
     while remaining.size:
         first, rest = remaining[0], remaining[1:]
         kept.append(first)
-        iou = column_iou(cols.take(np.full(rest.size, first)), cols.take(rest), cols.p)
-        remaining = rest[~exceeds(iou, thr, suppress_equal)]
+        iou = _column_iou([np.full(rest.size, c[first]) for c in cols],
+                          [np.take(c, rest) for c in cols], p)
+        remaining = rest[~(iou >= thr if suppress_equal else iou > thr)]
     return np.asarray(kept, dtype=np.int64)
 
 
@@ -121,8 +136,7 @@ def nms(
     if np.isnan(scores).any():
         raise ValueError("nms: scores contain NaN")
     order = score_order(scores)
-    n = order.size
-    if n == 0:
+    if order.size == 0:
         return order
     thr = float(iou_threshold)
     if thr > 1.0 or (thr == 1.0 and not suppress_equal):

@@ -111,16 +111,10 @@ def _grid(cx, cy, rx, ry, valid):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def greedy_kept(boxes, order, p, thr, suppress_equal, factor):  # pragma: no cover - compiled
-    """Kept mask of the greedy loop over ``boxes[order]``.
-
-    Args:
-        boxes: (N, 4) float64 x1, y1, x2, y2; order: (N,) int64 score order
-            (:func:`rfbench.decoder.nms.score_order`).
-        p: 1.0 for +1 widths and heights, else 0.0.
-        thr: IoU threshold, ``0 < thr <= 1``; suppress IoU > thr (>= with ``suppress_equal``).
-        factor: :func:`radius_factor` of ``thr``.
-    Returns:
-        (N,) bool over ``order``: True where the plain greedy loop keeps ``boxes[order[k]]``.
+    """(N,) bool over ``order`` ((N,) int64 score order of the (N, 4) float64 ``boxes``): True
+    where the plain greedy loop keeps ``boxes[order[k]]``; ``p`` 1.0 for +1 widths and heights,
+    else 0.0; suppress IoU > ``thr`` (``0 < thr <= 1``; >= with ``suppress_equal``); ``factor``
+    its :func:`radius_factor`.
 
     Boxes with a non-positive width or height have IoU 0 with every box: they are kept and left
     out of the grid. The search radius ``factor * w`` (and ``* h``) is inflated by a relative 1e-9

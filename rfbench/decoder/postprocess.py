@@ -36,7 +36,6 @@ references use an unstable ``argsort``.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,10 +47,6 @@ from rfbench.decoder.detections import Detections
 from rfbench.decoder.nms import nms, score_order
 from rfbench.decoder.preprocess import ImageTransform
 from rfbench.errors import RfbenchError
-
-log = logging.getLogger(__name__)
-
-PREDICTION_BOXES = ("float", "truncated", "fddb")
 
 
 @dataclass(frozen=True)
@@ -113,67 +108,48 @@ class ScriptPreset(PostprocessPreset):
 
 def script_setting(preset: PostprocessPreset, name: str):
     """A :class:`ScriptPreset` setting, or its default for a plain preset."""
-    if isinstance(preset, ScriptPreset):
-        return getattr(preset, name)
-    return {f.name: f.default for f in dataclasses.fields(ScriptPreset)}[name]
+    return getattr(preset, name, getattr(ScriptPreset, name))
 
 
 def get_preset(name: str, layout_kind: str) -> PostprocessPreset:
-    """The named preset for a decoder layout.
-
-    Args:
-        name: ``"omz"`` or ``"insightface"``.
-        layout_kind: ``"A"`` or ``"B"``.
-    Raises:
-        RfbenchError: unknown name or layout.
-    """
+    """The named preset (:data:`PRESET_NAMES`) for decoder layout ``"A"`` or ``"B"``;
+    RfbenchError for an unknown name or layout."""
     kind = str(layout_kind).upper()
     if kind not in ("A", "B"):
         raise RfbenchError(f"layout must be A or B, not {layout_kind!r}")
-    if name == "omz" and kind == "A":
-        return PostprocessPreset(
-            name="omz", layout_kind="A",
+    omz_b = PostprocessPreset(
+        name="omz", layout_kind="B",
+        description="OMZ accuracy checker 'retinaface_pytorch' adapter: scores > 0.02, top 750 "
+                    "before NMS, global NMS suppressing IoU > 0.4 (no +1), anisotropic map back",
+        score_threshold=0.02, score_inclusive=False, pre_nms_top_k=750,
+        nms_scope="global", nms_iou_threshold=0.4, nms_suppress_equal=False,
+        nms_plus_one=False, nms_in_original_pixels=False, clip_to_input=False,
+    )
+    if name == "omz":
+        return omz_b if kind == "B" else dataclasses.replace(
+            omz_b, layout_kind="A",
             description="OMZ accuracy checker 'retinaface' adapter: no score threshold, NMS per "
                         "stride suppressing IoU > 0.5 (no +1), anisotropic map back",
-            score_threshold=None, score_inclusive=False, pre_nms_top_k=None,
-            nms_scope="per_level", nms_iou_threshold=0.5, nms_suppress_equal=False,
-            nms_plus_one=False, nms_in_original_pixels=False, clip_to_input=False,
-        )
-    if name == "omz":
-        return PostprocessPreset(
-            name="omz", layout_kind="B",
-            description="OMZ accuracy checker 'retinaface_pytorch' adapter: scores > 0.02, top 750 "
-                        "before NMS, global NMS suppressing IoU > 0.4 (no +1), anisotropic map back",
-            score_threshold=0.02, score_inclusive=False, pre_nms_top_k=750,
-            nms_scope="global", nms_iou_threshold=0.4, nms_suppress_equal=False,
-            nms_plus_one=False, nms_in_original_pixels=False, clip_to_input=False,
-        )
+            score_threshold=None, pre_nms_top_k=None, nms_scope="per_level", nms_iou_threshold=0.5)
     if name == "insightface":
-        return PostprocessPreset(
-            name="insightface", layout_kind=kind,
+        return dataclasses.replace(
+            omz_b, name="insightface", layout_kind=kind,
             description="insightface RetinaFace.detect with its WIDER test threshold: scores >= "
                         "0.02, boxes clipped to the network input, map back, global NMS with +1 "
                         "areas suppressing IoU >= 0.4",
-            score_threshold=0.02, score_inclusive=True, pre_nms_top_k=None,
-            nms_scope="global", nms_iou_threshold=0.4, nms_suppress_equal=True,
-            nms_plus_one=True, nms_in_original_pixels=True, clip_to_input=True,
-        )
-    if name == "biubug6":
-        return ScriptPreset(
-            name="biubug6", layout_kind=kind,
-            description="Pytorch_Retinaface test_widerface.py as it runs: scores > 0.02, no top-k, "
-                        "no clipping, map back, float32 boxes, global NMS with +1 areas suppressing "
-                        "IoU > 0.4; float32 resize; x1 y1 x2 y2 truncated to integers in the files",
-            score_threshold=0.02, score_inclusive=False, pre_nms_top_k=None,
-            nms_scope="global", nms_iou_threshold=0.4, nms_suppress_equal=False,
-            nms_plus_one=True, nms_in_original_pixels=True, clip_to_input=False,
-            float32_boxes=True, prediction_boxes="truncated", resize_float32=True,
-            default_input_size="native",
-        )
-    if name == "biubug6-fddb":
-        script = get_preset("biubug6", kind)
-        assert isinstance(script, ScriptPreset)
-        return dataclasses.replace(
+            score_inclusive=True, pre_nms_top_k=None, nms_suppress_equal=True, nms_plus_one=True,
+            nms_in_original_pixels=True, clip_to_input=True)
+    if name in ("biubug6", "biubug6-fddb"):
+        script = ScriptPreset(**{
+            **dataclasses.asdict(omz_b), "name": "biubug6", "layout_kind": kind,
+            "description": "Pytorch_Retinaface test_widerface.py as it runs: scores > 0.02, no "
+                           "top-k, no clipping, map back, float32 boxes, global NMS with +1 areas "
+                           "suppressing IoU > 0.4; float32 resize; x1 y1 x2 y2 truncated to "
+                           "integers in the files",
+            "pre_nms_top_k": None, "nms_plus_one": True, "nms_in_original_pixels": True,
+        }, float32_boxes=True, prediction_boxes="truncated", resize_float32=True,
+            default_input_size="native")
+        return script if name == "biubug6" else dataclasses.replace(
             script, name="biubug6-fddb", prediction_boxes="fddb",
             description="Pytorch_Retinaface test_fddb.py: biubug6 at each image's own size; FDDB "
                         "lines int(x1) int(y1) int(x2 - x1 + 1) int(y2 - y1 + 1) of float32 boxes")
@@ -188,19 +164,6 @@ def score_floor(preset: PostprocessPreset) -> ScoreFloor | None:
     return ScoreFloor(float(preset.score_threshold), preset.score_inclusive)
 
 
-def concat(parts: Sequence[Detections]) -> Detections:
-    """Detections of several parts, concatenated in order (a single part as it is)."""
-    if not parts:
-        return Detections.empty()
-    if len(parts) == 1:
-        return parts[0]
-    return Detections(
-        np.concatenate([d.boxes for d in parts]).reshape(-1, 4),
-        np.concatenate([d.scores for d in parts]).reshape(-1),
-        np.concatenate([d.landmarks for d in parts]).reshape(-1, 5, 2),
-    )
-
-
 def _selected_rows(scores: np.ndarray, preset: PostprocessPreset) -> np.ndarray:
     """(K,) ascending row indices passing the score threshold and the ``pre_nms_top_k`` highest
     of those (ties: lower index first)."""
@@ -213,9 +176,13 @@ def _selected_rows(scores: np.ndarray, preset: PostprocessPreset) -> np.ndarray:
     return rows
 
 
-def _select(dets: Detections, preset: PostprocessPreset) -> Detections:
-    """Score threshold, then the ``pre_nms_top_k`` highest (ties: lower index first)."""
-    return dets.take(_selected_rows(dets.scores, preset))
+def _clip_hw(preset: PostprocessPreset, hw: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The network (H, W) the preset clips boxes to, None when it does not clip."""
+    if not preset.clip_to_input:
+        return None
+    if hw is None:
+        raise ValueError(f"preset {preset.name!r} clips to the network input: give network_hw")
+    return hw
 
 
 def _clipped(boxes: np.ndarray, network_hw: tuple[int, int]) -> np.ndarray:
@@ -227,11 +194,6 @@ def _clipped(boxes: np.ndarray, network_hw: tuple[int, int]) -> np.ndarray:
     return boxes
 
 
-def _clip(dets: Detections, network_hw: tuple[int, int]) -> Detections:
-    """Boxes clipped to the network input (:func:`_clipped`); landmarks kept."""
-    return Detections(_clipped(dets.boxes, network_hw), dets.scores, dets.landmarks)
-
-
 def _mapped_boxes(boxes: np.ndarray, preset: PostprocessPreset, transform: ImageTransform) -> np.ndarray:
     """(N, 4) network-pixel boxes in original-image pixels, rounded to float32 (kept as float64)
     when the preset says so."""
@@ -239,12 +201,6 @@ def _mapped_boxes(boxes: np.ndarray, preset: PostprocessPreset, transform: Image
     if script_setting(preset, "float32_boxes"):
         boxes = boxes.astype(np.float32).astype(np.float64)
     return boxes
-
-
-def _to_original(dets: Detections, preset: PostprocessPreset, transform: ImageTransform) -> Detections:
-    """Boxes (:func:`_mapped_boxes`) and landmarks mapped back to the original image."""
-    return Detections(_mapped_boxes(dets.boxes, preset, transform), dets.scores,
-                      transform.to_original(dets.landmarks))
 
 
 def submission_xywhs(dets: Detections, preset: PostprocessPreset) -> np.ndarray:
@@ -298,20 +254,12 @@ def postprocess(
     rows of all groups are then gathered once, in score order, and clipped and mapped back
     row by row (the same values NMS saw, as every step is row-wise).
 
-    Args:
-        levels: decoder output (:func:`rfbench.decoder.decode.decode_outputs`), network-input pixels.
-        preset: from :func:`get_preset`.
-        transform: the pre-processing transform of this image.
-        network_hw: network input (H, W) for clipping; default ``transform.network_hw``.
-    Returns:
-        Float64 :class:`Detections`, score descending (ties: decoder order).
+    ``levels``: the decoder's output (:func:`rfbench.decoder.decode.decode_outputs`, network
+    pixels); ``network_hw``: the (H, W) to clip to, default ``transform.network_hw``. Returns
+    float64 :class:`Detections`, score descending (ties: decoder order).
     """
-    clip_hw = None
-    if preset.clip_to_input:
-        clip_hw = network_hw or transform.network_hw
-        if clip_hw is None:
-            raise ValueError(f"preset {preset.name!r} clips to the network input: give network_hw")
-    groups = list(levels) if preset.nms_scope == "per_level" else [concat(levels)]
+    clip_hw = _clip_hw(preset, network_hw or transform.network_hw)
+    groups = list(levels) if preset.nms_scope == "per_level" else [Detections.concat(levels)]
     picks = [(g, _kept_rows(g, preset, transform, clip_hw)) for g in groups]
     if not picks:
         return Detections.empty()
@@ -339,15 +287,16 @@ def candidates(levels: Sequence[Detections], preset: PostprocessPreset, transfor
     (boxes' x1/x2 and the landmarks' left/right points swapped), then the map back to the
     original image. No NMS. Float64, in decoder order.
     """
-    dets = _select(concat(levels), preset)
-    if preset.clip_to_input:
-        if transform.network_hw is None:
-            raise ValueError(f"preset {preset.name!r} clips to the network input: give network_hw")
-        dets = _clip(dets, transform.network_hw)
+    dets = Detections.concat(levels)
+    dets = dets.take(_selected_rows(dets.scores, preset))
+    boxes, points = dets.boxes, dets.landmarks
+    clip_hw = _clip_hw(preset, transform.network_hw)
+    if clip_hw is not None:
+        boxes = _clipped(boxes, clip_hw)
     if unflip_width is not None:
-        boxes = dets.boxes.copy()
-        boxes[:, [0, 2]] = unflip_width - dets.boxes[:, [2, 0]]
-        points = dets.landmarks[:, [1, 0, 2, 4, 3], :].copy()
+        boxes = boxes.copy()
+        boxes[:, [0, 2]] = unflip_width - boxes[:, [2, 0]]
+        points = points[:, [1, 0, 2, 4, 3], :]  # a copy
         points[:, :, 0] = unflip_width - points[:, :, 0]
-        dets = Detections(boxes, dets.scores, points)
-    return _to_original(dets, preset, transform)
+    return Detections(_mapped_boxes(boxes, preset, transform), dets.scores,
+                      transform.to_original(points))

@@ -8,6 +8,7 @@ pixel normalisation. ``letterbox`` is the aspect-preserving alternative.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,13 +56,8 @@ class ImageTransform:
         return cls(nw / ow, nh / oh, 0.0, 0.0, (int(nh), int(nw)))
 
     def to_original(self, boxes_or_points: np.ndarray) -> np.ndarray:
-        """Network-input pixels -> original-image pixels.
-
-        Args:
-            boxes_or_points: boxes ``(N, 4)`` x1, y1, x2, y2 or points ``(..., 2)`` x, y.
-        Returns:
-            float64 array of the same shape: ``(v - offset) / scale`` per axis.
-        """
+        """Boxes ``(N, 4)`` x1, y1, x2, y2 or points ``(..., 2)`` x, y from network-input to
+        original-image pixels: a float64 array of the same shape, ``(v - offset) / scale``."""
         a = np.array(boxes_or_points, dtype=np.float64, copy=True)
         if a.ndim == 0 or a.shape[-1] not in (2, 4):
             raise ValueError(f"expected points (..., 2) or boxes (N, 4), got shape {a.shape}")
@@ -134,7 +130,10 @@ def read_image(path: str | Path) -> np.ndarray:
     problem = truncation_problem(data)
     if problem is not None:
         raise ImageReadError(f"{path}: truncated or corrupt image ({problem})")
-    _check_image_size(path, data)
+    size = declared_size(data)  # other formats: OpenCV's own limit, 2**30 px, applies
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise ImageReadError(f"{path}: image of {size[0]}x{size[1]} px is over the "
+                             f"{MAX_IMAGE_PIXELS // 1_000_000} Mpx rfbench reads")
     # IGNORE_ORIENTATION: WIDER's boxes are in the stored pixel frame, so an EXIF orientation
     # tag must not rotate the pixels (cv2's IMREAD_COLOR alone applies it)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8),
@@ -144,15 +143,6 @@ def read_image(path: str | Path) -> np.ndarray:
     return image
 
 
-def _check_image_size(path: Path, data: bytes) -> None:
-    """ImageReadError when the JPEG or PNG header of ``data`` declares over
-    :data:`MAX_IMAGE_PIXELS` (other formats: OpenCV's own limit, 2**30 px, applies)."""
-    size = declared_size(data)
-    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
-        raise ImageReadError(f"{path}: image of {size[0]}x{size[1]} px is over the "
-                             f"{MAX_IMAGE_PIXELS // 1_000_000} Mpx rfbench reads")
-
-
 def declared_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) a JPEG's first frame header or a PNG's IHDR declares, else None."""
     if data.startswith(_PNG_SIGNATURE) and data[12:16] == b"IHDR":
@@ -160,19 +150,12 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
         return int(width), int(height)
     if not data.startswith(_JPEG_START):
         return None
-    i = 2
-    while i + 9 <= len(data) and data[i] == 0xFF:
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in _JPEG_STANDALONE:
-            i += 2
-            continue
+    for marker, pos, _ in _jpeg_segments(data):
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
-            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            if pos + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
             return int(width), int(height)
-        i += 2 + struct.unpack(">H", data[i + 2:i + 4])[0]
     return None
 
 
@@ -191,8 +174,8 @@ def truncation_problem(data: bytes) -> str | None:
     chance; bytes after the end marker are allowed). PNG: the ``IEND`` chunk must be present.
     """
     if data.startswith(_JPEG_START):
-        scan = _jpeg_first_scan(data)
-        if scan is None:
+        scan = next((end for marker, _, end in _jpeg_segments(data) if marker == _JPEG_SOS), None)
+        if scan is None or scan > len(data):
             return "JPEG ends inside its header"
         if not data.endswith(_JPEG_EOI) and data.find(_JPEG_EOI, scan) < 0:
             return "JPEG end-of-image marker missing"
@@ -201,26 +184,22 @@ def truncation_problem(data: bytes) -> str | None:
     return None
 
 
-def _jpeg_first_scan(data: bytes) -> int | None:
-    """Offset just past the first start-of-scan marker of a JPEG, or None if the data ends first."""
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """``(marker, offset, end)`` of each JPEG header segment with a length, walked by those
+    lengths up to the first start-of-scan; it stops where the data ends or holds no marker."""
     pos = 2
-    while pos + 1 < len(data):
-        if data[pos] != 0xFF:
-            return None  # not a marker where one must be: broken header
+    while pos + 1 < len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in _JPEG_STANDALONE:
-            pos += 2
+        if marker == 0xFF or marker in _JPEG_STANDALONE:  # a fill byte; TEM and RST0..7
+            pos += 1 if marker == 0xFF else 2
             continue
         if pos + 4 > len(data):
-            return None
+            return
         end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        yield marker, pos, end
         if marker == _JPEG_SOS:
-            return end if end <= len(data) else None
+            return
         pos = end
-    return None
 
 
 def resize_image(image: np.ndarray, network_hw: tuple[int, int], mode: str) -> tuple[np.ndarray, ImageTransform]:
@@ -281,20 +260,6 @@ def preprocess(
     return to_tensor(resized, network_hw, pixels, layout), transform
 
 
-def resize_by_factor(image: np.ndarray, scale: float, float32: bool = False) -> np.ndarray:
-    """(H, W, 3) uint8 image scaled by ``scale`` on both axes: ``cv2.resize(img, None, fx=scale,
-    fy=scale)``, INTER_LINEAR; the image itself (uncopied) at scale 1.
-
-    ``float32=True`` resizes ``np.float32(image)`` (Pytorch_Retinaface's ``test_widerface.py``),
-    which OpenCV interpolates in floating point rather than uint8 fixed point; the result is then
-    float32 (h, w, 3), else uint8. Output size: ``round(w * scale) x round(h * scale)``.
-    """
-    data = image.astype(np.float32) if float32 else image
-    if scale == 1.0:
-        return data
-    return cv2.resize(data, None, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-
-
 def preprocess_scaled(
     image: np.ndarray, scale: float, pixels: PixelFormat, layout: str = "NCHW", *,
     float32_resize: bool = False, canvas: tuple[int, int] | None = None,
@@ -303,13 +268,18 @@ def preprocess_scaled(
 
     Args:
         image: (H, W, 3) uint8 BGR.
-        scale: network pixels per original pixel, both axes (``fx = fy``).
+        scale: network pixels per original pixel, both axes: ``cv2.resize(img, None, fx=scale,
+            fy=scale)``, INTER_LINEAR, to ``round(w * scale) x round(h * scale)`` (none at 1).
+        float32_resize: resize ``np.float32(image)`` (Pytorch_Retinaface's
+            ``test_widerface.py``), which OpenCV interpolates in floating point, not uint8.
         canvas: network (H, W) when larger than the resized image (padding bottom/right with 0
             after normalisation); default the resized image's size.
     Returns:
         (tensor float32 (1, 3, h, w) or (1, h, w, 3), transform ``x_net = x * scale``).
     """
-    resized = resize_by_factor(image, scale, float32_resize)
+    resized = image.astype(np.float32) if float32_resize else image
+    if scale != 1.0:
+        resized = cv2.resize(resized, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     network_hw = canvas or (int(resized.shape[0]), int(resized.shape[1]))
     tensor = to_tensor(resized, network_hw, pixels, layout)
     return tensor, ImageTransform(float(scale), float(scale), 0.0, 0.0, network_hw)

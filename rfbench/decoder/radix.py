@@ -19,13 +19,8 @@ from rfbench.decoder.compiled import numba
 
 @numba.njit(cache=True, nogil=True)
 def descending_order(scores):  # pragma: no cover - compiled
-    """Indices sorting ``scores`` descending, equal scores by ascending index.
-
-    Args:
-        scores: (N,) float64 without NaN.
-    Returns:
-        (N,) int64 permutation, as ``np.argsort(-scores, kind="stable")``.
-    """
+    """(N,) int64 indices sorting (N,) float64 ``scores`` (no NaN) descending, equal scores by
+    ascending index, as ``np.argsort(-scores, kind="stable")``."""
     n = scores.size
     negated = np.empty(n, np.float64)
     for i in range(n):

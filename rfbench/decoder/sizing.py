@@ -110,10 +110,7 @@ class SizePolicy:
 
 def parse_size_policy(text: str) -> SizePolicy:
     """``"640x480"`` -> fixed (H=480, W=640); ``"native"``; ``"1600:2150"`` -> short:long.
-
-    Raises:
-        ValueError: with the reason (the option parsers turn it into the user-facing error).
-    """
+    ValueError says why not (the option parsers turn it into the user-facing error)."""
     value = text.strip().lower()
     if value == "native":
         return SizePolicy("native")
@@ -141,17 +138,12 @@ def parse_size_policy(text: str) -> SizePolicy:
 def resized_hw(image_hw: tuple[int, int], scale: float) -> tuple[int, int]:
     """(H, W) that ``cv2.resize(image, None, fx=scale, fy=scale)`` produces (OpenCV rounds
     ``side * scale`` to the nearest integer, halves to even); the image's own size at scale 1."""
-    if scale == 1.0:
-        return int(image_hw[0]), int(image_hw[1])
     return int(np.rint(image_hw[0] * scale)), int(np.rint(image_hw[1] * scale))
 
 
 def canvas_hw(network_hw: tuple[int, int], image_id: str = "image") -> tuple[int, int]:
-    """The network size fed for a resized ``(H, W)``: padded up to :data:`MIN_NETWORK_SIDE`.
-
-    Raises:
-        RfbenchError: a side above :data:`MAX_NETWORK_SIDE` (names the image).
-    """
+    """The network size fed for a resized ``(H, W)``: padded up to :data:`MIN_NETWORK_SIDE`;
+    RfbenchError naming the image for a side above :data:`MAX_NETWORK_SIDE`."""
     h, w = network_hw
     if max(h, w) > MAX_NETWORK_SIDE:
         raise RfbenchError(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rfbench.decoder.detections import Detections
-from rfbench.decoder.nms import score_order
+from rfbench.decoder.nms import pair_iou, score_order
 
 MERGES = ("nms", "vote")
 #: insightface's pyramid relative to its base size (TEST_SCALES 500..1700 over target 800).
@@ -101,14 +101,9 @@ def box_vote(dets: Detections, iou: float, keep: int = VOTE_KEEP) -> Detections:
     out_scores: list[float] = []
     out_points: list[np.ndarray] = []
     while remaining.size and len(out_boxes) < keep:
-        b = boxes[remaining]
-        area = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-        w = np.maximum(0.0, np.minimum(b[0, 2], b[:, 2]) - np.maximum(b[0, 0], b[:, 0]) + 1)
-        h = np.maximum(0.0, np.minimum(b[0, 3], b[:, 3]) - np.maximum(b[0, 1], b[:, 1]) + 1)
-        inter = w * h
-        overlap = inter / (area[0] + area - inter)
+        overlap = pair_iou(boxes, np.full(remaining.size, remaining[0]), remaining, plus_one=True)
         joins = overlap >= iou
-        joins[0] = True  # the top box is in its own group (IoU 1, or NaN for a degenerate box)
+        joins[0] = True  # the top box is in its own group (IoU 1, or 0 for a degenerate box)
         members, remaining = remaining[joins], remaining[~joins]
         if members.size == 1:
             if remaining.size == 0:
@@ -139,7 +134,6 @@ def merge_views(views: Sequence[Detections], plan: TtaPlan, nms_merge) -> Detect
     parts = [v for v in views if len(v)]
     if not parts:
         return Detections.empty()
-    merged = Detections(np.concatenate([p.boxes for p in parts]), np.concatenate([p.scores for p in parts]),
-                        np.concatenate([p.landmarks for p in parts]))
+    merged = Detections.concat(parts)
     out = box_vote(merged, plan.vote_iou) if plan.merge == "vote" else nms_merge(merged)
     return out.take(score_order(out.scores))

@@ -36,12 +36,6 @@ RUNTIMES: dict[str, str] = {
     "onnxruntime": "rfbench.runtimes.onnxruntime.adapter:ONNXRuntimeAdapter",
 }
 
-#: Top-level package each built-in runtime needs, and how to install it.
-_PACKAGES = {
-    "openvino": ("openvino", "pip install openvino"),
-    "onnxruntime": ("onnxruntime", "pip install onnxruntime"),
-}
-
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PERFORMANCE_HINTS",
@@ -93,10 +87,9 @@ def _load_target(name: str, target: str) -> type[RuntimeAdapter]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        package, hint = _PACKAGES.get(name, (None, None))
         missing = getattr(exc, "name", None) or ""
-        if package and missing.split(".")[0] == package:
-            raise RfbenchError(f"runtime '{name}' is not installed: {hint}") from exc
+        if name in RUNTIMES and missing.split(".")[0] == name:  # a built-in's package is its name
+            raise RfbenchError(f"runtime '{name}' is not installed: pip install {name}") from exc
         raise RfbenchError(f"runtime '{name}' ({target}) cannot be imported: {exc}") from exc
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, RuntimeAdapter)):

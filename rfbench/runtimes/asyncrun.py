@@ -59,12 +59,8 @@ class AsyncRunResult:
 
 
 class AsyncJobs:
-    """Shared state of one ``run_async`` call: which job comes next, and what completed.
-
-    ``should_stop`` / ``max_iterations`` / ``on_done`` / ``return_outputs`` as in
-    :meth:`rfbench.runtimes.base.RuntimeAdapter.run_async`. Call :meth:`start` just before the
-    first submission (the clock of ``elapsed_ns`` and of the wall time starts there).
-    """
+    """Shared state of one ``run_async`` call (its arguments): which job comes next, and what
+    completed. :meth:`start` starts the clock just before the first submission."""
 
     def __init__(
         self,
@@ -89,16 +85,12 @@ class AsyncJobs:
         self._last_done_ns = 0
 
     def start(self) -> None:
-        """Start the clock (just before the first submission)."""
         self.start_ns = time.perf_counter_ns()
 
     def next_job(self) -> int | None:
-        """The next job id to submit (0, 1, ...), or None once submission must stop.
-
-        Stops for good at ``max_iterations`` submitted jobs (reason ``"max_iterations"``), when
-        ``should_stop(completed, elapsed_ns)`` says so (reason ``"condition"``), after
-        :meth:`interrupt` or after a failure. ``should_stop`` is never called concurrently.
-        """
+        """The next job id to submit (0, 1, ...), or None for good once ``max_iterations`` jobs
+        were submitted, ``should_stop`` (never called concurrently) says so, or after
+        :meth:`interrupt` or a failure."""
         with self._lock:
             if self._stopped or self.error is not None:
                 return None
@@ -123,11 +115,8 @@ class AsyncJobs:
         done_ns: int,
         outputs: Callable[[], dict[str, np.ndarray]] | None = None,
     ) -> None:
-        """Record one completion and call ``on_done``; an exception is kept for :meth:`fail`.
-
-        ``outputs`` makes the job's copied output arrays; it is called only when the caller
-        asked for outputs (``return_outputs``).
-        """
+        """Record one completion and call ``on_done``; an exception goes to :meth:`fail`.
+        ``outputs`` makes the job's copied output arrays, called only for ``return_outputs``."""
         try:
             arrays = outputs() if self.return_outputs and outputs is not None else None
             with self._lock:

@@ -32,18 +32,11 @@ Construction (keyword-only after ``model_path``)::
   for whole means and unit scales); ``self.image_pixels`` then holds it, and
   ``effective["input_feed"]`` says ``"u8 NHWC image"``.
 
-Three ways to run, for three callers:
-
-1. :meth:`RuntimeAdapter.infer` -- ``{name: array}`` in, ``{name: array}`` out, outputs copied so
-   they survive the next call. Thread-safe for one call at a time per adapter (an internal lock
-   serialises concurrent callers). Used by ``rfbench eval``.
-2. :meth:`RuntimeAdapter.sync_runner` -- binds the inputs once and returns a zero-argument
-   callable that runs one synchronous inference and returns nothing (no input copy, no output
-   copy). Time it with ``time.perf_counter_ns`` for latency mode (benchmark_app's sync mode).
-3. :meth:`RuntimeAdapter.run_async` -- keeps ``requests`` inferences in flight until a stop
-   condition, calling back with every request's own latency; returns an :class:`AsyncRunResult`
-   with the raw samples and the wall time. Throughput mode. The submission loop and stop
-   handling are shared (:mod:`rfbench.runtimes.asyncrun`); adapters supply request primitives.
+Three ways to run, for three callers (each method's docstring is its contract):
+:meth:`RuntimeAdapter.infer` (``rfbench eval``: outputs copied, callers serialised by a lock),
+:meth:`RuntimeAdapter.sync_runner` (latency mode, benchmark_app's sync mode: no input or output
+copy) and :meth:`RuntimeAdapter.run_async` (throughput mode: ``requests`` inferences in flight;
+the loop is shared, :mod:`rfbench.runtimes.asyncrun`, adapters supply request primitives).
 
 ``describe()["effective"]`` always has precision, threads, streams, requests and
 performance_hint (None where the runtime has no such setting); adapters may add keys (OpenVINO:
@@ -60,7 +53,7 @@ import abc
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +63,11 @@ from rfbench.errors import RfbenchError
 from rfbench.runtimes.asyncrun import AsyncJobs, AsyncRunResult, DoneCallback, StopCondition
 from rfbench.runtimes.files import check_model_file
 from rfbench.runtimes.layers import LayerSamples, aggregate_layers
-from rfbench.runtimes.shapes import keeps_dynamic, merge_shape, normalise_input_shapes, shape_str
+from rfbench.runtimes.shapes import fits, shape_str
 
 __all__ = [
     "INPUT_PRECISIONS", "PERFORMANCE_HINTS", "PRECISIONS", "AsyncJobs", "AsyncRunResult", "DoneCallback",
-    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo", "keeps_dynamic", "merge_shape",
-    "normalise_input_shapes",
+    "RuntimeAdapter", "RuntimeInfo", "StopCondition", "TensorInfo",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -125,15 +117,8 @@ class RuntimeInfo:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "name": self.name,
-            "target": self.target,
-            "available": self.available,
-            "version": self.version,
-            "devices": list(self.devices),
-            "device_names": dict(self.device_names),
-            "error": self.error,
-        }
+        return {**asdict(self), "devices": list(self.devices),
+                "device_names": dict(self.device_names)}
 
 
 class RuntimeAdapter(abc.ABC):
@@ -258,15 +243,12 @@ class RuntimeAdapter(abc.ABC):
         ``on_done`` is called once per completed job (see :data:`DoneCallback`). A
         KeyboardInterrupt drains the requests and returns with ``stop_reason="interrupted"``.
 
-        The loop lives here; an adapter supplies the request primitives :meth:`_async_bind`,
+        The loop lives here; an adapter supplies :meth:`_bind` and the request primitives
         :meth:`_async_open`, :meth:`_async_run` and :meth:`_async_drain`.
         """
         if should_stop is None and max_iterations is None:
             raise RfbenchError("run_async needs should_stop or max_iterations")
-        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
-        if not feed_list:
-            raise RfbenchError("run_async: no feeds given")
-        bound = [self._async_bind(f) for f in feed_list]
+        bound = self._bind_all(feeds, "run_async")
         requests = int(self.effective["requests"])
         jobs = AsyncJobs(should_stop, max_iterations, on_done, return_outputs)
         state = self._async_open(jobs, bound, requests)
@@ -282,10 +264,21 @@ class RuntimeAdapter(abc.ABC):
             raise self._async_error(jobs.error)
         return jobs.result(requests)
 
-    # -- request primitives of run_async (one run at a time per adapter) -----------------
     @abc.abstractmethod
-    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> Any:
-        """One feed dict checked and bound the runtime's way (before the clock starts)."""
+    def _bind(self, feeds: Mapping[str, np.ndarray]) -> Any:
+        """One feed dict checked (:meth:`_check_feeds`) and bound the runtime's way."""
+
+    def _bind_all(
+        self, feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]], caller: str
+    ) -> list[Any]:
+        """One feed dict or a sequence of them, each bound (:meth:`_bind`); ``caller`` names
+        the method in the RfbenchError for an empty sequence."""
+        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
+        if not feed_list:
+            raise RfbenchError(f"{caller}: no feeds given")
+        return [self._bind(f) for f in feed_list]
+
+    # -- request primitives of run_async (one run at a time per adapter) -----------------
 
     @abc.abstractmethod
     def _async_open(self, jobs: AsyncJobs, bound: Sequence[Any], requests: int) -> Any:
@@ -359,9 +352,7 @@ class RuntimeAdapter(abc.ABC):
     def _check_feeds(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Raise RfbenchError unless ``feeds`` has exactly the model's inputs with their shapes."""
         expected = {t.name: t for t in self.inputs}
-        missing = sorted(set(expected) - set(feeds))
-        extra = sorted(set(feeds) - set(expected))
-        if missing or extra:
+        if set(feeds) != set(expected):
             raise RfbenchError(
                 f"{self.model_path.name}: inputs given {sorted(feeds)} but the model expects "
                 f"{sorted(expected)}"
@@ -369,9 +360,7 @@ class RuntimeAdapter(abc.ABC):
         for name, array in feeds.items():
             want = expected[name].shape
             got = tuple(np.shape(array))
-            if len(got) != len(want) or any(
-                w is not None and w != g for w, g in zip(want, got, strict=True)
-            ):
+            if not fits(want, got):
                 raise RfbenchError(
                     f"{self.model_path.name}: input '{name}' has shape {list(got)}, "
                     f"the model expects {shape_str(want)}"

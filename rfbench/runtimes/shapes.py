@@ -46,9 +46,7 @@ def merge_shape(
     declared = tuple(declared)
     if requested is None:
         return declared
-    if len(requested) != len(declared) or any(
-        d is not None and d != r for d, r in zip(declared, requested, strict=True)
-    ):
+    if not fits(declared, requested):
         raise RfbenchError(
             f"{model_name}: input_shape {list(requested)} does not fit input '{name}' "
             f"of shape {shape_str(declared)}"
@@ -56,9 +54,35 @@ def merge_shape(
     return tuple(None if r == -1 else int(r) for r in requested)
 
 
-def keeps_dynamic(requested: Sequence[int] | None) -> bool:
-    """True when a requested input shape leaves dimensions dynamic on purpose (-1)."""
-    return requested is not None and any(d == -1 for d in requested)
+def fixed_input_shapes(
+    declared: Mapping[str, Sequence[int | None]],
+    input_shape: Sequence[int] | Mapping[str, Sequence[int]] | None,
+    model_name: str,
+    shown: Mapping[str, Sequence[object]] | None = None,
+) -> dict[str, tuple[int | None, ...]]:
+    """``{input name: shape}``: each declared shape (dynamic dims None) merged with the
+    ``input_shape`` argument (:func:`merge_shape`).
+
+    RfbenchError for an input still dynamic that the request does not keep dynamic on purpose
+    (-1); the message writes its declared shape as ``shown`` does (default ``declared``).
+    """
+    wanted = normalise_input_shapes(input_shape, list(declared), model_name)
+    shapes = {}
+    for name, dims in declared.items():
+        requested = wanted.get(name)
+        shapes[name] = merge_shape(dims, requested, name, model_name)
+        if None in shapes[name] and not (requested is not None and -1 in requested):
+            text = list((shown or declared)[name])
+            raise RfbenchError(f"{model_name}: input '{name}' has a dynamic shape {text}; "
+                               "give an input shape such as 1x3x640x640")
+    return shapes
+
+
+def fits(declared: Sequence[int | None], shape: Sequence[int]) -> bool:
+    """Whether ``shape`` has the rank of ``declared`` and its every fixed (not None) dim."""
+    return len(shape) == len(declared) and all(
+        d is None or d == s for d, s in zip(declared, shape, strict=True)
+    )
 
 
 def shape_str(shape: Sequence[int | None]) -> str:

@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 import threading
@@ -43,9 +44,6 @@ from rfbench.runtimes.base import (
     AsyncJobs,
     RuntimeAdapter,
     TensorInfo,
-    keeps_dynamic,
-    merge_shape,
-    normalise_input_shapes,
 )
 from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.onnxruntime.input_cast import model_with_input_type
@@ -61,6 +59,7 @@ from rfbench.runtimes.onnxruntime.tensors import (
     infer_output_shapes,
     tensor_dtype,
 )
+from rfbench.runtimes.shapes import fixed_input_shapes
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +67,12 @@ log = logging.getLogger(__name__)
 ORT_ERRORS: tuple[type[BaseException], ...] = tuple(
     getattr(ort_state, name)
     for name in (
-        "Fail",
-        "InvalidArgument",
-        "InvalidGraph",
-        "InvalidProtobuf",
-        "NoSuchFile",
-        "NoModel",
-        "NotImplemented",
-        "RuntimeException",
-        "EPFail",
-        "EngineError",
-        "ModelRequiresCompilation",
-    )
+        "Fail InvalidArgument InvalidGraph InvalidProtobuf NoSuchFile NoModel NotImplemented "
+        "RuntimeException EPFail EngineError ModelRequiresCompilation"
+    ).split()
     if hasattr(ort_state, name)
 )
+
 
 class ONNXRuntimeAdapter(RuntimeAdapter):
     """One ONNX model in an ONNX Runtime InferenceSession (see the module docstring)."""
@@ -119,9 +110,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
     @classmethod
     def device_names(cls) -> dict[str, str]:
         """The CPU provider's CPU model name."""
-        if CPU_PROVIDER in ort.get_available_providers():
-            return {CPU_PROVIDER: cpu_model_name()}
-        return {}
+        return {CPU_PROVIDER: cpu_model_name()} if CPU_PROVIDER in cls.available_devices() else {}
 
     # -- loading --------------------------------------------------------------------------
     def _check_settings(self) -> None:
@@ -140,7 +129,8 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
                 "onnxruntime has no performance hint; '%s' recorded only", req["performance_hint"]
             )
 
-    def _session_options(self) -> ort.SessionOptions:
+    def _create_session(self) -> ort.InferenceSession:
+        """Create the session (reads and optimises the model), timed into ``compile_ms``."""
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only; rfbench reports its own
         if self.requested["threads"]:
@@ -150,20 +140,13 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
             options.enable_profiling = True
             options.profile_file_prefix = str(Path(self._profile_dir.name) / "ort")
             options.optimized_model_filepath = str(self._optimised_path())
-        return options
-
-    def _create_session(self) -> ort.InferenceSession:
-        """Create the session (reads and optimises the model), timed into ``compile_ms``."""
-        options = self._session_options()
         wanted = self.requested["input_precision"]
         model: str | bytes = str(self.model_path)
         if wanted is not None:
             model = model_with_input_type(self.model_path, wanted) or model
         t0 = time.perf_counter_ns()
         try:
-            session = ort.InferenceSession(
-                model, sess_options=options, providers=self._providers
-            )
+            session = ort.InferenceSession(model, sess_options=options, providers=self._providers)
         except ORT_ERRORS as exc:
             message = " ".join(str(exc).split())
             raise RfbenchError(
@@ -176,18 +159,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         """Fill ``inputs`` (fixed by ``input_shape``) and ``outputs``."""
         model = self.model_path.name
         raw_inputs = self._session.get_inputs()
-        names = [i.name for i in raw_inputs]
-        wanted = normalise_input_shapes(self.input_shape, names, model)
-        self.inputs = []
-        for node in raw_inputs:
-            declared = declared_shape(node.shape)
-            shape = merge_shape(declared, wanted.get(node.name), node.name, model)
-            if any(d is None for d in shape) and not keeps_dynamic(wanted.get(node.name)):
-                raise RfbenchError(
-                    f"{model}: input '{node.name}' has a dynamic shape {list(node.shape)}; "
-                    "give an input shape such as 1x3x640x640"
-                )
-            self.inputs.append(TensorInfo(node.name, shape, tensor_dtype(node.type, model)))
+        shapes = fixed_input_shapes({i.name: declared_shape(i.shape) for i in raw_inputs},
+                                    self.input_shape, model, {i.name: i.shape for i in raw_inputs})
+        self.inputs = [
+            TensorInfo(i.name, shapes[i.name], tensor_dtype(i.type, model)) for i in raw_inputs
+        ]
         raw_outputs = self._session.get_outputs()
         shapes = {o.name: declared_shape(o.shape) for o in raw_outputs}
         if any(None in s for s in shapes.values()) and not any(None in t.shape for t in self.inputs):
@@ -200,12 +176,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
     def _fill_effective(self) -> None:
         float_inputs = [t.dtype for t in self.inputs if t.dtype.kind == "f"]
         used = self._session.get_providers()
+        threads = self.requested["threads"]
         self.effective = {
             "precision": PRECISION_OF.get(float_inputs[0]) if float_inputs else None,
-            "threads": self.requested["threads"] or physical_core_count(),
-            "threads_source": "requested"
-            if self.requested["threads"]
-            else "default (physical cores)",
+            "threads": threads or physical_core_count(),
+            "threads_source": "requested" if threads else "default (physical cores)",
             "streams": None,
             "requests": self.requested["requests"] or 1,
             "performance_hint": None,
@@ -217,7 +192,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
             self.device_full_name = ", ".join(used)
 
     # -- running --------------------------------------------------------------------------
-    def _prepare(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _bind(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         self._check_feeds(feeds)
         return {t.name: np.ascontiguousarray(feeds[t.name], dtype=t.dtype) for t in self.inputs}
 
@@ -225,14 +200,11 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
         try:
             return self._session.run(self._output_names, prepared)
         except ORT_ERRORS as exc:
-            message = " ".join(str(exc).split())
-            raise RfbenchError(
-                f"onnxruntime failed running {self.model_path.name}: {message}"
-            ) from None
+            raise self._async_error(exc) from None
 
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One sync inference; ORT returns freshly allocated arrays, owned by the caller."""
-        prepared = self._prepare(feeds)
+        prepared = self._bind(feeds)
         with self._infer_lock:
             results = self._run(prepared)
         return dict(zip(self._output_names, results, strict=True))
@@ -242,10 +214,7 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
     ) -> Callable[[], None]:
         """An IOBinding per feed dict, inputs bound once; the callable runs the next binding
         (outputs stay in ORT)."""
-        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
-        if not feed_list:
-            raise RfbenchError("sync_runner: no feeds given")
-        prepared = [self._prepare(f) for f in feed_list]
+        prepared = self._bind_all(feeds, "sync_runner")
         bindings = []
         for arrays in prepared:
             binding = self._session.io_binding()
@@ -255,27 +224,15 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
                 binding.bind_output(name)
             bindings.append(binding)
         session = self._session
-        if len(bindings) == 1:
-            (binding,) = bindings
-
-            def run_once() -> None:
-                session.run_with_iobinding(binding)
-                _ = prepared  # keep the bound input arrays alive as long as the runner
-
-            return run_once
-        calls = [0]
+        # each binding with its input arrays, which must live as long as the runner
+        next_binding = itertools.cycle(zip(bindings, prepared, strict=True)).__next__
 
         def run_next() -> None:
-            session.run_with_iobinding(bindings[calls[0] % len(bindings)])
-            calls[0] += 1
-            _ = prepared
+            session.run_with_iobinding(next_binding()[0])
 
         return run_next
 
     # -- run_async's request primitives: one worker thread per request, one shared session --
-    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self._prepare(feeds)
-
     def _async_open(
         self, jobs: AsyncJobs, bound: Sequence[dict[str, np.ndarray]], requests: int
     ) -> list[threading.Thread]:
@@ -313,7 +270,8 @@ class ONNXRuntimeAdapter(RuntimeAdapter):
                 thread.join()
 
     def _async_error(self, exc: BaseException) -> BaseException:
-        """ORT's own exception types become one-line RfbenchErrors naming the model."""
+        """ORT's own exception types become one-line RfbenchErrors naming the model (also for
+        :meth:`infer`)."""
         if isinstance(exc, ORT_ERRORS):
             message = " ".join(str(exc).split())
             return RfbenchError(f"onnxruntime failed running {self.model_path.name}: {message}")

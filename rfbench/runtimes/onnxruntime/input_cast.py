@@ -38,13 +38,11 @@ def model_with_input_type(model_path: Path, precision: str) -> bytes | None:
         raise RfbenchError(
             f"{model_path.name}: --input-precision {precision}: the model has no float input"
         )
-    changed = False
     casts = []
     for value in inputs:
         original = value.type.tensor_type.elem_type
         if original == target:
             continue
-        changed = True
         inner = f"{value.name}__rfbench_{precision}_cast"
         for node in graph.node:
             for i, name in enumerate(node.input):
@@ -57,7 +55,7 @@ def model_with_input_type(model_path: Path, precision: str) -> bytes | None:
             onnx.helper.make_node("Cast", [value.name], [inner], name=inner, to=original)
         )
         value.type.tensor_type.elem_type = target
-    if not changed:
+    if not casts:
         return None
     for cast in reversed(casts):
         graph.node.insert(0, cast)

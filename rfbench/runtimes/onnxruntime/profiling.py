@@ -69,8 +69,7 @@ class GraphNames:
             return node
         base = node
         for suffix in _REWRITE_SUFFIXES:
-            if base.endswith(suffix):
-                base = base[: -len(suffix)]
+            base = base.removesuffix(suffix)
         return self.producers.get(base, base if base in self.originals else node)
 
 

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -37,23 +38,19 @@ from rfbench.runtimes.base import (
     AsyncJobs,
     RuntimeAdapter,
     TensorInfo,
-    keeps_dynamic,
-    merge_shape,
-    normalise_input_shapes,
 )
 from rfbench.runtimes.layers import LayerSamples
 from rfbench.runtimes.openvino.core import (
     fold_image_input,
     fold_input_precision,
-    hint_name,
     model_metadata,
     one_line,
     port_name,
     port_shape,
-    precision_name,
     read_model,
     shared_core,
     validate_device,
+    value_name,
 )
 from rfbench.runtimes.openvino.properties import (
     check_device_support,
@@ -61,6 +58,7 @@ from rfbench.runtimes.openvino.properties import (
     full_device_name,
     member_value,
 )
+from rfbench.runtimes.shapes import fixed_input_shapes
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +78,9 @@ class OpenVINOAdapter(RuntimeAdapter):
         validate_device(self.device, self._core.available_devices)
         config = compile_config(self.requested, self.perf_counters)
         check_device_support(self._core, self.device, self.requested["precision"], config)
-        model = self._read()
+        t0 = time.perf_counter_ns()
+        model = read_model(self.model_path)
+        self.read_ms = (time.perf_counter_ns() - t0) / 1e6
         self.metadata = model_metadata(model)
         self._fix_input_shapes(model)
         model = fold_input_precision(model, self.requested["input_precision"], self.model_path.name)
@@ -119,28 +119,15 @@ class OpenVINOAdapter(RuntimeAdapter):
         return names
 
     # -- loading --------------------------------------------------------------------------
-    def _read(self) -> ov.Model:
-        """Read the model file, timing it into ``read_ms``."""
-        t0 = time.perf_counter_ns()
-        model = read_model(self.model_path)
-        self.read_ms = (time.perf_counter_ns() - t0) / 1e6
-        return model
-
     def _fix_input_shapes(self, model: ov.Model) -> None:
         """Reshape dynamic inputs to ``input_shape``; error when a dynamic input has none."""
-        names = [port_name(p, f"input{i}") for i, p in enumerate(model.inputs)]
-        wanted = normalise_input_shapes(self.input_shape, names, self.model_path.name)
-        new_shapes = {}
-        for name, port in zip(names, model.inputs, strict=True):
-            declared = port_shape(port)
-            shape = merge_shape(declared, wanted.get(name), name, self.model_path.name)
-            if any(d is None for d in shape) and not keeps_dynamic(wanted.get(name)):
-                raise RfbenchError(
-                    f"{self.model_path.name}: input '{name}' has a dynamic shape "
-                    f"{list(declared)}; give an input shape such as 1x3x640x640"
-                )
-            if shape != declared:
-                new_shapes[port] = ov.PartialShape([-1 if d is None else d for d in shape])
+        declared = {port_name(p, f"input{i}"): port_shape(p) for i, p in enumerate(model.inputs)}
+        shapes = fixed_input_shapes(declared, self.input_shape, self.model_path.name)
+        new_shapes = {
+            port: ov.PartialShape([-1 if d is None else d for d in shape])
+            for port, (name, shape) in zip(model.inputs, shapes.items(), strict=True)
+            if shape != declared[name]
+        }
         if new_shapes:
             try:
                 model.reshape(new_shapes)
@@ -191,18 +178,14 @@ class OpenVINOAdapter(RuntimeAdapter):
         members = self._property("DEVICE_PROPERTIES") or {}
         hint = self._effective("PERFORMANCE_HINT", members)
         optimal = self._property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-        precision = self._effective("INFERENCE_PRECISION_HINT", members)
-        if isinstance(precision, dict):
-            precision = {dev: precision_name(v) for dev, v in precision.items()}
-        else:
-            precision = precision_name(precision)
+        precision = value_name(self._effective("INFERENCE_PRECISION_HINT", members))
         self.effective = {
             "precision": precision,
             "threads": self._effective("INFERENCE_NUM_THREADS", members),
             "streams": self._effective("NUM_STREAMS", members),
             "requests": self.requested["requests"] or (int(optimal) if optimal else 1),
             "optimal_requests": int(optimal) if optimal else None,
-            "performance_hint": hint_name(hint),
+            "performance_hint": value_name(hint),
             "execution_devices": list(self._property("EXECUTION_DEVICES") or []),
         }
         wanted = self.requested["precision"]
@@ -219,18 +202,11 @@ class OpenVINOAdapter(RuntimeAdapter):
     def _describe_ports(self) -> None:
         self._in_ports = list(self._compiled.inputs)
         self._out_ports = list(self._compiled.outputs)
-        self.inputs = [
-            TensorInfo(
-                port_name(p, f"input{i}"), port_shape(p), np.dtype(p.get_element_type().to_dtype())
-            )
-            for i, p in enumerate(self._in_ports)
-        ]
-        self.outputs = [
-            TensorInfo(
-                port_name(p, f"output{i}"), port_shape(p), np.dtype(p.get_element_type().to_dtype())
-            )
-            for i, p in enumerate(self._out_ports)
-        ]
+        self.inputs, self.outputs = (
+            [TensorInfo(port_name(p, f"{kind}{i}"), port_shape(p),
+                        np.dtype(p.get_element_type().to_dtype())) for i, p in enumerate(ports)]
+            for kind, ports in (("input", self._in_ports), ("output", self._out_ports))
+        )
 
     def _bind(self, feeds: Mapping[str, np.ndarray]) -> dict[int, ov.Tensor]:
         """Feeds as ``{input index: ov.Tensor}`` sharing the (contiguous, right-typed) arrays."""
@@ -261,40 +237,31 @@ class OpenVINOAdapter(RuntimeAdapter):
         Several feed dicts: each call first sets the next one's tensors (``set_input_tensor``,
         no copy). With perf counters, each call then reads the request's profiling info.
         """
-        feed_list = [feeds] if isinstance(feeds, Mapping) else list(feeds)
-        if not feed_list:
-            raise RfbenchError("sync_runner: no feeds given")
-        bound = [self._bind(f) for f in feed_list]
+        bound = self._bind_all(feeds, "sync_runner")
         request = self._request
         for i, tensor in bound[0].items():
             request.set_input_tensor(i, tensor)
-        collect = self._collect if self.perf_counters else None
-        if len(bound) == 1 and collect is None:
+        if len(bound) == 1 and not self.perf_counters:
 
             def run_once() -> None:
                 request.infer(share_inputs=True, share_outputs=True)
 
             return run_once
-        calls = [0]
+        next_feeds = itertools.cycle(bound).__next__ if len(bound) > 1 else None
 
         def run_next() -> None:
-            if len(bound) > 1:
-                for i, tensor in bound[calls[0] % len(bound)].items():
+            if next_feeds is not None:
+                for i, tensor in next_feeds().items():
                     request.set_input_tensor(i, tensor)
-                calls[0] += 1
             request.infer(share_inputs=True, share_outputs=True)
-            if collect is not None:
-                collect(request)
+            self._collect(request)
 
         return run_next
 
     # -- run_async's request primitives: an AsyncInferQueue, kept between runs -------------
-    def _async_bind(self, feeds: Mapping[str, np.ndarray]) -> dict[int, ov.Tensor]:
-        return self._bind(feeds)
-
     def _async_open(
         self, jobs: AsyncJobs, bound: Sequence[dict[int, ov.Tensor]], requests: int
-    ) -> tuple[ov.AsyncInferQueue, Sequence[dict[int, ov.Tensor]], set[int]]:
+    ) -> tuple[ov.AsyncInferQueue, Sequence[dict[int, ov.Tensor]]]:
         """The queue of ``requests`` requests, its callback reporting to ``jobs``."""
         if self._queue is None or len(self._queue) != requests:
             self._queue = ov.AsyncInferQueue(self._compiled, requests)
@@ -315,23 +282,21 @@ class OpenVINOAdapter(RuntimeAdapter):
                 self._collect(request)
 
         self._queue.set_callback(callback)
-        return self._queue, bound, set()
+        return self._queue, bound
 
     def _async_run(self, jobs: AsyncJobs, state: Any) -> None:
         """Wait for an idle request, take the next job, start it; until no job comes."""
-        queue, bound, used = state
+        queue, bound = state
         while True:
             rid = queue.get_idle_request_id()
             job = jobs.next_job()
             if job is None:
                 return
-            used.add(rid)
             # start_async takes the idle request get_idle_request_id just returned
             queue.start_async(bound[job % len(bound)], userdata=(job, rid, time.perf_counter_ns()))
 
     def _async_drain(self, state: Any) -> None:
-        queue, _, used = state
-        queue.wait_all()
+        state[0].wait_all()
         time.sleep(0)  # let the callback threads leave Python (see close())
 
     # -- per-layer --------------------------------------------------------------------------

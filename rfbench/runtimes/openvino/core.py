@@ -75,33 +75,26 @@ def validate_device(device: str, available: Sequence[str]) -> None:
             raise RfbenchError(f"OpenVINO device '{name}' is not available; available: {listed}")
 
 
-def precision_name(value: Any) -> str | None:
-    """``ov.Type.bf16`` (or ``"bf16"``) -> ``"bf16"``; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, ov.Type):
-        return value.get_type_name()
-    return str(value).lower()
-
-
-def hint_name(value: Any) -> Any:
-    """``PerformanceMode.LATENCY`` or ``"LATENCY"`` -> ``"latency"``; dicts per device likewise."""
+def value_name(value: Any) -> Any:
+    """``ov.Type.bf16`` -> ``"bf16"``; ``PerformanceMode.LATENCY`` or ``"LATENCY"`` ->
+    ``"latency"``; dicts per device likewise; None stays None."""
     if value is None:
         return None
     if isinstance(value, dict):
-        return {dev: hint_name(v) for dev, v in value.items()}
+        return {dev: value_name(v) for dev, v in value.items()}
+    if isinstance(value, ov.Type):
+        return value.get_type_name()
     return str(getattr(value, "name", value)).lower()
 
 
 def port_shape(port: Any) -> tuple[int | None, ...]:
     """A port's partial shape with dynamic dimensions as None."""
-    return partial_dims(port.get_partial_shape())
+    return tuple(d.get_length() if d.is_static else None for d in port.get_partial_shape())
 
 
 def port_name(port: Any, fallback: str) -> str:
     """The port's tensor name, else ``fallback`` (OpenVINO allows unnamed ports)."""
-    names = port.get_names()
-    return port.get_any_name() if names else fallback
+    return port.get_any_name() if port.get_names() else fallback
 
 
 def read_model(path: str | Path) -> ov.Model:
@@ -116,18 +109,11 @@ def model_metadata(model: ov.Model) -> dict[str, str]:
     """The model's ``framework`` rt_info as strings: an ONNX model's ``metadata_props``, which
     OpenVINO keeps there (and saves into an IR converted from it)."""
     info = model.get_rt_info()
-    if "framework" not in info:
-        return {}
-    section = info["framework"]
-    if not isinstance(section, dict):  # a single value, not key -> value metadata
+    section = info["framework"] if "framework" in info else None
+    if not isinstance(section, dict):  # none, or a single value, not key -> value metadata
         return {}
     return {str(key): value.astype(str) if hasattr(value, "astype") else str(value)
             for key, value in section.items()}
-
-
-def partial_dims(pshape: Any) -> tuple[int | None, ...]:
-    """An ``ov.PartialShape`` as a tuple, None for each dynamic dimension."""
-    return tuple(d.get_length() if d.is_static else None for d in pshape)
 
 
 def fold_input_precision(model: ov.Model, wanted: str | None, model_name: str) -> ov.Model:

@@ -1,9 +1,5 @@
 """OpenVINO compile properties of the OpenVINO adapter: the requested settings as properties,
 the check that a physical device supports them, and the values read back after compiling.
-
-Settings map to properties: precision -> ``INFERENCE_PRECISION_HINT``, threads ->
-``INFERENCE_NUM_THREADS``, streams -> ``NUM_STREAMS``, performance hint -> ``PERFORMANCE_HINT``,
-perf counters -> ``PERF_COUNT``.
 """
 
 from __future__ import annotations
@@ -30,19 +26,10 @@ PROPERTY = {
 
 def compile_config(requested: Mapping[str, Any], perf_counters: bool) -> dict[str, Any]:
     """The OpenVINO compile properties for the requested settings (``adapter.requested``)."""
-    req = requested
-    config: dict[str, Any] = {}
-    if req["precision"]:
-        config[PROPERTY["precision"]] = req["precision"]
-    if req["threads"]:
-        config[PROPERTY["threads"]] = req["threads"]
-    if req["streams"]:
-        config[PROPERTY["streams"]] = req["streams"]
-    if req["performance_hint"]:
-        config[PROPERTY["performance_hint"]] = req["performance_hint"].upper()
-    if perf_counters:
-        config[PROPERTY["perf_counters"]] = True
-    return config
+    settings = {**requested, "perf_counters": perf_counters}
+    if settings["performance_hint"]:
+        settings["performance_hint"] = settings["performance_hint"].upper()
+    return {prop: settings[key] for key, prop in PROPERTY.items() if settings[key]}
 
 
 def check_device_support(
@@ -55,13 +42,9 @@ def check_device_support(
     supported = core.get_property(device, "SUPPORTED_PROPERTIES")
     for setting, prop in PROPERTY.items():
         if prop in config and prop not in supported:
-            raise RfbenchError(
-                f"OpenVINO device {device} does not support {setting} ({prop})"
-            )
+            raise RfbenchError(f"OpenVINO device {device} does not support {setting} ({prop})")
     if precision:
-        caps = [
-            str(c) for c in core.get_property(device, "OPTIMIZATION_CAPABILITIES")
-        ]
+        caps = [str(c) for c in core.get_property(device, "OPTIMIZATION_CAPABILITIES")]
         if CAPABILITY[precision] not in caps:
             raise RfbenchError(
                 f"OpenVINO device {device} does not support precision {precision} "
