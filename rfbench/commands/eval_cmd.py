@@ -13,6 +13,7 @@ from rfbench.commands.options import (
     RegisteredRuntimes,
     add_input_size_option,
     add_precision_option,
+    add_results_options,
     floats3,
     positive_int,
 )
@@ -105,11 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "folder of fold-NN-out.txt)")
     _add_model_options(parser)
     add_scale_out_arguments(parser)
-    parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the results record (results.json) on stdout instead of the tables")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the results of another run in --out (default: refuse)")
+    add_results_options(parser)
     parser.set_defaults(func=run)
 
 

@@ -10,6 +10,7 @@ from rfbench.commands.latency_options import input_options, input_shape_for, siz
 from rfbench.commands.options import (
     add_input_size_option,
     add_precision_option,
+    add_results_options,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -235,18 +236,7 @@ def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
         help="also profile per-layer times (OpenVINO performance counters, ORT profiling) in a "
         "separate session after the timed run, print the top layers, save layers.csv",
     )
-    output.add_argument(
-        "--out", metavar="DIR", help="output folder (default: a new folder under reports/)"
-    )
-    output.add_argument(
-        "--json",
-        action="store_true",
-        help="print the results record (results.json) on stdout instead of the tables",
-    )
-    output.add_argument(
-        "--force", action="store_true",
-        help="replace the results of another run in --out (default: refuse)",
-    )
+    add_results_options(output)
 
 
 def _add_input_arguments(inputs: argparse._ArgumentGroup) -> None:
