@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rfbench import __version__
 from rfbench.errors import Interrupted, RfbenchError
@@ -51,31 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'rfbench COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"rfbench {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more diagnostics on stderr (-vv: debug)"
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    add_verbosity_options(parser, "", 0, False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     for sub in subparsers.choices.values():
-        add_common_options(sub)
+        add_verbosity_options(sub, "sub_", argparse.SUPPRESS, argparse.SUPPRESS)
     return parser
 
 
-def configure_logging(verbose: int, quiet: bool) -> None:
-    """Send rfbench's diagnostics to stderr; stdout is kept for results."""
-    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
-    level = logging.ERROR if quiet else levels[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
-
-
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """``-v`` / ``-q`` on a sub-command too (``rfbench eval -v ...``), counted with the top level's."""
-    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                        dest="sub_verbose", help="more diagnostics on stderr (-vv: debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        dest="sub_quiet", help="only errors on stderr")
+def add_verbosity_options(parser: argparse.ArgumentParser, prefix: str, count: Any,
+                          flag: Any) -> None:
+    """``-v`` / ``-q``, on the top level and on a sub-command too (``rfbench eval -v ...``, with
+    ``prefix`` ``sub_`` and defaults SUPPRESS: counted with the top level's)."""
+    parser.add_argument("-v", "--verbose", action="count", default=count, dest=f"{prefix}verbose",
+                        help="more diagnostics on stderr (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=flag, dest=f"{prefix}quiet",
+                        help="only errors on stderr")
 
 
 class NewFolders:
@@ -126,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.verbose += getattr(args, "sub_verbose", 0)
     args.quiet = args.quiet or getattr(args, "sub_quiet", False)
-    configure_logging(args.verbose, args.quiet)
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)  # on stderr; stdout is for results
+    logging.basicConfig(level=logging.ERROR if args.quiet else levels[min(args.verbose, 2)],
+                        format="%(levelname)s: %(message)s", stream=sys.stderr)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
