@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 #: Read once at import (``os.umask`` reads it only by setting it, then restoring it), as doing
 #: so is not safe while other threads create files.
 _UMASK = os.umask(0o022)
