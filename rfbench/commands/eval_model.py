@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from rfbench.accuracy.shards import MAX_ATTEMPTS
 
@@ -34,12 +35,37 @@ def add_scale_out_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_model(args: argparse.Namespace) -> None:
-    """Check ``--device`` against ``--runtime`` and turn a checkpoint ``--model`` into its
+    """With ``--model``: check ``--device`` against ``--runtime`` and turn a checkpoint into its
     imported model in the cache (``args.model`` then names the model file run)."""
     from rfbench.commands.options import model_file
 
-    check_device_runtime(args.device, args.runtime)
-    args.model = str(model_file(args))
+    if args.model:
+        check_device_runtime(args.device, args.runtime)
+        args.model = str(model_file(args))
+
+
+def output_dir(args: argparse.Namespace) -> Any:
+    """The eval's output folder (:func:`rfbench.results.outdir.prepare_output_dir`; ``--force``
+    keeps the ``--predictions`` scored)."""
+    from rfbench.results.outdir import prepare_output_dir
+
+    return prepare_output_dir(args.out, "eval", force=args.force, resume=args.resume,
+                              keep=[args.predictions] if args.predictions else [])
+
+
+def print_record(args: argparse.Namespace, record: Any) -> bool:
+    """stdout: the record (``--json``; returns True) or the header of what was measured and a
+    blank line (returns False: the dataset's table follows)."""
+    if args.json:
+        from rfbench.results.writer import record_json_text
+
+        print(record_json_text(record), end="")
+        return True
+    from rfbench.commands.header import eval_header
+
+    print(eval_header(record))
+    print()
+    return False
 
 
 def check_device_runtime(device: str, runtime: str | None) -> None:
