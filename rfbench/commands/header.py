@@ -44,7 +44,7 @@ def shape_text(shape: Sequence[int | None]) -> str:
 
 def short_version(version: str | None) -> str:
     """``"2026.4.1-22982-e213a147257-releases/2026/4"`` -> ``"2026.4.1"``."""
-    return text(version).split("-", 1)[0] if version else MISSING
+    return version.split("-", 1)[0] if version else MISSING
 
 
 def model_line(name: str, sha256: str | None) -> str:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rfbench.commands.latency_options import input_options, input_shape_for, sized_options
+from rfbench.commands.latency_options import input_shape_for, sized_options
 from rfbench.commands.options import (
     add_input_size_option,
     add_precision_option,
@@ -268,6 +268,7 @@ def _add_input_arguments(inputs: argparse._ArgumentGroup) -> None:
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
     """Turn parsed arguments into :class:`rfbench.latency.LatencyOptions`."""
     from rfbench.latency import LatencyOptions, StopRule
+    from rfbench.latency.feeds import FeedOptions
 
     if args.model is None:
         from rfbench.models.reference_r50 import reference_model_path
@@ -305,7 +306,8 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         input_shape=input_shape_for(args, model),
         warmup=args.warmup,
         per_layer=args.per_layer,
-        **input_options(args),
+        feed=FeedOptions(args.input_precision, args.input_data),
+        layer_runs=args.per_layer_runs,
         **sized_options(args),
     )
 

@@ -11,16 +11,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def input_options(args: argparse.Namespace) -> dict:
-    """The LatencyOptions fields of ``latency_cmd._add_input_arguments``' options."""
-    from rfbench.latency.feeds import FeedOptions
-
-    return {
-        "feed": FeedOptions(args.input_precision, args.input_data),
-        "layer_runs": args.per_layer_runs,
-    }
-
-
 def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | None:
     """The input shape to run a dynamic ``model`` at (None: the model fixes it), from
     ``--input-size`` (or the deprecated ``--input-shape``); batch 1 here, ``--batch`` applies it.

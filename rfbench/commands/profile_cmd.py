@@ -173,9 +173,6 @@ def format_table(record: ProfileRecord, dynamic_input: bool = False) -> str:
             f"{row.gflops_model_analyzer_current:11.4f} {row.gmacs:9.4f} "
             f"{row.params:12,d}"
         )
-    if record.not_counted:
-        counted = ", ".join(f"{k} x{v}" for k, v in sorted(record.not_counted.items()))
-        lines += ["", f"not counted (no rule): {counted}"]
-    else:
-        lines += ["", "not counted (no rule): none"]
+    counted = ", ".join(f"{k} x{v}" for k, v in sorted(record.not_counted.items()))
+    lines += ["", f"not counted (no rule): {counted or 'none'}"]
     return "\n".join(lines)

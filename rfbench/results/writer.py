@@ -31,8 +31,6 @@ RESULTS_CSV = "results.csv"
 DEFAULT_REPORTS_DIR = Path("reports")
 
 
-
-
 def unused_timestamped_path(prefix: str, extension: str = "") -> Path:
     """``reports/<prefix>-<local time>[-N]<extension>``, numbered until nothing exists there."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
