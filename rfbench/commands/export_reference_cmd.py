@@ -20,7 +20,6 @@ else ~/.cache/rfbench) and copied from there.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``export-reference`` sub-command."""
     parser = subparsers.add_parser(
         "export-reference",
         help="write the reference RetinaFace-R50 graph (ONNX, or OpenVINO IR with --ir)",

@@ -9,11 +9,12 @@ differs between the runs of one latency record is shown per runtime.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rfbench.decoder.recipe import layout_recipe_line, recipe_text
+from rfbench.results.record import shape_text
 
 if TYPE_CHECKING:
     from rfbench.results.eval_record import EvalRecord
@@ -35,11 +36,6 @@ def _lines(pairs: Iterable[tuple[str, str]]) -> str:
 def text(value: Any) -> str:
     """``value`` for a terminal cell: :data:`MISSING` for None, never ``"None"``."""
     return MISSING if value is None else str(value)
-
-
-def shape_text(shape: Sequence[int | None]) -> str:
-    """``[1, 3, 640, 640]`` -> ``"1x3x640x640"`` (``?`` for a dynamic dimension)."""
-    return "x".join("?" if d is None else str(d) for d in shape)
 
 
 def short_version(version: str | None) -> str:

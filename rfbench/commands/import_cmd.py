@@ -40,7 +40,6 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``import`` sub-command."""
     parser = subparsers.add_parser(
         "import", help="turn an insightface MXNet or Pytorch_Retinaface checkpoint into .onnx/.xml",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,

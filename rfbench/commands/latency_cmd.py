@@ -112,7 +112,6 @@ exit status: 0 every run valid, 1 a run not valid (validity rule not met), 2 bad
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``latency`` sub-command."""
     parser = subparsers.add_parser(
         "latency",
         help="measure inference latency and throughput",

@@ -35,17 +35,12 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
     declared = read_input_shapes(model)
     (shape,) = declared.values() if len(declared) == 1 else (None,)
     if shape is None or len(shape) != 4:
+        inputs = ", ".join(f"{k} {list(v)}" for k, v in declared.items())
         if hw is not None:
-            raise RfbenchError(
-                f"--input-size applies to a model with one image input (N,C,H,W or N,H,W,C); "
-                f"{model.name} has {', '.join(f'{k} {list(v)}' for k, v in declared.items())}: "
-                "give --input-shape per input"
-            )
+            raise RfbenchError(f"--input-size applies to a model with one image input (N,C,H,W or "
+                               f"N,H,W,C); {model.name} has {inputs}: give --input-shape per input")
         if any(d is None for dims in declared.values() for d in dims):
-            raise RfbenchError(
-                f"{model.name}: dynamic inputs {', '.join(f'{k} {list(v)}' for k, v in declared.items())}"
-                "; give --input-shape"
-            )
+            raise RfbenchError(f"{model.name}: dynamic inputs {inputs}; give --input-shape")
         return None
     return plan_input(model, hw).adapter_shape
 

@@ -37,7 +37,6 @@ MParams 29.4276).
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``profile`` sub-command."""
     from rfbench.commands.options import add_input_size_option
 
     parser = subparsers.add_parser(

@@ -12,7 +12,6 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``runtimes`` sub-command."""
     parser = subparsers.add_parser(
         "runtimes",
         help="list installed inference runtimes with versions and devices",
@@ -26,14 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def format_table(rows: Sequence[dict]) -> str:
     """A plain-text table of :meth:`RuntimeInfo.as_dict` rows, one runtime per line."""
+    from rfbench.commands.header import device_text
+
     header = ("RUNTIME", "VERSION", "DEVICES / PROVIDERS")
     lines = []
     for row in rows:
         if row["available"]:
-            devices = []
-            for dev in row["devices"]:
-                full = row["device_names"].get(dev)
-                devices.append(f"{dev} ({full})" if full and full != dev else dev)
+            devices = [device_text(dev, row["device_names"].get(dev)) for dev in row["devices"]]
             lines.append((row["name"], row["version"] or "?", ", ".join(devices) or "none"))
         else:
             lines.append((row["name"], "-", f"unavailable: {row['error']}"))

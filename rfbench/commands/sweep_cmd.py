@@ -48,13 +48,11 @@ DEFAULTS = {"data_root": DEFAULT_DATA_ROOT, "protocol": "all", "preset": "omz",
             "calibration_method": "minmax"}
 PROTOCOLS = ("all", "wider", "omz")
 PRESETS = ("omz", "insightface", "biubug6")
-TOML_KEYS = {("data", "data_root"): "data_root", ("data", "gt_mat_dir"): "gt_mat_dir",
-             ("data", "limit"): "limit", ("data", "protocol"): "protocol",
-             ("data", "preset"): "preset", ("latency", "time_s"): "time",
-             ("latency", "iterations"): "iterations", ("latency", "min_time_s"): "min_time",
-             ("latency", "min_iterations"): "min_iterations",
-             ("quantize", "subset_size"): "subset_size",
-             ("quantize", "seed"): "seed", ("quantize", "calibration_method"): "calibration_method"}
+#: (TOML table, key) -> the option it gives (a key is its option's name, ``_s`` for seconds).
+TOML_KEYS = {(table, key): key.removesuffix("_s") for table, keys in (
+    ("data", ("data_root", "gt_mat_dir", "limit", "protocol", "preset")),
+    ("latency", ("time_s", "iterations", "min_time_s", "min_iterations")),
+    ("quantize", ("subset_size", "seed", "calibration_method"))) for key in keys}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
