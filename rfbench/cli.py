@@ -8,6 +8,7 @@ inside ``run`` so that ``rfbench --help`` stays fast and works without optional 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
@@ -99,11 +100,9 @@ class NewFolders:
         if hasattr(self, "before") and self.reports.is_dir():
             found[:0] = [p for p in self.reports.iterdir() if p not in self.before and p.is_dir()]
         for path in found:
-            try:
+            with contextlib.suppress(OSError):  # not empty, or gone: keep it
                 path.rmdir()
-            except OSError:
-                continue  # not empty, or gone: keep it
-            log.debug("removed the empty output folder %s", path)
+                log.debug("removed the empty output folder %s", path)
 
 
 def printable(text: str) -> str:

@@ -55,14 +55,6 @@ def device_text(device: str | None, full_name: str | None) -> str:
     return text(device)
 
 
-def per_run(values: dict[str, str]) -> str:
-    """One value when every runtime has it, else ``"f32 (openvino), bf16 (onnxruntime)"``."""
-    distinct = set(values.values())
-    if len(distinct) == 1:
-        return distinct.pop()
-    return ", ".join(f"{value} ({runtime})" for runtime, value in values.items())
-
-
 # -- eval ------------------------------------------------------------------------------------------
 
 def eval_header(record: EvalRecord) -> str:
@@ -92,8 +84,9 @@ def eval_header(record: EvalRecord) -> str:
             ("pixels", f"{_pixels_text(model.pixel_format)} ({model.pixel_format_source})"),
             ("output layout", model.output_layout.kind),
         ]
-        if record.preset is not None:
-            pairs.append(("preset", _preset_text(record.preset)))
+        if (preset := record.preset) is not None:  # the recipe per layout where it differs
+            recipe = layout_recipe_line(preset) or f"{preset.name}: {recipe_text(preset)}"
+            pairs.append(("preset", recipe))
     else:
         pairs.append(("predictions", f"{record.predictions.dir} (scored as given)"))
     pairs.append(("protocols", ", ".join(record.protocols) or MISSING))
@@ -105,11 +98,6 @@ def eval_header(record: EvalRecord) -> str:
     return _lines(pairs)
 
 
-def _preset_text(preset: Any) -> str:
-    """``"omz recipe for layout B: ..."`` when the recipe differs by layout, else name: recipe."""
-    return layout_recipe_line(preset) or f"{preset.name}: {recipe_text(preset)}"
-
-
 # -- latency ---------------------------------------------------------------------------------------
 
 def latency_header(record: LatencyRecord) -> str:
@@ -119,7 +107,11 @@ def latency_header(record: LatencyRecord) -> str:
     by_runtime = {run.runtime: run for run in runs}
 
     def each(fn: Any) -> str:
-        return per_run({name: fn(run) for name, run in by_runtime.items()}) if runs else MISSING
+        """One value when every runtime has it, else ``"f32 (openvino), bf16 (onnxruntime)"``."""
+        values = {name: fn(run) for name, run in by_runtime.items()}
+        if len(set(values.values())) == 1:
+            return next(iter(values.values()))
+        return ", ".join(f"{value} ({runtime})" for runtime, value in values.items()) or MISSING
 
     requested = settings.precision or "the runtime's default"
     if settings.mode == "latency":

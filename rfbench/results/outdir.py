@@ -20,6 +20,7 @@ that a second run names in its error.) The file is removed, while still locked, 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -219,10 +220,8 @@ def _remove_result(target: Path, keep: list[Path]) -> bool:
 
 
 def _remove_if_empty(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # not empty (or gone): keep what is there
         path.rmdir()
-    except OSError:
-        pass  # not empty (or gone): keep what is there
 
 
 def _read_pid(fd: int) -> int | None:
@@ -235,11 +234,9 @@ def _read_pid(fd: int) -> int | None:
 
 def _same_file(fd: int, path: Path) -> bool:
     try:
-        st = os.stat(path)
+        return os.path.samestat(os.stat(path), os.fstat(fd))
     except FileNotFoundError:
         return False
-    own = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
 def _inside(filename: object, folder: Path) -> bool:
