@@ -18,6 +18,7 @@ from rfbench.commands.options import (
     positive_int,
 )
 from rfbench.decoder import PRESET_NAMES
+from rfbench.errors import RfbenchError
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,6 @@ def _dataset(name: str) -> Any:
 
 def refuse_other_datasets_options(args: argparse.Namespace) -> None:
     """RfbenchError for an option (given, i.e. not None) of a dataset other than ``--dataset``."""
-    from rfbench.errors import RfbenchError
-
     for name in DATASETS:
         if name == args.dataset:
             continue
@@ -143,8 +142,6 @@ def refuse_other_datasets_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``rfbench eval``: the common checks, then the chosen dataset's ``run``."""
-    from rfbench.errors import RfbenchError
-
     refuse_other_datasets_options(args)
     if args.resume and not args.out:
         raise RfbenchError("--resume needs --out: the folder of the interrupted run")

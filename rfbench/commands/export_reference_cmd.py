@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from rfbench.errors import RfbenchError
+
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
@@ -39,7 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Copy the cached ONNX graph to ``--out``, or convert it to an f32 OpenVINO IR."""
-    from rfbench.errors import RfbenchError
     from rfbench.fileio import atomic_copy
     from rfbench.models.reference_r50 import reference_model_path
     from rfbench.results.outdir import check_output_file
@@ -63,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
 def export_ir(source: Path, out: Path) -> list[Path]:
     """Convert ``source`` to an OpenVINO IR with f32 weights at ``out`` (.xml) and its .bin."""
     import openvino as ov
-
-    from rfbench.errors import RfbenchError
 
     xml = out.with_suffix(".xml")
     if xml != out:

@@ -11,10 +11,12 @@ from rfbench.commands.options import (
     add_input_size_option,
     add_precision_option,
     add_results_options,
+    model_file,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
+    precision_value,
     shape_arg,
 )
 
@@ -274,7 +276,6 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
 
         model = reference_model_path()
     else:
-        from rfbench.commands.options import model_file
         from rfbench.models.files import check_model_file
 
         model = check_model_file(model_file(args))
@@ -286,7 +287,6 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
     else:
         runtimes = (args.runtime,)
     from rfbench.commands.eval_model import check_device_runtime
-    from rfbench.commands.options import precision_value
 
     check_device_runtime(args.device, args.runtime)
     budget_time = _TIME_S if args.time is None and args.iterations is None else args.time

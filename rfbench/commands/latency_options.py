@@ -8,6 +8,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from rfbench.commands.options import input_size_of
+from rfbench.errors import RfbenchError
+
 log = logging.getLogger(__name__)
 
 
@@ -18,8 +21,6 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
     One image input with a dynamic size runs at ``--input-size`` or 640x640, as eval and profile
     do; any other dynamic input needs ``--input-shape`` (the error says so).
     """
-    from rfbench.commands.options import input_size_of
-    from rfbench.errors import RfbenchError
     from rfbench.models.files import read_input_shapes
     from rfbench.models.spec import plan_input
 
@@ -48,9 +49,6 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
 def sized_options(args: argparse.Namespace) -> dict:
     """``--input-size native|SHORT:LONG`` as LatencyOptions fields (empty for a fixed size):
     each ``--input-data`` image timed at the size eval would feed it."""
-    from rfbench.commands.options import input_size_of
-    from rfbench.errors import RfbenchError
-
     policy = input_size_of(args)
     if policy is None or not policy.per_image:
         return {}

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
-from rfbench.commands.options import non_negative_float, positive_float, positive_int
+from rfbench.commands.options import model_file, non_negative_float, positive_float, positive_int
+from rfbench.errors import RfbenchError
 from rfbench.sweep.options import (
     DEFAULT_MIN_ITERATIONS,
     DEFAULT_MIN_TIME_S,
@@ -112,7 +113,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], list[str], list[str]]:
     """Merge command line over TOML over defaults; returns (args, models, runtimes, precisions)."""
-    from rfbench.errors import RfbenchError
     from rfbench.sweep.matrix import PRECISIONS, RUNTIMES, read_config, split_list
 
     config = read_config(args.config) if args.config else {}
@@ -135,15 +135,12 @@ def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], li
         raise RfbenchError("give --model A.onnx,B.xml or a --config with models = [...]")
     args.data_root = Path(args.data_root)
     args.gt_mat_dir = Path(args.gt_mat_dir) if args.gt_mat_dir else None
-    from rfbench.commands.options import model_file
-
     return (args, [str(model_file(args, m)) for m in split_list(models, "model")],
             split_list(args.runtime or config.get("runtimes") or "openvino", "runtime", RUNTIMES),
             split_list(args.precision or config.get("precisions") or "f32,int8", "precision", PRECISIONS))
 
 
 def run(args: argparse.Namespace) -> int:
-    from rfbench.errors import RfbenchError
     from rfbench.results.writer import new_output_dir
     from rfbench.sweep.matrix import build_cells
     from rfbench.sweep.run import options_from_args, run_sweep
