@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rfbench.commands.eval_model import check_device_runtime
 from rfbench.commands.latency_options import input_shape_for, sized_options
 from rfbench.commands.options import (
     add_input_size_option,
@@ -286,27 +287,19 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         runtimes = builtin + tuple(sorted(set(runtime_targets()) - set(builtin)))
     else:
         runtimes = (args.runtime,)
-    from rfbench.commands.eval_model import check_device_runtime
-
     check_device_runtime(args.device, args.runtime)
     budget_time = _TIME_S if args.time is None and args.iterations is None else args.time
     rule = StopRule(budget_time, args.iterations, args.min_time, args.min_iterations)
+    as_given = ("device", "mode", "threads", "streams", "requests", "batch", "warmup", "per_layer")
     return LatencyOptions(
         model=model,
         runtimes=runtimes,
-        device=args.device,
         precision=precision_value(args.precision),
-        mode=args.mode,
         rule=rule,
-        threads=args.threads,
-        streams=args.streams,
-        requests=args.requests,
-        batch=args.batch,
         input_shape=input_shape_for(args, model),
-        warmup=args.warmup,
-        per_layer=args.per_layer,
         feed=FeedOptions(args.input_precision, args.input_data),
         layer_runs=args.per_layer_runs,
+        **{name: getattr(args, name) for name in as_given},
         **sized_options(args),
     )
 
