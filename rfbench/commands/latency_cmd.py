@@ -216,7 +216,6 @@ def _add_duration_arguments(how_long: argparse._ArgumentGroup) -> None:
 
 
 def _add_tuning_arguments(tuning: argparse._ArgumentGroup) -> None:
-    """Threads, streams and requests; unset means the runtime's own choice."""
     tuning.add_argument("--threads", type=positive_int, metavar="N", help="inference threads")
     tuning.add_argument(
         "--streams", type=positive_int, metavar="N", help="OpenVINO execution streams"
@@ -231,7 +230,6 @@ def _add_tuning_arguments(tuning: argparse._ArgumentGroup) -> None:
 
 
 def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
-    """Per-layer profiling and the output folder."""
     output.add_argument(
         "--per-layer",
         action="store_true",
@@ -242,7 +240,6 @@ def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
 
 
 def _add_input_arguments(inputs: argparse._ArgumentGroup) -> None:
-    """What the model is fed (element type, real images) and how many inferences are profiled."""
     inputs.add_argument(
         "--input-precision",
         choices=("u8", "f32"),

@@ -36,10 +36,8 @@ def format_table(rows: Sequence[dict]) -> str:
         else:
             lines.append((row["name"], "-", f"unavailable: {row['error']}"))
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(2)]
-    out = []
-    for cells in [header, *lines]:
-        out.append(f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}  {cells[2]}".rstrip())
-    return "\n".join(out)
+    return "\n".join(f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}  {cells[2]}".rstrip()
+                     for cells in [header, *lines])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,10 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.runtimes import list_runtimes
 
     rows = [info.as_dict() for info in list_runtimes()]
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(rows) + "\n")
+    sys.stdout.write((json.dumps(rows, indent=2) if args.json else format_table(rows)) + "\n")
     if not any(row["available"] for row in rows):
         log.error("no inference runtime is usable: pip install openvino or onnxruntime")
         return 2
