@@ -22,7 +22,6 @@ from rfbench.errors import RfbenchError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_ROOT = "datasets/wider"
 #: ``--dataset`` NAME -> the module that evaluates it: ``DATA_ROOT`` (the default --data-root),
 #: ``OPTIONS`` (the flags only it takes, each None unless given), ``add_arguments(group)`` and
 #: ``run(args) -> exit status``. A new dataset is one module and one line here.

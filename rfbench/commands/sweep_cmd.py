@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
+from rfbench.commands.eval_wider import DATA_ROOT
 from rfbench.commands.options import model_file, non_negative_float, positive_float, positive_int
 from rfbench.errors import RfbenchError
 from rfbench.sweep.options import (
@@ -43,7 +43,7 @@ TOML: models = [...], runtimes = [...], precisions = [...], and optional tables
   [quantize] subset_size, seed, calibration_method        (command-line options win)
 """
 
-DEFAULTS = {"data_root": DEFAULT_DATA_ROOT, "protocol": "all", "preset": "omz",
+DEFAULTS = {"data_root": DATA_ROOT, "protocol": "all", "preset": "omz",
             "min_time": DEFAULT_MIN_TIME_S,
             "min_iterations": DEFAULT_MIN_ITERATIONS, "subset_size": 300, "seed": 0,
             "calibration_method": "minmax"}
@@ -69,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="sweep folder (default: a new folder under reports/; give the same one to resume)")
     data = parser.add_argument_group("data (same for every cell)")
-    data.add_argument("--data-root", metavar="DIR", help=f"WIDER FACE root (default: {DEFAULT_DATA_ROOT})")
+    data.add_argument("--data-root", metavar="DIR", help=f"WIDER FACE root (default: {DATA_ROOT})")
     data.add_argument("--gt-mat-dir", metavar="DIR", help="folder of the easy/medium/hard .mat files")
     data.add_argument("--limit", type=positive_int, metavar="N", help="first N GT images only")
     data.add_argument("--protocol", choices=PROTOCOLS, help="default: all")
