@@ -9,7 +9,6 @@ differs between the runs of one latency record is shown per runtime.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +26,7 @@ SHA_PREFIX = 12
 MISSING = "-"
 
 
-def _lines(pairs: Iterable[tuple[str, str]]) -> str:
-    pairs = list(pairs)
+def _lines(pairs: list[tuple[str, str]]) -> str:
     width = max(len(label) for label, _ in pairs) + 1
     return "\n".join(f"{label + ':':<{width}} {value}" for label, value in pairs)
 
@@ -134,9 +132,8 @@ def latency_header(record: LatencyRecord) -> str:
 
 def _inputs_text(run: Any) -> str:
     """``"input0 1x3x640x640 float32"`` for each input of a run."""
-    if not run.inputs:
-        return MISSING
-    return ", ".join(f"{t.name} {shape_text(t.shape)} {t.dtype}" for t in run.inputs)
+    inputs = ", ".join(f"{t.name} {shape_text(t.shape)} {t.dtype}" for t in run.inputs or ())
+    return inputs or MISSING
 
 
 # -- profile ---------------------------------------------------------------------------------------
