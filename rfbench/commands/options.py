@@ -231,13 +231,13 @@ def add_input_size_option(parser: argparse.ArgumentParser | argparse._ArgumentGr
 def input_size_of(args: argparse.Namespace) -> SizePolicy | None:
     """``--input-size`` as a size policy (a fixed WxH, native or SHORT:LONG; None when not given)."""
     text = getattr(args, "input_size", None)
-    return parse_input_size(text, INPUT_SIZE_OPTION) if text else None
+    return parse_input_size(text) if text else None
 
 
 def input_hw(args: argparse.Namespace) -> tuple[int, int] | None:
     """(H, W) from ``--input-size`` (None when not given); RfbenchError names the option."""
     text = getattr(args, "input_size", None)
-    return parse_size(text, INPUT_SIZE_OPTION) if text else None
+    return parse_size(text) if text else None
 
 
 def model_file(args: argparse.Namespace, value: str | Path | None = None) -> Path:
