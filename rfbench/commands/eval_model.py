@@ -1,6 +1,7 @@
 """``rfbench eval --model``'s model run, shared by every dataset: the options as a
 :class:`~rfbench.accuracy.model_run.ModelRunOptions`, one run over a list of image ids (in one
-process, ``--workers`` or ``--ray``), and its fields of the eval record."""
+process, ``--workers`` or ``--ray``), and its fields of the eval record; and what every dataset's
+eval shares besides: the checkpoint import, the output folder and the header or JSON on stdout."""
 
 from __future__ import annotations
 
