@@ -84,14 +84,11 @@ class NewFolders:
 
         self.reports = DEFAULT_REPORTS_DIR
         self.candidates: list[Path] = []
-        if out is not None:
-            path = Path(out)
-            while not path.exists() and path != path.parent:
-                self.candidates.append(path)
-                path = path.parent
-        else:
-            if not self.reports.exists():
-                self.candidates.append(self.reports)
+        path = Path(out) if out is not None else self.reports
+        while not path.exists() and path != path.parent:
+            self.candidates.append(path)
+            path = path.parent
+        if out is None:
             self.before = set(self.reports.iterdir()) if self.reports.is_dir() else set()
 
     def remove_empty(self) -> None:
