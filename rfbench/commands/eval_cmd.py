@@ -131,9 +131,7 @@ def _dataset(name: str) -> Any:
 
 def refuse_other_datasets_options(args: argparse.Namespace) -> None:
     """RfbenchError for an option (given, i.e. not None) of a dataset other than ``--dataset``."""
-    for name in DATASETS:
-        if name == args.dataset:
-            continue
+    for name in (other for other in DATASETS if other != args.dataset):
         for flag in _dataset(name).OPTIONS:
             if getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None:
                 raise RfbenchError(f"{flag} applies to --dataset {name}, not {args.dataset}")
