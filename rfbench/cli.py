@@ -8,11 +8,12 @@ inside ``run`` so that ``rfbench --help`` stays fast and works without optional 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rfbench import __version__
 from rfbench.errors import Interrupted, RfbenchError
@@ -51,31 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'rfbench COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"rfbench {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more diagnostics on stderr (-vv: debug)"
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    add_verbosity_options(parser, "", 0, False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     for sub in subparsers.choices.values():
-        add_common_options(sub)
+        add_verbosity_options(sub, "sub_", argparse.SUPPRESS, argparse.SUPPRESS)
     return parser
 
 
-def configure_logging(verbose: int, quiet: bool) -> None:
-    """Send rfbench's diagnostics to stderr; stdout is kept for results."""
-    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
-    level = logging.ERROR if quiet else levels[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
-
-
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """``-v`` / ``-q`` on a sub-command too (``rfbench eval -v ...``), counted with the top level's."""
-    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                        dest="sub_verbose", help="more diagnostics on stderr (-vv: debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        dest="sub_quiet", help="only errors on stderr")
+def add_verbosity_options(parser: argparse.ArgumentParser, prefix: str, count: Any,
+                          flag: Any) -> None:
+    """``-v`` / ``-q``, on the top level and on a sub-command too (``rfbench eval -v ...``, with
+    ``prefix`` ``sub_`` and defaults SUPPRESS: counted with the top level's)."""
+    parser.add_argument("-v", "--verbose", action="count", default=count, dest=f"{prefix}verbose",
+                        help="more diagnostics on stderr (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=flag, dest=f"{prefix}quiet",
+                        help="only errors on stderr")
 
 
 class NewFolders:
@@ -91,14 +84,11 @@ class NewFolders:
 
         self.reports = DEFAULT_REPORTS_DIR
         self.candidates: list[Path] = []
-        if out is not None:
-            path = Path(out)
-            while not path.exists() and path != path.parent:
-                self.candidates.append(path)
-                path = path.parent
-        else:
-            if not self.reports.exists():
-                self.candidates.append(self.reports)
+        path = Path(out) if out is not None else self.reports
+        while not path.exists() and path != path.parent:
+            self.candidates.append(path)
+            path = path.parent
+        if out is None:
             self.before = set(self.reports.iterdir()) if self.reports.is_dir() else set()
 
     def remove_empty(self) -> None:
@@ -107,11 +97,9 @@ class NewFolders:
         if hasattr(self, "before") and self.reports.is_dir():
             found[:0] = [p for p in self.reports.iterdir() if p not in self.before and p.is_dir()]
         for path in found:
-            try:
+            with contextlib.suppress(OSError):  # not empty, or gone: keep it
                 path.rmdir()
-            except OSError:
-                continue  # not empty, or gone: keep it
-            log.debug("removed the empty output folder %s", path)
+                log.debug("removed the empty output folder %s", path)
 
 
 def printable(text: str) -> str:
@@ -126,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.verbose += getattr(args, "sub_verbose", 0)
     args.quiet = args.quiet or getattr(args, "sub_quiet", False)
-    configure_logging(args.verbose, args.quiet)
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)  # on stderr; stdout is for results
+    logging.basicConfig(level=logging.ERROR if args.quiet else levels[min(args.verbose, 2)],
+                        format="%(levelname)s: %(message)s", stream=sys.stderr)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -16,16 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
-def _read_umask() -> int:
-    """The process umask (``os.umask`` can only be read by setting it, then restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-#: Read once at import: setting the umask to read it is not safe while other threads create files.
-_UMASK = _read_umask()
+#: Read once at import (``os.umask`` reads it only by setting it, then restoring it), as doing
+#: so is not safe while other threads create files.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def umask() -> int:

@@ -13,14 +13,15 @@ from rfbench.commands.options import (
     RegisteredRuntimes,
     add_input_size_option,
     add_precision_option,
+    add_results_options,
     floats3,
     positive_int,
 )
 from rfbench.decoder import PRESET_NAMES
+from rfbench.errors import RfbenchError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_ROOT = "datasets/wider"
 #: ``--dataset`` NAME -> the module that evaluates it: ``DATA_ROOT`` (the default --data-root),
 #: ``OPTIONS`` (the flags only it takes, each None unless given), ``add_arguments(group)`` and
 #: ``run(args) -> exit status``. A new dataset is one module and one line here.
@@ -105,11 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "folder of fold-NN-out.txt)")
     _add_model_options(parser)
     add_scale_out_arguments(parser)
-    parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the results record (results.json) on stdout instead of the tables")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the results of another run in --out (default: refuse)")
+    add_results_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -134,11 +131,7 @@ def _dataset(name: str) -> Any:
 
 def refuse_other_datasets_options(args: argparse.Namespace) -> None:
     """RfbenchError for an option (given, i.e. not None) of a dataset other than ``--dataset``."""
-    from rfbench.errors import RfbenchError
-
-    for name in DATASETS:
-        if name == args.dataset:
-            continue
+    for name in (other for other in DATASETS if other != args.dataset):
         for flag in _dataset(name).OPTIONS:
             if getattr(args, flag.lstrip("-").replace("-", "_"), None) is not None:
                 raise RfbenchError(f"{flag} applies to --dataset {name}, not {args.dataset}")
@@ -146,8 +139,6 @@ def refuse_other_datasets_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``rfbench eval``: the common checks, then the chosen dataset's ``run``."""
-    from rfbench.errors import RfbenchError
-
     refuse_other_datasets_options(args)
     if args.resume and not args.out:
         raise RfbenchError("--resume needs --out: the folder of the interrupted run")

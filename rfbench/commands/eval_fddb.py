@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rfbench.commands.eval_model import output_dir, print_record, resolve_model, run_model
 from rfbench.errors import RfbenchError
 from rfbench.fddb.evaluate import Roc, evaluate, image_sizes, tpr_at_fp
 from rfbench.fddb.folds import IMAGES_DIR, FddbGroundTruth, load_folds, parse_folds
@@ -60,17 +61,12 @@ def add_arguments(data: argparse._ArgumentGroup) -> None:
 def run(args: argparse.Namespace) -> int:
     """The ``eval --dataset fddb`` command (after ``eval``'s common checks)."""
     from rfbench.fddb.detections import read_detections
-    from rfbench.results.outdir import prepare_output_dir
 
     fp_at = parse_fp_at(args.fp_at)
     wall = time.perf_counter()
-    if args.model:
-        from rfbench.commands.eval_model import resolve_model
-
-        resolve_model(args)
+    resolve_model(args)
     gt = load_folds(args.data_root, parse_folds(args.folds))
-    with prepare_output_dir(args.out, "eval", force=args.force, resume=args.resume,
-                            keep=[args.predictions] if args.predictions else []) as out_dir:
+    with output_dir(args) as out_dir:
         if args.model:
             run_fields = predict_folds(args, gt, out_dir)
             source = out_dir / DETECTIONS_DIR
@@ -85,15 +81,8 @@ def run(args: argparse.Namespace) -> int:
         record = _record(args, run_fields, source, gt, detections, roc, fp_at, evaluator_s,
                          time.perf_counter() - wall)
         _write(out_dir, record, roc)
-    if args.json:
-        from rfbench.results.writer import record_json_text
-
-        print(record_json_text(record), end="")
+    if print_record(args, record):  # else the header: the model run or the files, the folds
         return 0
-    from rfbench.commands.header import eval_header
-
-    print(eval_header(record))  # what was measured: the model run or the files, the folds
-    print()
     print(_table(gt, record))
     print(f"\nresults in {out_dir} (DiscROC.txt and ContROC.txt as the official program writes "
           "them; open report.html for the ROC plot)")
@@ -110,7 +99,6 @@ def predict_folds(args: argparse.Namespace, gt: FddbGroundTruth, out_dir: Path) 
     WIDER prediction files become FDDB lines (:func:`rfbench.fddb.detections.detections_text`;
     preset ``biubug6-fddb``: test_fddb.py's own line format).
     """
-    from rfbench.commands.eval_model import run_model
     from rfbench.fddb.detections import write_fold_files
     from rfbench.wider.predictions import read_prediction_folder
 

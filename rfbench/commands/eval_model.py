@@ -1,14 +1,18 @@
 """``rfbench eval --model``'s model run, shared by every dataset: the options as a
 :class:`~rfbench.accuracy.model_run.ModelRunOptions`, one run over a list of image ids (in one
-process, ``--workers`` or ``--ray``), and its fields of the eval record."""
+process, ``--workers`` or ``--ray``), and its fields of the eval record; and what every dataset's
+eval shares besides: the checkpoint import, the output folder and the header or JSON on stdout."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from rfbench.accuracy.shards import MAX_ATTEMPTS
+from rfbench.commands.options import input_size_of, model_file, precision_value
+from rfbench.errors import Interrupted, RfbenchError
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +38,39 @@ def add_scale_out_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_model(args: argparse.Namespace) -> None:
-    """Check ``--device`` against ``--runtime`` and turn a checkpoint ``--model`` into its
+    """With ``--model``: check ``--device`` against ``--runtime`` and turn a checkpoint into its
     imported model in the cache (``args.model`` then names the model file run)."""
-    from rfbench.commands.options import model_file
+    if args.model:
+        check_device_runtime(args.device, args.runtime)
+        args.model = str(model_file(args))
 
-    check_device_runtime(args.device, args.runtime)
-    args.model = str(model_file(args))
+
+def output_dir(args: argparse.Namespace) -> Any:
+    """The eval's output folder (:func:`rfbench.results.outdir.prepare_output_dir`; ``--force``
+    keeps the ``--predictions`` scored)."""
+    from rfbench.results.outdir import prepare_output_dir
+
+    return prepare_output_dir(args.out, "eval", force=args.force, resume=args.resume,
+                              keep=[args.predictions] if args.predictions else [])
+
+
+def print_record(args: argparse.Namespace, record: Any) -> bool:
+    """stdout: the record (``--json``; returns True) or the header of what was measured and a
+    blank line (returns False: the dataset's table follows)."""
+    if args.json:
+        from rfbench.results.writer import record_json_text
+
+        print(record_json_text(record), end="")
+        return True
+    from rfbench.commands.header import eval_header
+
+    print(eval_header(record))
+    print()
+    return False
 
 
 def check_device_runtime(device: str, runtime: str | None) -> None:
     """An ONNX Runtime provider given as ``--device`` to OpenVINO: say which ``--runtime`` takes it."""
-    from rfbench.errors import RfbenchError
-
     if device.endswith("ExecutionProvider") and runtime in (None, "openvino", "all"):
         raise RfbenchError(
             f"--device {device} is an ONNX Runtime execution provider, not an OpenVINO device; "
@@ -55,9 +80,6 @@ def check_device_runtime(device: str, runtime: str | None) -> None:
 
 def _input_size(args: argparse.Namespace):
     """``--input-size`` as a size policy (None when not given); letterbox needs a fixed size."""
-    from rfbench.commands.options import input_size_of
-    from rfbench.errors import RfbenchError
-
     policy = input_size_of(args)
     if policy is not None and policy.per_image and args.resize == "letterbox":
         raise RfbenchError(f"--resize letterbox needs a fixed --input-size WxH, not {args.input_size!r}")
@@ -68,7 +90,6 @@ def _tta_plan(args: argparse.Namespace):
     """``--scales`` / ``--flip`` / ``--merge`` as a TtaPlan (None when none is given)."""
     from rfbench.decoder.postprocess import get_preset
     from rfbench.decoder.tta import TtaPlan, parse_scales
-    from rfbench.errors import RfbenchError
 
     if args.scales is None and not args.flip and args.merge is None:
         return None
@@ -86,9 +107,7 @@ def run_model(args: argparse.Namespace, image_ids: list[str], images_dir: Path, 
     the eval record: model, runtime, prediction run and scale-out)."""
     from rfbench.accuracy.model_run import ModelRunOptions, stats_fields
     from rfbench.accuracy.workers import predict_scaled
-    from rfbench.commands.options import precision_value
     from rfbench.decoder.finite import NonFiniteOutputError
-    from rfbench.errors import Interrupted, RfbenchError
     from rfbench.models.spec import parse_output_names
 
     options = ModelRunOptions(

@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+from rfbench.commands.eval_model import output_dir, print_record, resolve_model, run_model
 from rfbench.commands.options import positive_int
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,12 @@ def add_arguments(data: argparse._ArgumentGroup) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the GT, run the model or read the predictions, score, write results and report."""
     from rfbench.evaluation import scoring
-    from rfbench.results.outdir import prepare_output_dir
 
     protocols = scoring.protocols_for(args.protocol or "all")
     wall_start = time.perf_counter()
-    if args.model:
-        from rfbench.commands.eval_model import resolve_model
-
-        resolve_model(args)
+    resolve_model(args)
     gt, protocols, skipped = _ground_truth(args, protocols)
-    with prepare_output_dir(args.out, "eval", force=args.force, resume=args.resume,
-                            keep=[args.predictions] if args.predictions else []) as out_dir:
+    with output_dir(args) as out_dir:
         record, results, report = _evaluate(args, gt, protocols, out_dir, wall_start)
     return _print_results(args, record, results, skipped, gt, out_dir, report)
 
@@ -80,7 +76,6 @@ def _evaluate(args: argparse.Namespace, gt: Any, protocols: tuple[str, ...], out
 
     header = record_header("eval")
     if args.model:
-        from rfbench.commands.eval_model import run_model
         from rfbench.wider.ground_truth import find_images_dir
 
         pred_dir, run_fields = run_model(args, gt.image_ids, find_images_dir(args.data_root, args.images_dir),
@@ -108,17 +103,10 @@ def _print_results(args: argparse.Namespace, record: Any, results: Any, skipped:
     """stdout: the record (``--json``) or the header and the AP table."""
     from rfbench.evaluation import scoring
 
-    if args.json:
-        from rfbench.results.writer import record_json_text
-
-        if skipped:
-            log.warning("%s", skipped)
-        print(record_json_text(record), end="")
+    if args.json and skipped:
+        log.warning("%s", skipped)
+    if print_record(args, record):
         return 0
-    from rfbench.commands.header import eval_header
-
-    print(eval_header(record))
-    print()
     print(scoring.format_table(results))
     if skipped:
         print(f"note: {skipped}")

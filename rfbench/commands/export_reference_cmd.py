@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from rfbench.errors import RfbenchError
+
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
@@ -20,7 +22,6 @@ else ~/.cache/rfbench) and copied from there.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``export-reference`` sub-command."""
     parser = subparsers.add_parser(
         "export-reference",
         help="write the reference RetinaFace-R50 graph (ONNX, or OpenVINO IR with --ir)",
@@ -40,45 +41,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Copy the cached ONNX graph to ``--out``, or convert it to an f32 OpenVINO IR."""
+    from rfbench.fileio import atomic_copy
     from rfbench.models.reference_r50 import reference_model_path
+    from rfbench.results.outdir import check_output_file
 
-    out = Path(args.out)
-    _check_folder(out)
+    out = check_output_file(Path(args.out), create_folder=False)  # its folder must exist
     source = reference_model_path()
     if args.ir:
         written = export_ir(source, out)
     else:
-        written = [export_onnx(source, out)]
+        try:
+            atomic_copy(source, out)
+        except OSError as exc:
+            raise RfbenchError(f"--out {out}: cannot write: {exc.strerror}") from exc
+        log.info("wrote %s", out)
+        written = [out]
     for path in written:
         print(path)
     return 0
 
 
-def _check_folder(out: Path) -> None:
-    """RfbenchError unless ``out``'s folder exists and takes a new file, and ``out`` is not a folder."""
-    from rfbench.results.outdir import check_output_file
-
-    check_output_file(out, create_folder=False)
-
-
-def export_onnx(source: Path, out: Path) -> Path:
-    """Copy ``source`` to ``out`` atomically (temp file in the same folder + os.replace)."""
-    from rfbench.errors import RfbenchError
-    from rfbench.fileio import atomic_copy
-
-    try:
-        atomic_copy(source, out)
-    except OSError as exc:
-        raise RfbenchError(f"--out {out}: cannot write: {exc.strerror}") from exc
-    log.info("wrote %s", out)
-    return out
-
-
 def export_ir(source: Path, out: Path) -> list[Path]:
     """Convert ``source`` to an OpenVINO IR with f32 weights at ``out`` (.xml) and its .bin."""
     import openvino as ov
-
-    from rfbench.errors import RfbenchError
 
     xml = out.with_suffix(".xml")
     if xml != out:

@@ -9,11 +9,11 @@ differs between the runs of one latency record is shown per runtime.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rfbench.decoder.recipe import layout_recipe_line, recipe_text
+from rfbench.results.record import shape_text
 
 if TYPE_CHECKING:
     from rfbench.results.eval_record import EvalRecord
@@ -26,8 +26,7 @@ SHA_PREFIX = 12
 MISSING = "-"
 
 
-def _lines(pairs: Iterable[tuple[str, str]]) -> str:
-    pairs = list(pairs)
+def _lines(pairs: list[tuple[str, str]]) -> str:
     width = max(len(label) for label, _ in pairs) + 1
     return "\n".join(f"{label + ':':<{width}} {value}" for label, value in pairs)
 
@@ -37,14 +36,9 @@ def text(value: Any) -> str:
     return MISSING if value is None else str(value)
 
 
-def shape_text(shape: Sequence[int | None]) -> str:
-    """``[1, 3, 640, 640]`` -> ``"1x3x640x640"`` (``?`` for a dynamic dimension)."""
-    return "x".join("?" if d is None else str(d) for d in shape)
-
-
 def short_version(version: str | None) -> str:
     """``"2026.4.1-22982-e213a147257-releases/2026/4"`` -> ``"2026.4.1"``."""
-    return text(version).split("-", 1)[0] if version else MISSING
+    return version.split("-", 1)[0] if version else MISSING
 
 
 def model_line(name: str, sha256: str | None) -> str:
@@ -57,14 +51,6 @@ def device_text(device: str | None, full_name: str | None) -> str:
     if full_name and full_name != device:
         return f"{text(device)} ({full_name})"
     return text(device)
-
-
-def per_run(values: dict[str, str]) -> str:
-    """One value when every runtime has it, else ``"f32 (openvino), bf16 (onnxruntime)"``."""
-    distinct = set(values.values())
-    if len(distinct) == 1:
-        return distinct.pop()
-    return ", ".join(f"{value} ({runtime})" for runtime, value in values.items())
 
 
 # -- eval ------------------------------------------------------------------------------------------
@@ -96,8 +82,9 @@ def eval_header(record: EvalRecord) -> str:
             ("pixels", f"{_pixels_text(model.pixel_format)} ({model.pixel_format_source})"),
             ("output layout", model.output_layout.kind),
         ]
-        if record.preset is not None:
-            pairs.append(("preset", _preset_text(record.preset)))
+        if (preset := record.preset) is not None:  # the recipe per layout where it differs
+            recipe = layout_recipe_line(preset) or f"{preset.name}: {recipe_text(preset)}"
+            pairs.append(("preset", recipe))
     else:
         pairs.append(("predictions", f"{record.predictions.dir} (scored as given)"))
     pairs.append(("protocols", ", ".join(record.protocols) or MISSING))
@@ -109,11 +96,6 @@ def eval_header(record: EvalRecord) -> str:
     return _lines(pairs)
 
 
-def _preset_text(preset: Any) -> str:
-    """``"omz recipe for layout B: ..."`` when the recipe differs by layout, else name: recipe."""
-    return layout_recipe_line(preset) or f"{preset.name}: {recipe_text(preset)}"
-
-
 # -- latency ---------------------------------------------------------------------------------------
 
 def latency_header(record: LatencyRecord) -> str:
@@ -123,7 +105,11 @@ def latency_header(record: LatencyRecord) -> str:
     by_runtime = {run.runtime: run for run in runs}
 
     def each(fn: Any) -> str:
-        return per_run({name: fn(run) for name, run in by_runtime.items()}) if runs else MISSING
+        """One value when every runtime has it, else ``"f32 (openvino), bf16 (onnxruntime)"``."""
+        values = {name: fn(run) for name, run in by_runtime.items()}
+        if len(set(values.values())) == 1:
+            return next(iter(values.values()))
+        return ", ".join(f"{value} ({runtime})" for runtime, value in values.items()) or MISSING
 
     requested = settings.precision or "the runtime's default"
     if settings.mode == "latency":
@@ -146,9 +132,8 @@ def latency_header(record: LatencyRecord) -> str:
 
 def _inputs_text(run: Any) -> str:
     """``"input0 1x3x640x640 float32"`` for each input of a run."""
-    if not run.inputs:
-        return MISSING
-    return ", ".join(f"{t.name} {shape_text(t.shape)} {t.dtype}" for t in run.inputs)
+    inputs = ", ".join(f"{t.name} {shape_text(t.shape)} {t.dtype}" for t in run.inputs or ())
+    return inputs or MISSING
 
 
 # -- profile ---------------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``import`` sub-command."""
     parser = subparsers.add_parser(
         "import", help="turn an insightface MXNet or Pytorch_Retinaface checkpoint into .onnx/.xml",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -67,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.models.importer.convert import check_output_path, convert, write_model
     from rfbench.models.importer.formats import find_checkpoint
 
-    input_hw = None if args.input_size.lower() == "dynamic" else parse_size(args.input_size,
-                                                                            INPUT_SIZE_OPTION)
+    input_hw = None if args.input_size.lower() == "dynamic" else parse_size(args.input_size)
     out = check_output_path(Path(args.out), args.force)
     checkpoint = find_checkpoint(args.checkpoint, args.symbol)
     print(checkpoint.describe())

@@ -6,14 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from rfbench.commands.latency_options import input_options, input_shape_for, sized_options
+from rfbench.commands.eval_model import check_device_runtime
+from rfbench.commands.latency_options import input_shape_for, sized_options
 from rfbench.commands.options import (
     add_input_size_option,
     add_precision_option,
+    add_results_options,
+    model_file,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
+    precision_value,
     shape_arg,
 )
 
@@ -111,7 +115,6 @@ exit status: 0 every run valid, 1 a run not valid (validity rule not met), 2 bad
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``latency`` sub-command."""
     parser = subparsers.add_parser(
         "latency",
         help="measure inference latency and throughput",
@@ -213,7 +216,6 @@ def _add_duration_arguments(how_long: argparse._ArgumentGroup) -> None:
 
 
 def _add_tuning_arguments(tuning: argparse._ArgumentGroup) -> None:
-    """Threads, streams and requests; unset means the runtime's own choice."""
     tuning.add_argument("--threads", type=positive_int, metavar="N", help="inference threads")
     tuning.add_argument(
         "--streams", type=positive_int, metavar="N", help="OpenVINO execution streams"
@@ -228,29 +230,16 @@ def _add_tuning_arguments(tuning: argparse._ArgumentGroup) -> None:
 
 
 def _add_output_arguments(output: argparse._ArgumentGroup) -> None:
-    """Per-layer profiling and the output folder."""
     output.add_argument(
         "--per-layer",
         action="store_true",
         help="also profile per-layer times (OpenVINO performance counters, ORT profiling) in a "
         "separate session after the timed run, print the top layers, save layers.csv",
     )
-    output.add_argument(
-        "--out", metavar="DIR", help="output folder (default: a new folder under reports/)"
-    )
-    output.add_argument(
-        "--json",
-        action="store_true",
-        help="print the results record (results.json) on stdout instead of the tables",
-    )
-    output.add_argument(
-        "--force", action="store_true",
-        help="replace the results of another run in --out (default: refuse)",
-    )
+    add_results_options(output)
 
 
 def _add_input_arguments(inputs: argparse._ArgumentGroup) -> None:
-    """What the model is fed (element type, real images) and how many inferences are profiled."""
     inputs.add_argument(
         "--input-precision",
         choices=("u8", "f32"),
@@ -278,13 +267,13 @@ def _add_input_arguments(inputs: argparse._ArgumentGroup) -> None:
 def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
     """Turn parsed arguments into :class:`rfbench.latency.LatencyOptions`."""
     from rfbench.latency import LatencyOptions, StopRule
+    from rfbench.latency.feeds import FeedOptions
 
     if args.model is None:
         from rfbench.models.reference_r50 import reference_model_path
 
         model = reference_model_path()
     else:
-        from rfbench.commands.options import model_file
         from rfbench.models.files import check_model_file
 
         model = check_model_file(model_file(args))
@@ -295,27 +284,19 @@ def _options(args: argparse.Namespace):  # -> LatencyOptions (imported lazily)
         runtimes = builtin + tuple(sorted(set(runtime_targets()) - set(builtin)))
     else:
         runtimes = (args.runtime,)
-    from rfbench.commands.eval_model import check_device_runtime
-    from rfbench.commands.options import precision_value
-
     check_device_runtime(args.device, args.runtime)
     budget_time = _TIME_S if args.time is None and args.iterations is None else args.time
     rule = StopRule(budget_time, args.iterations, args.min_time, args.min_iterations)
+    as_given = ("device", "mode", "threads", "streams", "requests", "batch", "warmup", "per_layer")
     return LatencyOptions(
         model=model,
         runtimes=runtimes,
-        device=args.device,
         precision=precision_value(args.precision),
-        mode=args.mode,
         rule=rule,
-        threads=args.threads,
-        streams=args.streams,
-        requests=args.requests,
-        batch=args.batch,
         input_shape=input_shape_for(args, model),
-        warmup=args.warmup,
-        per_layer=args.per_layer,
-        **input_options(args),
+        feed=FeedOptions(args.input_precision, args.input_data),
+        layer_runs=args.per_layer_runs,
+        **{name: getattr(args, name) for name in as_given},
         **sized_options(args),
     )
 

@@ -8,17 +8,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from rfbench.commands.options import input_size_of
+from rfbench.errors import RfbenchError
+
 log = logging.getLogger(__name__)
-
-
-def input_options(args: argparse.Namespace) -> dict:
-    """The LatencyOptions fields of ``latency_cmd._add_input_arguments``' options."""
-    from rfbench.latency.feeds import FeedOptions
-
-    return {
-        "feed": FeedOptions(args.input_precision, args.input_data),
-        "layer_runs": args.per_layer_runs,
-    }
 
 
 def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | None:
@@ -28,8 +21,6 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
     One image input with a dynamic size runs at ``--input-size`` or 640x640, as eval and profile
     do; any other dynamic input needs ``--input-shape`` (the error says so).
     """
-    from rfbench.commands.options import input_size_of
-    from rfbench.errors import RfbenchError
     from rfbench.models.files import read_input_shapes
     from rfbench.models.spec import plan_input
 
@@ -45,17 +36,12 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
     declared = read_input_shapes(model)
     (shape,) = declared.values() if len(declared) == 1 else (None,)
     if shape is None or len(shape) != 4:
+        inputs = ", ".join(f"{k} {list(v)}" for k, v in declared.items())
         if hw is not None:
-            raise RfbenchError(
-                f"--input-size applies to a model with one image input (N,C,H,W or N,H,W,C); "
-                f"{model.name} has {', '.join(f'{k} {list(v)}' for k, v in declared.items())}: "
-                "give --input-shape per input"
-            )
+            raise RfbenchError(f"--input-size applies to a model with one image input (N,C,H,W or "
+                               f"N,H,W,C); {model.name} has {inputs}: give --input-shape per input")
         if any(d is None for dims in declared.values() for d in dims):
-            raise RfbenchError(
-                f"{model.name}: dynamic inputs {', '.join(f'{k} {list(v)}' for k, v in declared.items())}"
-                "; give --input-shape"
-            )
+            raise RfbenchError(f"{model.name}: dynamic inputs {inputs}; give --input-shape")
         return None
     return plan_input(model, hw).adapter_shape
 
@@ -63,9 +49,6 @@ def input_shape_for(args: argparse.Namespace, model: Path) -> tuple[int, ...] | 
 def sized_options(args: argparse.Namespace) -> dict:
     """``--input-size native|SHORT:LONG`` as LatencyOptions fields (empty for a fixed size):
     each ``--input-data`` image timed at the size eval would feed it."""
-    from rfbench.commands.options import input_size_of
-    from rfbench.errors import RfbenchError
-
     policy = input_size_of(args)
     if policy is None or not policy.per_image:
         return {}

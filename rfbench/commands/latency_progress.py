@@ -22,14 +22,17 @@ from rfbench.latency.events import RunEvents
 from rfbench.latency.rules import duration_text
 
 
+def _warm_latency_s(session: Any) -> float:
+    """Median warm-up latency of ``session`` in s (the first inference when there was no warm-up)."""
+    return statistics.median(list(session.warmup_ms) or [session.first_inference_ms]) / 1e3
+
+
 def seconds_per_inference(session: Any, mode: str) -> float:
     """Estimated wall seconds per completed inference of a warmed-up ``session``.
 
-    Latency mode: median warm-up latency (the first inference when there was no warm-up).
-    Throughput mode: median request latency / requests in flight.
+    Latency mode: :func:`_warm_latency_s`. Throughput mode: that / requests in flight.
     """
-    samples = list(session.warmup_ms) or [session.first_inference_ms]
-    per = statistics.median(samples) / 1e3
+    per = _warm_latency_s(session)
     if mode == "throughput":
         per /= max(1, int((session.adapter.effective or {}).get("requests") or 1))
     return max(per, 1e-9)
@@ -115,8 +118,7 @@ class LatencyConsole(RunEvents):
         if chunk_s:  # a chunk ends at the first completion at or after chunk_s
             per_chunk.append(max(1, math.ceil(chunk_s / plan.seconds_per_inference - 1e-9)))
         chunks = math.ceil(plan.iterations / min(per_chunk)) if per_chunk else 1
-        latency_s = statistics.median(list(session.warmup_ms) or [session.first_inference_ms]) / 1e3
-        return chunks * latency_s
+        return chunks * _warm_latency_s(session)
 
     def _start_display(self, n: int, rule: Any) -> None:
         by_time = rule.budget_time_s is not None

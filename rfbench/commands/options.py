@@ -10,7 +10,7 @@ Each value has one parser that raises ``ValueError`` with the reason (:func:`sha
 
 Accepted syntax: a shape is ``1x3x640x640`` or ``1,3,640,640`` (every dimension >= 1); a size
 is ``WIDTHxHEIGHT`` such as ``640x480`` (returned as (height, width), the numpy order); an
-input-size policy (:func:`input_size_policy`, ``eval --input-size``) is a size, ``native`` or
+input-size policy (:func:`parse_input_size`, ``eval --input-size``) is a size, ``native`` or
 ``SHORT:LONG`` such as ``1600:2150``.
 """
 
@@ -63,17 +63,12 @@ def size_hw(text: str) -> tuple[int, int]:
     return height, width
 
 
-def input_size_policy(text: str) -> SizePolicy:
-    """``"640x480"``, ``"native"`` or ``"1600:2150"`` -> a :class:`~rfbench.decoder.sizing.SizePolicy`;
-    ValueError says why not (:func:`rfbench.decoder.sizing.parse_size_policy`)."""
+def parse_input_size(text: str, option: str = "--input-size") -> SizePolicy:
+    """``"640x480"``, ``"native"`` or ``"1600:2150"`` as a size policy
+    (:func:`rfbench.decoder.sizing.parse_size_policy`), raising RfbenchError naming ``option``."""
     from rfbench.decoder.sizing import parse_size_policy
 
-    return parse_size_policy(text)
-
-
-def parse_input_size(text: str, option: str = "--input-size") -> SizePolicy:
-    """:func:`input_size_policy`, raising RfbenchError naming ``option`` and the value."""
-    return _checked(input_size_policy, text, option)
+    return _checked(parse_size_policy, text, option)
 
 
 def parse_shape(text: str, option: str = "--input-shape") -> tuple[int, ...]:
@@ -121,24 +116,19 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return argtype(whole_number)
 
 
-def _finite_positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError("expected a number") from None
-    if not value > 0 or value == float("inf"):
-        raise ValueError("must be a finite number > 0")
-    return value
+def finite_number(zero: bool) -> Callable[[str], float]:
+    """argparse type factory: a finite number > 0 (``zero``: >= 0)."""
 
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("expected a number") from None
+        if not (0 <= value if zero else 0 < value) or not value < math.inf:
+            raise ValueError(f"must be a finite number {'>=' if zero else '>'} 0")
+        return value
 
-def _finite_non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError("expected a number") from None
-    if not 0 <= value < float("inf"):
-        raise ValueError("must be a finite number >= 0")
-    return value
+    return argtype(number)
 
 
 def _three_floats(text: str) -> tuple[float, float, float]:
@@ -154,8 +144,8 @@ def _three_floats(text: str) -> tuple[float, float, float]:
 #: argparse types.
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
-positive_float = argtype(_finite_positive)
-non_negative_float = argtype(_finite_non_negative)
+positive_float = finite_number(zero=False)
+non_negative_float = finite_number(zero=True)
 floats3 = argtype(_three_floats)
 shape_arg = argtype(shape)
 
@@ -207,6 +197,15 @@ def add_precision_option(parser: argparse.ArgumentParser | argparse._ArgumentGro
                         help=PRECISION_HELP)
 
 
+def add_results_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--out DIR``, ``--json`` and ``--force``, as eval and latency take them."""
+    parser.add_argument("--out", metavar="DIR", help="output folder (default: a new folder under reports/)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the results record (results.json) on stdout instead of the tables")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the results of another run in --out (default: refuse)")
+
+
 def precision_value(choice: str | None) -> str | None:
     """The precision to ask the runtime for: None (its own default) for ``default``."""
     return None if choice in (None, "default") else choice
@@ -232,13 +231,13 @@ def add_input_size_option(parser: argparse.ArgumentParser | argparse._ArgumentGr
 def input_size_of(args: argparse.Namespace) -> SizePolicy | None:
     """``--input-size`` as a size policy (a fixed WxH, native or SHORT:LONG; None when not given)."""
     text = getattr(args, "input_size", None)
-    return parse_input_size(text, INPUT_SIZE_OPTION) if text else None
+    return parse_input_size(text) if text else None
 
 
 def input_hw(args: argparse.Namespace) -> tuple[int, int] | None:
     """(H, W) from ``--input-size`` (None when not given); RfbenchError names the option."""
     text = getattr(args, "input_size", None)
-    return parse_size(text, INPUT_SIZE_OPTION) if text else None
+    return parse_size(text) if text else None
 
 
 def model_file(args: argparse.Namespace, value: str | Path | None = None) -> Path:

@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rfbench.commands.options import add_input_size_option, input_hw, model_file
+
 if TYPE_CHECKING:
     from rfbench.results.profile_record import ProfileRecord
 
@@ -37,9 +39,6 @@ MParams 29.4276).
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``profile`` sub-command."""
-    from rfbench.commands.options import add_input_size_option
-
     parser = subparsers.add_parser(
         "profile",
         help="parameters, MACs and FLOPs of a model under named counting rules",
@@ -67,18 +66,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Profile the model, print the figures, write results.json and results.csv."""
-    from rfbench.commands.options import input_hw as input_hw_of
-    from rfbench.commands.options import model_file
     from rfbench.complexity.analysis import analyze
     from rfbench.models.reference_r50 import reference_model_path
     from rfbench.results.outdir import prepare_output_dir
     from rfbench.results.record import record_header
     from rfbench.results.writer import record_json_text, write_results
 
-    input_hw = input_hw_of(args)
+    hw = input_hw(args)
     with prepare_output_dir(args.out, "profile", force=args.force) as out_dir:
         model = model_file(args) if args.model else reference_model_path()
-        report = analyze(model, input_hw)
+        report = analyze(model, hw)
         record = profile_record(report, record_header("profile"))
         write_results(out_dir, record)
     if args.json:
@@ -173,9 +170,6 @@ def format_table(record: ProfileRecord, dynamic_input: bool = False) -> str:
             f"{row.gflops_model_analyzer_current:11.4f} {row.gmacs:9.4f} "
             f"{row.params:12,d}"
         )
-    if record.not_counted:
-        counted = ", ".join(f"{k} x{v}" for k, v in sorted(record.not_counted.items()))
-        lines += ["", f"not counted (no rule): {counted}"]
-    else:
-        lines += ["", "not counted (no rule): none"]
+    counted = ", ".join(f"{k} x{v}" for k, v in sorted(record.not_counted.items()))
+    lines += ["", f"not counted (no rule): {counted or 'none'}"]
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
+from rfbench.commands.eval_wider import DATA_ROOT
 from rfbench.commands.options import floats3, positive_int
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_calibration_options(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--data-root", type=Path, default=Path(DEFAULT_DATA_ROOT), metavar="DIR",
-                       help=f"WIDER FACE root (default: {DEFAULT_DATA_ROOT})")
+    group.add_argument("--data-root", type=Path, default=Path(DATA_ROOT), metavar="DIR",
+                       help=f"WIDER FACE root (default: {DATA_ROOT})")
     group.add_argument("--gt-text", type=Path, metavar="FILE",
                        help="GT text listing the images (default: as rfbench eval finds it)")
     group.add_argument("--images-dir", type=Path, metavar="DIR",

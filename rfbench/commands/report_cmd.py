@@ -31,7 +31,6 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``report`` sub-command."""
     parser = subparsers.add_parser(
         "report", help="self-contained HTML report (and tidy CSV) of results folders",
         description=DESCRIPTION, epilog=EPILOG,

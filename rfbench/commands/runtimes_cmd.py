@@ -12,7 +12,6 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``runtimes`` sub-command."""
     parser = subparsers.add_parser(
         "runtimes",
         help="list installed inference runtimes with versions and devices",
@@ -26,22 +25,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def format_table(rows: Sequence[dict]) -> str:
     """A plain-text table of :meth:`RuntimeInfo.as_dict` rows, one runtime per line."""
+    from rfbench.commands.header import device_text
+
     header = ("RUNTIME", "VERSION", "DEVICES / PROVIDERS")
     lines = []
     for row in rows:
         if row["available"]:
-            devices = []
-            for dev in row["devices"]:
-                full = row["device_names"].get(dev)
-                devices.append(f"{dev} ({full})" if full and full != dev else dev)
+            devices = [device_text(dev, row["device_names"].get(dev)) for dev in row["devices"]]
             lines.append((row["name"], row["version"] or "?", ", ".join(devices) or "none"))
         else:
             lines.append((row["name"], "-", f"unavailable: {row['error']}"))
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(2)]
-    out = []
-    for cells in [header, *lines]:
-        out.append(f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}  {cells[2]}".rstrip())
-    return "\n".join(out)
+    return "\n".join(f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}  {cells[2]}".rstrip()
+                     for cells in [header, *lines])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,10 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from rfbench.runtimes import list_runtimes
 
     rows = [info.as_dict() for info in list_runtimes()]
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(rows) + "\n")
+    sys.stdout.write((json.dumps(rows, indent=2) if args.json else format_table(rows)) + "\n")
     if not any(row["available"] for row in rows):
         log.error("no inference runtime is usable: pip install openvino or onnxruntime")
         return 2

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rfbench.commands.eval_cmd import DEFAULT_DATA_ROOT
-from rfbench.commands.options import non_negative_float, positive_float, positive_int
+from rfbench.commands.eval_wider import DATA_ROOT
+from rfbench.commands.options import model_file, non_negative_float, positive_float, positive_int
+from rfbench.errors import RfbenchError
 from rfbench.sweep.options import (
     DEFAULT_MIN_ITERATIONS,
     DEFAULT_MIN_TIME_S,
@@ -42,19 +43,17 @@ TOML: models = [...], runtimes = [...], precisions = [...], and optional tables
   [quantize] subset_size, seed, calibration_method        (command-line options win)
 """
 
-DEFAULTS = {"data_root": DEFAULT_DATA_ROOT, "protocol": "all", "preset": "omz",
+DEFAULTS = {"data_root": DATA_ROOT, "protocol": "all", "preset": "omz",
             "min_time": DEFAULT_MIN_TIME_S,
             "min_iterations": DEFAULT_MIN_ITERATIONS, "subset_size": 300, "seed": 0,
             "calibration_method": "minmax"}
 PROTOCOLS = ("all", "wider", "omz")
 PRESETS = ("omz", "insightface", "biubug6")
-TOML_KEYS = {("data", "data_root"): "data_root", ("data", "gt_mat_dir"): "gt_mat_dir",
-             ("data", "limit"): "limit", ("data", "protocol"): "protocol",
-             ("data", "preset"): "preset", ("latency", "time_s"): "time",
-             ("latency", "iterations"): "iterations", ("latency", "min_time_s"): "min_time",
-             ("latency", "min_iterations"): "min_iterations",
-             ("quantize", "subset_size"): "subset_size",
-             ("quantize", "seed"): "seed", ("quantize", "calibration_method"): "calibration_method"}
+#: (TOML table, key) -> the option it gives (a key is its option's name, ``_s`` for seconds).
+TOML_KEYS = {(table, key): key.removesuffix("_s") for table, keys in (
+    ("data", ("data_root", "gt_mat_dir", "limit", "protocol", "preset")),
+    ("latency", ("time_s", "iterations", "min_time_s", "min_iterations")),
+    ("quantize", ("subset_size", "seed", "calibration_method"))) for key in keys}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="sweep folder (default: a new folder under reports/; give the same one to resume)")
     data = parser.add_argument_group("data (same for every cell)")
-    data.add_argument("--data-root", metavar="DIR", help=f"WIDER FACE root (default: {DEFAULT_DATA_ROOT})")
+    data.add_argument("--data-root", metavar="DIR", help=f"WIDER FACE root (default: {DATA_ROOT})")
     data.add_argument("--gt-mat-dir", metavar="DIR", help="folder of the easy/medium/hard .mat files")
     data.add_argument("--limit", type=positive_int, metavar="N", help="first N GT images only")
     data.add_argument("--protocol", choices=PROTOCOLS, help="default: all")
@@ -114,7 +113,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], list[str], list[str]]:
     """Merge command line over TOML over defaults; returns (args, models, runtimes, precisions)."""
-    from rfbench.errors import RfbenchError
     from rfbench.sweep.matrix import PRECISIONS, RUNTIMES, read_config, split_list
 
     config = read_config(args.config) if args.config else {}
@@ -137,15 +135,12 @@ def resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str], li
         raise RfbenchError("give --model A.onnx,B.xml or a --config with models = [...]")
     args.data_root = Path(args.data_root)
     args.gt_mat_dir = Path(args.gt_mat_dir) if args.gt_mat_dir else None
-    from rfbench.commands.options import model_file
-
     return (args, [str(model_file(args, m)) for m in split_list(models, "model")],
             split_list(args.runtime or config.get("runtimes") or "openvino", "runtime", RUNTIMES),
             split_list(args.precision or config.get("precisions") or "f32,int8", "precision", PRECISIONS))
 
 
 def run(args: argparse.Namespace) -> int:
-    from rfbench.errors import RfbenchError
     from rfbench.results.writer import new_output_dir
     from rfbench.sweep.matrix import build_cells
     from rfbench.sweep.run import options_from_args, run_sweep

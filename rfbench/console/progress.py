@@ -147,7 +147,7 @@ class PeriodicLine:
         now = self.clock()
         if now - self.last >= self.period_s:
             self.last = now
-            self._emit(now, final=False)
+            _write(self.stream, self.line(now))
 
     def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
         """Text appended to the next line."""
@@ -157,7 +157,7 @@ class PeriodicLine:
         """Print the last line (once)."""
         if not self.closed:
             self.closed = True
-            self._emit(self.clock(), final=True)
+            _write(self.stream, self.line(self.clock(), final=True))
 
     def abandon(self) -> None:
         """Stop without a last line: the run failed, and its one-line error is the last word."""
@@ -183,9 +183,6 @@ class PeriodicLine:
         if self.postfix:
             parts.append(self.postfix)
         return ", ".join(parts)
-
-    def _emit(self, now: float, final: bool) -> None:
-        _write(self.stream, self.line(now, final))
 
 
 def make_progress(

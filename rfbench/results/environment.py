@@ -47,6 +47,5 @@ def _static_environment() -> dict[str, Any]:
 
 def describe_environment() -> dict[str, Any]:
     """Machine, OS and package versions, plus the 1-minute load average now."""
-    env = dict(_static_environment())
-    env["loadavg_1min"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return env
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {**_static_environment(), "loadavg_1min": load}

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from rfbench.results.model_parts import OutputLayout, PixelFormat
 from rfbench.results.quantize_record import Provenance
-from rfbench.results.record import OpenPart, OptReal, Part, Real, ResultRecord, Tensor
-
-__all__ = ["EvalRecord", "ModelInfo", "OutputLayout", "PixelFormat"]
+from rfbench.results.record import (
+    OpenPart,
+    OptReal,
+    OutputLayout,
+    Part,
+    PixelFormat,
+    Real,
+    ResultRecord,
+    Tensor,
+)
 
 
 class ModelInfo(Part):

@@ -11,7 +11,7 @@ from pathlib import PurePath
 from typing import Any, ClassVar, Literal
 
 from rfbench.results.quantize_record import Provenance
-from rfbench.results.record import OpenPart, OptReal, Part, Real, ResultRecord, Tensor
+from rfbench.results.record import OpenPart, OptReal, Part, Real, ResultRecord, Tensor, shape_text
 
 
 class Load(Part):
@@ -228,7 +228,7 @@ def _inputs_text(inputs: list[Tensor] | None) -> str | None:
     """``"1x3x640x640"`` for one input, ``"a:1x3x640x640;b:1x10"`` for several (None: unknown)."""
     if not inputs:
         return None
-    shapes = ["x".join("?" if d is None else str(d) for d in t.shape) for t in inputs]
+    shapes = [shape_text(t.shape) for t in inputs]
     if len(inputs) == 1:
         return shapes[0]
     return ";".join(f"{t.name}:{shape}" for t, shape in zip(inputs, shapes, strict=True))

@@ -20,6 +20,7 @@ that a second run names in its error.) The file is removed, while still locked, 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -219,10 +220,8 @@ def _remove_result(target: Path, keep: list[Path]) -> bool:
 
 
 def _remove_if_empty(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # not empty (or gone): keep what is there
         path.rmdir()
-    except OSError:
-        pass  # not empty (or gone): keep what is there
 
 
 def _read_pid(fd: int) -> int | None:
@@ -235,11 +234,9 @@ def _read_pid(fd: int) -> int | None:
 
 def _same_file(fd: int, path: Path) -> bool:
     try:
-        st = os.stat(path)
+        return os.path.samestat(os.stat(path), os.fstat(fd))
     except FileNotFoundError:
         return False
-    own = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
 def _inside(filename: object, folder: Path) -> bool:
@@ -256,25 +253,22 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def check_output_file(path: str | os.PathLike[str], option: str = "--out", *,
-                      create_folder: bool = True) -> Path:
+def check_output_file(path: str | os.PathLike[str], *, create_folder: bool = True) -> Path:
     """Check, before any work, that the file ``path`` can be written (for ``report``,
     ``export-reference``): its folder exists or is created (``create_folder``), is a folder, and
     takes a new file. ``path`` itself must not be a folder. Returns ``path``."""
     path = Path(path)
     if path.is_dir():
-        raise RfbenchError(f"{option} {path}: is a folder, expected a file path")
+        raise RfbenchError(f"--out {path}: is a folder, expected a file path")
     folder = path.parent
     if not folder.is_dir():
         if folder.exists():
-            raise RfbenchError(f"{option} {path}: {folder} is not a folder")
+            raise RfbenchError(f"--out {path}: {folder} is not a folder")
         if not create_folder:
-            raise RfbenchError(f"{option} {path}: folder {folder} does not exist")
+            raise RfbenchError(f"--out {path}: folder {folder} does not exist")
         try:
-            folder.mkdir(parents=True)
-        except FileExistsError:
-            pass
+            folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise RfbenchError(f"{option} {path}: cannot create folder {folder}: {_reason(exc)}") from exc
-    _probe_write(folder, f"{option} {path}: cannot write into {folder}")
+            raise RfbenchError(f"--out {path}: cannot create folder {folder}: {_reason(exc)}") from exc
+    _probe_write(folder, f"--out {path}: cannot write into {folder}")
     return path

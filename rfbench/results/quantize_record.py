@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from rfbench.results.model_parts import OutputLayout, PixelFormat
-from rfbench.results.record import OptReal, Part, Real, ResultRecord
+from rfbench.results.record import OptReal, OutputLayout, Part, PixelFormat, Real, ResultRecord
 
 SIDECAR_KIND = "rfbench-quantize-provenance"
 SIDECAR_VERSION = 1

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -79,6 +80,26 @@ class Tensor(Part):
     name: str
     shape: list[int | None]
     dtype: str
+
+
+class PixelFormat(Part):
+    """Network input pixels: ``(pixel - mean) / scale`` per channel, in ``channel_order``."""
+
+    channel_order: str
+    mean: list[Real]
+    scale: list[Real]
+
+
+class OutputLayout(Part):
+    """Decoder layout ``A`` (insightface heads) or ``B`` (biubug6) and its output names by role."""
+
+    kind: str
+    names: dict[str, str]
+
+
+def shape_text(shape: Sequence[int | None]) -> str:
+    """``[1, 3, 640, 640]`` -> ``"1x3x640x640"`` (``?`` for a dynamic dimension)."""
+    return "x".join("?" if d is None else str(d) for d in shape)
 
 
 class ResultRecord(Part):

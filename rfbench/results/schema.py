@@ -54,13 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = schema_text()
     current = args.path.read_text(encoding="utf-8") if args.path.is_file() else None
-    if args.check:
-        if current != text:
-            sys.stderr.write(f"{args.path} is stale: run python -m rfbench.results.schema\n")
-            return 1
+    if current == text:
         return 0
-    if current != text:
-        args.path.write_text(text, encoding="utf-8")
+    if args.check:
+        sys.stderr.write(f"{args.path} is stale: run python -m rfbench.results.schema\n")
+        return 1
+    args.path.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -31,8 +31,6 @@ RESULTS_CSV = "results.csv"
 DEFAULT_REPORTS_DIR = Path("reports")
 
 
-
-
 def unused_timestamped_path(prefix: str, extension: str = "") -> Path:
     """``reports/<prefix>-<local time>[-N]<extension>``, numbered until nothing exists there."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -58,17 +56,14 @@ def new_output_dir(out: str | os.PathLike | None, kind: str) -> Path:
     return path
 
 
-def write_results(out_dir: Path, record: ResultRecord) -> Path:
-    """Write ``results.json`` (the record) and ``results.csv`` (its ``csv_rows()``) into ``out_dir``.
-
-    Returns the path of ``results.json``. Both files are written atomically.
-    """
+def write_results(out_dir: Path, record: ResultRecord) -> None:
+    """Write ``results.json`` (the record) and ``results.csv`` (its ``csv_rows()``) into
+    ``out_dir``, each atomically."""
     out_dir = Path(out_dir)
     json_path = out_dir / RESULTS_JSON
     atomic_write_text(json_path, record_json_text(record))
     atomic_write_text(out_dir / RESULTS_CSV, csv_text(to_jsonable(row) for row in record.csv_rows()))
     log.info("wrote %s and %s", json_path, out_dir / RESULTS_CSV)
-    return json_path
 
 
 def record_json_text(record: ResultRecord) -> str:
