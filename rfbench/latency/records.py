@@ -94,23 +94,18 @@ def report_notes(runs: Sequence[dict[str, Any]], options: LatencyOptions) -> lis
     return notes
 
 
+#: The ratio fields of a comparison row, and the run field each is the ratio of.
+RATIOS = {"latency_p50_ratio": "latency_p50_ms", "latency_mean_ratio": "latency_mean_ms",
+          "throughput_ratio": "throughput_fps"}
+
+
 def comparison(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ratios of every runtime to the first one: latency p50/mean and throughput."""
-    if len(runs) < 2:
-        return []
-    base = runs[0]
-    rows = []
-    for run in runs[1:]:
-        rows.append(
-            {
-                "runtime": run["runtime"],
-                "baseline": base["runtime"],
-                "latency_p50_ratio": _ratio(run["latency_p50_ms"], base["latency_p50_ms"]),
-                "latency_mean_ratio": _ratio(run["latency_mean_ms"], base["latency_mean_ms"]),
-                "throughput_ratio": _ratio(run["throughput_fps"], base["throughput_fps"]),
-            }
-        )
-    return rows
+    return [
+        {"runtime": run["runtime"], "baseline": runs[0]["runtime"],
+         **{ratio: _ratio(run[key], runs[0][key]) for ratio, key in RATIOS.items()}}
+        for run in runs[1:]
+    ]
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

@@ -17,55 +17,32 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
 from rfbench.latency.events import RunEvents
-from rfbench.latency.loop import RunMeasurement, measure
-from rfbench.latency.options import (
-    DEFAULT_TOP_LAYERS,
-    DEFAULT_WARMUP,
-    INTERLEAVE_CHUNKS,
-    MODES,
-    LatencyOptions,
-    LatencyReport,
-)
+from rfbench.latency.loop import measure
+from rfbench.latency.options import DEFAULT_WARMUP, INTERLEAVE_CHUNKS, LatencyOptions, LatencyReport
 from rfbench.latency.records import report_notes, run_record
 from rfbench.latency.session import open_session_adapter, profile_layers, start_session
 from rfbench.models.rebatch import model_for_batch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_TOP_LAYERS", "DEFAULT_WARMUP", "INTERLEAVE_CHUNKS", "MODES", "LatencyOptions",
-           "LatencyReport", "run_benchmark"]
-
-# ---------------------------------------------------------------------------------------------
-# The run
-# ---------------------------------------------------------------------------------------------
+__all__ = ["DEFAULT_WARMUP", "INTERLEAVE_CHUNKS", "LatencyOptions", "LatencyReport",
+           "run_benchmark"]
 
 
-def run_benchmark(
-    options: LatencyOptions,
-    progress: Callable[[RunMeasurement], None] | None = None,
-    events: RunEvents | None = None,
-) -> LatencyReport:
+def run_benchmark(options: LatencyOptions, events: RunEvents | None = None) -> LatencyReport:
     """Measure every runtime of ``options`` (interleaved when several) and describe the runs.
 
-    ``progress(run)``: called after each chunk. ``events``: step hooks (default: none), e.g.
-    the console display of ``rfbench latency``. A KeyboardInterrupt during measurement returns
-    a report with ``interrupted=True`` and the runs marked not valid; one before measurement
-    (compile, warm-up) propagates.
+    ``events``: step hooks (default: none), e.g. the console display of ``rfbench latency``.
+    A KeyboardInterrupt during measurement returns a report with ``interrupted=True`` and the
+    runs marked not valid; one before measurement (compile, warm-up) propagates.
     """
     hooks = events or RunEvents()
-
-    def chunk_ended(run: RunMeasurement) -> None:
-        hooks.chunk_ended(run)
-        if progress is not None:
-            progress(run)
-
     with ExitStack() as stack:
         model, input_shape, sized = _prepare_model(options, stack)
         sessions = _start_sessions(options, model, input_shape, sized, hooks, stack)
@@ -77,7 +54,7 @@ def run_benchmark(
                 chunk_s=options.effective_chunk_s(),
                 chunk_iterations=options.effective_chunk_iterations(),
                 rewarm=len(sessions) > 1,
-                progress=chunk_ended,
+                progress=hooks.chunk_ended,
                 chunk_started=hooks.chunk_started,
             )
         finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -20,16 +20,14 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from rfbench.decoder.finite import check_finite_outputs
-from rfbench.latency.feeds import image_feeds, random_feeds
+from rfbench.latency.feeds import image_feeds, make_feeds
 from rfbench.latency.loop import AsyncWorkload, SyncWorkload, Workload
-from rfbench.latency.options import DEFAULT_SEED
 from rfbench.models.opening import RuntimeSettings, open_adapter
 
 if TYPE_CHECKING:
     from rfbench.latency.options import LatencyOptions
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -42,11 +40,6 @@ class Session:
     workload: Workload
     first_inference_ms: float
     warmup_ms: list[float]
-
-
-def make_feeds(inputs: Sequence[Any], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
-    """Random inputs from a fixed seed (:func:`rfbench.latency.feeds.random_feeds`)."""
-    return random_feeds(inputs, seed)
 
 
 def build_feeds(
@@ -65,11 +58,12 @@ def build_feeds(
     return feeds, {"source": "images", **info}
 
 
-def runtime_settings(
-    name: str, options: LatencyOptions, perf_counters: bool = False
-) -> RuntimeSettings:
-    """Runtime ``name`` with the run's settings; requests only in throughput mode, mode as hint."""
-    return RuntimeSettings(
+def open_session_adapter(
+    name: str, model: Path, options: LatencyOptions, input_shape: Any, perf_counters: bool = False
+) -> Any:
+    """Construct runtime ``name``'s adapter with the run's settings (RfbenchError if not):
+    requests only in throughput mode, the mode as the performance hint."""
+    settings = RuntimeSettings(
         runtime=name,
         device=options.device,
         precision=options.precision,
@@ -80,13 +74,7 @@ def runtime_settings(
         perf_counters=perf_counters,
         input_precision=options.feed.input_precision,
     )
-
-
-def open_session_adapter(
-    name: str, model: Path, options: LatencyOptions, input_shape: Any, perf_counters: bool = False
-) -> Any:
-    """Construct runtime ``name``'s adapter with the requested settings (RfbenchError if not)."""
-    return open_adapter(model, runtime_settings(name, options, perf_counters), input_shape)
+    return open_adapter(model, settings, input_shape)
 
 
 def _time_ms(fn: Callable[[], object]) -> float:
