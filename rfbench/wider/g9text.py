@@ -115,34 +115,26 @@ def _put_number(buf, pos, negative, d, x, tmp):  # pragma: no cover - compiled
         nd -= 1
     if -4 <= x < 9:
         if x >= 0:
-            for k in range(x + 1):
-                buf[pos] = tmp[k]
-                pos += 1
+            buf[pos:pos + x + 1] = tmp[:x + 1]
+            pos += x + 1
             if nd > x + 1:
                 buf[pos] = 46  # '.'
-                pos += 1
-                for k in range(x + 1, nd):
-                    buf[pos] = tmp[k]
-                    pos += 1
-        else:
+                buf[pos + 1:pos + nd - x] = tmp[x + 1:nd]
+                pos += nd - x
+        else:  # "0." then -x - 1 zeros, then the digits
             buf[pos] = 48
             buf[pos + 1] = 46
-            pos += 2
-            for _ in range(-x - 1):
-                buf[pos] = 48
-                pos += 1
-            for k in range(nd):
-                buf[pos] = tmp[k]
-                pos += 1
+            buf[pos + 2:pos + 1 - x] = 48
+            pos += 1 - x
+            buf[pos:pos + nd] = tmp[:nd]
+            pos += nd
         return pos
     buf[pos] = tmp[0]
-    pos += 1
     if nd > 1:
-        buf[pos] = 46
-        pos += 1
-        for k in range(1, nd):
-            buf[pos] = tmp[k]
-            pos += 1
+        buf[pos + 1] = 46
+        buf[pos + 2:pos + nd + 1] = tmp[1:nd]
+        pos += nd
+    pos += 1
     buf[pos] = 101  # 'e'
     buf[pos + 1] = 45 if x < 0 else 43
     pos += 2
