@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from rfbench.errors import RfbenchError
-from rfbench.evaluation.ap import voc_ap
 from rfbench.evaluation.common import (
     PooledPredictions,
     ProtocolResult,
@@ -159,18 +158,15 @@ def evaluate_official(
         )
     matches = match_official(gt, predictions) if matches is None else matches
     norm = normalised_scores(matches.pooled.scores)
+    params = {"iou_threshold": IOU_THRESHOLD, "num_thresholds": NUM_THRESHOLDS,
+              "iou_plus_one": True}
     results = {}
     for setting in settings:
         proposal, first_recall, num_faces = setting_flags(matches, gt.setting_indices[setting])
         thresholds, proposals, recalled = accumulate_official(norm, proposal, first_recall)
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = recalled / proposals
-            recall = recalled / num_faces if num_faces else np.full(recalled.shape, np.nan)
-        results[setting] = ProtocolResult(
-            protocol="wider", setting=setting,
-            ap=voc_ap(precision, recall) if num_faces else float("nan"),
-            precision=precision, recall=recall, thresholds=thresholds,
-            num_faces=num_faces, num_predictions=len(matches.pooled), num_images=gt.num_images,
-            params={"iou_threshold": IOU_THRESHOLD, "num_thresholds": NUM_THRESHOLDS, "iou_plus_one": True},
-        )
+        results[setting] = ProtocolResult.of_curve(
+            "wider", setting, precision, recalled, thresholds, num_faces, len(matches.pooled),
+            gt.num_images, dict(params))
     return results

@@ -16,7 +16,6 @@ from rfbench.wider.ground_truth import WiderGroundTruth
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_CHOICES = ("all", "wider", "omz")
 PROTOCOL_TITLES = {
     "wider": "official WIDER FACE (eval_tools, Easy/Medium/Hard)",
     "omz": "OMZ model card (faces >= 64 px high, as 'AP 87.30%')",
