@@ -55,9 +55,9 @@ def _read_proc_stat(path: Path = PROC_STAT) -> tuple[float, float] | None:
     return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
-def snapshot(proc_stat: Path = PROC_STAT) -> CpuSnapshot:
+def snapshot() -> CpuSnapshot:
     """Take a :class:`CpuSnapshot` now."""
-    machine = _read_proc_stat(proc_stat)
+    machine = _read_proc_stat()
     own = os.times()
     return CpuSnapshot(
         wall_ns=time.perf_counter_ns(),

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rfbench.latency.load import LoadAccumulator, loadavg, snapshot
-from rfbench.latency.rules import Decision, StopRule
+from rfbench.latency.rules import StopRule
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +199,9 @@ def run_chunk(
     base_wall, base_count = run.wall_ns, run.completed
 
     def should_stop(completed: int, elapsed_ns: int) -> bool:
-        if rule.decide(base_wall + elapsed_ns, base_count + completed) is Decision.DONE:
-            run.finished = True
-            run.ended_by = rule.ended_by(base_wall + elapsed_ns, base_count + completed)
+        ended = rule.ended_by(base_wall + elapsed_ns, base_count + completed)
+        if ended is not None:  # the budget is spent (rule.decide is DONE)
+            run.finished, run.ended_by = True, ended
             return True
         if chunk_iterations is not None and completed >= chunk_iterations:
             return True
@@ -229,17 +229,14 @@ def measure(
     progress: Callable[[RunMeasurement], None] | None = None,
     chunk_started: Callable[[RunMeasurement], None] | None = None,
 ) -> list[RunMeasurement]:
-    """Run every workload until its budget is spent, alternating chunks.
+    """Run every ``(label, workload)`` until its budget is spent, alternating chunks; one
+    :class:`RunMeasurement` per workload, in order.
 
-    ``workloads``: ``(label, workload)`` pairs. A chunk ends after ``chunk_s`` seconds or
-    ``chunk_iterations`` inferences (None: no limit; with one workload both may be None: one
-    chunk). ``rewarm``: call ``workload.warm()`` (untimed, not counted) before every chunk, so
-    the first timed inference after a switch of runtime does not pay for caches and thread
-    pools the other runtime left cold. ``chunk_started(run)`` / ``progress(run)`` are called
-    (outside the timed region) just before / after each chunk, e.g. for a progress display.
-    A KeyboardInterrupt in any chunk stops everything: unfinished runs are marked
-    interrupted, finished ones keep their verdict. Returns one :class:`RunMeasurement` per
-    workload, in order.
+    A chunk ends after ``chunk_s`` seconds or ``chunk_iterations`` inferences (None: no limit).
+    ``rewarm``: ``workload.warm()`` (untimed) before every chunk, so the first timed inference
+    after a switch of runtime does not pay for caches the other runtime left cold.
+    ``chunk_started(run)`` / ``progress(run)`` are called (outside the timed region) just
+    before / after each chunk. A KeyboardInterrupt stops everything (module docstring).
     """
     runs = [RunMeasurement(label) for label, _ in workloads]
     chunk_ns = None if chunk_s is None else max(1, int(chunk_s * 1e9))

@@ -1,9 +1,8 @@
 """What a latency measurement writes: its results.json record, samples.csv and layers.csv.
 
 The record's definition is :class:`rfbench.results.latency_record.LatencyRecord`; this module
-builds it from a :class:`~rfbench.latency.runner.LatencyReport` (one
-:class:`~rfbench.results.latency_record.LatencyRun` per runtime, notes, ratios). Nothing here
-is imported from :mod:`rfbench.latency.runner` at import time (the runner imports this).
+builds it from a :class:`~rfbench.latency.options.LatencyReport` (one
+:class:`~rfbench.results.latency_record.LatencyRun` per runtime, notes, ratios).
 """
 
 from __future__ import annotations

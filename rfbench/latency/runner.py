@@ -1,20 +1,15 @@
 """One ``rfbench latency`` run: open runtimes, prepare inputs, warm up, measure, describe.
 
-Each runtime's session (adapter, random inputs, first inference, warm-up, per-layer profile)
-is set up by :mod:`rfbench.latency.session`; a ``--batch`` other than 1 goes through
-:func:`rfbench.models.rebatch.model_for_batch`.
-
-The method (``shared/spec/measurement.md``): inputs are random data with a fixed seed, made
-before any timing; model read, compile and the first inference are timed apart; warm-up
-inferences are run and not counted; then the :mod:`rfbench.latency.loop` measures until the
-budget (time and/or count, per runtime) is spent, and the validity rule judges the run.
-Latency mode = synchronous inference with one request (OpenVINO latency hint); throughput
-mode = the adapter's async runner with N requests (throughput hint). Several runtimes are
-measured interleaved (A B A B chunks) in this process.
+The method (``shared/spec/measurement.md``): each runtime's session (:mod:`.session`: inputs
+made before any timing, read, compile and first inference timed apart, warm-up not counted),
+then :mod:`.loop` measures until each runtime's budget is spent and the validity rule judges
+the run. Several runtimes are measured interleaved (A B A B chunks) in this process; a
+``--batch`` other than 1 goes through :func:`rfbench.models.rebatch.model_for_batch`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 from contextlib import ExitStack
@@ -76,13 +71,7 @@ def run_benchmark(options: LatencyOptions, events: RunEvents | None = None) -> L
 def _prepare_model(options: LatencyOptions, stack: ExitStack) -> tuple[Path, Any, Any]:
     """The model at ``--batch`` (a re-batched copy in a scratch folder when needed), its input
     shape, and the eval-sized inputs of ``--input-size native|S:L`` (or None)."""
-    scratch: list[Path] = []
-
-    def workdir() -> Path:
-        if not scratch:
-            scratch.append(Path(stack.enter_context(tempfile.TemporaryDirectory())))
-        return scratch[0]
-
+    workdir = functools.cache(lambda: Path(stack.enter_context(tempfile.TemporaryDirectory())))
     model, input_shape = model_for_batch(options.model, options.batch, options.input_shape, workdir)
     sized = None
     if options.input_size is not None:  # the eval's sizes (rfbench.latency.sized)

@@ -1,11 +1,8 @@
 """One runtime's latency session: inputs, the adapter, first inference, warm-up, profile.
 
-Used by :func:`rfbench.latency.runner.run_benchmark`. Inputs (:mod:`rfbench.latency.feeds`:
-random data with a fixed seed, or ``--input-data`` images, cycled over: with several, the
-sync runner swaps the bound tensors before each timed call, a few microseconds) are made
-before any timing; the first inference and the warm-up are timed apart from the measurement
-(``shared/spec/measurement.md``). The per-layer profile runs in a separate
-counter-enabled session so that the timed run stays clean.
+Inputs (:mod:`rfbench.latency.feeds`; with several feed dicts the sync runner swaps the bound
+tensors before each timed call, a few microseconds) are made before any timing; the first
+inference and the warm-up are timed apart from the measurement (``shared/spec/measurement.md``).
 """
 
 from __future__ import annotations
@@ -93,10 +90,9 @@ def start_session(name: str, adapter: Any, options: LatencyOptions, sized: Any =
 
     Warm-up: ``options.warmup`` sync inferences in latency mode; in throughput mode an async
     run of max(warmup, requests) inferences, so every infer request has run once. The feeds
-    (random or ``--input-data`` images, cycled over) are recorded with the runtime's effective
-    settings (``effective["feeds"]``; the input precision is ``effective["input_precision"]``).
-    ``sized``: :class:`rfbench.latency.sized.SizedInputs` (``--input-size native|S:L`` with
-    ``--input-data``): each image at the size eval feeds it.
+    are recorded in the runtime's effective settings (``effective["feeds"]``). ``sized``:
+    :class:`rfbench.latency.sized.SizedInputs` (``--input-size native|S:L``): each image at
+    the size eval feeds it.
     """
     if sized is not None:
         return _start_sized_session(name, adapter, options, sized)
@@ -144,11 +140,9 @@ def profile_layers(
     """Per-layer times of runtime ``name``: medians over ``options.layer_runs`` inferences.
 
     A separate counter-enabled session after the timed run (the counters add overhead, so
-    they never run during the measurement), fed as the timed run was. Latency mode: one
-    untimed inference, then ``layer_runs`` sync inferences, each profiled; throughput mode: one
-    untimed inference per request, then ``layer_runs`` async ones. Rows
-    (:mod:`rfbench.runtimes.layers`) sorted by median ``time_ms`` descending, each with
-    ``runtime``; ``share`` sums to 1 over the runtime's layers.
+    they never run during the measurement), fed as the timed run was; the first inference (one
+    per request in throughput mode) is not counted. Rows (:mod:`rfbench.runtimes.layers`)
+    sorted by median ``time_ms`` descending, each with ``runtime``; ``share`` sums to 1.
     """
     adapter = open_session_adapter(name, model, options, input_shape, perf_counters=True)
     runs = options.layer_runs
