@@ -1,9 +1,7 @@
 """What a latency run feeds the model: random data (fixed seed) or real pre-processed images.
 
-:class:`FeedOptions` (``--input-precision``, ``--input-data``) is part of
-:class:`rfbench.latency.runner.LatencyOptions`; :func:`build_feeds` makes the feed dicts for
-an opened adapter before any timing. Real images go through rfbench's own pre-processing
-(:func:`rfbench.decoder.preprocess.preprocess` with the model's
+:class:`FeedOptions` is ``--input-precision`` and ``--input-data``. Real images go through
+rfbench's own pre-processing (:func:`rfbench.decoder.preprocess.preprocess` with the model's
 :class:`~rfbench.models.spec.ModelSpec`: stretch resize to the network size, the layout's
 pixel format), the same tensors ``rfbench eval`` feeds; the runs cycle over them.
 

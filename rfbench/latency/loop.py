@@ -242,24 +242,22 @@ def measure(
     chunk_ns = None if chunk_s is None else max(1, int(chunk_s * 1e9))
     avg_before = loadavg()
     interrupted = False
-    while not interrupted and not all(run.finished for run in runs):
-        for run, (_, workload) in zip(runs, workloads, strict=True):
-            if run.finished:
-                continue
-            if rewarm:
-                try:
+    try:
+        while not all(run.finished for run in runs):
+            for run, (_, workload) in zip(runs, workloads, strict=True):
+                if run.finished:
+                    continue
+                if rewarm:
                     workload.warm()
-                except KeyboardInterrupt:
-                    interrupted = True
-                    break
-            if chunk_started is not None:
-                chunk_started(run)
-            outcome = run_chunk(run, workload, rule, chunk_ns, chunk_iterations)
-            if progress is not None:
-                progress(run)
-            if outcome.interrupted:
-                interrupted = True
-                break
+                if chunk_started is not None:
+                    chunk_started(run)
+                outcome = run_chunk(run, workload, rule, chunk_ns, chunk_iterations)
+                if progress is not None:
+                    progress(run)
+                if outcome.interrupted:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        interrupted = True
     avg_after = loadavg()
     for run in runs:
         if interrupted and not run.finished:
