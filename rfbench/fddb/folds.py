@@ -79,8 +79,7 @@ def load_folds(data_root: str | Path, folds: tuple[int, ...] | None = None) -> F
     fold_of: dict[str, int] = {}
     ellipses: dict[str, np.ndarray] = {}
     for fold in folds:
-        listed = _read_lines(folder / f"FDDB-fold-{fold:02d}.txt")
-        listed = [name for name in listed if name]
+        listed = [name for name in _read_lines(folder / f"FDDB-fold-{fold:02d}.txt") if name]
         faces = read_ellipse_list(folder / f"FDDB-fold-{fold:02d}-ellipseList.txt")
         for name in listed:
             if name in fold_of:

@@ -158,7 +158,7 @@ class RunMeasurement:
     """Everything measured for one runtime: samples, wall time, load, and the verdict.
 
     ``samples``: rows ``(start_ns, latency_ns, request_id, chunk)`` in completion order;
-    ``start_ns`` is on the measurement clock (subtract ``origin_ns`` for an offset).
+    ``start_ns`` is on the measurement clock.
     """
 
     label: str
