@@ -66,10 +66,10 @@ class ProtocolResult:
         return ProtocolResult(protocol, setting, ap, precision, recall.astype(np.float64),
                               thresholds, num_faces, num_predictions, num_images, params)
 
-    def curve(self, max_points: int = MAX_CURVE_POINTS) -> dict[str, list[float]]:
-        """The PR curve, thinned to at most ``max_points`` points (first and last kept)."""
+    def curve(self) -> dict[str, list[float]]:
+        """The PR curve, thinned to at most :data:`MAX_CURVE_POINTS` points (first and last kept)."""
         k = len(self.recall)
-        index = np.arange(k) if k <= max_points else np.unique(np.linspace(0, k - 1, max_points).round().astype(int))
+        index = np.unique(np.linspace(0, k - 1, min(k, MAX_CURVE_POINTS)).round().astype(int))
         return {
             "precision": self.precision[index].tolist(),
             "recall": self.recall[index].tolist(),
@@ -137,9 +137,9 @@ def iter_pair_chunks(
     pred_xyxy: np.ndarray,
     gt_image: np.ndarray,
     gt_xyxy: np.ndarray,
-    max_pairs: int = MAX_PAIRS_PER_CHUNK,
 ) -> Iterator[PairChunk]:
-    """Yield every same-image pair that can reach IoU >= 0.5, in chunks of ~``max_pairs``.
+    """Yield every same-image pair that can reach IoU >= 0.5, in chunks of
+    ~:data:`MAX_PAIRS_PER_CHUNK`.
 
     IoU >= 0.5 needs an x-overlap of at least half of each box's width, which bounds the GT
     left edge to ``[x1_p - w_p, x1_p + w_p / 2]`` (w with the +1 convention, so both IoU
@@ -158,7 +158,7 @@ def iter_pair_chunks(
     first = 0
     while first < len(counts):
         done = cum[first - 1] if first else 0
-        last = max(int(np.searchsorted(cum, done + max_pairs, side="right")), first + 1)
+        last = max(int(np.searchsorted(cum, done + MAX_PAIRS_PER_CHUNK, side="right")), first + 1)
         yield _expand_pairs(first, min(last, len(counts)), lo, counts, order)
         first = last
 

@@ -142,7 +142,6 @@ def accumulate_official(
 def evaluate_official(
     gt: WiderGroundTruth,
     predictions: Mapping[str, np.ndarray],
-    settings: Sequence[str] = SETTINGS,
     matches: OfficialMatches | None = None,
 ) -> dict[str, ProtocolResult]:
     """Official Easy/Medium/Hard AP of ``predictions`` (image id -> (N, 5) ``x y w h score``).
@@ -150,7 +149,7 @@ def evaluate_official(
     Returns ``{setting: ProtocolResult}``; PR arrays have one point per threshold (1000).
     ``matches``: :func:`match_official` of these predictions, when already computed.
     """
-    missing = [s for s in settings if s not in gt.setting_indices]
+    missing = [s for s in SETTINGS if s not in gt.setting_indices]
     if missing:
         raise RfbenchError(
             "the official protocol needs the easy/medium/hard .mat lists, which were not loaded "
@@ -161,7 +160,7 @@ def evaluate_official(
     params = {"iou_threshold": IOU_THRESHOLD, "num_thresholds": NUM_THRESHOLDS,
               "iou_plus_one": True}
     results = {}
-    for setting in settings:
+    for setting in SETTINGS:
         proposal, first_recall, num_faces = setting_flags(matches, gt.setting_indices[setting])
         thresholds, proposals, recalled = accumulate_official(norm, proposal, first_recall)
         with np.errstate(invalid="ignore", divide="ignore"):

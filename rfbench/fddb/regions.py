@@ -68,14 +68,13 @@ class EllipseMasks:
             cv2.integral(canvas, self.flat[at:at + (h + 1) * (w + 1)].reshape(h + 1, w + 1), cv2.CV_32S)
         self.areas = self.flat[self.offset + sizes - 1].astype(np.int64)  # each integral's last
 
-    def overlaps(self, rects: np.ndarray, corners: np.ndarray | None = None) -> np.ndarray:
+    def overlaps(self, rects: np.ndarray) -> np.ndarray:
         """(faces, detections) overlap ratios for ``rects`` (m, 4) ``x y w h`` in the one image
-        of these ellipses; ``corners``: their :func:`rect_corners`, when already computed."""
-        corners = rect_corners(rects) if corners is None else corners
+        of these ellipses."""
         if len(self.areas) == 0:
             return np.zeros((0, len(rects)))
         faces = np.arange(len(self.areas))[:, None]
-        return self.pair_overlaps(faces, corners[None], self.height, self.width)
+        return self.pair_overlaps(faces, rect_corners(rects)[None], self.height, self.width)
 
     def pair_overlaps(self, faces: np.ndarray, corners: np.ndarray, height: Any,
                       width: Any) -> np.ndarray:
