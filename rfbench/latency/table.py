@@ -61,9 +61,7 @@ def _cell(run: dict[str, Any], key: str, fmt: str) -> str:
             text += f" (loadavg {before[0]:.2f}->{after[0]:.2f})"
         return text
     value = run.get(key)
-    if value is None:
-        return "-"
-    return format(value, fmt) if fmt != "s" else str(value)
+    return _text(value) if value is None or fmt == "s" else format(value, fmt)
 
 
 def format_table(rows: Sequence[Sequence[str]], left: tuple[int, ...] = (0,)) -> str:
@@ -86,17 +84,14 @@ def report_text(report: LatencyReport, out_dir: str | None = None) -> str:
     """The stdout summary: side-by-side table (ratios column for several runtimes), notes."""
     runs = report.runs
     ratios = {row["runtime"]: row for row in comparison(runs)}
-    header = ["", *[run["runtime"] for run in runs]]
     ratio_keys = {key: ratio for ratio, key in RATIOS.items()}
-    if ratios:
-        header += [f"{name}/{runs[0]['runtime']}" for name in ratios]
-    table = [header]
+    ratio_names = [f"{name}/{runs[0]['runtime']}" for name in ratios]
+    table = [["", *[run["runtime"] for run in runs], *ratio_names]]
     for label, key, fmt in _ROWS:
         row = [label, *[_cell(run, key, fmt) for run in runs]]
-        if ratios:
-            for rt in ratios.values():
-                value = rt.get(ratio_keys.get(key, ""))
-                row.append(f"{value:.3f}" if value is not None else "")
+        for rt in ratios.values():
+            value = rt.get(ratio_keys.get(key, ""))
+            row.append(f"{value:.3f}" if value is not None else "")
         table.append(row)
     parts = [format_table(table)]
     if report.interrupted:
