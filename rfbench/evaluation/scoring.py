@@ -12,7 +12,7 @@ import numpy as np
 
 from rfbench.evaluation import ProtocolResult, evaluate_official, evaluate_omz
 from rfbench.evaluation.official import OfficialMatches, match_official
-from rfbench.wider.ground_truth import WiderGroundTruth
+from rfbench.wider.ground_truth import SETTINGS, WiderGroundTruth, setting_mat_name
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,6 @@ def protocols_available(
     """
     if "wider" not in protocols or gt.setting_indices or protocols == ("wider",):
         return protocols, None
-    from rfbench.wider.ground_truth import SETTINGS, setting_mat_name
-
     names = ", ".join(setting_mat_name(s) for s in SETTINGS)
     note = (f"official WIDER protocol skipped: it needs {names} from WIDER's eval_tools "
             "(in DATA_ROOT/eval_tools/ground_truth, or pass --gt-mat-dir)")

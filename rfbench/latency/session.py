@@ -33,7 +33,6 @@ class Session:
 
     name: str
     adapter: Any
-    feeds: dict[str, np.ndarray]
     workload: Workload
     first_inference_ms: float
     warmup_ms: list[float]
@@ -119,7 +118,7 @@ def start_session(name: str, adapter: Any, options: LatencyOptions, sized: Any =
             warmup_ms = [float(v) / 1e6 for v in result.latencies_ns]
         # run_async cycles over a sequence of feed dicts (AsyncWorkload passes them through)
         workload = AsyncWorkload(adapter, cast(Any, feed_list))
-    return Session(name, adapter, feed_list[0], workload, first_ms, warmup_ms)
+    return Session(name, adapter, workload, first_ms, warmup_ms)
 
 
 def _start_sized_session(name: str, adapter: Any, options: LatencyOptions, sized: Any) -> Session:
@@ -131,7 +130,7 @@ def _start_sized_session(name: str, adapter: Any, options: LatencyOptions, sized
     first = {sized.input_name: sized.tensors[0]}
     check_finite_outputs(adapter.infer(first), options.model, f"the first --input-data image on {name}")
     warmup_ms = [_time_ms(workload.warm) for _ in range(options.warmup)]
-    return Session(name, adapter, first, workload, first_ms, warmup_ms)
+    return Session(name, adapter, workload, first_ms, warmup_ms)
 
 
 def profile_layers(
