@@ -56,7 +56,7 @@ class Workload(Protocol):
         """Run until ``should_stop`` says so; call ``record`` once per completed inference."""
         ...
 
-    def warm(self) -> None:
+    def warm(self) -> object:
         """Untimed inference(s) before a chunk that follows another runtime's chunk."""
         ...
 
@@ -112,12 +112,14 @@ class AsyncWorkload:
         self._feeds = feeds
         self._clock = clock
 
-    def warm(self) -> None:
-        """One untimed inference per infer request."""
+    def warm(self, count: int = 0) -> list[float]:
+        """``count`` untimed inferences, and at least one per infer request; their latencies
+        in ms."""
         requests = int((getattr(self._adapter, "effective", None) or {}).get("requests") or 1)
-        result = self._adapter.run_async(self._feeds, max_iterations=requests)
+        result = self._adapter.run_async(self._feeds, max_iterations=max(count, requests))
         if result.stop_reason == "interrupted":
             raise KeyboardInterrupt
+        return [float(v) / 1e6 for v in result.latencies_ns]
 
     def run_chunk(self, should_stop: ChunkStop, record: Recorder) -> ChunkOutcome:
         """One ``run_async`` call; its ``stop_reason == "interrupted"`` flags the chunk.

@@ -104,20 +104,13 @@ def start_session(name: str, adapter: Any, options: LatencyOptions, sized: Any =
             else f"the first image of {feed_info.get('folder', options.feed.input_data)}")
     check_finite_outputs(adapter.infer(feed_list[0]), options.model, f"{what} on {name}")
     runner = adapter.sync_runner(feed_list)  # bound again: infer may have used the same request
-    warmup_ms: list[float] = []
     if options.mode == "latency":
         warmup_ms = [_time_ms(runner) for _ in range(options.warmup)]
         workload: Workload = SyncWorkload(runner)
-    else:
-        requests = int(adapter.effective.get("requests") or 1)
-        count = max(options.warmup, requests) if options.warmup else 0
-        if count:
-            result = adapter.run_async(feed_list, max_iterations=count)
-            if result.stop_reason == "interrupted":
-                raise KeyboardInterrupt
-            warmup_ms = [float(v) / 1e6 for v in result.latencies_ns]
-        # run_async cycles over a sequence of feed dicts (AsyncWorkload passes them through)
-        workload = AsyncWorkload(adapter, cast(Any, feed_list))
+    else:  # run_async cycles over a sequence of feed dicts (AsyncWorkload passes them through)
+        async_workload = AsyncWorkload(adapter, cast(Any, feed_list))
+        warmup_ms = async_workload.warm(options.warmup) if options.warmup else []
+        workload = async_workload
     return Session(name, adapter, workload, first_ms, warmup_ms)
 
 
