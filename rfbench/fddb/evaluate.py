@@ -253,8 +253,6 @@ def tpr_at_fp(roc: Roc, fp: float, continuous: bool = False) -> tuple[float, flo
     """(step, interpolated) TPR at ``fp`` false positives: the point with the largest FP <=
     ``fp`` (the highest TPR among ties), and the linear interpolation with the next point."""
     tpr = roc.tpr_cont if continuous else roc.tpr_disc
-    if len(tpr) == 0:
-        return 0.0, 0.0
     below = roc.fp <= fp
     if not below.any():
         return 0.0, 0.0
