@@ -9,6 +9,4 @@ from rfbench.evaluation.common import ProtocolResult
 from rfbench.evaluation.official import evaluate_official
 from rfbench.evaluation.omz import evaluate_omz
 
-PROTOCOLS = ("wider", "omz")
-
-__all__ = ["PROTOCOLS", "ProtocolResult", "evaluate_official", "evaluate_omz", "voc_ap"]
+__all__ = ["ProtocolResult", "evaluate_official", "evaluate_omz", "voc_ap"]

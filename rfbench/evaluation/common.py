@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from rfbench.evaluation.ap import voc_ap
 from rfbench.wider.ground_truth import WiderGroundTruth
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,21 @@ class ProtocolResult:
             "num_images": int(self.num_images),
         }
 
-    def curve(self, max_points: int = MAX_CURVE_POINTS) -> dict[str, list[float]]:
-        """The PR curve, thinned to at most ``max_points`` points (first and last kept)."""
+    @staticmethod
+    def of_curve(protocol: str, setting: str, precision: np.ndarray, recalled: np.ndarray,
+                 thresholds: np.ndarray, num_faces: int, num_predictions: int, num_images: int,
+                 params: dict[str, Any]) -> ProtocolResult:
+        """The result of a PR curve: ``recalled`` (K,) faces found at each point; recall and AP
+        are NaN when no face is counted."""
+        recall = recalled / num_faces if num_faces else np.full(recalled.shape, np.nan)
+        ap = voc_ap(precision, recall) if num_faces else float("nan")
+        return ProtocolResult(protocol, setting, ap, precision, recall.astype(np.float64),
+                              thresholds, num_faces, num_predictions, num_images, params)
+
+    def curve(self) -> dict[str, list[float]]:
+        """The PR curve, thinned to at most :data:`MAX_CURVE_POINTS` points (first and last kept)."""
         k = len(self.recall)
-        index = np.arange(k) if k <= max_points else np.unique(np.linspace(0, k - 1, max_points).round().astype(int))
+        index = np.unique(np.linspace(0, k - 1, min(k, MAX_CURVE_POINTS)).round().astype(int))
         return {
             "precision": self.precision[index].tolist(),
             "recall": self.recall[index].tolist(),
@@ -110,6 +122,11 @@ class PairChunk:
     seg_start: np.ndarray
     seg_pred: np.ndarray
 
+    def pair_segment(self) -> np.ndarray:
+        """(M,) the group (index into ``seg_start``) of each pair."""
+        sizes = np.diff(np.append(self.seg_start, self.pred.size))
+        return np.repeat(np.arange(self.seg_start.size), sizes)
+
 
 # Keys ``image * _IMAGE_STRIDE + x1`` sort GT by image, then x1 (pixel coordinates << stride).
 _IMAGE_STRIDE = 1.0e7
@@ -120,9 +137,9 @@ def iter_pair_chunks(
     pred_xyxy: np.ndarray,
     gt_image: np.ndarray,
     gt_xyxy: np.ndarray,
-    max_pairs: int = MAX_PAIRS_PER_CHUNK,
 ) -> Iterator[PairChunk]:
-    """Yield every same-image pair that can reach IoU >= 0.5, in chunks of ~``max_pairs``.
+    """Yield every same-image pair that can reach IoU >= 0.5, in chunks of
+    ~:data:`MAX_PAIRS_PER_CHUNK`.
 
     IoU >= 0.5 needs an x-overlap of at least half of each box's width, which bounds the GT
     left edge to ``[x1_p - w_p, x1_p + w_p / 2]`` (w with the +1 convention, so both IoU
@@ -141,7 +158,7 @@ def iter_pair_chunks(
     first = 0
     while first < len(counts):
         done = cum[first - 1] if first else 0
-        last = max(int(np.searchsorted(cum, done + max_pairs, side="right")), first + 1)
+        last = max(int(np.searchsorted(cum, done + MAX_PAIRS_PER_CHUNK, side="right")), first + 1)
         yield _expand_pairs(first, min(last, len(counts)), lo, counts, order)
         first = last
 
@@ -163,8 +180,7 @@ def segment_best(values: np.ndarray, chunk: PairChunk) -> tuple[np.ndarray, np.n
     if chunk.seg_start.size == 0:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
     best = np.maximum.reduceat(values, chunk.seg_start)
-    seg_of_pair = np.repeat(np.arange(chunk.seg_start.size), np.diff(np.append(chunk.seg_start, values.size)))
-    tied_gt = np.where(values == best[seg_of_pair], chunk.gt, np.iinfo(np.int64).max)
+    tied_gt = np.where(values == best[chunk.pair_segment()], chunk.gt, np.iinfo(np.int64).max)
     return best, np.minimum.reduceat(tied_gt, chunk.seg_start)
 
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from rfbench.errors import RfbenchError
-from rfbench.evaluation.ap import voc_ap
 from rfbench.evaluation.common import (
     PooledPredictions,
     ProtocolResult,
@@ -143,7 +142,6 @@ def accumulate_official(
 def evaluate_official(
     gt: WiderGroundTruth,
     predictions: Mapping[str, np.ndarray],
-    settings: Sequence[str] = SETTINGS,
     matches: OfficialMatches | None = None,
 ) -> dict[str, ProtocolResult]:
     """Official Easy/Medium/Hard AP of ``predictions`` (image id -> (N, 5) ``x y w h score``).
@@ -151,7 +149,7 @@ def evaluate_official(
     Returns ``{setting: ProtocolResult}``; PR arrays have one point per threshold (1000).
     ``matches``: :func:`match_official` of these predictions, when already computed.
     """
-    missing = [s for s in settings if s not in gt.setting_indices]
+    missing = [s for s in SETTINGS if s not in gt.setting_indices]
     if missing:
         raise RfbenchError(
             "the official protocol needs the easy/medium/hard .mat lists, which were not loaded "
@@ -159,18 +157,15 @@ def evaluate_official(
         )
     matches = match_official(gt, predictions) if matches is None else matches
     norm = normalised_scores(matches.pooled.scores)
+    params = {"iou_threshold": IOU_THRESHOLD, "num_thresholds": NUM_THRESHOLDS,
+              "iou_plus_one": True}
     results = {}
-    for setting in settings:
+    for setting in SETTINGS:
         proposal, first_recall, num_faces = setting_flags(matches, gt.setting_indices[setting])
         thresholds, proposals, recalled = accumulate_official(norm, proposal, first_recall)
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = recalled / proposals
-            recall = recalled / num_faces if num_faces else np.full(recalled.shape, np.nan)
-        results[setting] = ProtocolResult(
-            protocol="wider", setting=setting,
-            ap=voc_ap(precision, recall) if num_faces else float("nan"),
-            precision=precision, recall=recall, thresholds=thresholds,
-            num_faces=num_faces, num_predictions=len(matches.pooled), num_images=gt.num_images,
-            params={"iou_threshold": IOU_THRESHOLD, "num_thresholds": NUM_THRESHOLDS, "iou_plus_one": True},
-        )
+        results[setting] = ProtocolResult.of_curve(
+            "wider", setting, precision, recalled, thresholds, num_faces, len(matches.pooled),
+            gt.num_images, dict(params))
     return results

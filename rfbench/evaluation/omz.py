@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rfbench.evaluation.ap import voc_ap
 from rfbench.evaluation.common import (
     PairChunk,
     PooledPredictions,
@@ -71,19 +70,16 @@ def omz_ground_truth(gt: WiderGroundTruth) -> OmzGroundTruth:
     return OmzGroundTruth(boxes, ignored, np.concatenate(([0], np.cumsum(counts))))
 
 
-def _chunk_best_sets(iou: np.ndarray, ignored: np.ndarray, chunk: PairChunk) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair: the IoU m its prediction settles on (broadcast back to pairs), and whether the
-    pair's GT is in the prediction's matched set. ``ignored`` is per pair."""
-    seg_len = np.diff(np.append(chunk.seg_start, iou.size))
-    seg_of_pair = np.repeat(np.arange(chunk.seg_start.size), seg_len)
+def _chunk_best_sets(iou: np.ndarray, ignored: np.ndarray, chunk: PairChunk) -> np.ndarray:
+    """Per pair: whether its GT is in its prediction's matched set (the GT at the IoU m the
+    prediction settles on). ``ignored`` is per pair."""
     counted_iou = np.where(ignored, -np.inf, iou)
     ignored_iou = np.where(ignored, iou, -np.inf)
     best_counted = np.maximum.reduceat(counted_iou, chunk.seg_start)
     best_ignored = np.maximum.reduceat(ignored_iou, chunk.seg_start)
     fallback = (best_counted < IOU_THRESHOLD) & np.isfinite(best_ignored)
-    m = np.where(fallback, best_ignored, best_counted)
-    m_pair = m[seg_of_pair]
-    return m, (iou == m_pair) & (m_pair >= IOU_THRESHOLD)
+    m_pair = np.where(fallback, best_ignored, best_counted)[chunk.pair_segment()]
+    return (iou == m_pair) & (m_pair >= IOU_THRESHOLD)
 
 
 def match_omz(omz_gt: OmzGroundTruth, pooled: PooledPredictions) -> np.ndarray:
@@ -95,7 +91,7 @@ def match_omz(omz_gt: OmzGroundTruth, pooled: PooledPredictions) -> np.ndarray:
     gt_image = np.repeat(np.arange(len(omz_gt.starts) - 1), np.diff(omz_gt.starts))
     for chunk in iter_pair_chunks(pooled.image_index, pred_boxes, gt_image, omz_gt.boxes):
         iou = pair_iou(pred_boxes[chunk.pred], omz_gt.boxes[chunk.gt], plus_one=False)
-        _, in_set = _chunk_best_sets(iou, omz_gt.ignored[chunk.gt], chunk)
+        in_set = _chunk_best_sets(iou, omz_gt.ignored[chunk.gt], chunk)
         _resolve_sets(chunk, in_set, omz_gt.ignored, rank, outcome)
     return outcome
 
@@ -158,15 +154,9 @@ def evaluate_omz(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
     tp = np.cumsum(outcome[order] == TP)
     fp = np.cumsum(outcome[order] == FP)
     precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
-    num_faces = omz_gt.num_faces
-    recall = tp / num_faces if num_faces else np.full(tp.shape, np.nan)
-    if not num_faces:
+    if not omz_gt.num_faces:
         log.warning("no face of %d px or taller in the ground truth: OMZ AP is undefined", MIN_HEIGHT)
-    return ProtocolResult(
-        protocol="omz", setting=SETTING,
-        ap=voc_ap(precision, recall) if num_faces else float("nan"),
-        precision=precision, recall=recall.astype(np.float64), thresholds=pooled.scores[order],
-        num_faces=num_faces, num_predictions=len(pooled), num_images=gt.num_images,
-        params={"iou_threshold": IOU_THRESHOLD, "min_height_px": MIN_HEIGHT,
-                "max_height_px": MAX_HEIGHT, "gt_clip_px": CLIP_SIZE, "iou_plus_one": False},
-    )
+    params = {"iou_threshold": IOU_THRESHOLD, "min_height_px": MIN_HEIGHT,
+              "max_height_px": MAX_HEIGHT, "gt_clip_px": CLIP_SIZE, "iou_plus_one": False}
+    return ProtocolResult.of_curve("omz", SETTING, precision, tp, pooled.scores[order],
+                                   omz_gt.num_faces, len(pooled), gt.num_images, params)

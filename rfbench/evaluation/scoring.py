@@ -12,11 +12,10 @@ import numpy as np
 
 from rfbench.evaluation import ProtocolResult, evaluate_official, evaluate_omz
 from rfbench.evaluation.official import OfficialMatches, match_official
-from rfbench.wider.ground_truth import WiderGroundTruth
+from rfbench.wider.ground_truth import SETTINGS, WiderGroundTruth, setting_mat_name
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_CHOICES = ("all", "wider", "omz")
 PROTOCOL_TITLES = {
     "wider": "official WIDER FACE (eval_tools, Easy/Medium/Hard)",
     "omz": "OMZ model card (faces >= 64 px high, as 'AP 87.30%')",
@@ -39,8 +38,6 @@ def protocols_available(
     """
     if "wider" not in protocols or gt.setting_indices or protocols == ("wider",):
         return protocols, None
-    from rfbench.wider.ground_truth import SETTINGS, setting_mat_name
-
     names = ", ".join(setting_mat_name(s) for s in SETTINGS)
     note = (f"official WIDER protocol skipped: it needs {names} from WIDER's eval_tools "
             "(in DATA_ROOT/eval_tools/ground_truth, or pass --gt-mat-dir)")

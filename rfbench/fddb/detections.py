@@ -11,11 +11,13 @@ file and line; boxes partly or wholly outside the image are kept (the evaluation
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from rfbench.errors import InputFormatError, RfbenchError
+from rfbench.fddb.folds import read_blocks
 from rfbench.fileio import atomic_write_text
 
 
@@ -51,19 +53,7 @@ def _parse(file: Path) -> list[tuple[str, int, np.ndarray]]:
         lines = file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise RfbenchError(f"{file}: cannot read: {exc}") from exc
-    found = []
-    i = 0
-    while i < len(lines):
-        name = lines[i].strip()
-        if not name:
-            i += 1
-            continue
-        count = _count(file, i + 2, lines[i + 1] if i + 1 < len(lines) else None)
-        rows = [_box(file, i + 3 + k, lines[i + 2 + k] if i + 2 + k < len(lines) else None)
-                for k in range(count)]
-        found.append((name, i + 1, np.array(rows, np.float64).reshape(-1, 5)))
-        i += 2 + count
-    return found
+    return read_blocks(lines, partial(_count, file), partial(_box, file))
 
 
 def _count(file: Path, line: int, text: str | None) -> int:

@@ -29,20 +29,10 @@ DBL_MAX = sys.float_info.max
 
 
 @dataclass(frozen=True)
-class ImagePoints:
-    """One image's points: ``thresholds`` ascending and, at each, ``tp_disc``, ``tp_cont``, ``fp``."""
-
-    faces: int
-    thresholds: np.ndarray
-    tp_disc: np.ndarray
-    tp_cont: np.ndarray
-    fp: np.ndarray
-
-
-@dataclass(frozen=True)
 class Roc:
-    """The merged curves: ``thresholds`` ascending, the discrete and continuous true positive
-    counts and the false positives at each; ``faces`` = N."""
+    """The merged curves (or one image's points, :data:`ImagePoints`): ``thresholds``
+    ascending, the discrete and continuous true positive counts and the false positives at
+    each; ``faces`` = N."""
 
     faces: int
     thresholds: np.ndarray
@@ -68,6 +58,9 @@ class Roc:
         return "".join(f"{_g(t)} {_g(f)}\n" for t, f in zip(self.tpr_cont, self.fp))
 
 
+ImagePoints = Roc  # one image's points: the same fields
+
+
 def _g(value: float) -> str:
     """C++ ``ostream << double`` at the default precision: ``%g``."""
     return f"{float(value):g}"
@@ -89,12 +82,10 @@ def image_points(overlaps: np.ndarray, scores: np.ndarray) -> ImagePoints:
     valid = np.bincount(inverse)[::-1].cumsum()[::-1].astype(np.float64)  # scores >= each
     tp_disc = np.zeros(len(thresholds))
     tp_cont = np.zeros(len(thresholds))
-    relevant = np.flatnonzero(overlaps.any(axis=0)) if faces else np.zeros(0, np.int64)
-    if len(relevant):
-        order = relevant[np.argsort(-scores[relevant], kind="stable")]
+    order, ends = _levels(overlaps, scores)
+    if len(order):
         sub = overlaps[:, order]
         level_of = inverse[order]  # threshold index of each overlapping detection, descending
-        ends = np.flatnonzero(np.append(level_of[1:] != level_of[:-1], True))  # a level's last
         if np.count_nonzero(sub, axis=0).max() == 1:
             disc_at, cont_at = _separate_faces(sub, ends)
         else:
@@ -104,6 +95,14 @@ def image_points(overlaps: np.ndarray, scores: np.ndarray) -> ImagePoints:
             tp_disc[low[k]:level_of[end] + 1] = disc_at[k]
             tp_cont[low[k]:level_of[end] + 1] = cont_at[k]
     return ImagePoints(faces, thresholds, tp_disc, tp_cont, valid - tp_disc)
+
+
+def _levels(overlaps: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The detections (columns of ``overlaps``) that overlap some face, best score first
+    (stable), and the position among them of each score level's last."""
+    relevant = np.flatnonzero(overlaps.any(axis=0))
+    order = relevant[np.argsort(-scores[relevant], kind="stable")]
+    return order, np.flatnonzero(np.append(scores[order][1:] != scores[order][:-1], True))
 
 
 def _assignments(sub: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,10 +242,7 @@ def _add_crowded(pairs: _Pairs, scores: np.ndarray, pos: np.ndarray, d_disc: np.
     for i in np.flatnonzero(pairs.crowded):
         f, d, at = int(pairs.count_f[i]), int(pairs.count_d[i]), int(pairs.start[i])
         sub = pairs.ratio[at:at + f * d].reshape(f, d)
-        own = scores[pairs.start_d[i]:pairs.start_d[i] + d]
-        relevant = np.flatnonzero(sub.any(axis=0))
-        order = relevant[np.argsort(-own[relevant], kind="stable")]
-        ends = np.flatnonzero(np.append(own[order][1:] != own[order][:-1], True))
+        order, ends = _levels(sub, scores[pairs.start_d[i]:pairs.start_d[i] + d])
         disc, cont = _assignments(sub[:, order], ends)
         where = pos[pairs.start_d[i] + order[ends]]
         d_disc[where] += np.diff(disc, prepend=0.0)
@@ -257,8 +253,6 @@ def tpr_at_fp(roc: Roc, fp: float, continuous: bool = False) -> tuple[float, flo
     """(step, interpolated) TPR at ``fp`` false positives: the point with the largest FP <=
     ``fp`` (the highest TPR among ties), and the linear interpolation with the next point."""
     tpr = roc.tpr_cont if continuous else roc.tpr_disc
-    if len(tpr) == 0:
-        return 0.0, 0.0
     below = roc.fp <= fp
     if not below.any():
         return 0.0, 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +79,7 @@ def load_folds(data_root: str | Path, folds: tuple[int, ...] | None = None) -> F
     fold_of: dict[str, int] = {}
     ellipses: dict[str, np.ndarray] = {}
     for fold in folds:
-        listed = _read_lines(folder / f"FDDB-fold-{fold:02d}.txt")
-        listed = [name for name in listed if name]
+        listed = [name for name in _read_lines(folder / f"FDDB-fold-{fold:02d}.txt") if name]
         faces = read_ellipse_list(folder / f"FDDB-fold-{fold:02d}-ellipseList.txt")
         for name in listed:
             if name in fold_of:
@@ -104,22 +104,31 @@ def _read_lines(path: Path) -> list[str]:
         raise RfbenchError(f"{path}: cannot read: {exc}") from exc
 
 
-def read_ellipse_list(path: Path) -> dict[str, np.ndarray]:
-    """name -> (n, 5) ellipses of one ``-ellipseList.txt``."""
-    lines = _read_lines(path)
-    out: dict[str, np.ndarray] = {}
+def read_blocks(lines: list[str], count: Callable[[int, str | None], int],
+                row: Callable[[int, str | None], list[float]]) -> list[tuple[str, int, np.ndarray]]:
+    """The blocks of an FDDB text (a name line, a count line, then that many rows of 5 values;
+    blank lines between blocks skipped) as ``(name, line of the name, (count, 5) float64)``.
+    ``count`` and ``row`` parse a line given its 1-based number and text (None past the end)."""
+    found = []
     i = 0
     while i < len(lines):
         name = lines[i].strip()
         if not name:
             i += 1
             continue
-        count = _count(path, i + 2, lines[i + 1] if i + 1 < len(lines) else "")
-        rows = [_ellipse(path, i + 3 + k, lines[i + 2 + k] if i + 2 + k < len(lines) else "")
-                for k in range(count)]
-        out[name] = np.array(rows, np.float64).reshape(-1, 5)
-        i += 2 + count
-    return out
+        n = count(i + 2, lines[i + 1] if i + 1 < len(lines) else None)
+        rows = [row(i + 3 + k, lines[i + 2 + k] if i + 2 + k < len(lines) else None)
+                for k in range(n)]
+        found.append((name, i + 1, np.array(rows, np.float64).reshape(-1, 5)))
+        i += 2 + n
+    return found
+
+
+def read_ellipse_list(path: Path) -> dict[str, np.ndarray]:
+    """name -> (n, 5) ellipses of one ``-ellipseList.txt``."""
+    blocks = read_blocks(_read_lines(path), lambda line, text: _count(path, line, text or ""),
+                         lambda line, text: _ellipse(path, line, text or ""))
+    return {name: rows for name, _, rows in blocks}
 
 
 def _count(path: Path, line: int, text: str) -> int:

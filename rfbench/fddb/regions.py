@@ -68,24 +68,20 @@ class EllipseMasks:
             cv2.integral(canvas, self.flat[at:at + (h + 1) * (w + 1)].reshape(h + 1, w + 1), cv2.CV_32S)
         self.areas = self.flat[self.offset + sizes - 1].astype(np.int64)  # each integral's last
 
-    def overlaps(self, rects: np.ndarray, corners: np.ndarray | None = None) -> np.ndarray:
+    def overlaps(self, rects: np.ndarray) -> np.ndarray:
         """(faces, detections) overlap ratios for ``rects`` (m, 4) ``x y w h`` in the one image
-        of these ellipses; ``corners``: their :func:`rect_corners`, when already computed."""
-        corners = rect_corners(rects) if corners is None else corners
+        of these ellipses."""
         if len(self.areas) == 0:
             return np.zeros((0, len(rects)))
         faces = np.arange(len(self.areas))[:, None]
-        return self._ratios(faces, corners[None], self.height, self.width)
+        return self.pair_overlaps(faces, rect_corners(rects)[None], self.height, self.width)
 
-    def pair_overlaps(self, faces: np.ndarray, corners: np.ndarray, height: np.ndarray,
-                      width: np.ndarray) -> np.ndarray:
-        """(P,) overlap ratio of ellipse ``faces[p]`` and the rectangle ``corners[p]``
-        (:func:`rect_corners`, unclipped) in an image of ``height[p]`` x ``width[p]`` pixels."""
-        return self._ratios(faces, corners, height, width)
-
-    def _ratios(self, faces: np.ndarray, corners: np.ndarray, height: Any, width: Any) -> np.ndarray:
-        """Pixel-count IoU of ellipses ``faces`` (an index broadcasting against the rectangles)
-        and rectangles ``corners`` (..., 4), each clipped to its image."""
+    def pair_overlaps(self, faces: np.ndarray, corners: np.ndarray, height: Any,
+                      width: Any) -> np.ndarray:
+        """(P,) overlap ratio (pixel-count IoU) of ellipse ``faces[p]`` and the rectangle
+        ``corners[p]`` (:func:`rect_corners`, unclipped, clipped here) in an image of
+        ``height[p]`` x ``width[p]`` pixels; ``faces`` may be any index broadcasting against
+        ``corners`` (..., 4)."""
         x1, y1 = np.maximum(corners[..., 0], 0), np.maximum(corners[..., 1], 0)
         x2, y2 = np.minimum(corners[..., 2], width - 1), np.minimum(corners[..., 3], height - 1)
         inside = (x2 >= x1) & (y2 >= y1)

@@ -1,9 +1,7 @@
 """What a latency run feeds the model: random data (fixed seed) or real pre-processed images.
 
-:class:`FeedOptions` (``--input-precision``, ``--input-data``) is part of
-:class:`rfbench.latency.runner.LatencyOptions`; :func:`build_feeds` makes the feed dicts for
-an opened adapter before any timing. Real images go through rfbench's own pre-processing
-(:func:`rfbench.decoder.preprocess.preprocess` with the model's
+:class:`FeedOptions` is ``--input-precision`` and ``--input-data``. Real images go through
+rfbench's own pre-processing (:func:`rfbench.decoder.preprocess.preprocess` with the model's
 :class:`~rfbench.models.spec.ModelSpec`: stretch resize to the network size, the layout's
 pixel format), the same tensors ``rfbench eval`` feeds; the runs cycle over them.
 
@@ -29,6 +27,8 @@ from rfbench.runtimes.base import INPUT_PRECISIONS
 
 log = logging.getLogger(__name__)
 
+#: Seed of the random input data (fixed, so that every run feeds the same tensors).
+DEFAULT_SEED = 0
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 #: At most this many images are pre-processed and cycled over (sorted by path; 4.9 MB each
 #: at 640x640 f32), so a large folder does not fill the memory.
@@ -71,7 +71,7 @@ def image_files(folder: Path) -> list[Path]:
     return files
 
 
-def random_feeds(inputs: Sequence[Any], seed: int) -> dict[str, np.ndarray]:
+def make_feeds(inputs: Sequence[Any], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
     """Random inputs for ``inputs`` (TensorInfo-like: name, shape, dtype), from a fixed seed.
 
     Float inputs: uniform in [0, 255) like raw pixels; integer inputs: integers 0..255 (clipped

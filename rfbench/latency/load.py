@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +55,9 @@ def _read_proc_stat(path: Path = PROC_STAT) -> tuple[float, float] | None:
     return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
-def snapshot(proc_stat: Path = PROC_STAT) -> CpuSnapshot:
+def snapshot() -> CpuSnapshot:
     """Take a :class:`CpuSnapshot` now."""
-    machine = _read_proc_stat(proc_stat)
+    machine = _read_proc_stat()
     own = os.times()
     return CpuSnapshot(
         wall_ns=time.perf_counter_ns(),
@@ -85,23 +85,14 @@ class LoadAccumulator:
     steal_s: float | None = 0.0
     loadavg_before: list[float] | None = None
     loadavg_after: list[float] | None = None
-    intervals: int = field(default=0)
 
     def add(self, before: CpuSnapshot, after: CpuSnapshot) -> None:
-        """Add the interval between two snapshots."""
-        self.intervals += 1
+        """Add the interval between two snapshots (machine figures None once one is missing)."""
         self.wall_s += (after.wall_ns - before.wall_ns) / 1e9
         self.self_cpu_s += after.self_cpu_s - before.self_cpu_s
-        if (
-            before.machine_busy_s is None
-            or after.machine_busy_s is None
-            or before.steal_s is None
-            or after.steal_s is None
-        ):
-            self.machine_busy_s = self.steal_s = None
-        elif self.machine_busy_s is not None and self.steal_s is not None:
-            self.machine_busy_s += after.machine_busy_s - before.machine_busy_s
-            self.steal_s += after.steal_s - before.steal_s
+        self.machine_busy_s = _add_delta(self.machine_busy_s, before.machine_busy_s,
+                                         after.machine_busy_s)
+        self.steal_s = _add_delta(self.steal_s, before.steal_s, after.steal_s)
 
     def as_dict(self) -> dict[str, Any]:
         """Load figures for results.json (cores = CPU seconds per wall second)."""
@@ -127,3 +118,7 @@ class LoadAccumulator:
             "method": "/proc/stat busy (user+nice+system+irq+softirq) minus os.times() of "
             "this process, over the measured intervals",
         }
+
+
+def _add_delta(total: float | None, before: float | None, after: float | None) -> float | None:
+    return None if total is None or before is None or after is None else total + (after - before)

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rfbench.latency.load import LoadAccumulator, loadavg, snapshot
-from rfbench.latency.rules import Decision, StopRule
+from rfbench.latency.rules import StopRule
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Workload(Protocol):
         """Run until ``should_stop`` says so; call ``record`` once per completed inference."""
         ...
 
-    def warm(self) -> None:
+    def warm(self) -> object:
         """Untimed inference(s) before a chunk that follows another runtime's chunk."""
         ...
 
@@ -112,12 +112,14 @@ class AsyncWorkload:
         self._feeds = feeds
         self._clock = clock
 
-    def warm(self) -> None:
-        """One untimed inference per infer request."""
+    def warm(self, count: int = 0) -> list[float]:
+        """``count`` untimed inferences, and at least one per infer request; their latencies
+        in ms."""
         requests = int((getattr(self._adapter, "effective", None) or {}).get("requests") or 1)
-        result = self._adapter.run_async(self._feeds, max_iterations=requests)
+        result = self._adapter.run_async(self._feeds, max_iterations=max(count, requests))
         if result.stop_reason == "interrupted":
             raise KeyboardInterrupt
+        return [float(v) / 1e6 for v in result.latencies_ns]
 
     def run_chunk(self, should_stop: ChunkStop, record: Recorder) -> ChunkOutcome:
         """One ``run_async`` call; its ``stop_reason == "interrupted"`` flags the chunk.
@@ -158,7 +160,7 @@ class RunMeasurement:
     """Everything measured for one runtime: samples, wall time, load, and the verdict.
 
     ``samples``: rows ``(start_ns, latency_ns, request_id, chunk)`` in completion order;
-    ``start_ns`` is on the measurement clock (subtract ``origin_ns`` for an offset).
+    ``start_ns`` is on the measurement clock.
     """
 
     label: str
@@ -199,9 +201,9 @@ def run_chunk(
     base_wall, base_count = run.wall_ns, run.completed
 
     def should_stop(completed: int, elapsed_ns: int) -> bool:
-        if rule.decide(base_wall + elapsed_ns, base_count + completed) is Decision.DONE:
-            run.finished = True
-            run.ended_by = rule.ended_by(base_wall + elapsed_ns, base_count + completed)
+        ended = rule.ended_by(base_wall + elapsed_ns, base_count + completed)
+        if ended is not None:  # the budget is spent (rule.decide is DONE)
+            run.finished, run.ended_by = True, ended
             return True
         if chunk_iterations is not None and completed >= chunk_iterations:
             return True
@@ -229,40 +231,35 @@ def measure(
     progress: Callable[[RunMeasurement], None] | None = None,
     chunk_started: Callable[[RunMeasurement], None] | None = None,
 ) -> list[RunMeasurement]:
-    """Run every workload until its budget is spent, alternating chunks.
+    """Run every ``(label, workload)`` until its budget is spent, alternating chunks; one
+    :class:`RunMeasurement` per workload, in order.
 
-    ``workloads``: ``(label, workload)`` pairs. A chunk ends after ``chunk_s`` seconds or
-    ``chunk_iterations`` inferences (None: no limit; with one workload both may be None: one
-    chunk). ``rewarm``: call ``workload.warm()`` (untimed, not counted) before every chunk, so
-    the first timed inference after a switch of runtime does not pay for caches and thread
-    pools the other runtime left cold. ``chunk_started(run)`` / ``progress(run)`` are called
-    (outside the timed region) just before / after each chunk, e.g. for a progress display.
-    A KeyboardInterrupt in any chunk stops everything: unfinished runs are marked
-    interrupted, finished ones keep their verdict. Returns one :class:`RunMeasurement` per
-    workload, in order.
+    A chunk ends after ``chunk_s`` seconds or ``chunk_iterations`` inferences (None: no limit).
+    ``rewarm``: ``workload.warm()`` (untimed) before every chunk, so the first timed inference
+    after a switch of runtime does not pay for caches the other runtime left cold.
+    ``chunk_started(run)`` / ``progress(run)`` are called (outside the timed region) just
+    before / after each chunk. A KeyboardInterrupt stops everything (module docstring).
     """
     runs = [RunMeasurement(label) for label, _ in workloads]
     chunk_ns = None if chunk_s is None else max(1, int(chunk_s * 1e9))
     avg_before = loadavg()
     interrupted = False
-    while not interrupted and not all(run.finished for run in runs):
-        for run, (_, workload) in zip(runs, workloads, strict=True):
-            if run.finished:
-                continue
-            if rewarm:
-                try:
+    try:
+        while not all(run.finished for run in runs):
+            for run, (_, workload) in zip(runs, workloads, strict=True):
+                if run.finished:
+                    continue
+                if rewarm:
                     workload.warm()
-                except KeyboardInterrupt:
-                    interrupted = True
-                    break
-            if chunk_started is not None:
-                chunk_started(run)
-            outcome = run_chunk(run, workload, rule, chunk_ns, chunk_iterations)
-            if progress is not None:
-                progress(run)
-            if outcome.interrupted:
-                interrupted = True
-                break
+                if chunk_started is not None:
+                    chunk_started(run)
+                outcome = run_chunk(run, workload, rule, chunk_ns, chunk_iterations)
+                if progress is not None:
+                    progress(run)
+                if outcome.interrupted:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        interrupted = True
     avg_after = loadavg()
     for run in runs:
         if interrupted and not run.finished:

@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
-from rfbench.latency.feeds import FeedOptions
+from rfbench.latency.feeds import DEFAULT_SEED, FeedOptions
 from rfbench.latency.loop import RunMeasurement
 from rfbench.latency.rules import StopRule
 
-#: Seed of the random input data (fixed, so that every run feeds the same tensors).
-DEFAULT_SEED = 0
 #: Profiled inferences per runtime of the separate per-layer pass (``--per-layer-runs``).
 DEFAULT_LAYER_RUNS = 20
 

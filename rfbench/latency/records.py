@@ -1,9 +1,8 @@
 """What a latency measurement writes: its results.json record, samples.csv and layers.csv.
 
 The record's definition is :class:`rfbench.results.latency_record.LatencyRecord`; this module
-builds it from a :class:`~rfbench.latency.runner.LatencyReport` (one
-:class:`~rfbench.results.latency_record.LatencyRun` per runtime, notes, ratios). Nothing here
-is imported from :mod:`rfbench.latency.runner` at import time (the runner imports this).
+builds it from a :class:`~rfbench.latency.options.LatencyReport` (one
+:class:`~rfbench.results.latency_record.LatencyRun` per runtime, notes, ratios).
 """
 
 from __future__ import annotations
@@ -94,23 +93,18 @@ def report_notes(runs: Sequence[dict[str, Any]], options: LatencyOptions) -> lis
     return notes
 
 
+#: The ratio fields of a comparison row, and the run field each is the ratio of.
+RATIOS = {"latency_p50_ratio": "latency_p50_ms", "latency_mean_ratio": "latency_mean_ms",
+          "throughput_ratio": "throughput_fps"}
+
+
 def comparison(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ratios of every runtime to the first one: latency p50/mean and throughput."""
-    if len(runs) < 2:
-        return []
-    base = runs[0]
-    rows = []
-    for run in runs[1:]:
-        rows.append(
-            {
-                "runtime": run["runtime"],
-                "baseline": base["runtime"],
-                "latency_p50_ratio": _ratio(run["latency_p50_ms"], base["latency_p50_ms"]),
-                "latency_mean_ratio": _ratio(run["latency_mean_ms"], base["latency_mean_ms"]),
-                "throughput_ratio": _ratio(run["throughput_fps"], base["throughput_fps"]),
-            }
-        )
-    return rows
+    return [
+        {"runtime": run["runtime"], "baseline": runs[0]["runtime"],
+         **{ratio: _ratio(run[key], runs[0][key]) for ratio, key in RATIOS.items()}}
+        for run in runs[1:]
+    ]
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

@@ -1,71 +1,43 @@
 """One ``rfbench latency`` run: open runtimes, prepare inputs, warm up, measure, describe.
 
-Each runtime's session (adapter, random inputs, first inference, warm-up, per-layer profile)
-is set up by :mod:`rfbench.latency.session`; a ``--batch`` other than 1 goes through
-:func:`rfbench.models.rebatch.model_for_batch`.
-
-The method (``shared/spec/measurement.md``): inputs are random data with a fixed seed, made
-before any timing; model read, compile and the first inference are timed apart; warm-up
-inferences are run and not counted; then the :mod:`rfbench.latency.loop` measures until the
-budget (time and/or count, per runtime) is spent, and the validity rule judges the run.
-Latency mode = synchronous inference with one request (OpenVINO latency hint); throughput
-mode = the adapter's async runner with N requests (throughput hint). Several runtimes are
-measured interleaved (A B A B chunks) in this process.
+The method (``shared/spec/measurement.md``): each runtime's session (:mod:`.session`: inputs
+made before any timing, read, compile and first inference timed apart, warm-up not counted),
+then :mod:`.loop` measures until each runtime's budget is spent and the validity rule judges
+the run. Several runtimes are measured interleaved (A B A B chunks) in this process; a
+``--batch`` other than 1 goes through :func:`rfbench.models.rebatch.model_for_batch`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
 from rfbench.latency.events import RunEvents
-from rfbench.latency.loop import RunMeasurement, measure
-from rfbench.latency.options import (
-    DEFAULT_TOP_LAYERS,
-    DEFAULT_WARMUP,
-    INTERLEAVE_CHUNKS,
-    MODES,
-    LatencyOptions,
-    LatencyReport,
-)
+from rfbench.latency.loop import measure
+from rfbench.latency.options import DEFAULT_WARMUP, INTERLEAVE_CHUNKS, LatencyOptions, LatencyReport
 from rfbench.latency.records import report_notes, run_record
 from rfbench.latency.session import open_session_adapter, profile_layers, start_session
 from rfbench.models.rebatch import model_for_batch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_TOP_LAYERS", "DEFAULT_WARMUP", "INTERLEAVE_CHUNKS", "MODES", "LatencyOptions",
-           "LatencyReport", "run_benchmark"]
-
-# ---------------------------------------------------------------------------------------------
-# The run
-# ---------------------------------------------------------------------------------------------
+__all__ = ["DEFAULT_WARMUP", "INTERLEAVE_CHUNKS", "LatencyOptions", "LatencyReport",
+           "run_benchmark"]
 
 
-def run_benchmark(
-    options: LatencyOptions,
-    progress: Callable[[RunMeasurement], None] | None = None,
-    events: RunEvents | None = None,
-) -> LatencyReport:
+def run_benchmark(options: LatencyOptions, events: RunEvents | None = None) -> LatencyReport:
     """Measure every runtime of ``options`` (interleaved when several) and describe the runs.
 
-    ``progress(run)``: called after each chunk. ``events``: step hooks (default: none), e.g.
-    the console display of ``rfbench latency``. A KeyboardInterrupt during measurement returns
-    a report with ``interrupted=True`` and the runs marked not valid; one before measurement
-    (compile, warm-up) propagates.
+    ``events``: step hooks (default: none), e.g. the console display of ``rfbench latency``.
+    A KeyboardInterrupt during measurement returns a report with ``interrupted=True`` and the
+    runs marked not valid; one before measurement (compile, warm-up) propagates.
     """
     hooks = events or RunEvents()
-
-    def chunk_ended(run: RunMeasurement) -> None:
-        hooks.chunk_ended(run)
-        if progress is not None:
-            progress(run)
-
     with ExitStack() as stack:
         model, input_shape, sized = _prepare_model(options, stack)
         sessions = _start_sessions(options, model, input_shape, sized, hooks, stack)
@@ -77,7 +49,7 @@ def run_benchmark(
                 chunk_s=options.effective_chunk_s(),
                 chunk_iterations=options.effective_chunk_iterations(),
                 rewarm=len(sessions) > 1,
-                progress=chunk_ended,
+                progress=hooks.chunk_ended,
                 chunk_started=hooks.chunk_started,
             )
         finally:
@@ -99,13 +71,7 @@ def run_benchmark(
 def _prepare_model(options: LatencyOptions, stack: ExitStack) -> tuple[Path, Any, Any]:
     """The model at ``--batch`` (a re-batched copy in a scratch folder when needed), its input
     shape, and the eval-sized inputs of ``--input-size native|S:L`` (or None)."""
-    scratch: list[Path] = []
-
-    def workdir() -> Path:
-        if not scratch:
-            scratch.append(Path(stack.enter_context(tempfile.TemporaryDirectory())))
-        return scratch[0]
-
+    workdir = functools.cache(lambda: Path(stack.enter_context(tempfile.TemporaryDirectory())))
     model, input_shape = model_for_batch(options.model, options.batch, options.input_shape, workdir)
     sized = None
     if options.input_size is not None:  # the eval's sizes (rfbench.latency.sized)

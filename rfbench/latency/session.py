@@ -1,18 +1,15 @@
 """One runtime's latency session: inputs, the adapter, first inference, warm-up, profile.
 
-Used by :func:`rfbench.latency.runner.run_benchmark`. Inputs (:mod:`rfbench.latency.feeds`:
-random data with a fixed seed, or ``--input-data`` images, cycled over: with several, the
-sync runner swaps the bound tensors before each timed call, a few microseconds) are made
-before any timing; the first inference and the warm-up are timed apart from the measurement
-(``shared/spec/measurement.md``). The per-layer profile runs in a separate
-counter-enabled session so that the timed run stays clean.
+Inputs (:mod:`rfbench.latency.feeds`; with several feed dicts the sync runner swaps the bound
+tensors before each timed call, a few microseconds) are made before any timing; the first
+inference and the warm-up are timed apart from the measurement (``shared/spec/measurement.md``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -20,9 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from rfbench.decoder.finite import check_finite_outputs
-from rfbench.latency.feeds import image_feeds, random_feeds
+from rfbench.latency.feeds import image_feeds, make_feeds
 from rfbench.latency.loop import AsyncWorkload, SyncWorkload, Workload
-from rfbench.latency.options import DEFAULT_SEED
 from rfbench.models.opening import RuntimeSettings, open_adapter
 
 if TYPE_CHECKING:
@@ -31,22 +27,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Session:
     """One runtime, loaded, with its inputs bound, first inference and warm-up done."""
 
     name: str
     adapter: Any
-    feeds: dict[str, np.ndarray]
     workload: Workload
     first_inference_ms: float
     warmup_ms: list[float]
-
-
-def make_feeds(inputs: Sequence[Any], seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
-    """Random inputs from a fixed seed (:func:`rfbench.latency.feeds.random_feeds`)."""
-    return random_feeds(inputs, seed)
 
 
 def build_feeds(
@@ -65,11 +54,12 @@ def build_feeds(
     return feeds, {"source": "images", **info}
 
 
-def runtime_settings(
-    name: str, options: LatencyOptions, perf_counters: bool = False
-) -> RuntimeSettings:
-    """Runtime ``name`` with the run's settings; requests only in throughput mode, mode as hint."""
-    return RuntimeSettings(
+def open_session_adapter(
+    name: str, model: Path, options: LatencyOptions, input_shape: Any, perf_counters: bool = False
+) -> Any:
+    """Construct runtime ``name``'s adapter with the run's settings (RfbenchError if not):
+    requests only in throughput mode, the mode as the performance hint."""
+    settings = RuntimeSettings(
         runtime=name,
         device=options.device,
         precision=options.precision,
@@ -80,13 +70,7 @@ def runtime_settings(
         perf_counters=perf_counters,
         input_precision=options.feed.input_precision,
     )
-
-
-def open_session_adapter(
-    name: str, model: Path, options: LatencyOptions, input_shape: Any, perf_counters: bool = False
-) -> Any:
-    """Construct runtime ``name``'s adapter with the requested settings (RfbenchError if not)."""
-    return open_adapter(model, runtime_settings(name, options, perf_counters), input_shape)
+    return open_adapter(model, settings, input_shape)
 
 
 def _time_ms(fn: Callable[[], object]) -> float:
@@ -105,10 +89,9 @@ def start_session(name: str, adapter: Any, options: LatencyOptions, sized: Any =
 
     Warm-up: ``options.warmup`` sync inferences in latency mode; in throughput mode an async
     run of max(warmup, requests) inferences, so every infer request has run once. The feeds
-    (random or ``--input-data`` images, cycled over) are recorded with the runtime's effective
-    settings (``effective["feeds"]``; the input precision is ``effective["input_precision"]``).
-    ``sized``: :class:`rfbench.latency.sized.SizedInputs` (``--input-size native|S:L`` with
-    ``--input-data``): each image at the size eval feeds it.
+    are recorded in the runtime's effective settings (``effective["feeds"]``). ``sized``:
+    :class:`rfbench.latency.sized.SizedInputs` (``--input-size native|S:L``): each image at
+    the size eval feeds it.
     """
     if sized is not None:
         return _start_sized_session(name, adapter, options, sized)
@@ -121,21 +104,14 @@ def start_session(name: str, adapter: Any, options: LatencyOptions, sized: Any =
             else f"the first image of {feed_info.get('folder', options.feed.input_data)}")
     check_finite_outputs(adapter.infer(feed_list[0]), options.model, f"{what} on {name}")
     runner = adapter.sync_runner(feed_list)  # bound again: infer may have used the same request
-    warmup_ms: list[float] = []
     if options.mode == "latency":
         warmup_ms = [_time_ms(runner) for _ in range(options.warmup)]
         workload: Workload = SyncWorkload(runner)
-    else:
-        requests = int(adapter.effective.get("requests") or 1)
-        count = max(options.warmup, requests) if options.warmup else 0
-        if count:
-            result = adapter.run_async(feed_list, max_iterations=count)
-            if result.stop_reason == "interrupted":
-                raise KeyboardInterrupt
-            warmup_ms = [float(v) / 1e6 for v in result.latencies_ns]
-        # run_async cycles over a sequence of feed dicts (AsyncWorkload passes them through)
-        workload = AsyncWorkload(adapter, cast(Any, feed_list))
-    return Session(name, adapter, feed_list[0], workload, first_ms, warmup_ms)
+    else:  # run_async cycles over a sequence of feed dicts (AsyncWorkload passes them through)
+        async_workload = AsyncWorkload(adapter, cast(Any, feed_list))
+        warmup_ms = async_workload.warm(options.warmup) if options.warmup else []
+        workload = async_workload
+    return Session(name, adapter, workload, first_ms, warmup_ms)
 
 
 def _start_sized_session(name: str, adapter: Any, options: LatencyOptions, sized: Any) -> Session:
@@ -147,7 +123,7 @@ def _start_sized_session(name: str, adapter: Any, options: LatencyOptions, sized
     first = {sized.input_name: sized.tensors[0]}
     check_finite_outputs(adapter.infer(first), options.model, f"the first --input-data image on {name}")
     warmup_ms = [_time_ms(workload.warm) for _ in range(options.warmup)]
-    return Session(name, adapter, first, workload, first_ms, warmup_ms)
+    return Session(name, adapter, workload, first_ms, warmup_ms)
 
 
 def profile_layers(
@@ -156,11 +132,9 @@ def profile_layers(
     """Per-layer times of runtime ``name``: medians over ``options.layer_runs`` inferences.
 
     A separate counter-enabled session after the timed run (the counters add overhead, so
-    they never run during the measurement), fed as the timed run was. Latency mode: one
-    untimed inference, then ``layer_runs`` sync inferences, each profiled; throughput mode: one
-    untimed inference per request, then ``layer_runs`` async ones. Rows
-    (:mod:`rfbench.runtimes.layers`) sorted by median ``time_ms`` descending, each with
-    ``runtime``; ``share`` sums to 1 over the runtime's layers.
+    they never run during the measurement), fed as the timed run was; the first inference (one
+    per request in throughput mode) is not counted. Rows (:mod:`rfbench.runtimes.layers`)
+    sorted by median ``time_ms`` descending, each with ``runtime``; ``share`` sums to 1.
     """
     adapter = open_session_adapter(name, model, options, input_shape, perf_counters=True)
     runs = options.layer_runs

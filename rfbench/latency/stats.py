@@ -15,46 +15,32 @@ import numpy as np
 PERCENTILE_METHOD = "linear (numpy default, Hyndman-Fan type 7)"
 STD_DDOF = 1
 
-# (field-name fragment, percentile in percent); names go into results as latency_<frag>_ms.
-PERCENTILES: tuple[tuple[str, float], ...] = (
-    ("p50", 50.0),
-    ("p90", 90.0),
-    ("p95", 95.0),
-    ("p99", 99.0),
-    ("p99_9", 99.9),
-)
-
-STAT_KEYS: tuple[str, ...] = (
-    "latency_min_ms",
-    "latency_mean_ms",
-    "latency_std_ms",
-    *(f"latency_{frag}_ms" for frag, _ in PERCENTILES),
-    "latency_max_ms",
-)
+#: Field-name fragment -> percentile in percent; names go into results as latency_<frag>_ms.
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
+STAT_KEYS: tuple[str, ...] = ("latency_min_ms", "latency_mean_ms", "latency_std_ms",
+                              *(f"latency_{frag}_ms" for frag in PERCENTILES), "latency_max_ms")
 
 
 def summarize_latencies_ns(latencies_ns: Sequence[int] | np.ndarray) -> dict[str, float | None]:
     """Min, mean, std, p50, p90, p95, p99, p99.9 and max of latencies, in milliseconds.
 
     ``latencies_ns``: shape (n,), integer nanoseconds (as from ``time.perf_counter_ns``).
-    Returns a dict keyed by :data:`STAT_KEYS` plus ``samples`` (n). With no samples every
+    Returns a dict keyed by ``samples`` (n), then :data:`STAT_KEYS`. With no samples every
     statistic is None; with one sample the std is None.
     """
     values_ms = np.asarray(latencies_ns, dtype=np.float64) / 1e6
-    result: dict[str, float | None] = {"samples": int(values_ms.size)}
     if values_ms.size == 0:
-        result.update({key: None for key in STAT_KEYS})
-        return result
-    result["latency_min_ms"] = float(values_ms.min())
-    result["latency_mean_ms"] = float(values_ms.mean())
-    result["latency_std_ms"] = (
-        float(values_ms.std(ddof=STD_DDOF)) if values_ms.size > STD_DDOF else None
-    )
-    quantiles = np.percentile(values_ms, [q for _, q in PERCENTILES], method="linear")
-    for (frag, _), value in zip(PERCENTILES, quantiles, strict=True):
-        result[f"latency_{frag}_ms"] = float(value)
-    result["latency_max_ms"] = float(values_ms.max())
-    return result
+        return {"samples": 0, **dict.fromkeys(STAT_KEYS)}
+    quantiles = np.percentile(values_ms, list(PERCENTILES.values()), method="linear")
+    n = int(values_ms.size)
+    return {
+        "samples": n,
+        "latency_min_ms": float(values_ms.min()),
+        "latency_mean_ms": float(values_ms.mean()),
+        "latency_std_ms": float(values_ms.std(ddof=STD_DDOF)) if n > STD_DDOF else None,
+        **{f"latency_{frag}_ms": float(q) for frag, q in zip(PERCENTILES, quantiles, strict=True)},
+        "latency_max_ms": float(values_ms.max()),
+    }
 
 
 def min_samples_for_percentile(percent: float) -> int:

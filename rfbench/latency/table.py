@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rfbench.latency.options import LatencyReport
-from rfbench.latency.records import comparison
+from rfbench.latency.records import RATIOS, comparison
 
 # (label, run key, format) rows of the main table.
 _ROWS: tuple[tuple[str, str, str], ...] = (
@@ -61,17 +61,19 @@ def _cell(run: dict[str, Any], key: str, fmt: str) -> str:
             text += f" (loadavg {before[0]:.2f}->{after[0]:.2f})"
         return text
     value = run.get(key)
-    if value is None:
-        return "-"
-    return format(value, fmt) if fmt != "s" else str(value)
+    return _text(value) if value is None or fmt == "s" else format(value, fmt)
 
 
-def format_table(rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned first column, right-aligned others, two spaces between columns."""
+def format_table(rows: Sequence[Sequence[str]], left: tuple[int, ...] = (0,)) -> str:
+    """Columns ``left`` left-aligned, the others right-aligned, two spaces between columns;
+    a dashed line under the header row."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        cells = [
+            cell.ljust(w) if i in left else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -82,21 +84,14 @@ def report_text(report: LatencyReport, out_dir: str | None = None) -> str:
     """The stdout summary: side-by-side table (ratios column for several runtimes), notes."""
     runs = report.runs
     ratios = {row["runtime"]: row for row in comparison(runs)}
-    header = ["", *[run["runtime"] for run in runs]]
-    ratio_keys = {
-        "throughput_fps": "throughput_ratio",
-        "latency_p50_ms": "latency_p50_ratio",
-        "latency_mean_ms": "latency_mean_ratio",
-    }
-    if ratios:
-        header += [f"{name}/{runs[0]['runtime']}" for name in ratios]
-    table = [header]
+    ratio_keys = {key: ratio for ratio, key in RATIOS.items()}
+    ratio_names = [f"{name}/{runs[0]['runtime']}" for name in ratios]
+    table = [["", *[run["runtime"] for run in runs], *ratio_names]]
     for label, key, fmt in _ROWS:
         row = [label, *[_cell(run, key, fmt) for run in runs]]
-        if ratios:
-            for rt in ratios.values():
-                value = rt.get(ratio_keys.get(key, ""))
-                row.append(f"{value:.3f}" if value is not None else "")
+        for rt in ratios.values():
+            value = rt.get(ratio_keys.get(key, ""))
+            row.append(f"{value:.3f}" if value is not None else "")
         table.append(row)
     parts = [format_table(table)]
     if report.interrupted:
@@ -133,19 +128,4 @@ def layers_text(name: str, rows: Sequence[dict[str, Any]]) -> str:
         f"top {len(rows)} layers by median time, {name} (median of {runs} profiled "
         "inferences in a separate counter-enabled session after the timed run; all in layers.csv):"
     )
-    return title + "\n" + _layer_table(table)
-
-
-def _layer_table(rows: Sequence[Sequence[str]]) -> str:
-    """Like :func:`format_table`, but the text columns (layer, type, exec type) left-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            cell.ljust(w) if i in (1, 2, 3) else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return title + "\n" + format_table(table, left=(1, 2, 3))

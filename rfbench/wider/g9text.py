@@ -4,16 +4,11 @@ Each float32 value is written as Python's ``"%.9g" % float(v)`` writes it.
 
 ``%.9g`` writes the value rounded to 9 significant digits (correctly rounded, ties to even) as
 ``D.DDDDDDDDe±XX`` when its decimal exponent X is below -4 or at least 9, else in fixed notation,
-and drops trailing zeros (and a bare decimal point). The digits come from one float64 product:
-
-* ``v`` (a float32, exact in float64) times ``10**k`` with ``k = 8 - X`` is ``y`` in
-  [1e8, 1e9); ``10**k`` is a float64 within 1 ulp and the product adds half an ulp, so
-  ``|y - v * 10**k| < 2**-51 * 1e9 < 5e-7``.
-* for ``0 <= k <= 22`` (values from 1e-14 to 1e9) ``10**k`` is exact and the rounding is
-  decided exactly, exact ties (common: a box width such as 26.70703125) by the product's exact
-  error; for other k, ``round(v * 10**k)`` is ``floor(y + 0.5)`` unless the fraction of ``y``
-  lies within :data:`_TIE_WINDOW` of one half. Those rare values take Python's own ``"%.8e"``,
-  which gives the 9 digits and the exponent exactly.
+and drops trailing zeros (and a bare decimal point). The digits come from one float64 product
+``v * 10**(8 - X)`` in [1e8, 1e9), within ``2**-51 * 1e9 < 5e-7`` of the exact one
+(:func:`_round_at`: exact for values from 1e-14 to 1e9, exact ties such as a box width of
+26.70703125 included); the rare values whose rounding it cannot decide take Python's own
+``"%.8e"``, which gives the 9 digits and the exponent exactly.
 
 :func:`rows_text` falls back to Python's formatting for rows holding inf or NaN.
 """
@@ -115,34 +110,26 @@ def _put_number(buf, pos, negative, d, x, tmp):  # pragma: no cover - compiled
         nd -= 1
     if -4 <= x < 9:
         if x >= 0:
-            for k in range(x + 1):
-                buf[pos] = tmp[k]
-                pos += 1
+            buf[pos:pos + x + 1] = tmp[:x + 1]
+            pos += x + 1
             if nd > x + 1:
                 buf[pos] = 46  # '.'
-                pos += 1
-                for k in range(x + 1, nd):
-                    buf[pos] = tmp[k]
-                    pos += 1
-        else:
+                buf[pos + 1:pos + nd - x] = tmp[x + 1:nd]
+                pos += nd - x
+        else:  # "0." then -x - 1 zeros, then the digits
             buf[pos] = 48
             buf[pos + 1] = 46
-            pos += 2
-            for _ in range(-x - 1):
-                buf[pos] = 48
-                pos += 1
-            for k in range(nd):
-                buf[pos] = tmp[k]
-                pos += 1
+            buf[pos + 2:pos + 1 - x] = 48
+            pos += 1 - x
+            buf[pos:pos + nd] = tmp[:nd]
+            pos += nd
         return pos
     buf[pos] = tmp[0]
-    pos += 1
     if nd > 1:
-        buf[pos] = 46
-        pos += 1
-        for k in range(1, nd):
-            buf[pos] = tmp[k]
-            pos += 1
+        buf[pos + 1] = 46
+        buf[pos + 2:pos + nd + 1] = tmp[1:nd]
+        pos += nd
+    pos += 1
     buf[pos] = 101  # 'e'
     buf[pos + 1] = 45 if x < 0 else 43
     pos += 2

@@ -13,7 +13,7 @@ subset. The ``.mat`` files only supply, per image, which faces count in each set
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,31 +214,24 @@ def read_setting_lists(mat_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     Returns ``{setting: {image_id: gt_list (k,) int64, 0-based}}`` (row indices of the faces
     evaluated in that setting; the .mat rows are the GT text's rows, in the same order).
     """
+    import scipy.io
+
     out: dict[str, dict[str, np.ndarray]] = {}
     for setting in SETTINGS:
         path = Path(mat_dir) / setting_mat_name(setting)
-        mat = _load_mat(path)
         try:
+            mat = scipy.io.loadmat(str(path), variable_names=["event_list", "file_list", "gt_list"])
             out[setting] = _setting_table(mat)
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - scipy's reader of a damaged file raises anything
+            # (MatReadError for a file smaller than its header, OSError "could not read bytes" for
+            # a cut file, IndexError, TypeError, UnboundLocalError were all seen), as does a table
+            # of the wrong shape: each means "not a valid .mat"; the message keeps scipy's words.
             raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({type(exc).__name__}: {exc})") from exc
     return out
 
 
-def _load_mat(path: Path) -> dict:
-    """``scipy.io.loadmat`` of the three variables rfbench reads; RfbenchError names the file."""
-    import scipy.io
-
-    try:
-        return scipy.io.loadmat(str(path), variable_names=["event_list", "file_list", "gt_list"])
-    except Exception as exc:  # noqa: BLE001 - scipy's reader of a damaged file raises anything
-        # (MatReadError for a file smaller than its header, OSError "could not read bytes" for a
-        # cut file, IndexError, TypeError, UnboundLocalError were all seen): each means "not a
-        # valid .mat", and the message keeps scipy's words and the exception type.
-        raise RfbenchError(f"{path}: not a WIDER ground-truth .mat file ({type(exc).__name__}: {exc})") from exc
-
-
 def _setting_table(mat: dict) -> dict[str, np.ndarray]:
+    """``{image_id: 0-based gt_list}`` of one loaded .mat."""
     table: dict[str, np.ndarray] = {}
     events, files, gt_lists = mat["event_list"], mat["file_list"], mat["gt_list"]
     for e in range(events.shape[0]):
@@ -272,21 +265,14 @@ def attach_setting_lists(
     return settings
 
 
-def _first_existing(root: Path, places: Iterable[str], name: str) -> tuple[Path | None, list[Path]]:
-    tried = [root / place / name for place in places]
-    for path in tried:
-        if path.is_file():
-            return path, tried
-    return None, tried
-
-
 def find_gt_text(data_root: Path, gt_text: str | Path | None = None) -> Path:
     """The GT text to use: ``gt_text`` if given, else the first standard place under the root."""
     if gt_text is not None:
         if not Path(gt_text).is_file():
             raise RfbenchError(f"ground truth text not found: {gt_text}")
         return Path(gt_text)
-    found, tried = _first_existing(Path(data_root), GT_TEXT_PLACES, GT_TEXT_NAME)
+    tried = [Path(data_root) / place / GT_TEXT_NAME for place in GT_TEXT_PLACES]
+    found = next((path for path in tried if path.is_file()), None)
     if found is None:
         raise RfbenchError(
             f"no {GT_TEXT_NAME} under data root {data_root}; looked in: "
@@ -298,10 +284,8 @@ def find_gt_text(data_root: Path, gt_text: str | Path | None = None) -> Path:
 def find_mat_dir(data_root: Path, mat_dir: str | Path | None = None) -> tuple[Path | None, list[Path]]:
     """Folder holding all three setting .mat files, or None with the folders looked in."""
     candidates = [Path(mat_dir)] if mat_dir is not None else [Path(data_root) / p for p in MAT_PLACES]
-    for folder in candidates:
-        if all((folder / setting_mat_name(s)).is_file() for s in SETTINGS):
-            return folder, candidates
-    return None, candidates
+    found = (f for f in candidates if all((f / setting_mat_name(s)).is_file() for s in SETTINGS))
+    return next(found, None), candidates
 
 
 def load_ground_truth(
@@ -343,12 +327,11 @@ def find_images_dir(data_root: str | Path, images_dir: str | Path | None = None)
             raise RfbenchError(f"images folder not found: {images_dir}")
         return Path(images_dir)
     tried = [Path(data_root) / p for p in IMAGES_PLACES]
-    for folder in tried:
-        if folder.is_dir():
-            return folder
-    raise RfbenchError(
-        "no WIDER val images under data root; looked in: " + ", ".join(str(p) for p in tried)
-    )
+    found = next((folder for folder in tried if folder.is_dir()), None)
+    if found is None:
+        looked = ", ".join(map(str, tried))
+        raise RfbenchError(f"no WIDER val images under data root; looked in: {looked}")
+    return found
 
 
 def subset(gt: WiderGroundTruth, limit: int) -> WiderGroundTruth:

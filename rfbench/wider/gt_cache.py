@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rfbench.fileio import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +100,9 @@ def store(key: str, parsed: Parsed) -> None:
         arrays[f"{setting}_lengths"] = np.array([len(x) for x in lists], dtype=np.int64)
         arrays[f"{setting}_indices"] = np.concatenate(lists).astype(np.int64) if lists else np.zeros(0, np.int64)
     path = entry_path(key)
-    tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            tmp_name = tmp.name
-            np.savez(tmp, **arrays)
-        os.replace(tmp_name, path)
+        with atomic_file(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
     except OSError as exc:
         log.debug("ground-truth cache not written (%s): %s", path, exc)
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.unlink(tmp_name)

@@ -126,11 +126,6 @@ def _parse_box_line(path: Path, line_no: int, line: str) -> np.ndarray:
     return values
 
 
-def negative_size_rows(boxes: np.ndarray) -> np.ndarray:
-    """0-based indices of the (N, 5) ``x y w h score`` rows whose width or height is < 0."""
-    return np.flatnonzero((boxes[:, 2] < 0) | (boxes[:, 3] < 0))
-
-
 @dataclass
 class PredictionReading:
     """What :func:`read_prediction_folder` read.
@@ -195,20 +190,14 @@ def read_prediction_folder(pred_dir: str | Path, image_ids: Sequence[str]) -> Pr
         raise RfbenchError(
             f"no prediction files in {pred_dir} (expected <event>/<name>.txt in WIDER submission format)"
         )
-    reading = PredictionReading()
-    found: list[tuple[str, Path]] = []
-    for image_id in image_ids:
-        if image_id in present:
-            found.append((image_id, prediction_path(pred_dir, image_id)))
-        else:
-            reading.missing.append(image_id)
-    files = [(path, read_text_lines(path, "prediction file")) for _, path in found]
-    parsed = parse_prediction_files(files)
-    for (image_id, _), boxes in zip(found, parsed):
-        reading.predictions[image_id] = boxes
+    found = [image_id for image_id in image_ids if image_id in present]
+    paths = [prediction_path(pred_dir, image_id) for image_id in found]
+    parsed = parse_prediction_files([(p, read_text_lines(p, "prediction file")) for p in paths])
+    missing = [image_id for image_id in image_ids if image_id not in present]
+    reading = PredictionReading(dict(zip(found, parsed)), missing)
     sizes = np.concatenate([b[:, 2:4] for b in parsed]) if parsed else np.zeros((0, 2))
     if (sizes < 0).any():  # rare: then file by file, for the warnings
-        for (_, path), boxes in zip(found, parsed):
+        for path, boxes in zip(paths, parsed):
             _note_negative_sizes(reading, path, boxes)
     _warn_coverage(pred_dir, image_ids, present, reading.missing)
     if reading.files_with_negative_size:
@@ -219,7 +208,7 @@ def read_prediction_folder(pred_dir: str | Path, image_ids: Sequence[str]) -> Pr
 
 
 def _note_negative_sizes(reading: PredictionReading, path: Path, boxes: np.ndarray) -> None:
-    rows = negative_size_rows(boxes)
+    rows = np.flatnonzero((boxes[:, 2] < 0) | (boxes[:, 3] < 0))  # width or height < 0
     if not len(rows):
         return
     reading.num_negative_size_boxes += len(rows)

@@ -48,11 +48,9 @@ def split_lines(text: str) -> list[str]:
 
     A final line end does not start an extra line (``"a\\nb\\n"`` -> ``["a", "b"]``).
     """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
-    if lines and lines[-1] == "":
+    if lines[-1] == "":  # split always gives at least one part
         lines.pop()
     return lines
 
