@@ -8,17 +8,14 @@ recommends before static quantization); calibration feeds rfbench's pre-processi
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
 from rfbench.quantize.calibration import CalibrationImages
-
-log = logging.getLogger(__name__)
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 ACTIVATION_TYPE = "QUInt8"  # u8 activations, s8 weights: the x86 CPU provider's fast path
@@ -28,11 +25,12 @@ WEIGHT_TYPE = "QInt8"
 @dataclass
 class OrtOutcome:
     """What :func:`quantize` did: ``settings`` (recorded), ``quantize_s`` (seconds in ORT),
-    ``precision`` (QDQ node counts of the written model)."""
+    ``precision`` (QDQ node counts of the written model); no ``accuracy`` control."""
 
     settings: dict[str, Any]
     quantize_s: float
     precision: dict[str, Any]
+    accuracy: None = None
 
 
 def calibration_reader(images: CalibrationImages, image_ids: Sequence[str]) -> Any:
@@ -42,13 +40,13 @@ def calibration_reader(images: CalibrationImages, image_ids: Sequence[str]) -> A
 
     class _Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self._feeds: Iterator[dict[str, Any]] = images.iter_feeds(image_ids)
+            self.rewind()
 
         def get_next(self) -> dict[str, Any] | None:
             return next(self._feeds, None)
 
         def rewind(self) -> None:
-            self._feeds = images.iter_feeds(image_ids)
+            self._feeds = (images.feeds(image_id) for image_id in image_ids)
 
     return _Reader()
 

@@ -8,7 +8,6 @@ place with ``os.replace`` (atomic on one file system); the file a loader opens (
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -25,9 +24,6 @@ from rfbench.models.provenance import provenance_field as provenance_field
 from rfbench.models.provenance import read_provenance as read_provenance
 from rfbench.models.provenance import sidecar_path
 from rfbench.results.writer import atomic_write_text, to_jsonable
-
-log = logging.getLogger(__name__)
-
 
 
 def quantized_name(source: Path, fmt: str) -> str:

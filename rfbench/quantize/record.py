@@ -10,14 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rfbench.results.quantize_record import (
-    SIDECAR_KIND,
-    SIDECAR_VERSION,
-    QuantizeRecord,
-)
+from rfbench.results.quantize_record import SIDECAR_KIND, SIDECAR_VERSION, QuantizeRecord
 from rfbench.results.record import record_header
-
-__all__ = ["SIDECAR_KIND", "SIDECAR_VERSION", "build_record", "provenance"]
 
 
 def provenance(*, source: dict[str, Any], tool: str, tool_version: str, runtime: str,

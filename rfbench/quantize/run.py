@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +17,6 @@ from rfbench.quantize.calibration import (
     draw_subset,
 )
 from rfbench.results.quantize_record import QuantizeRecord
-
-log = logging.getLogger(__name__)
 
 RUNTIMES = ("openvino", "onnxruntime")
 
@@ -119,10 +116,16 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
     with output.staging_dir(out_dir) as tmp:
         staged = tmp / model_path.name
         if options.runtime == "openvino":
-            done = _nncf(options, source, images, subset.image_ids, eval_ids, gt, preset, staged)
+            from rfbench.quantize.openvino_nncf import nncf_version
+
+            done: Any = _nncf(options, source, images, subset.image_ids, eval_ids, gt, preset, staged)
+            tool, tool_version = "nncf", nncf_version()
         else:
-            done = _ort(options, source, images, subset.image_ids, staged)
-        sidecar = provenance(tool=done.tool, tool_version=done.tool_version,
+            from rfbench.quantize import onnxruntime_static as ort
+
+            done = ort.quantize(source, images, subset.image_ids, staged, options.calibration_method)
+            tool, tool_version = "onnxruntime", ort.ort_version()
+        sidecar = provenance(tool=tool, tool_version=tool_version,
                              runtime=options.runtime, settings=done.settings,
                              wall_s=time.perf_counter() - start, quantize_s=done.quantize_s,
                              **common)
@@ -135,21 +138,11 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
     return QuantizeResult(out_dir, model_path, record)
 
 
-@dataclass
-class _Done:
-    """One quantizer's outcome, the model already written at the staged path."""
-
-    tool: str
-    tool_version: str
-    settings: dict[str, Any]
-    precision: dict[str, Any]
-    accuracy: dict[str, Any] | None
-    quantize_s: float
-
-
 def _nncf(options: QuantizeOptions, source: Path, images: CalibrationImages,
           calibration_ids: Sequence[str], eval_ids: Sequence[str], gt: Any, preset: Any,
-          staged: Path) -> _Done:
+          staged: Path) -> Any:
+    """NNCF's outcome (:class:`~rfbench.quantize.openvino_nncf.NncfOutcome`), its IR saved at
+    ``staged``."""
     from rfbench.quantize import openvino_nncf as nq
 
     if options.max_ap_drop is None:
@@ -161,14 +154,4 @@ def _nncf(options: QuantizeOptions, source: Path, images: CalibrationImages,
             source, images, calibration_ids, eval_ids, OmzValidator(gt, images, preset),
             options.max_ap_drop, options.preset)
     output.save_ir(result.model, staged)
-    return _Done("nncf", nq.nncf_version(), result.settings, result.precision, result.accuracy,
-                 result.quantize_s)
-
-
-def _ort(options: QuantizeOptions, source: Path, images: CalibrationImages,
-         calibration_ids: Sequence[str], staged: Path) -> _Done:
-    from rfbench.quantize import onnxruntime_static as oq
-
-    result = oq.quantize(source, images, calibration_ids, staged, options.calibration_method)
-    return _Done("onnxruntime", oq.ort_version(), result.settings, result.precision, None,
-                 result.quantize_s)
+    return result
