@@ -11,7 +11,7 @@ from the compiled model's outputs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,20 +58,10 @@ def open_adapter(
     """
     from rfbench.runtimes import get_runtime
 
-    cls = get_runtime(settings.runtime)
-    return cls(
-        model,
-        device=settings.device,
-        precision=settings.precision,
-        threads=settings.threads,
-        streams=settings.streams,
-        requests=settings.requests,
-        input_shape=input_shape,
-        perf_counters=settings.perf_counters,
-        performance_hint=settings.performance_hint,
-        input_precision=settings.input_precision,
-        **({"image_input": image_input} if image_input is not None else {}),
-    )
+    options = {name: value for name, value in asdict(settings).items() if name != "runtime"}
+    if image_input is not None:
+        options["image_input"] = image_input
+    return get_runtime(settings.runtime)(model, input_shape=input_shape, **options)
 
 
 def open_model(

@@ -34,22 +34,13 @@ from typing import Any
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_bytes
 from rfbench.models.r50_architecture import (
-    BN_EPS,
     INPUT_NAME,
     INPUT_SHAPE,
-    NUM_ANCHORS,
-    STRIDES,
     architecture,
     output_names,
     output_shapes,
 )
 from rfbench.models.r50_weights import Materialiser
-
-__all__ = [
-    "BN_EPS", "BUILDER_VERSION", "INPUT_NAME", "INPUT_SHAPE", "NUM_ANCHORS", "OPSET", "SEED",
-    "STRIDES", "architecture", "architecture_hash", "build_model", "cache_dir", "output_names",
-    "output_shapes", "reference_file_name", "reference_model_path",
-]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -80,22 +71,15 @@ def build_model() -> Any:
     from onnx import TensorProto, helper
 
     mat = Materialiser(SEED)
+    special = {"conv": mat.conv, "bn": mat.bn, "softmax_pairs": mat.softmax_pairs}
     for layer in architecture():
-        if layer["op"] == "conv":
-            mat.conv(layer)
-        elif layer["op"] == "bn":
-            mat.bn(layer)
-        elif layer["op"] == "softmax_pairs":
-            mat.softmax_pairs(layer)
-        else:
-            mat.simple(layer)
+        special.get(layer["op"], mat.simple)(layer)
     shapes = output_shapes()
     graph = helper.make_graph(
         mat.nodes,
         "retinaface_r50_reference",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, list(INPUT_SHAPE))],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(shapes[n]))
-         for n in output_names()],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in shapes.items()],
         initializer=mat.inits,
     )
     model = helper.make_model(
