@@ -67,6 +67,18 @@ class GraphBuilder:
         return onnx.helper.make_graph(self.nodes, name, list(inputs), list(outputs))
 
 
+def tensor_info(name: str, dims: Sequence[int | str]) -> Any:
+    """A float32 graph input or output ``name`` of shape ``dims`` (a string: a dynamic dim)."""
+    import onnx.helper
+
+    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, list(dims))
+
+
+def image_input(name: str, hw: tuple[int, int] | None) -> Any:
+    """The image input ``1x3xHxW`` float32 (``height``/``width`` when ``hw`` is None)."""
+    return tensor_info(name, [1, 3, *(hw if hw is not None else ("height", "width"))])
+
+
 def make_model(graph: Any, metadata: Mapping[str, str], producer: str) -> Any:
     """A ``ModelProto`` around ``graph`` (opset :data:`OPSET`) with ``metadata_props``."""
     import onnx.helper

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rfbench.errors import RfbenchError
-from rfbench.models.importer.onnx_graph import GraphBuilder
+from rfbench.models.importer.onnx_graph import GraphBuilder, image_input, tensor_info
 
 BN_EPS = 1e-5
 INPUT_NAME = "input0"
@@ -100,9 +100,6 @@ def build_onnx(state: Mapping[str, np.ndarray],
     """(the ``GraphProto`` without initializers, the weights by name) of the checkpoint's
     network; ``input_hw`` None leaves H and W dynamic. Unknown, missing, left-over or
     mis-shaped tensors are a one-line RfbenchError naming the tensor."""
-    import onnx
-    import onnx.helper
-
     net = _Net(state)
     if "body.stage1.0.0.weight" in state:
         levels, width = _mobilenet(net), 64
@@ -121,11 +118,8 @@ def build_onnx(state: Mapping[str, np.ndarray],
     if left:
         raise RfbenchError(f"the state dict has {len(left)} tensor(s) this network does not use "
                            f"(first: '{left[0]}'): not Pytorch_Retinaface's RetinaFace?")
-    dims: list[int | str] = [1, 3, *(input_hw if input_hw is not None else ("height", "width"))]
-    inputs = [onnx.helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, dims)]
-    outs = [onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1, "anchors", size])
-            for name, size in zip(OUTPUTS, (4, 2, 10))]
-    return net.b.graph("pytorch_retinaface", inputs, outs), net.b.weights
+    outs = [tensor_info(name, [1, "anchors", size]) for name, size in zip(OUTPUTS, (4, 2, 10))]
+    return net.b.graph("pytorch_retinaface", [image_input(INPUT_NAME, input_hw)], outs), net.b.weights
 
 
 def _mobilenet(net: _Net) -> list[str]:
