@@ -8,6 +8,8 @@ concatenate), so a 118 MB checkpoint needs about its own size again, not three t
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -110,18 +112,20 @@ def write_onnx(path: Path, model: Any, initializers: Iterable[Any]) -> None:
     head = model.SerializeToString()
     graph_head = graph.SerializeToString()
     model.graph.CopyFrom(graph)
-    spool = _Spool(path)
-    size = len(graph_head)
-    for tensor in initializers:
-        blob = tensor.SerializeToString()
-        entry = _key(_GRAPH_INITIALIZER_FIELD) + _varint(len(blob))
-        size += len(entry) + len(blob)
-        spool.write(entry, blob)
-    with atomic_file(path) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
-        out.write(head)
-        out.write(_key(_MODEL_GRAPH_FIELD) + _varint(size))
-        out.write(graph_head)
-        spool.copy_into(out)
+    with tempfile.TemporaryFile(dir=path.parent) as spool:  # until the graph's length is known
+        size = len(graph_head)
+        for tensor in initializers:
+            blob = tensor.SerializeToString()
+            entry = _key(_GRAPH_INITIALIZER_FIELD) + _varint(len(blob))
+            size += len(entry) + len(blob)
+            spool.write(entry)
+            spool.write(blob)
+        spool.seek(0)
+        with atomic_file(path) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
+            out.write(head)
+            out.write(_key(_MODEL_GRAPH_FIELD) + _varint(size))
+            out.write(graph_head)
+            shutil.copyfileobj(spool, out, 1 << 22)
 
 
 def write_onnx_external(path: Path, model: Any, initializers: Iterable[Any]) -> None:
@@ -150,26 +154,6 @@ def write_onnx_external(path: Path, model: Any, initializers: Iterable[Any]) -> 
         path.write_bytes(model.SerializeToString())
     finally:
         del graph.initializer[:]
-
-
-class _Spool:
-    """The serialized initializers, kept in a temporary file until the graph's length is known."""
-
-    def __init__(self, near: Path) -> None:
-        import tempfile
-
-        self._file = tempfile.TemporaryFile(dir=near.parent)
-
-    def write(self, *blobs: bytes) -> None:
-        for blob in blobs:
-            self._file.write(blob)
-
-    def copy_into(self, out: Any) -> None:
-        import shutil
-
-        self._file.seek(0)
-        shutil.copyfileobj(self._file, out, 1 << 22)
-        self._file.close()
 
 
 def _key(field: int) -> bytes:
