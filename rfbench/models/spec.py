@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -188,35 +188,27 @@ def choose_pixels(layout_kind: str, channel_order: str | None, mean: Sequence[fl
     contradicts it is refused, never fed. Otherwise the layout's default (that of the layout's
     reference exports: OMZ's BGR IR for A, biubug6's BGR minus mean for B) with any overrides.
     """
+    asked: dict[str, Any] = {"channel_order": channel_order, "mean": _floats(mean),
+                             "scale": _floats(scale)}
+    overrides = {field: value for field, value in asked.items() if value is not None}
     if declared is not None:
-        _refuse_contradictions(declared, channel_order, mean, scale, model_path)
+        for field, value in overrides.items():
+            own = getattr(declared, field)
+            if value != own:
+                shown, mine = (v if isinstance(v, str) else " ".join(f"{x:g}" for x in v)
+                               for v in (value, own))
+                raise RfbenchError(f"{model_path or 'the model'}: declares its input pixels as "
+                                   f"{declared.describe()}; --{field.replace('_', '-')} {shown} "
+                                   f"contradicts its {field.replace('_', ' ')} {mine} (omit the option)")
         return declared, "declared by the model"
     base = PIXELS_LAYOUT_A if layout_kind == "A" else PIXELS_LAYOUT_B
-    if channel_order is None and mean is None and scale is None:
+    if not overrides:
         return base, f"default for layout {layout_kind}"
-    pixels = PixelFormat(
-        channel_order or base.channel_order,
-        cast(_Triple, tuple(float(v) for v in mean)) if mean is not None else base.mean,
-        cast(_Triple, tuple(float(v) for v in scale)) if scale is not None else base.scale,
-    )
-    return pixels, "user"
+    return replace(base, **overrides), "user"
 
 
-def _refuse_contradictions(declared: PixelFormat, channel_order: str | None,
-                           mean: Sequence[float] | None, scale: Sequence[float] | None,
-                           model_path: Path | None) -> None:
-    """RfbenchError when an override differs from what the model declares."""
-    asked = {"--channel-order": (channel_order, declared.channel_order),
-             "--mean": (tuple(float(v) for v in mean) if mean is not None else None, declared.mean),
-             "--scale": (tuple(float(v) for v in scale) if scale is not None else None,
-                         declared.scale)}
-    for option, (value, own) in asked.items():
-        if value is not None and value != own:
-            shown = value if isinstance(value, str) else " ".join(f"{v:g}" for v in value)
-            mine = own if isinstance(own, str) else " ".join(f"{v:g}" for v in own)
-            raise RfbenchError(f"{model_path or 'the model'}: declares its input pixels as "
-                               f"{declared.describe()}; {option} {shown} contradicts its "
-                               f"{option.lstrip('-').replace('-', ' ')} {mine} (omit the option)")
+def _floats(values: Sequence[float] | None) -> tuple[float, ...] | None:
+    return None if values is None else tuple(float(v) for v in values)
 
 
 def build_model_spec(
