@@ -17,7 +17,6 @@ from typing import Any
 from rfbench.errors import RfbenchError
 from rfbench.quantize.calibration import CalibrationImages
 
-CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 ACTIVATION_TYPE = "QUInt8"  # u8 activations, s8 weights: the x86 CPU provider's fast path
 WEIGHT_TYPE = "QInt8"
 
@@ -57,7 +56,7 @@ def _method(name: str) -> Any:
     table = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
              "percentile": CalibrationMethod.Percentile}
     if name not in table:
-        raise RfbenchError(f"--calibration-method {name!r}: choose from {', '.join(CALIBRATION_METHODS)}")
+        raise RfbenchError(f"--calibration-method {name!r}: choose from {', '.join(table)}")
     return table[name]
 
 

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
-from rfbench.models.provenance import (  # re-exported: the sidecar is written here, read there
-    SIDECAR_SUFFIX as SIDECAR_SUFFIX,
+from rfbench.models.provenance import (  # noqa: F401 -- the sidecar is written here, read there
+    provenance_field,
+    read_provenance,
+    sidecar_path,
 )
-from rfbench.models.provenance import provenance_field as provenance_field
-from rfbench.models.provenance import read_provenance as read_provenance
-from rfbench.models.provenance import sidecar_path
 from rfbench.results.writer import atomic_write_text, to_jsonable
 
 
@@ -45,16 +40,6 @@ def check_free(model_path: Path) -> None:
     if taken:
         raise RfbenchError(f"{taken[0]} already exists: choose a new --out (a quantized model "
                            "is never overwritten)")
-
-
-@contextmanager
-def staging_dir(out_dir: Path) -> Iterator[Path]:
-    """A temporary folder inside ``out_dir`` (same file system), removed on exit."""
-    tmp = Path(tempfile.mkdtemp(prefix=".quantize-", dir=out_dir))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def publish(staged_model: Path, model_path: Path, sidecar: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,8 +114,10 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
                           "reader": "cv2.imread BGR uint8", "model_spec": spec.as_dict()},
     }
     eval_ids = gt.image_ids[: options.eval_limit] if options.eval_limit else gt.image_ids
-    with output.staging_dir(out_dir) as tmp:
-        staged = tmp / model_path.name
+    # staged in a hidden folder inside out_dir (same file system), removed on exit
+    with tempfile.TemporaryDirectory(prefix=".quantize-", dir=out_dir,
+                                     ignore_cleanup_errors=True) as tmp:
+        staged = Path(tmp) / model_path.name
         if options.runtime == "openvino":
             from rfbench.quantize.openvino_nncf import nncf_version
 

@@ -33,20 +33,13 @@ from rfbench.errors import RfbenchError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
-#: Storage class name -> element dtype (little-endian unless the file says otherwise).
+#: Storage class name -> element dtype (little-endian unless the file says otherwise): what
+#: ``torch.FloatStorage`` (etc.) stands for here.
 STORAGE_DTYPES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
     "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
     "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
 }
-
-
-@dataclass(frozen=True)
-class _StorageType:
-    """What ``torch.FloatStorage`` (etc.) stands for here: its dtype."""
-
-    name: str
-    dtype: Any
 
 
 @dataclass(frozen=True)
@@ -88,7 +81,7 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    **{("torch", name): _StorageType(name, dtype) for name, dtype in STORAGE_DTYPES.items()},
+    **{("torch", name): np.dtype(dtype) for name, dtype in STORAGE_DTYPES.items()},
 }
 
 
@@ -112,12 +105,12 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType)):
+                and isinstance(pid[1], np.dtype)):
             raise ValueError(f"an unknown persistent id {pid!r:.80}")
         _, kind, key, _location, numel = pid[:5]
         if len(pid) > 5 and pid[5] is not None:
             raise ValueError("a storage view (torch < 0.4), which rfbench does not read")
-        ref = _StorageRef(str(key), kind.dtype, int(numel))
+        ref = _StorageRef(str(key), kind, int(numel))
         self.refs[ref.key] = ref
         if self.storages is None:  # legacy: the bytes come after the pickle; a placeholder now
             return _Pending(ref)
