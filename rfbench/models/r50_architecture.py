@@ -72,7 +72,8 @@ class _Planner:
 
     def concat(self, name: str, xs: list[str]) -> str:
         """Concatenation over channels."""
-        return self._emit(sum(self.channels[x] for x in xs), op="concat", name=name, inputs=list(xs))
+        channels = sum(self.channels[x] for x in xs)
+        return self._emit(channels, op="concat", name=name, inputs=list(xs))
 
     def cbr(self, name: str, x: str, cout: int, k: int, relu: bool = True) -> str:
         """SSH-style conv (with bias) + BatchNorm (+ ReLU)."""

@@ -199,7 +199,8 @@ def choose_pixels(layout_kind: str, channel_order: str | None, mean: Sequence[fl
                                for v in (value, own))
                 raise RfbenchError(f"{model_path or 'the model'}: declares its input pixels as "
                                    f"{declared.describe()}; --{field.replace('_', '-')} {shown} "
-                                   f"contradicts its {field.replace('_', ' ')} {mine} (omit the option)")
+                                   f"contradicts its {field.replace('_', ' ')} {mine} "
+                                   "(omit the option)")
         return declared, "declared by the model"
     base = PIXELS_LAYOUT_A if layout_kind == "A" else PIXELS_LAYOUT_B
     if not overrides:

@@ -39,7 +39,7 @@ class CalibrationSubset:
     pool_size: int
     eval_images: int
     overlap_with_eval: int
-    requested_size: int | None = None  # --subset-size as given (None: len(image_ids))
+    requested_size: int  # --subset-size as given
 
     @property
     def disjoint_from_eval(self) -> bool:
@@ -49,8 +49,7 @@ class CalibrationSubset:
         """results.json / sidecar fields (the ids in full: they decide the model)."""
         return {
             "num_images": len(self.image_ids),
-            "requested_images": self.requested_size if self.requested_size is not None
-            else len(self.image_ids),
+            "requested_images": self.requested_size,
             "seed": self.seed,
             "pool_images": self.pool_size,
             "eval_images": self.eval_images,

@@ -121,12 +121,14 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
         if options.runtime == "openvino":
             from rfbench.quantize.openvino_nncf import nncf_version
 
-            done: Any = _nncf(options, source, images, subset.image_ids, eval_ids, gt, preset, staged)
+            done: Any = _nncf(options, source, images, subset.image_ids, eval_ids, gt, preset,
+                              staged)
             tool, tool_version = "nncf", nncf_version()
         else:
             from rfbench.quantize import onnxruntime_static as ort
 
-            done = ort.quantize(source, images, subset.image_ids, staged, options.calibration_method)
+            done = ort.quantize(source, images, subset.image_ids, staged,
+                                options.calibration_method)
             tool, tool_version = "onnxruntime", ort.ort_version()
         sidecar = provenance(tool=tool, tool_version=tool_version,
                              runtime=options.runtime, settings=done.settings,

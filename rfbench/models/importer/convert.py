@@ -93,14 +93,14 @@ def _convert_mxnet(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> 
     assert checkpoint.symbol is not None
     symbol = read_symbol(checkpoint.symbol)
     params = read_params(checkpoint.weights)
-    graph = translate(symbol, params, str(checkpoint.weights), input_hw)
-    if graph.unused_arrays:
+    graph, weights, unused = translate(symbol, params, str(checkpoint.weights), input_hw)
+    if unused:
         log.warning("%s: %d arrays the symbol does not use (first: %s)", checkpoint.weights,
-                    len(graph.unused_arrays), graph.unused_arrays[0])
+                    len(unused), unused[0])
     ops = sum(symbol.op_counts().values())
     summary = (f"{ops} operators ({', '.join(f'{op} {n}' for op, n in symbol.op_counts().items())}), "
                f"{len(params.args) + len(params.aux)} arrays")
-    return graph.graph, graph.builder.weights, "A", PIXELS_INSIGHTFACE, summary
+    return graph, weights, "A", PIXELS_INSIGHTFACE, summary
 
 
 def _convert_pth(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> tuple[Any, ...]:

@@ -10,8 +10,9 @@ outputs are the symbol's heads under their node names (the nine
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from rfbench.errors import RfbenchError
 from rfbench.models.importer.mxnet_ops import OPS, Context, Value
@@ -20,19 +21,11 @@ from rfbench.models.importer.mxnet_symbol import Symbol, SymbolNode
 from rfbench.models.importer.onnx_graph import GraphBuilder, image_input, tensor_info
 
 
-@dataclass(frozen=True)
-class TranslatedGraph:
-    """The ONNX graph (no initializers), its builder (holding the weights), and the
-    checkpoint's arrays the symbol does not use."""
-
-    graph: Any
-    builder: GraphBuilder
-    unused_arrays: list[str]
-
-
 def translate(symbol: Symbol, params: MxnetParams, params_path: str,
-              input_hw: tuple[int, int] | None) -> TranslatedGraph:
-    """The symbol's graph with the checkpoint's weights; ``input_hw`` None: dynamic H, W.
+              input_hw: tuple[int, int] | None) -> tuple[Any, dict[str, np.ndarray], list[str]]:
+    """(the ONNX graph without initializers, its weights by name, the checkpoint's arrays the
+    symbol does not use) of the symbol with the checkpoint's weights; ``input_hw`` None:
+    dynamic H, W.
 
     RfbenchError names the node for an unknown operator and the tensor for a shape mismatch.
     """
@@ -67,7 +60,7 @@ def translate(symbol: Symbol, params: MxnetParams, params_path: str,
     graph = ctx.builder.graph(symbol.path.name.removesuffix(".json"),
                               [image_input(input_name, input_hw)], outputs)
     unused = sorted((set(params.args) | set(params.aux)) - ctx.used)
-    return TranslatedGraph(graph, ctx.builder, unused)
+    return graph, ctx.builder.weights, unused
 
 
 def _needed_nodes(symbol: Symbol) -> set[int]:
