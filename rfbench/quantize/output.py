@@ -3,6 +3,7 @@
 Files are written under a hidden temporary folder inside the output folder and moved into
 place with ``os.replace`` (atomic on one file system); the file a loader opens (the IR's
 ``.xml``, or the ``.onnx``) is moved last, so it never exists before its weights and sidecar.
+The sidecar (:func:`provenance`) is defined in :mod:`rfbench.results.quantize_record`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,29 @@ def check_free(model_path: Path) -> None:
     if taken:
         raise RfbenchError(f"{taken[0]} already exists: choose a new --out (a quantized model "
                            "is never overwritten)")
+
+
+def provenance(*, source: dict[str, Any], tool: str, tool_version: str, runtime: str,
+               settings: dict[str, Any], subset: dict[str, Any], preprocessing: dict[str, Any],
+               wall_s: float, quantize_s: float) -> dict[str, Any]:
+    """The sidecar (``<model stem>.quantize.json``) without ``quantized_model`` (added when
+    the model is published, :func:`publish`, which validates it).
+
+    ``source``: ``{"path", "name", "sha256"}`` of the float model; ``settings``: the quantizer
+    call as recorded (preset, calibration method, ...); ``subset``:
+    :meth:`rfbench.quantize.calibration.CalibrationSubset.as_dict` plus the data root;
+    ``wall_s`` / ``quantize_s``: seconds for the whole command / inside the quantizer.
+    """
+    from rfbench import __version__
+    from rfbench.results.quantize_record import SIDECAR_KIND, SIDECAR_VERSION
+
+    return {
+        "kind": SIDECAR_KIND, "version": SIDECAR_VERSION, "created_by": f"rfbench {__version__}",
+        "source_model": source, "tool": tool, "tool_version": tool_version,
+        "target_runtime": runtime, "settings": settings, "preset": settings.get("preset"),
+        "calibration": subset, "preprocessing": preprocessing,
+        "timings": {"wall_s": wall_s, "quantize_s": quantize_s},
+    }
 
 
 def publish(staged_model: Path, model_path: Path, sidecar: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from rfbench.quantize.calibration import (
     draw_subset,
 )
 from rfbench.results.quantize_record import QuantizeRecord
+from rfbench.results.record import record_header
 
 RUNTIMES = ("openvino", "onnxruntime")
 
@@ -84,7 +85,6 @@ def _open_spec(options: QuantizeOptions) -> tuple[Any, Any]:
 def run_quantize(options: QuantizeOptions) -> QuantizeResult:
     """Quantize ``options.model``; returns where the model and its records went."""
     from rfbench.models.files import check_model_path, model_sha256
-    from rfbench.quantize.record import build_record, provenance
     from rfbench.results.writer import new_output_dir, write_results
     from rfbench.wider.ground_truth import find_images_dir, load_ground_truth
 
@@ -130,7 +130,7 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
             done = ort.quantize(source, images, subset.image_ids, staged,
                                 options.calibration_method)
             tool, tool_version = "onnxruntime", ort.ort_version()
-        sidecar = provenance(tool=tool, tool_version=tool_version,
+        sidecar = output.provenance(tool=tool, tool_version=tool_version,
                              runtime=options.runtime, settings=done.settings,
                              wall_s=time.perf_counter() - start, quantize_s=done.quantize_s,
                              **common)
@@ -160,3 +160,22 @@ def _nncf(options: QuantizeOptions, source: Path, images: CalibrationImages,
             options.max_ap_drop, options.preset)
     output.save_ir(result.model, staged)
     return result
+
+
+def build_record(sidecar: dict[str, Any], quantized: dict[str, Any], precision: dict[str, Any],
+                 accuracy: dict[str, Any] | None) -> QuantizeRecord:
+    """The results.json record (kind "quantize"); its ``csv_rows()`` give results.csv.
+
+    ``sidecar``: :func:`rfbench.quantize.output.provenance` as written (with ``quantized_model``); ``quantized``:
+    ``{"path", "name", "sha256", "sidecar", "size_bytes"}``; ``precision``: INT8 / float
+    compute-op counts; ``accuracy``: the accuracy-aware outcome, or None.
+    """
+    return QuantizeRecord.build(
+        record_header("quantize"),
+        source_model=sidecar["source_model"], quantized_model=quantized,
+        quantizer={**sidecar["settings"], "tool": sidecar["tool"],
+                   "tool_version": sidecar["tool_version"],
+                   "target_runtime": sidecar["target_runtime"]},
+        calibration=sidecar["calibration"], preprocessing=sidecar["preprocessing"],
+        precision=precision, accuracy_control=accuracy, timings=sidecar["timings"],
+    )
