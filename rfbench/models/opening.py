@@ -1,11 +1,7 @@
 """One way to open a model: check the file once, plan the input, build the adapter and the spec.
 
-:func:`open_adapter` constructs a runtime's adapter from :class:`RuntimeSettings` (used by
-``rfbench latency``, which feeds random data to any model); :func:`open_model` does the whole
-RetinaFace path for ``rfbench eval --model``: one check of the model path
-(:func:`rfbench.models.files.check_model_path`), the input plan (name, layout, size), the
-adapter compiled at that size, and the full :class:`~rfbench.models.spec.ModelSpec` resolved
-from the compiled model's outputs.
+:func:`open_adapter` alone serves ``rfbench latency`` (random data, any model); :func:`open_model`
+is the whole RetinaFace path of ``rfbench eval --model``.
 """
 
 from __future__ import annotations

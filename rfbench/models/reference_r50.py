@@ -1,25 +1,12 @@
 """The architecture-exact RetinaFace-R50 reference graph (insightface MXNet, OMZ ``retinaface-resnet50``).
 
 The trained weights are not obtainable, but latency and complexity do not depend on weight
-values, so rfbench builds the exact architecture (see ``shared/spec/reference-r50.md``) as an
-ONNX graph with seeded, deterministic weights:
-
-- ResNet-50 v2 (pre-activation) backbone, bias-free convolutions, BatchNorm epsilon 2e-5, with
-  ``bn_data`` (gamma fixed to 1) normalising the raw BGR 0..255 input inside the net;
-- the SSH neck (laterals, nearest 2x upsampling, aggregation convs) and one SSH detection module
-  per stride, every conv with a bias and a BatchNorm after it;
-- per stride (32, 16, 8) the heads ``face_rpn_cls_prob_reshape_stride{s}`` (1x4xHxW, a real
-  two-class softmax via Reshape(0,2,-1,0) -> Softmax(axis=1) -> Reshape(0,4,-1,0)),
-  ``face_rpn_bbox_pred_stride{s}`` (1x8xHxW) and ``face_rpn_landmark_pred_stride{s}`` (1x20xHxW).
-
-BatchNorms are ``BatchNormalization`` nodes, as in an exported MXNet graph, so the runtime's
-BN folding is exactly what the complexity counting rule describes.
-
-The graph is described first as a list of plain layer records (:func:`architecture`); the cache
-file name is the sha256 of that description plus the seed and builder version, so a change to
-any of them builds a new file. :func:`reference_model_path` returns the cached file, building
-it once (a few seconds, ~118 MB) when missing. The layer records live in
-:mod:`rfbench.models.r50_architecture`, the seeded weights in :mod:`rfbench.models.r50_weights`.
+values, so rfbench builds the exact architecture (``shared/spec/reference-r50.md``; its layer
+records: :mod:`rfbench.models.r50_architecture`) as an ONNX graph with seeded, deterministic
+weights (:mod:`rfbench.models.r50_weights`). BatchNorms are ``BatchNormalization`` nodes, as in
+an exported MXNet graph, so the runtime's BN folding is exactly what the complexity counting
+rule describes. The cache file name is the sha256 of the layer records plus the seed and
+builder version (a change to any of them builds a new file, a few seconds, ~118 MB).
 """
 
 from __future__ import annotations

@@ -91,11 +91,19 @@ def plan_input(model_path: Path, input_hw: tuple[int, int] | SizePolicy | None) 
     None: the model's fixed size, or 640x640 for a dynamic model. A per-image policy (native,
     short:long) needs a dynamic model: the plan then leaves H and W open (``hw`` None).
     """
-    if isinstance(input_hw, SizePolicy):
-        if input_hw.per_image:
-            return _plan_per_image(model_path, input_hw)
-        input_hw = input_hw.hw
     name, layout, fixed_h, fixed_w, batch = _image_input(model_path)
+    if isinstance(input_hw, SizePolicy) and input_hw.per_image:  # H, W left open (-1), batch 1
+        if fixed_h is not None or fixed_w is not None:
+            fixed = f"{fixed_w or '?'}x{fixed_h or '?'}"
+            raise RfbenchError(
+                f"{model_path}: input '{name}' is fixed at {fixed}; --input-size {input_hw.text} "
+                f"needs a model with a dynamic input size (use --input-size {fixed} or omit it)"
+            )
+        log.info("model input '%s' is dynamic: each image at its own size (%s)", name,
+                 input_hw.rule)
+        return InputPlan(name, layout, None, True, _batch_of_one(layout, -1, -1), input_hw)
+    if isinstance(input_hw, SizePolicy):
+        input_hw = input_hw.hw
     dynamic = fixed_h is None or fixed_w is None or batch is None
     hw: tuple[int, int]
     if fixed_h is not None and fixed_w is not None:
@@ -108,25 +116,14 @@ def plan_input(model_path: Path, input_hw: tuple[int, int] | SizePolicy | None) 
     else:
         hw = (input_hw[0], input_hw[1]) if input_hw is not None else DEFAULT_INPUT_HW
         log.info("model input '%s' is dynamic: using %dx%d", name, hw[1], hw[0])
-    adapter_shape: tuple[int, ...] | None = None
-    if dynamic:
-        adapter_shape = (1, 3, *hw) if layout == "NCHW" else (1, *hw, 3)
+    adapter_shape = _batch_of_one(layout, *hw) if dynamic else None
     hw = (int(hw[0]), int(hw[1]))
     return InputPlan(name, layout, hw, dynamic, adapter_shape, SizePolicy("fixed", hw=hw))
 
 
-def _plan_per_image(model_path: Path, policy: SizePolicy) -> InputPlan:
-    """The plan of a per-image policy: H and W left open (-1), batch 1; a static model is an error."""
-    name, layout, fixed_h, fixed_w, _ = _image_input(model_path)
-    if fixed_h is not None or fixed_w is not None:
-        fixed = f"{fixed_w or '?'}x{fixed_h or '?'}"
-        raise RfbenchError(
-            f"{model_path}: input '{name}' is fixed at {fixed}; --input-size {policy.text} needs a "
-            f"model with a dynamic input size (use --input-size {fixed} or omit it)"
-        )
-    log.info("model input '%s' is dynamic: each image at its own size (%s)", name, policy.rule)
-    adapter_shape = (1, 3, -1, -1) if layout == "NCHW" else (1, -1, -1, 3)
-    return InputPlan(name, layout, None, True, adapter_shape, policy)
+def _batch_of_one(layout: str, h: int, w: int) -> tuple[int, ...]:
+    """The input shape ``layout`` gives one image of H x W."""
+    return (1, 3, h, w) if layout == "NCHW" else (1, h, w, 3)
 
 
 def has_dynamic_size(model_path: Path) -> bool:
