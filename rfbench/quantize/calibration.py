@@ -109,12 +109,12 @@ class CalibrationImages:
     spec: ModelSpec
     resize: str = "stretch"
 
-    def preprocessed(self, image_id: str, what: str = "rfbench quantize") -> tuple[np.ndarray, Any]:
+    def preprocessed(self, image_id: str) -> tuple[np.ndarray, Any]:
         """(tensor, transform) of one image: (1, 3, H, W) float32 (NHWC models: (1, H, W, 3)),
-        normalised like eval; ``what`` is named when the model has no fixed input size."""
+        normalised like eval, at the model's one input size."""
         return preprocess(read_image(self.images_dir / f"{image_id}.jpg"),
-                          self.spec.input.fixed_hw(what), self.spec.pixels, self.resize,
-                          self.spec.input.layout)
+                          self.spec.input.fixed_hw("rfbench quantize"), self.spec.pixels,
+                          self.resize, self.spec.input.layout)
 
     def tensor(self, image_id: str) -> np.ndarray:
         """The network input of one image (:meth:`preprocessed`)."""

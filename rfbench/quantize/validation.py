@@ -60,12 +60,11 @@ class OmzValidator:
         from rfbench.runtimes.openvino.core import port_name
 
         spec = self.images.spec
-        what = "rfbench quantize --max-ap-drop"
-        tensor, transform = self.images.preprocessed(image_id, what)
+        tensor, transform = self.images.preprocessed(image_id)
         result = compiled_model({spec.input.name: tensor})
         outputs = {port_name(port, f"output{i}"): np.asarray(result[port])  # the adapter's names
                    for i, port in enumerate(compiled_model.outputs)}
-        levels = decode_outputs(outputs, spec.layout, spec.input.fixed_hw(what))
+        levels = decode_outputs(outputs, spec.layout, spec.input.fixed_hw("rfbench quantize"))
         return submission_xywhs(postprocess(levels, self.preset, transform), self.preset)  # as eval writes them
 
     def counted_faces(self, image_ids: Iterable[str]) -> int:

@@ -165,13 +165,11 @@ def _resnet50(net: _Net) -> list[str]:
 def _fpn(net: _Net, levels: list[str], slope: float) -> list[str]:
     """FPN: 1x1 laterals; the coarser level upsampled (nearest) to the finer one's size,
     added, then a 3x3 ``conv_bn`` merge: ``[output1, output2, output3]``."""
-    out1, out2, out3 = (net.conv_bn(f"fpn.output{i + 1}", level, 1, 0, slope)
-                        for i, level in enumerate(levels))
-    out2 = net.conv_bn("fpn.merge2", net.same(net.b.node("Add", [out2, _upsample_to(net, out3, out2)]),
-                                              out2), 1, 1, slope)
-    out1 = net.conv_bn("fpn.merge1", net.same(net.b.node("Add", [out1, _upsample_to(net, out2, out1)]),
-                                              out1), 1, 1, slope)
-    return [out1, out2, out3]
+    outs = [net.conv_bn(f"fpn.output{i + 1}", level, 1, 0, slope) for i, level in enumerate(levels)]
+    for i in (1, 0):  # merge2, then merge1 onto the merged output2
+        summed = net.b.node("Add", [outs[i], _upsample_to(net, outs[i + 1], outs[i])])
+        outs[i] = net.conv_bn(f"fpn.merge{i + 1}", net.same(summed, outs[i]), 1, 1, slope)
+    return outs
 
 
 def _upsample_to(net: _Net, x: str, like: str) -> str:
