@@ -105,9 +105,8 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
     fmt = "ir" if options.runtime == "openvino" else "onnx"
     model_path = out_dir / output.quantized_name(source, fmt)
     output.check_free(model_path)
-    source_info = {"path": str(source), "name": source.name, "sha256": model_sha256(source)}
     common = {
-        "source": source_info,
+        "source": {"path": str(source), "name": source.name, "sha256": model_sha256(source)},
         "subset": {**subset.as_dict(), "data_root": str(options.data_root),
                    "images_dir": str(images.images_dir), "gt_text": gt.source.get("gt_text")},
         "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",
@@ -131,9 +130,9 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
                                 options.calibration_method)
             tool, tool_version = "onnxruntime", ort.ort_version()
         sidecar = output.provenance(tool=tool, tool_version=tool_version,
-                             runtime=options.runtime, settings=done.settings,
-                             wall_s=time.perf_counter() - start, quantize_s=done.quantize_s,
-                             **common)
+                                    runtime=options.runtime, settings=done.settings,
+                                    wall_s=time.perf_counter() - start,
+                                    quantize_s=done.quantize_s, **common)
         digest = output.publish(staged, model_path, sidecar)
     quantized = {"path": str(model_path), "name": model_path.name, "sha256": digest,
                  "sidecar": str(output.sidecar_path(model_path)),

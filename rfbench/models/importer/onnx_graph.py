@@ -132,24 +132,21 @@ def write_onnx_external(path: Path, model: Any, initializers: Iterable[Any]) -> 
     """Write ``model`` with its weights in ``<path>.data`` (ONNX external data), each tensor's
     bytes written as it comes: for OpenVINO to convert, which maps that file instead of
     parsing a second copy of the weights (a scratch file, not atomic)."""
-    from onnx import TensorProto, numpy_helper
+    from onnx import StringStringEntryProto, TensorProto, numpy_helper
 
     data_path = path.with_name(path.name + ".data")
     graph = model.graph
     with open(data_path, "wb") as data:
         for tensor in initializers:
-            array = numpy_helper.to_array(tensor) if not tensor.HasField("raw_data") else None
-            raw = tensor.raw_data if array is None else array.tobytes()
-            offset = data.tell()
+            raw = (tensor.raw_data if tensor.HasField("raw_data")
+                   else numpy_helper.to_array(tensor).tobytes())
+            where = {"location": data_path.name, "offset": str(data.tell()), "length": str(len(raw))}
             data.write(raw)
             data.write(b"\0" * (-len(raw) % 64))
-            external = TensorProto(name=tensor.name, dims=tensor.dims, data_type=tensor.data_type,
-                                   data_location=TensorProto.EXTERNAL)
-            for key, value in (("location", data_path.name), ("offset", str(offset)),
-                               ("length", str(len(raw)))):
-                entry = external.external_data.add()
-                entry.key, entry.value = key, value
-            graph.initializer.append(external)
+            graph.initializer.append(TensorProto(
+                name=tensor.name, dims=tensor.dims, data_type=tensor.data_type,
+                data_location=TensorProto.EXTERNAL,
+                external_data=[StringStringEntryProto(key=k, value=v) for k, v in where.items()]))
     try:
         path.write_bytes(model.SerializeToString())
     finally:
