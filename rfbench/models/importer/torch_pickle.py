@@ -44,8 +44,8 @@ STORAGE_DTYPES = {
 
 @dataclass(frozen=True)
 class _StorageRef:
-    """A persistent id: storage ``key`` of ``numel`` elements of ``dtype`` (``offset`` and
-    ``view`` for the legacy format's storage views)."""
+    """A persistent id: storage ``key`` of ``numel`` elements of ``dtype``; in the first pass
+    over a legacy file, before the storages are read, it stands in for the storage."""
 
     key: str
     dtype: Any
@@ -55,7 +55,7 @@ class _StorageRef:
 def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple, *_: Any) -> np.ndarray:
     """``torch._utils._rebuild_tensor_v2`` in numpy: a strided view of the storage (the
     first pass over a legacy file, before the storages are read, gives back the placeholder)."""
-    if isinstance(storage, _Pending):
+    if isinstance(storage, _StorageRef):
         return storage
     if not isinstance(storage, np.ndarray):
         raise TypeError("a tensor whose storage is not a storage")
@@ -113,15 +113,8 @@ class _Unpickler(pickle.Unpickler):
         ref = _StorageRef(str(key), kind, int(numel))
         self.refs[ref.key] = ref
         if self.storages is None:  # legacy: the bytes come after the pickle; a placeholder now
-            return _Pending(ref)
+            return ref
         return self.storages[ref.key].view(ref.dtype)[: ref.numel]
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A legacy-format storage before its bytes are read (the object is rebuilt again then)."""
-
-    ref: _StorageRef
 
 
 def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
