@@ -24,12 +24,15 @@ WEIGHT_TYPE = "QInt8"
 @dataclass
 class OrtOutcome:
     """What :func:`quantize` did: ``settings`` (recorded), ``quantize_s`` (seconds in ORT),
-    ``precision`` (QDQ node counts of the written model); no ``accuracy`` control."""
+    ``precision`` (QDQ node counts of the written model), the ``tool`` and its version; no
+    ``accuracy`` control."""
 
     settings: dict[str, Any]
     quantize_s: float
     precision: dict[str, Any]
+    tool_version: str
     accuracy: None = None
+    tool: str = "onnxruntime"
 
 
 def calibration_reader(images: CalibrationImages, image_ids: Sequence[str]) -> Any:
@@ -63,6 +66,7 @@ def _method(name: str) -> Any:
 def quantize(source: Path, images: CalibrationImages, image_ids: Sequence[str], out_path: Path,
              method: str = "minmax") -> OrtOutcome:
     """Write ORT's static QDQ INT8 model of ``source`` (ONNX) to ``out_path``."""
+    import onnxruntime
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -91,7 +95,7 @@ def quantize(source: Path, images: CalibrationImages, image_ids: Sequence[str], 
                 "activation_type": ACTIVATION_TYPE, "weight_type": WEIGHT_TYPE,
                 "pre_process": "onnxruntime.quantization.shape_inference.quant_pre_process",
                 "subset_size": len(image_ids)}
-    return OrtOutcome(settings, seconds, qdq_summary(out_path))
+    return OrtOutcome(settings, seconds, qdq_summary(out_path), str(onnxruntime.__version__))
 
 
 def qdq_summary(path: Path) -> dict[str, Any]:
@@ -112,7 +116,3 @@ def qdq_summary(path: Path) -> dict[str, Any]:
             "quantize_linear_ops": sum(n.op_type == "QuantizeLinear" for n in graph.node)}
 
 
-def ort_version() -> str:
-    import onnxruntime
-
-    return str(onnxruntime.__version__)

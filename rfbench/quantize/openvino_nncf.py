@@ -26,13 +26,15 @@ COMPUTE_OPS = ("Convolution", "GroupConvolution", "MatMul", "ConvolutionBackprop
 class NncfOutcome:
     """The quantized ``ov.Model`` and what was done: ``settings`` (the recorded NNCF call),
     ``precision`` (:func:`precision_summary`), ``accuracy`` (accuracy-aware mode only),
-    ``quantize_s`` (seconds inside NNCF)."""
+    ``quantize_s`` (seconds inside NNCF), the ``tool`` and its version."""
 
     model: Any
     settings: dict[str, Any]
     precision: dict[str, Any]
     quantize_s: float
+    tool_version: str
     accuracy: dict[str, Any] | None = None
+    tool: str = "nncf"
 
 
 def import_nncf() -> Any:
@@ -48,10 +50,6 @@ def import_nncf() -> Any:
     nncf_log.propagate = True
     nncf_log.setLevel(logging.getLogger("rfbench").getEffectiveLevel())
     return nncf
-
-
-def nncf_version() -> str:
-    return str(import_nncf().__version__)
 
 
 def nncf_errors() -> tuple[type[BaseException], ...]:
@@ -125,7 +123,8 @@ def quantize(source: Path, images: CalibrationImages, image_ids: Sequence[str],
     """``nncf.quantize`` of ``source`` calibrated on ``image_ids`` (every one of them used)."""
     quantized, seconds = _run_nncf("quantize", source, images, image_ids, preset)
     settings = _settings("nncf.quantize", preset, len(image_ids))
-    return NncfOutcome(quantized, settings, precision_summary(quantized), seconds)
+    return NncfOutcome(quantized, settings, precision_summary(quantized), seconds,
+                       str(import_nncf().__version__))
 
 
 def quantize_with_accuracy_control(source: Path, images: CalibrationImages,
@@ -161,4 +160,4 @@ def quantize_with_accuracy_control(source: Path, images: CalibrationImages,
     }
     settings = _settings("nncf.quantize_with_accuracy_control", preset, len(image_ids),
                          max_drop=max_ap_drop_points / 100.0, drop_type="ABSOLUTE")
-    return NncfOutcome(quantized, settings, precision, seconds, accuracy)
+    return NncfOutcome(quantized, settings, precision, seconds, str(nncf.__version__), accuracy)

@@ -118,18 +118,14 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
                                      ignore_cleanup_errors=True) as tmp:
         staged = Path(tmp) / model_path.name
         if options.runtime == "openvino":
-            from rfbench.quantize.openvino_nncf import nncf_version
-
             done: Any = _nncf(options, source, images, subset.image_ids, eval_ids, gt, preset,
                               staged)
-            tool, tool_version = "nncf", nncf_version()
         else:
             from rfbench.quantize import onnxruntime_static as ort
 
             done = ort.quantize(source, images, subset.image_ids, staged,
                                 options.calibration_method)
-            tool, tool_version = "onnxruntime", ort.ort_version()
-        sidecar = output.provenance(tool=tool, tool_version=tool_version,
+        sidecar = output.provenance(tool=done.tool, tool_version=done.tool_version,
                                     runtime=options.runtime, settings=done.settings,
                                     wall_s=time.perf_counter() - start,
                                     quantize_s=done.quantize_s, **common)
