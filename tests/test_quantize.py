@@ -235,7 +235,6 @@ def test_provenance_sidecar_is_trusted_only_for_its_model(tmp_path, wider_mini, 
     import shutil
 
     from rfbench.quantize import output
-    from rfbench.quantize.record import provenance
     from rfbench.quantize.run import QuantizeOptions, _open_spec
     from rfbench.results.writer import to_jsonable
 
@@ -243,7 +242,7 @@ def test_provenance_sidecar_is_trusted_only_for_its_model(tmp_path, wider_mini, 
     spec, _ = _open_spec(QuantizeOptions(model=source, data_root=wider_mini,
                                          runtime="onnxruntime"))
     subset = draw_subset(load_ground_truth(wider_mini).image_ids, 2, seed=1)
-    sidecar = provenance(
+    sidecar = output.provenance(
         source={"path": str(source), "name": source.name, "sha256": model_sha256(source)},
         tool="onnxruntime", tool_version="1.0", runtime="onnxruntime",
         settings={"function": "quantize_static", "subset_size": 2, "per_channel": True},

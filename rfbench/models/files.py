@@ -9,9 +9,6 @@ from typing import Any
 from rfbench.errors import RfbenchError
 from rfbench.runtimes.files import check_model_file, weights_path
 
-__all__ = ["MODEL_SUFFIXES", "check_model_file", "check_model_path", "file_sha256", "load_onnx",
-           "model_sha256", "onnx_graph_inputs", "read_input_shapes", "weights_path"]
-
 MODEL_SUFFIXES = (".onnx", ".xml")
 
 
@@ -52,7 +49,9 @@ def read_input_shapes(path: str | Path) -> dict[str, tuple[int | None, ...]]:
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         return _onnx_input_shapes(path)
-    return _ir_input_shapes(path)
+    from rfbench.runtimes.openvino.core import port_shape, read_model
+
+    return {port.get_any_name(): port_shape(port) for port in read_model(path).inputs}
 
 
 def load_onnx(path: str | Path, *, with_weights: bool = True) -> Any:
@@ -91,8 +90,3 @@ def _onnx_input_shapes(path: Path) -> dict[str, tuple[int | None, ...]]:
     return {name: tuple(d.get_length() if d.is_static and d.get_length() > 0 else None for d in shape)
             for name, shape in ports}
 
-
-def _ir_input_shapes(path: Path) -> dict[str, tuple[int | None, ...]]:
-    from rfbench.runtimes.openvino.core import port_shape, read_model
-
-    return {port.get_any_name(): port_shape(port) for port in read_model(path).inputs}

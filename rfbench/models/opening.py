@@ -1,17 +1,13 @@
 """One way to open a model: check the file once, plan the input, build the adapter and the spec.
 
-:func:`open_adapter` constructs a runtime's adapter from :class:`RuntimeSettings` (used by
-``rfbench latency``, which feeds random data to any model); :func:`open_model` does the whole
-RetinaFace path for ``rfbench eval --model``: one check of the model path
-(:func:`rfbench.models.files.check_model_path`), the input plan (name, layout, size), the
-adapter compiled at that size, and the full :class:`~rfbench.models.spec.ModelSpec` resolved
-from the compiled model's outputs.
+:func:`open_adapter` alone serves ``rfbench latency`` (random data, any model); :func:`open_model`
+is the whole RetinaFace path of ``rfbench eval --model``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,20 +54,10 @@ def open_adapter(
     """
     from rfbench.runtimes import get_runtime
 
-    cls = get_runtime(settings.runtime)
-    return cls(
-        model,
-        device=settings.device,
-        precision=settings.precision,
-        threads=settings.threads,
-        streams=settings.streams,
-        requests=settings.requests,
-        input_shape=input_shape,
-        perf_counters=settings.perf_counters,
-        performance_hint=settings.performance_hint,
-        input_precision=settings.input_precision,
-        **({"image_input": image_input} if image_input is not None else {}),
-    )
+    options = {name: value for name, value in asdict(settings).items() if name != "runtime"}
+    if image_input is not None:
+        options["image_input"] = image_input
+    return get_runtime(settings.runtime)(model, input_shape=input_shape, **options)
 
 
 def open_model(

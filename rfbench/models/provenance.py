@@ -16,12 +16,10 @@ from rfbench.errors import RfbenchError
 
 log = logging.getLogger(__name__)
 
-SIDECAR_SUFFIX = ".quantize.json"
-
 
 def sidecar_path(model_path: Path) -> Path:
     """The provenance JSON beside a quantized model: ``<stem>.quantize.json``."""
-    return Path(model_path).with_suffix(SIDECAR_SUFFIX)
+    return Path(model_path).with_suffix(".quantize.json")
 
 
 def read_provenance(model_path: str | os.PathLike) -> dict[str, Any] | None:

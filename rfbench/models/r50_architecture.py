@@ -20,18 +20,11 @@ NUM_ANCHORS = 2
 
 def output_names() -> list[str]:
     """The nine output names in model order: (cls, bbox, landmark) for strides 32, 16, 8."""
-    names = []
-    for s in STRIDES:
-        names += [
-            f"face_rpn_cls_prob_reshape_stride{s}",
-            f"face_rpn_bbox_pred_stride{s}",
-            f"face_rpn_landmark_pred_stride{s}",
-        ]
-    return names
+    return list(output_shapes())
 
 
 def output_shapes() -> dict[str, tuple[int, int, int, int]]:
-    """Output name -> NCHW shape at the 640x640 input (H = W = 640 / stride)."""
+    """Output name -> NCHW shape at the 640x640 input (H = W = 640 / stride), in model order."""
     shapes = {}
     for s in STRIDES:
         hw = INPUT_SHAPE[2] // s
@@ -53,41 +46,34 @@ class _Planner:
     layers: list[dict[str, Any]]
     channels: dict[str, int]
 
+    def _emit(self, channels: int, **record: Any) -> str:
+        """Append one layer record; its output (named after the layer) has ``channels``."""
+        self.layers.append(record)
+        self.channels[record["name"]] = channels
+        return str(record["name"])
+
     def conv(self, name: str, x: str, cout: int, k: int, stride: int = 1, bias: bool = False) -> str:
         """k x k convolution (pad k//2) of tensor ``x``; returns the output tensor name."""
-        self.layers.append(
-            {"op": "conv", "name": name, "inputs": [x], "cin": self.channels[x], "cout": cout,
-             "k": k, "stride": stride, "pad": k // 2, "bias": bias}
-        )
-        self.channels[name] = cout
-        return name
+        return self._emit(cout, op="conv", name=name, inputs=[x], cin=self.channels[x], cout=cout,
+                          k=k, stride=stride, pad=k // 2, bias=bias)
 
     def bn(self, name: str, x: str, fix_gamma: bool = False) -> str:
         """BatchNormalization (inference, epsilon 2e-5) over the channels of ``x``."""
-        self.layers.append(
-            {"op": "bn", "name": name, "inputs": [x], "c": self.channels[x], "eps": BN_EPS,
-             "fix_gamma": fix_gamma}
-        )
-        self.channels[name] = self.channels[x]
-        return name
+        return self._emit(self.channels[x], op="bn", name=name, inputs=[x], c=self.channels[x],
+                          eps=BN_EPS, fix_gamma=fix_gamma)
 
     def unary(self, op: str, name: str, x: str, **attrs: Any) -> str:
         """A shape-preserving op ('relu', 'upsample2x' changes H, W only, 'maxpool' too)."""
-        self.layers.append({"op": op, "name": name, "inputs": [x], **attrs})
-        self.channels[name] = self.channels[x]
-        return name
+        return self._emit(self.channels[x], op=op, name=name, inputs=[x], **attrs)
 
     def add(self, name: str, a: str, b: str) -> str:
         """Element-wise sum of two tensors of equal shape."""
-        self.layers.append({"op": "add", "name": name, "inputs": [a, b]})
-        self.channels[name] = self.channels[a]
-        return name
+        return self._emit(self.channels[a], op="add", name=name, inputs=[a, b])
 
     def concat(self, name: str, xs: list[str]) -> str:
         """Concatenation over channels."""
-        self.layers.append({"op": "concat", "name": name, "inputs": list(xs)})
-        self.channels[name] = sum(self.channels[x] for x in xs)
-        return name
+        channels = sum(self.channels[x] for x in xs)
+        return self._emit(channels, op="concat", name=name, inputs=list(xs))
 
     def cbr(self, name: str, x: str, cout: int, k: int, relu: bool = True) -> str:
         """SSH-style conv (with bias) + BatchNorm (+ ReLU)."""

@@ -41,9 +41,7 @@ class Materialiser:
         return name
 
     def _normal(self, shape: tuple[int, ...], std: float) -> np.ndarray:
-        return (self.rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(
-            np.float32, copy=False
-        )
+        return self.rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
 
     def conv(self, layer: dict[str, Any]) -> None:
         """Conv node: He-scaled weights (box/landmark heads: x0.25), optional bias."""

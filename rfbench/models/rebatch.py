@@ -43,25 +43,15 @@ def rebatch_onnx(model_path: Path, batch: int, out_dir: Path) -> Path:
             dims[0].Clear()
             dims[0].dim_param = "batch"
     del model.graph.value_info[:]
-    check_onnx_batch(model, model_path, batch)
+    try:  # strict shape inference (with constant propagation) finds a batch fixed inside, e.g.
+        # a Reshape to [1, -1, 10] feeding a Concat of batch-``batch`` tensors
+        onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        raise _fixed_batch_error(model_path, batch, _first_line(str(exc))) from None
     path = out_dir / f"{model_path.stem}-batch{batch}.onnx"
     onnx.save(model, str(path))
     log.debug("batch %d: rewrote %s as %s", batch, model_path.name, path)
     return path
-
-
-def check_onnx_batch(model, model_path: Path, batch: int) -> None:
-    """Raise a one-line RfbenchError when the re-batched ONNX ``model`` cannot run at ``batch``.
-
-    ONNX's strict shape inference (with constant propagation) finds graphs that fix the batch
-    inside (e.g. a Reshape to ``[1, -1, 10]`` feeding a Concat of batch-``batch`` tensors).
-    """
-    import onnx
-
-    try:
-        onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
-    except onnx.shape_inference.InferenceError as exc:
-        raise _fixed_batch_error(model_path, batch, _first_line(str(exc))) from None
 
 
 def rebatch_openvino(model_path: Path, batch: int, out_dir: Path) -> Path:

@@ -1,25 +1,12 @@
 """The architecture-exact RetinaFace-R50 reference graph (insightface MXNet, OMZ ``retinaface-resnet50``).
 
 The trained weights are not obtainable, but latency and complexity do not depend on weight
-values, so rfbench builds the exact architecture (see ``shared/spec/reference-r50.md``) as an
-ONNX graph with seeded, deterministic weights:
-
-- ResNet-50 v2 (pre-activation) backbone, bias-free convolutions, BatchNorm epsilon 2e-5, with
-  ``bn_data`` (gamma fixed to 1) normalising the raw BGR 0..255 input inside the net;
-- the SSH neck (laterals, nearest 2x upsampling, aggregation convs) and one SSH detection module
-  per stride, every conv with a bias and a BatchNorm after it;
-- per stride (32, 16, 8) the heads ``face_rpn_cls_prob_reshape_stride{s}`` (1x4xHxW, a real
-  two-class softmax via Reshape(0,2,-1,0) -> Softmax(axis=1) -> Reshape(0,4,-1,0)),
-  ``face_rpn_bbox_pred_stride{s}`` (1x8xHxW) and ``face_rpn_landmark_pred_stride{s}`` (1x20xHxW).
-
-BatchNorms are ``BatchNormalization`` nodes, as in an exported MXNet graph, so the runtime's
-BN folding is exactly what the complexity counting rule describes.
-
-The graph is described first as a list of plain layer records (:func:`architecture`); the cache
-file name is the sha256 of that description plus the seed and builder version, so a change to
-any of them builds a new file. :func:`reference_model_path` returns the cached file, building
-it once (a few seconds, ~118 MB) when missing. The layer records live in
-:mod:`rfbench.models.r50_architecture`, the seeded weights in :mod:`rfbench.models.r50_weights`.
+values, so rfbench builds the exact architecture (``shared/spec/reference-r50.md``; its layer
+records: :mod:`rfbench.models.r50_architecture`) as an ONNX graph with seeded, deterministic
+weights (:mod:`rfbench.models.r50_weights`). BatchNorms are ``BatchNormalization`` nodes, as in
+an exported MXNet graph, so the runtime's BN folding is exactly what the complexity counting
+rule describes. The cache file name is the sha256 of the layer records plus the seed and
+builder version (a change to any of them builds a new file, a few seconds, ~118 MB).
 """
 
 from __future__ import annotations
@@ -34,22 +21,13 @@ from typing import Any
 from rfbench.errors import RfbenchError
 from rfbench.fileio import atomic_write_bytes
 from rfbench.models.r50_architecture import (
-    BN_EPS,
     INPUT_NAME,
     INPUT_SHAPE,
-    NUM_ANCHORS,
-    STRIDES,
     architecture,
     output_names,
     output_shapes,
 )
 from rfbench.models.r50_weights import Materialiser
-
-__all__ = [
-    "BN_EPS", "BUILDER_VERSION", "INPUT_NAME", "INPUT_SHAPE", "NUM_ANCHORS", "OPSET", "SEED",
-    "STRIDES", "architecture", "architecture_hash", "build_model", "cache_dir", "output_names",
-    "output_shapes", "reference_file_name", "reference_model_path",
-]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -80,22 +58,15 @@ def build_model() -> Any:
     from onnx import TensorProto, helper
 
     mat = Materialiser(SEED)
+    special = {"conv": mat.conv, "bn": mat.bn, "softmax_pairs": mat.softmax_pairs}
     for layer in architecture():
-        if layer["op"] == "conv":
-            mat.conv(layer)
-        elif layer["op"] == "bn":
-            mat.bn(layer)
-        elif layer["op"] == "softmax_pairs":
-            mat.softmax_pairs(layer)
-        else:
-            mat.simple(layer)
+        special.get(layer["op"], mat.simple)(layer)
     shapes = output_shapes()
     graph = helper.make_graph(
         mat.nodes,
         "retinaface_r50_reference",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, list(INPUT_SHAPE))],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(shapes[n]))
-         for n in output_names()],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in shapes.items()],
         initializer=mat.inits,
     )
     model = helper.make_model(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -91,11 +91,19 @@ def plan_input(model_path: Path, input_hw: tuple[int, int] | SizePolicy | None) 
     None: the model's fixed size, or 640x640 for a dynamic model. A per-image policy (native,
     short:long) needs a dynamic model: the plan then leaves H and W open (``hw`` None).
     """
-    if isinstance(input_hw, SizePolicy):
-        if input_hw.per_image:
-            return _plan_per_image(model_path, input_hw)
-        input_hw = input_hw.hw
     name, layout, fixed_h, fixed_w, batch = _image_input(model_path)
+    if isinstance(input_hw, SizePolicy) and input_hw.per_image:  # H, W left open (-1), batch 1
+        if fixed_h is not None or fixed_w is not None:
+            fixed = f"{fixed_w or '?'}x{fixed_h or '?'}"
+            raise RfbenchError(
+                f"{model_path}: input '{name}' is fixed at {fixed}; --input-size {input_hw.text} "
+                f"needs a model with a dynamic input size (use --input-size {fixed} or omit it)"
+            )
+        log.info("model input '%s' is dynamic: each image at its own size (%s)", name,
+                 input_hw.rule)
+        return InputPlan(name, layout, None, True, _batch_of_one(layout, -1, -1), input_hw)
+    if isinstance(input_hw, SizePolicy):
+        input_hw = input_hw.hw
     dynamic = fixed_h is None or fixed_w is None or batch is None
     hw: tuple[int, int]
     if fixed_h is not None and fixed_w is not None:
@@ -108,25 +116,14 @@ def plan_input(model_path: Path, input_hw: tuple[int, int] | SizePolicy | None) 
     else:
         hw = (input_hw[0], input_hw[1]) if input_hw is not None else DEFAULT_INPUT_HW
         log.info("model input '%s' is dynamic: using %dx%d", name, hw[1], hw[0])
-    adapter_shape: tuple[int, ...] | None = None
-    if dynamic:
-        adapter_shape = (1, 3, *hw) if layout == "NCHW" else (1, *hw, 3)
+    adapter_shape = _batch_of_one(layout, *hw) if dynamic else None
     hw = (int(hw[0]), int(hw[1]))
     return InputPlan(name, layout, hw, dynamic, adapter_shape, SizePolicy("fixed", hw=hw))
 
 
-def _plan_per_image(model_path: Path, policy: SizePolicy) -> InputPlan:
-    """The plan of a per-image policy: H and W left open (-1), batch 1; a static model is an error."""
-    name, layout, fixed_h, fixed_w, _ = _image_input(model_path)
-    if fixed_h is not None or fixed_w is not None:
-        fixed = f"{fixed_w or '?'}x{fixed_h or '?'}"
-        raise RfbenchError(
-            f"{model_path}: input '{name}' is fixed at {fixed}; --input-size {policy.text} needs a "
-            f"model with a dynamic input size (use --input-size {fixed} or omit it)"
-        )
-    log.info("model input '%s' is dynamic: each image at its own size (%s)", name, policy.rule)
-    adapter_shape = (1, 3, -1, -1) if layout == "NCHW" else (1, -1, -1, 3)
-    return InputPlan(name, layout, None, True, adapter_shape, policy)
+def _batch_of_one(layout: str, h: int, w: int) -> tuple[int, ...]:
+    """The input shape ``layout`` gives one image of H x W."""
+    return (1, 3, h, w) if layout == "NCHW" else (1, h, w, 3)
 
 
 def has_dynamic_size(model_path: Path) -> bool:
@@ -188,35 +185,28 @@ def choose_pixels(layout_kind: str, channel_order: str | None, mean: Sequence[fl
     contradicts it is refused, never fed. Otherwise the layout's default (that of the layout's
     reference exports: OMZ's BGR IR for A, biubug6's BGR minus mean for B) with any overrides.
     """
+    asked: dict[str, Any] = {"channel_order": channel_order, "mean": _floats(mean),
+                             "scale": _floats(scale)}
+    overrides = {field: value for field, value in asked.items() if value is not None}
     if declared is not None:
-        _refuse_contradictions(declared, channel_order, mean, scale, model_path)
+        for field, value in overrides.items():
+            own = getattr(declared, field)
+            if value != own:
+                shown, mine = (v if isinstance(v, str) else " ".join(f"{x:g}" for x in v)
+                               for v in (value, own))
+                raise RfbenchError(f"{model_path or 'the model'}: declares its input pixels as "
+                                   f"{declared.describe()}; --{field.replace('_', '-')} {shown} "
+                                   f"contradicts its {field.replace('_', ' ')} {mine} "
+                                   "(omit the option)")
         return declared, "declared by the model"
     base = PIXELS_LAYOUT_A if layout_kind == "A" else PIXELS_LAYOUT_B
-    if channel_order is None and mean is None and scale is None:
+    if not overrides:
         return base, f"default for layout {layout_kind}"
-    pixels = PixelFormat(
-        channel_order or base.channel_order,
-        cast(_Triple, tuple(float(v) for v in mean)) if mean is not None else base.mean,
-        cast(_Triple, tuple(float(v) for v in scale)) if scale is not None else base.scale,
-    )
-    return pixels, "user"
+    return replace(base, **overrides), "user"
 
 
-def _refuse_contradictions(declared: PixelFormat, channel_order: str | None,
-                           mean: Sequence[float] | None, scale: Sequence[float] | None,
-                           model_path: Path | None) -> None:
-    """RfbenchError when an override differs from what the model declares."""
-    asked = {"--channel-order": (channel_order, declared.channel_order),
-             "--mean": (tuple(float(v) for v in mean) if mean is not None else None, declared.mean),
-             "--scale": (tuple(float(v) for v in scale) if scale is not None else None,
-                         declared.scale)}
-    for option, (value, own) in asked.items():
-        if value is not None and value != own:
-            shown = value if isinstance(value, str) else " ".join(f"{v:g}" for v in value)
-            mine = own if isinstance(own, str) else " ".join(f"{v:g}" for v in own)
-            raise RfbenchError(f"{model_path or 'the model'}: declares its input pixels as "
-                               f"{declared.describe()}; {option} {shown} contradicts its "
-                               f"{option.lstrip('-').replace('-', ' ')} {mine} (omit the option)")
+def _floats(values: Sequence[float] | None) -> tuple[float, ...] | None:
+    return None if values is None else tuple(float(v) for v in values)
 
 
 def build_model_spec(

@@ -12,7 +12,7 @@ lists, with a one-line warning; the size asked for and the size used are both re
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ class CalibrationSubset:
     pool_size: int
     eval_images: int
     overlap_with_eval: int
-    requested_size: int | None = None  # --subset-size as given (None: len(image_ids))
+    requested_size: int  # --subset-size as given
 
     @property
     def disjoint_from_eval(self) -> bool:
@@ -49,8 +49,7 @@ class CalibrationSubset:
         """results.json / sidecar fields (the ids in full: they decide the model)."""
         return {
             "num_images": len(self.image_ids),
-            "requested_images": self.requested_size if self.requested_size is not None
-            else len(self.image_ids),
+            "requested_images": self.requested_size,
             "seed": self.seed,
             "pool_images": self.pool_size,
             "eval_images": self.eval_images,
@@ -109,14 +108,17 @@ class CalibrationImages:
     images_dir: Path
     spec: ModelSpec
     resize: str = "stretch"
-    image_suffix: str = ".jpg"
+
+    def preprocessed(self, image_id: str) -> tuple[np.ndarray, Any]:
+        """(tensor, transform) of one image: (1, 3, H, W) float32 (NHWC models: (1, H, W, 3)),
+        normalised like eval, at the model's one input size."""
+        return preprocess(read_image(self.images_dir / f"{image_id}.jpg"),
+                          self.spec.input.fixed_hw("rfbench quantize"), self.spec.pixels,
+                          self.resize, self.spec.input.layout)
 
     def tensor(self, image_id: str) -> np.ndarray:
-        """(1, 3, H, W) float32 (NHWC models: (1, H, W, 3)), normalised like eval."""
-        image = read_image(self.images_dir / f"{image_id}{self.image_suffix}")
-        tensor, _ = preprocess(image, self.spec.input.fixed_hw("rfbench quantize"), self.spec.pixels, self.resize,
-                               self.spec.input.layout)
-        return tensor
+        """The network input of one image (:meth:`preprocessed`)."""
+        return self.preprocessed(image_id)[0]
 
     def feeds(self, image_id: str) -> dict[str, np.ndarray]:
         """``{input name: tensor}`` for one image."""
@@ -125,8 +127,4 @@ class CalibrationImages:
     def check_readable(self, image_ids: Sequence[str]) -> None:
         """Fail before any calibration work when an image is missing or unreadable."""
         for image_id in image_ids:
-            read_image(self.images_dir / f"{image_id}{self.image_suffix}")
-
-    def iter_feeds(self, image_ids: Sequence[str]) -> Iterator[dict[str, np.ndarray]]:
-        for image_id in image_ids:
-            yield self.feeds(image_id)
+            read_image(self.images_dir / f"{image_id}.jpg")

@@ -8,9 +8,8 @@ recommends before static quantization); calibration feeds rfbench's pre-processi
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,6 @@ from typing import Any
 from rfbench.errors import RfbenchError
 from rfbench.quantize.calibration import CalibrationImages
 
-log = logging.getLogger(__name__)
-
-CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 ACTIVATION_TYPE = "QUInt8"  # u8 activations, s8 weights: the x86 CPU provider's fast path
 WEIGHT_TYPE = "QInt8"
 
@@ -28,11 +24,15 @@ WEIGHT_TYPE = "QInt8"
 @dataclass
 class OrtOutcome:
     """What :func:`quantize` did: ``settings`` (recorded), ``quantize_s`` (seconds in ORT),
-    ``precision`` (QDQ node counts of the written model)."""
+    ``precision`` (QDQ node counts of the written model), the ``tool`` and its version; no
+    ``accuracy`` control."""
 
     settings: dict[str, Any]
     quantize_s: float
     precision: dict[str, Any]
+    tool_version: str
+    accuracy: None = None
+    tool: str = "onnxruntime"
 
 
 def calibration_reader(images: CalibrationImages, image_ids: Sequence[str]) -> Any:
@@ -42,13 +42,13 @@ def calibration_reader(images: CalibrationImages, image_ids: Sequence[str]) -> A
 
     class _Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self._feeds: Iterator[dict[str, Any]] = images.iter_feeds(image_ids)
+            self.rewind()
 
         def get_next(self) -> dict[str, Any] | None:
             return next(self._feeds, None)
 
         def rewind(self) -> None:
-            self._feeds = images.iter_feeds(image_ids)
+            self._feeds = (images.feeds(image_id) for image_id in image_ids)
 
     return _Reader()
 
@@ -59,13 +59,14 @@ def _method(name: str) -> Any:
     table = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
              "percentile": CalibrationMethod.Percentile}
     if name not in table:
-        raise RfbenchError(f"--calibration-method {name!r}: choose from {', '.join(CALIBRATION_METHODS)}")
+        raise RfbenchError(f"--calibration-method {name!r}: choose from {', '.join(table)}")
     return table[name]
 
 
 def quantize(source: Path, images: CalibrationImages, image_ids: Sequence[str], out_path: Path,
              method: str = "minmax") -> OrtOutcome:
     """Write ORT's static QDQ INT8 model of ``source`` (ONNX) to ``out_path``."""
+    import onnxruntime
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -94,7 +95,7 @@ def quantize(source: Path, images: CalibrationImages, image_ids: Sequence[str], 
                 "activation_type": ACTIVATION_TYPE, "weight_type": WEIGHT_TYPE,
                 "pre_process": "onnxruntime.quantization.shape_inference.quant_pre_process",
                 "subset_size": len(image_ids)}
-    return OrtOutcome(settings, seconds, qdq_summary(out_path))
+    return OrtOutcome(settings, seconds, qdq_summary(out_path), str(onnxruntime.__version__))
 
 
 def qdq_summary(path: Path) -> dict[str, Any]:
@@ -115,7 +116,3 @@ def qdq_summary(path: Path) -> dict[str, Any]:
             "quantize_linear_ops": sum(n.op_type == "QuantizeLinear" for n in graph.node)}
 
 
-def ort_version() -> str:
-    import onnxruntime
-
-    return str(onnxruntime.__version__)

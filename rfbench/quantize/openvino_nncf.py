@@ -9,35 +9,32 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
 from rfbench.quantize.calibration import CalibrationImages
 
-log = logging.getLogger(__name__)
-
-PRESETS = ("performance", "mixed")
 #: Operations whose INT8 execution is the point of quantizing (weights + activations).
 COMPUTE_OPS = ("Convolution", "GroupConvolution", "MatMul", "ConvolutionBackpropData")
-NNCF_HINT = "NNCF is not installed: pip install 'rfbench[quantize]'"
 
 
 @dataclass
 class NncfOutcome:
     """The quantized ``ov.Model`` and what was done: ``settings`` (the recorded NNCF call),
     ``precision`` (:func:`precision_summary`), ``accuracy`` (accuracy-aware mode only),
-    ``quantize_s`` (seconds inside NNCF)."""
+    ``quantize_s`` (seconds inside NNCF), the ``tool`` and its version."""
 
     model: Any
     settings: dict[str, Any]
     precision: dict[str, Any]
     quantize_s: float
+    tool_version: str
     accuracy: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
+    tool: str = "nncf"
 
 
 def import_nncf() -> Any:
@@ -46,24 +43,13 @@ def import_nncf() -> Any:
     try:
         import nncf
     except ImportError as exc:
-        raise RfbenchError(NNCF_HINT) from exc
+        raise RfbenchError("NNCF is not installed: pip install 'rfbench[quantize]'") from exc
     nncf_log = logging.getLogger("nncf")
     for handler in list(nncf_log.handlers):
         nncf_log.removeHandler(handler)
     nncf_log.propagate = True
     nncf_log.setLevel(logging.getLogger("rfbench").getEffectiveLevel())
     return nncf
-
-
-@contextmanager
-def progress_on_stderr() -> Iterator[None]:
-    """NNCF draws its progress bars on stdout; send them to stderr with the diagnostics."""
-    with redirect_stdout(sys.stderr):
-        yield
-
-
-def nncf_version() -> str:
-    return str(import_nncf().__version__)
 
 
 def nncf_errors() -> tuple[type[BaseException], ...]:
@@ -104,30 +90,41 @@ def precision_summary(model: Any) -> dict[str, Any]:
             "fake_quantize_ops": sum(op.get_type_name() == "FakeQuantize" for op in model.get_ops())}
 
 
-def _common_kwargs(nncf: Any, preset: str | None, subset_size: int) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"subset_size": subset_size}
+def _run_nncf(function: str, source: Path, images: CalibrationImages, image_ids: Sequence[str],
+              preset: str | None, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``nncf.<function>(model, calibration, *args, subset_size=, preset=, **kwargs)`` on
+    ``source`` calibrated on every one of ``image_ids``: (the quantized model, seconds)."""
+    nncf = import_nncf()
+    model = read_model(source)
+    calibration = nncf.Dataset(list(image_ids), images.tensor)
     if preset is not None:
         kwargs["preset"] = nncf.QuantizationPreset(preset)
-    return kwargs
+    start = time.perf_counter()
+    try:
+        with redirect_stdout(sys.stderr):  # NNCF draws its progress bars on stdout
+            quantized = getattr(nncf, function)(model, calibration, *args,
+                                                subset_size=len(image_ids), **kwargs)
+    except nncf_errors() as exc:
+        text = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+        raise RfbenchError(f"{source}: NNCF cannot quantize it ({reason})") from exc
+    return quantized, time.perf_counter() - start
+
+
+def _settings(function: str, preset: str | None, subset_size: int, **extra: Any) -> dict[str, Any]:
+    """The NNCF call as recorded (results.json order: function, preset, subset_size, extra...)."""
+    return {"function": function, "preset": preset or "performance (NNCF default)",
+            "subset_size": subset_size, **extra, "target_device": "ANY",
+            "fast_bias_correction": True}
 
 
 def quantize(source: Path, images: CalibrationImages, image_ids: Sequence[str],
              preset: str | None = None) -> NncfOutcome:
     """``nncf.quantize`` of ``source`` calibrated on ``image_ids`` (every one of them used)."""
-    nncf = import_nncf()
-    model = read_model(source)
-    dataset = nncf.Dataset(list(image_ids), images.tensor)
-    kwargs = _common_kwargs(nncf, preset, len(image_ids))
-    start = time.perf_counter()
-    try:
-        with progress_on_stderr():
-            quantized = nncf.quantize(model, dataset, **kwargs)
-    except nncf_errors() as exc:
-        raise RfbenchError(f"{source}: NNCF cannot quantize it ({_first_line(exc)})") from exc
-    seconds = time.perf_counter() - start
-    settings = {"function": "nncf.quantize", "preset": preset or "performance (NNCF default)",
-                "subset_size": len(image_ids), "target_device": "ANY", "fast_bias_correction": True}
-    return NncfOutcome(quantized, settings, precision_summary(quantized), seconds)
+    quantized, seconds = _run_nncf("quantize", source, images, image_ids, preset)
+    settings = _settings("nncf.quantize", preset, len(image_ids))
+    return NncfOutcome(quantized, settings, precision_summary(quantized), seconds,
+                       str(import_nncf().__version__))
 
 
 def quantize_with_accuracy_control(source: Path, images: CalibrationImages,
@@ -143,19 +140,10 @@ def quantize_with_accuracy_control(source: Path, images: CalibrationImages,
     import openvino as ov
 
     nncf = import_nncf()
-    model = read_model(source)
-    calibration = nncf.Dataset(list(image_ids), images.tensor)
-    validation = nncf.Dataset(list(validation_ids))
-    kwargs = _common_kwargs(nncf, preset, len(image_ids))
-    start = time.perf_counter()
-    try:
-        with progress_on_stderr():
-            quantized = nncf.quantize_with_accuracy_control(
-                model, calibration, validation, validator, max_drop=max_ap_drop_points / 100.0,
-                drop_type=nncf.DropType.ABSOLUTE, **kwargs)
-    except nncf_errors() as exc:
-        raise RfbenchError(f"{source}: NNCF cannot quantize it ({_first_line(exc)})") from exc
-    seconds = time.perf_counter() - start
+    quantized, seconds = _run_nncf(
+        "quantize_with_accuracy_control", source, images, image_ids, preset,
+        nncf.Dataset(list(validation_ids)), validator, max_drop=max_ap_drop_points / 100.0,
+        drop_type=nncf.DropType.ABSOLUTE)
     validations = validator.calls
     f32 = {"INFERENCE_PRECISION_HINT": "f32"}  # as NNCF's own validations and eval's default:
     # OpenVINO's CPU default is bf16 where the CPU has AVX-512 BF16 or AMX
@@ -172,13 +160,6 @@ def quantize_with_accuracy_control(source: Path, images: CalibrationImages,
         "reached": (float_ap - int8_ap) * 100.0 <= max_ap_drop_points + 1e-9,
         "layers_kept_in_float": precision["float_ops"], "nncf_validations": validations,
     }
-    settings = {"function": "nncf.quantize_with_accuracy_control",
-                "preset": preset or "performance (NNCF default)", "subset_size": len(image_ids),
-                "max_drop": max_ap_drop_points / 100.0, "drop_type": "ABSOLUTE",
-                "target_device": "ANY", "fast_bias_correction": True}
-    return NncfOutcome(quantized, settings, precision, seconds, accuracy)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    settings = _settings("nncf.quantize_with_accuracy_control", preset, len(image_ids),
+                         max_drop=max_ap_drop_points / 100.0, drop_type="ABSOLUTE")
+    return NncfOutcome(quantized, settings, precision, seconds, str(nncf.__version__), accuracy)

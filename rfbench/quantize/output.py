@@ -3,31 +3,23 @@
 Files are written under a hidden temporary folder inside the output folder and moved into
 place with ``os.replace`` (atomic on one file system); the file a loader opens (the IR's
 ``.xml``, or the ``.onnx``) is moved last, so it never exists before its weights and sidecar.
+The sidecar (:func:`provenance`) is defined in :mod:`rfbench.results.quantize_record`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rfbench.errors import RfbenchError
-from rfbench.models.provenance import (  # re-exported: the sidecar is written here, read there
-    SIDECAR_SUFFIX as SIDECAR_SUFFIX,
+from rfbench.models.provenance import (  # noqa: F401 -- the sidecar is written here, read there
+    provenance_field,
+    read_provenance,
+    sidecar_path,
 )
-from rfbench.models.provenance import provenance_field as provenance_field
-from rfbench.models.provenance import read_provenance as read_provenance
-from rfbench.models.provenance import sidecar_path
 from rfbench.results.writer import atomic_write_text, to_jsonable
-
-log = logging.getLogger(__name__)
-
 
 
 def quantized_name(source: Path, fmt: str) -> str:
@@ -51,14 +43,27 @@ def check_free(model_path: Path) -> None:
                            "is never overwritten)")
 
 
-@contextmanager
-def staging_dir(out_dir: Path) -> Iterator[Path]:
-    """A temporary folder inside ``out_dir`` (same file system), removed on exit."""
-    tmp = Path(tempfile.mkdtemp(prefix=".quantize-", dir=out_dir))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def provenance(*, source: dict[str, Any], tool: str, tool_version: str, runtime: str,
+               settings: dict[str, Any], subset: dict[str, Any], preprocessing: dict[str, Any],
+               wall_s: float, quantize_s: float) -> dict[str, Any]:
+    """The sidecar (``<model stem>.quantize.json``) without ``quantized_model`` (added when
+    the model is published, :func:`publish`, which validates it).
+
+    ``source``: ``{"path", "name", "sha256"}`` of the float model; ``settings``: the quantizer
+    call as recorded (preset, calibration method, ...); ``subset``:
+    :meth:`rfbench.quantize.calibration.CalibrationSubset.as_dict` plus the data root;
+    ``wall_s`` / ``quantize_s``: seconds for the whole command / inside the quantizer.
+    """
+    from rfbench import __version__
+    from rfbench.results.quantize_record import SIDECAR_KIND, SIDECAR_VERSION
+
+    return {
+        "kind": SIDECAR_KIND, "version": SIDECAR_VERSION, "created_by": f"rfbench {__version__}",
+        "source_model": source, "tool": tool, "tool_version": tool_version,
+        "target_runtime": runtime, "settings": settings, "preset": settings.get("preset"),
+        "calibration": subset, "preprocessing": preprocessing,
+        "timings": {"wall_s": wall_s, "quantize_s": quantize_s},
+    }
 
 
 def publish(staged_model: Path, model_path: Path, sidecar: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +18,7 @@ from rfbench.quantize.calibration import (
     draw_subset,
 )
 from rfbench.results.quantize_record import QuantizeRecord
-
-log = logging.getLogger(__name__)
+from rfbench.results.record import record_header
 
 RUNTIMES = ("openvino", "onnxruntime")
 
@@ -86,7 +85,6 @@ def _open_spec(options: QuantizeOptions) -> tuple[Any, Any]:
 def run_quantize(options: QuantizeOptions) -> QuantizeResult:
     """Quantize ``options.model``; returns where the model and its records went."""
     from rfbench.models.files import check_model_path, model_sha256
-    from rfbench.quantize.record import build_record, provenance
     from rfbench.results.writer import new_output_dir, write_results
     from rfbench.wider.ground_truth import find_images_dir, load_ground_truth
 
@@ -107,25 +105,30 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
     fmt = "ir" if options.runtime == "openvino" else "onnx"
     model_path = out_dir / output.quantized_name(source, fmt)
     output.check_free(model_path)
-    source_info = {"path": str(source), "name": source.name, "sha256": model_sha256(source)}
     common = {
-        "source": source_info,
+        "source": {"path": str(source), "name": source.name, "sha256": model_sha256(source)},
         "subset": {**subset.as_dict(), "data_root": str(options.data_root),
                    "images_dir": str(images.images_dir), "gt_text": gt.source.get("gt_text")},
         "preprocessing": {"resize": options.resize, "interpolation": "INTER_LINEAR",
                           "reader": "cv2.imread BGR uint8", "model_spec": spec.as_dict()},
     }
     eval_ids = gt.image_ids[: options.eval_limit] if options.eval_limit else gt.image_ids
-    with output.staging_dir(out_dir) as tmp:
-        staged = tmp / model_path.name
+    # staged in a hidden folder inside out_dir (same file system), removed on exit
+    with tempfile.TemporaryDirectory(prefix=".quantize-", dir=out_dir,
+                                     ignore_cleanup_errors=True) as tmp:
+        staged = Path(tmp) / model_path.name
         if options.runtime == "openvino":
-            done = _nncf(options, source, images, subset.image_ids, eval_ids, gt, preset, staged)
+            done: Any = _nncf(options, source, images, subset.image_ids, eval_ids, gt, preset,
+                              staged)
         else:
-            done = _ort(options, source, images, subset.image_ids, staged)
-        sidecar = provenance(tool=done.tool, tool_version=done.tool_version,
-                             runtime=options.runtime, settings=done.settings,
-                             wall_s=time.perf_counter() - start, quantize_s=done.quantize_s,
-                             **common)
+            from rfbench.quantize import onnxruntime_static as ort
+
+            done = ort.quantize(source, images, subset.image_ids, staged,
+                                options.calibration_method)
+        sidecar = output.provenance(tool=done.tool, tool_version=done.tool_version,
+                                    runtime=options.runtime, settings=done.settings,
+                                    wall_s=time.perf_counter() - start,
+                                    quantize_s=done.quantize_s, **common)
         digest = output.publish(staged, model_path, sidecar)
     quantized = {"path": str(model_path), "name": model_path.name, "sha256": digest,
                  "sidecar": str(output.sidecar_path(model_path)),
@@ -135,21 +138,11 @@ def run_quantize(options: QuantizeOptions) -> QuantizeResult:
     return QuantizeResult(out_dir, model_path, record)
 
 
-@dataclass
-class _Done:
-    """One quantizer's outcome, the model already written at the staged path."""
-
-    tool: str
-    tool_version: str
-    settings: dict[str, Any]
-    precision: dict[str, Any]
-    accuracy: dict[str, Any] | None
-    quantize_s: float
-
-
 def _nncf(options: QuantizeOptions, source: Path, images: CalibrationImages,
           calibration_ids: Sequence[str], eval_ids: Sequence[str], gt: Any, preset: Any,
-          staged: Path) -> _Done:
+          staged: Path) -> Any:
+    """NNCF's outcome (:class:`~rfbench.quantize.openvino_nncf.NncfOutcome`), its IR saved at
+    ``staged``."""
     from rfbench.quantize import openvino_nncf as nq
 
     if options.max_ap_drop is None:
@@ -161,14 +154,23 @@ def _nncf(options: QuantizeOptions, source: Path, images: CalibrationImages,
             source, images, calibration_ids, eval_ids, OmzValidator(gt, images, preset),
             options.max_ap_drop, options.preset)
     output.save_ir(result.model, staged)
-    return _Done("nncf", nq.nncf_version(), result.settings, result.precision, result.accuracy,
-                 result.quantize_s)
+    return result
 
 
-def _ort(options: QuantizeOptions, source: Path, images: CalibrationImages,
-         calibration_ids: Sequence[str], staged: Path) -> _Done:
-    from rfbench.quantize import onnxruntime_static as oq
+def build_record(sidecar: dict[str, Any], quantized: dict[str, Any], precision: dict[str, Any],
+                 accuracy: dict[str, Any] | None) -> QuantizeRecord:
+    """The results.json record (kind "quantize"); its ``csv_rows()`` give results.csv.
 
-    result = oq.quantize(source, images, calibration_ids, staged, options.calibration_method)
-    return _Done("onnxruntime", oq.ort_version(), result.settings, result.precision, None,
-                 result.quantize_s)
+    ``sidecar``: :func:`rfbench.quantize.output.provenance` as written (with ``quantized_model``); ``quantized``:
+    ``{"path", "name", "sha256", "sidecar", "size_bytes"}``; ``precision``: INT8 / float
+    compute-op counts; ``accuracy``: the accuracy-aware outcome, or None.
+    """
+    return QuantizeRecord.build(
+        record_header("quantize"),
+        source_model=sidecar["source_model"], quantized_model=quantized,
+        quantizer={**sidecar["settings"], "tool": sidecar["tool"],
+                   "tool_version": sidecar["tool_version"],
+                   "target_runtime": sidecar["target_runtime"]},
+        calibration=sidecar["calibration"], preprocessing=sidecar["preprocessing"],
+        precision=precision, accuracy_control=accuracy, timings=sidecar["timings"],
+    )

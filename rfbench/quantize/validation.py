@@ -11,7 +11,7 @@ value changes).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,15 +19,11 @@ import numpy as np
 
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.postprocess import postprocess, submission_xywhs
-from rfbench.decoder.preprocess import preprocess, read_image
 from rfbench.evaluation.omz import evaluate_omz, omz_ground_truth
 from rfbench.quantize.calibration import CalibrationImages
 from rfbench.wider.ground_truth import WiderGroundTruth
 
 log = logging.getLogger(__name__)
-
-PROTOCOL = "omz"
-SETTING = "64px"
 
 
 def gt_for(gt: WiderGroundTruth, image_ids: Iterable[str]) -> WiderGroundTruth:
@@ -39,13 +35,10 @@ def gt_for(gt: WiderGroundTruth, image_ids: Iterable[str]) -> WiderGroundTruth:
                                         invalid=[gt.invalid[i] for i in rows])
 
 
-def image_ap(gt: WiderGroundTruth, image_id: str, xywhs: np.ndarray) -> float:
-    """OMZ AP of one image; 0.0 for an image without a counted face (AP undefined there, and
+def omz_ap(gt: WiderGroundTruth, predictions: dict[str, np.ndarray]) -> float:
+    """OMZ AP of ``predictions`` on ``gt``; 0.0 without a counted face (AP undefined there, and
     the value must be a number for NNCF's ranking; it is the same for every model)."""
-    one = gt_for(gt, [image_id])
-    if not omz_ground_truth(one).num_faces:
-        return 0.0
-    return float(evaluate_omz(one, {image_id: xywhs}).ap)
+    return float(evaluate_omz(gt, predictions).ap) if omz_ground_truth(gt).num_faces else 0.0
 
 
 @dataclass
@@ -64,14 +57,14 @@ class OmzValidator:
 
     def predict(self, compiled_model: Any, image_id: str) -> np.ndarray:
         """(N, 5) ``x y w h score`` detections of one image, as eval writes them."""
+        from rfbench.runtimes.openvino.core import port_name
+
         spec = self.images.spec
-        image = read_image(self.images.images_dir / f"{image_id}{self.images.image_suffix}")
-        hw = spec.input.fixed_hw("rfbench quantize --max-ap-drop")
-        tensor, transform = preprocess(image, hw, spec.pixels, self.images.resize,
-                                       spec.input.layout)
+        tensor, transform = self.images.preprocessed(image_id)
         result = compiled_model({spec.input.name: tensor})
-        outputs = output_arrays(compiled_model, result)
-        levels = decode_outputs(outputs, spec.layout, hw)
+        outputs = {port_name(port, f"output{i}"): np.asarray(result[port])  # the adapter's names
+                   for i, port in enumerate(compiled_model.outputs)}
+        levels = decode_outputs(outputs, spec.layout, spec.input.fixed_hw("rfbench quantize"))
         return submission_xywhs(postprocess(levels, self.preset, transform), self.preset)  # as eval writes them
 
     def counted_faces(self, image_ids: Iterable[str]) -> int:
@@ -82,18 +75,9 @@ class OmzValidator:
         ids = list(image_ids)
         predictions = {image_id: self.predict(compiled_model, image_id) for image_id in ids}
         self.calls += 1
-        gt = gt_for(self.gt, ids)
-        ap = float(evaluate_omz(gt, predictions).ap) if omz_ground_truth(gt).num_faces else 0.0
-        per_image = [image_ap(self.gt, image_id, predictions[image_id]) for image_id in ids]
+        ap = omz_ap(gt_for(self.gt, ids), predictions)
+        per_image = [omz_ap(gt_for(self.gt, [image_id]), {image_id: predictions[image_id]})
+                     for image_id in ids]
         log.debug("validation %d: omz AP %.4f on %d image(s)", self.calls, ap, len(ids))
         return ap, per_image
 
-
-def output_arrays(compiled_model: Any, result: Mapping[Any, Any]) -> dict[str, np.ndarray]:
-    """``{output name: array}`` of an ``ov.CompiledModel`` call (names as the adapter reads
-    them: a port's first name, else ``output<i>``)."""
-    arrays = {}
-    for i, port in enumerate(compiled_model.outputs):
-        name = port.get_any_name() if port.get_names() else f"output{i}"
-        arrays[name] = np.asarray(result[port])
-    return arrays

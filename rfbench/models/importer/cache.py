@@ -31,22 +31,17 @@ def resolve_model(path: str | Path, input_hw: tuple[int, int] | None) -> Path:
     return imported_model_path(find_checkpoint(path), input_hw)
 
 
-def cache_key(checkpoint: Checkpoint) -> str:
-    """sha256 (hex) of the importer version and each checkpoint file's sha256."""
-    from rfbench.models.importer.convert import IMPORTER_VERSION
-
-    parts = [f"rfbench-import-{IMPORTER_VERSION}"] + [file_sha256(p) for p in checkpoint.files]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
 def imported_model_path(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> Path:
     """The cached import of ``checkpoint`` at ``input_hw``, made now when missing (logged)."""
-    from rfbench.models.importer.convert import convert, write_model
+    from rfbench.models.importer.convert import IMPORTER_VERSION, convert, write_model
     from rfbench.models.reference_r50 import cache_dir
 
+    # the key: sha256 of the importer version and each checkpoint file's sha256
+    parts = [f"rfbench-import-{IMPORTER_VERSION}"] + [file_sha256(p) for p in checkpoint.files]
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     stem = checkpoint.weights.name.split(".")[0]
     size = "dynamic" if input_hw is None else f"{input_hw[1]}x{input_hw[0]}"
-    target = cache_dir() / "imported" / f"{stem}-{cache_key(checkpoint)[:16]}-{size}.onnx"
+    target = cache_dir() / "imported" / f"{stem}-{key[:16]}-{size}.onnx"
     if target.is_file():
         log.info("%s: using its import in the cache, %s", checkpoint.weights, target)
         return target

@@ -21,7 +21,7 @@ from typing import Any
 
 from rfbench.decoder.preprocess import PIXELS_LAYOUT_B, PixelFormat
 from rfbench.errors import RfbenchError
-from rfbench.models.files import file_sha256
+from rfbench.models.files import MODEL_SUFFIXES, file_sha256
 from rfbench.models.importer.formats import MXNET, Checkpoint
 from rfbench.models.importer.onnx_graph import (
     make_model,
@@ -39,7 +39,6 @@ IMPORTER_VERSION = "1"
 #: insightface's own pre-processing (RetinaFace.detect): the BGR image flipped to RGB, float
 #: 0..255, no mean, no scale.
 PIXELS_INSIGHTFACE = PixelFormat("RGB", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
-OUTPUT_SUFFIXES = (".onnx", ".xml")
 
 
 @dataclass
@@ -73,23 +72,20 @@ class ImportedModel:
 def convert(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> ImportedModel:
     """Read and translate ``checkpoint``; ``input_hw`` (H, W) fixes the input size, None
     leaves H and W dynamic. RfbenchError (one line) for anything wrong with the files."""
-    if checkpoint.format == MXNET:
-        model, weights, layout, pixels, summary = _convert_mxnet(checkpoint, input_hw)
-    else:
-        model, weights, layout, pixels, summary = _convert_pth(checkpoint, input_hw)
+    convert_format = _convert_mxnet if checkpoint.format == MXNET else _convert_pth
+    graph, weights, layout, pixels, summary = convert_format(checkpoint, input_hw)
     metadata = {
         **pixel_metadata(pixels),
         "rfbench.import.format": checkpoint.format,
         "rfbench.import.files": "; ".join(f"{p.name} sha256:{file_sha256(p)}" for p in checkpoint.files),
         "rfbench.import.version": IMPORTER_VERSION,
     }
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    return ImportedModel(checkpoint, model, weights, layout, pixels, summary)
+    model = make_model(graph, metadata, "rfbench import")
+    return ImportedModel(checkpoint, model, lambda: tensor_protos(weights), layout, pixels, summary)
 
 
 def _convert_mxnet(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> tuple[Any, ...]:
+    """(graph, weights by name, layout, pixels, summary) of an MXNet checkpoint."""
     from rfbench.models.importer.mxnet_graph import translate
     from rfbench.models.importer.mxnet_params import read_params
     from rfbench.models.importer.mxnet_symbol import read_symbol
@@ -97,19 +93,18 @@ def _convert_mxnet(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> 
     assert checkpoint.symbol is not None
     symbol = read_symbol(checkpoint.symbol)
     params = read_params(checkpoint.weights)
-    graph = translate(symbol, params, str(checkpoint.weights), input_hw)
-    if graph.unused_arrays:
+    graph, weights, unused = translate(symbol, params, str(checkpoint.weights), input_hw)
+    if unused:
         log.warning("%s: %d arrays the symbol does not use (first: %s)", checkpoint.weights,
-                    len(graph.unused_arrays), graph.unused_arrays[0])
+                    len(unused), unused[0])
     ops = sum(symbol.op_counts().values())
     summary = (f"{ops} operators ({', '.join(f'{op} {n}' for op, n in symbol.op_counts().items())}), "
                f"{len(params.args) + len(params.aux)} arrays")
-    model = make_model(graph.graph, {}, "rfbench import")
-    weights = graph.builder.weights
-    return model, lambda: tensor_protos(weights), "A", PIXELS_INSIGHTFACE, summary
+    return graph, weights, "A", PIXELS_INSIGHTFACE, summary
 
 
 def _convert_pth(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> tuple[Any, ...]:
+    """(graph, weights by name, layout, pixels, summary) of a Pytorch_Retinaface state dict."""
     from rfbench.models.importer.pytorch_retinaface import build_onnx
     from rfbench.models.importer.torch_pickle import load_state_dict
 
@@ -121,13 +116,12 @@ def _convert_pth(checkpoint: Checkpoint, input_hw: tuple[int, int] | None) -> tu
     backbone = "MobileNet-0.25" if "body.stage1.0.0.weight" in state else "ResNet-50"
     summary = (f"{len(state)} tensors ({sum(a.size for a in state.values()):,} values), "
                f"{backbone} backbone, {len(graph.node)} ONNX nodes")
-    model = make_model(graph, {}, "rfbench import")
-    return model, lambda: tensor_protos(weights), "B", PIXELS_LAYOUT_B, summary
+    return graph, weights, "B", PIXELS_LAYOUT_B, summary
 
 
 def check_output_path(out: Path, force: bool) -> Path:
     """``out`` ends in .onnx or .xml, its folder exists, and it is new (or ``force``)."""
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+    if out.suffix.lower() not in MODEL_SUFFIXES:
         raise RfbenchError(f"--out {out}: expected a .onnx or .xml (OpenVINO IR) file name")
     if not out.parent.is_dir():
         raise RfbenchError(f"--out {out}: folder {out.parent} does not exist")

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import glob
 import re
 import struct
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def _mxnet_from_symbol(symbol: Path, given: str | Path | None) -> Checkpoint:
     if given is not None:
         raise RfbenchError(f"{symbol}: name the .params file as the checkpoint when giving --symbol")
     prefix = symbol.name[: -len("-symbol.json")] if symbol.name.endswith("-symbol.json") else symbol.stem
-    candidates = sorted(p for p in symbol.parent.glob(f"{glob_escape(prefix)}-*.params")
+    candidates = sorted(p for p in symbol.parent.glob(f"{glob.escape(prefix)}-*.params")
                         if _EPOCH.match(p.name))
     if not candidates:
         raise RfbenchError(f"{symbol}: no {prefix}-EPOCH.params beside it: name the weights "
@@ -133,8 +134,3 @@ def _mxnet_from_symbol(symbol: Path, given: str | Path | None) -> Checkpoint:
     if not _head(params).startswith(_MXNET_LIST):
         return find_checkpoint(params)  # the LFS pointer and wrong-magic messages
     return Checkpoint(MXNET, params, symbol)
-
-
-def glob_escape(text: str) -> str:
-    """``text`` with glob's special characters bracketed."""
-    return re.sub(r"([*?\[])", r"[\1]", text)

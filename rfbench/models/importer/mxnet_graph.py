@@ -10,33 +10,22 @@ outputs are the symbol's heads under their node names (the nine
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from rfbench.errors import RfbenchError
 from rfbench.models.importer.mxnet_ops import OPS, Context, Value
 from rfbench.models.importer.mxnet_params import MxnetParams
 from rfbench.models.importer.mxnet_symbol import Symbol, SymbolNode
-from rfbench.models.importer.onnx_graph import GraphBuilder
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TranslatedGraph:
-    """The ONNX graph (no initializers), its weights, and what was translated."""
-
-    graph: Any
-    builder: GraphBuilder
-    input_name: str
-    output_names: list[str]
-    unused_arrays: list[str]
+from rfbench.models.importer.onnx_graph import GraphBuilder, image_input, tensor_info
 
 
 def translate(symbol: Symbol, params: MxnetParams, params_path: str,
-              input_hw: tuple[int, int] | None) -> TranslatedGraph:
-    """The symbol's graph with the checkpoint's weights; ``input_hw`` None: dynamic H, W.
+              input_hw: tuple[int, int] | None) -> tuple[Any, dict[str, np.ndarray], list[str]]:
+    """(the ONNX graph without initializers, its weights by name, the checkpoint's arrays the
+    symbol does not use) of the symbol with the checkpoint's weights; ``input_hw`` None:
+    dynamic H, W.
 
     RfbenchError names the node for an unknown operator and the tensor for a shape mismatch.
     """
@@ -47,24 +36,31 @@ def translate(symbol: Symbol, params: MxnetParams, params_path: str,
     for node in symbol.nodes:
         if node.index not in needed:
             continue
-        if node.op == "null":
-            if params.get(node.name) is None:
-                input_name = _image_input(symbol, params_path, node, input_name)
-                values[node.index] = Value(node.name, 3)
-            else:
-                values[node.index] = Value(node.name, None)
-            continue
-        values[node.index] = _translate_node(ctx, node, values)
+        if node.op != "null":
+            values[node.index] = _translate_node(ctx, node, values)
+        elif params.get(node.name) is not None:
+            values[node.index] = Value(node.name, None)
+        elif input_name is not None:  # the one variable that is not a weight is the image
+            raise RfbenchError(f"{symbol.path} does not match {params_path}: its variables "
+                               f"'{input_name}' and '{node.name}' are not in the weights (only "
+                               "the image input may be; is this the symbol of these weights?)")
+        else:
+            input_name = node.name
+            values[node.index] = Value(node.name, 3)
     if input_name is None:
         raise RfbenchError(f"{symbol.path}: the symbol has no image input (every variable is a "
                            f"weight in {params_path})")
-    outputs = [_head(symbol, values, head) for head in symbol.heads]
-    channels = {values[index].name: values[index].channels for index, _ in symbol.heads}
+    outputs = []
+    for head in symbol.heads:
+        if head[1] != 0:
+            raise RfbenchError(f"{symbol.path}: head {head} is not a node's first output")
+        out = values[head[0]]  # 1 x C x h x w, its spatial size left to the runtimes to infer
+        outputs.append(tensor_info(out.name, [1, out.channels or f"{out.name}_c",
+                                              f"{out.name}_h", f"{out.name}_w"]))
     graph = ctx.builder.graph(symbol.path.name.removesuffix(".json"),
-                              [_tensor_info(input_name, input_hw)],
-                              [_output_info(name, channels[name]) for name in outputs])
+                              [image_input(input_name, input_hw)], outputs)
     unused = sorted((set(params.args) | set(params.aux)) - ctx.used)
-    return TranslatedGraph(graph, ctx.builder, input_name, outputs, unused)
+    return graph, ctx.builder.weights, unused
 
 
 def _needed_nodes(symbol: Symbol) -> set[int]:
@@ -79,15 +75,6 @@ def _needed_nodes(symbol: Symbol) -> set[int]:
     return needed
 
 
-def _image_input(symbol: Symbol, params_path: str, node: SymbolNode, found: str | None) -> str:
-    """The one variable that is not a weight; a second one is an error naming both files."""
-    if found is not None:
-        raise RfbenchError(f"{symbol.path} does not match {params_path}: its variables '{found}' "
-                           f"and '{node.name}' are not in the weights (only the image input may "
-                           "be; is this the symbol of these weights?)")
-    return node.name
-
-
 def _translate_node(ctx: Context, node: SymbolNode, values: dict[int, Value]) -> Value:
     translation = OPS.get(node.op)
     if translation is None:
@@ -95,33 +82,8 @@ def _translate_node(ctx: Context, node: SymbolNode, values: dict[int, Value]) ->
                            f"import (supported: {', '.join(sorted(OPS))})")
     inputs = []
     for source, output in node.inputs:
-        if output != 0 and node.op != "null":
+        if output != 0:
             raise RfbenchError(f"{node.where()}: reads output {output} of node #{source}; only "
                                "first outputs are translated")
         inputs.append(values[source])
     return translation(ctx, node, inputs)
-
-
-def _head(symbol: Symbol, values: dict[int, Value], head: tuple[int, int]) -> str:
-    index, output = head
-    if output != 0:
-        raise RfbenchError(f"{symbol.path}: head {head} is not a node's first output")
-    return values[index].name
-
-
-def _tensor_info(name: str, hw: tuple[int, int] | None) -> Any:
-    """The image input ``1x3xHxW`` float32 (``height``/``width`` when dynamic)."""
-    import onnx
-    import onnx.helper
-
-    dims: list[int | str] = [1, 3, *(hw if hw is not None else ("height", "width"))]
-    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
-
-
-def _output_info(name: str, channels: int | None) -> Any:
-    """A head: ``1 x C x h x w`` float32, its spatial size left to the runtimes to infer."""
-    import onnx
-    import onnx.helper
-
-    return onnx.helper.make_tensor_value_info(
-        name, onnx.TensorProto.FLOAT, [1, channels or f"{name}_c", f"{name}_h", f"{name}_w"])

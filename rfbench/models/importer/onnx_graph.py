@@ -8,6 +8,8 @@ concatenate), so a 118 MB checkpoint needs about its own size again, not three t
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,18 @@ class GraphBuilder:
         return onnx.helper.make_graph(self.nodes, name, list(inputs), list(outputs))
 
 
+def tensor_info(name: str, dims: Sequence[int | str]) -> Any:
+    """A float32 graph input or output ``name`` of shape ``dims`` (a string: a dynamic dim)."""
+    import onnx.helper
+
+    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, list(dims))
+
+
+def image_input(name: str, hw: tuple[int, int] | None) -> Any:
+    """The image input ``1x3xHxW`` float32 (``height``/``width`` when ``hw`` is None)."""
+    return tensor_info(name, [1, 3, *(hw if hw is not None else ("height", "width"))])
+
+
 def make_model(graph: Any, metadata: Mapping[str, str], producer: str) -> Any:
     """A ``ModelProto`` around ``graph`` (opset :data:`OPSET`) with ``metadata_props``."""
     import onnx.helper
@@ -98,66 +112,45 @@ def write_onnx(path: Path, model: Any, initializers: Iterable[Any]) -> None:
     head = model.SerializeToString()
     graph_head = graph.SerializeToString()
     model.graph.CopyFrom(graph)
-    spool = _Spool(path)
-    size = len(graph_head)
-    for tensor in initializers:
-        blob = tensor.SerializeToString()
-        entry = _key(_GRAPH_INITIALIZER_FIELD) + _varint(len(blob))
-        size += len(entry) + len(blob)
-        spool.write(entry, blob)
-    with atomic_file(path) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
-        out.write(head)
-        out.write(_key(_MODEL_GRAPH_FIELD) + _varint(size))
-        out.write(graph_head)
-        spool.copy_into(out)
+    with tempfile.TemporaryFile(dir=path.parent) as spool:  # until the graph's length is known
+        size = len(graph_head)
+        for tensor in initializers:
+            blob = tensor.SerializeToString()
+            entry = _key(_GRAPH_INITIALIZER_FIELD) + _varint(len(blob))
+            size += len(entry) + len(blob)
+            spool.write(entry)
+            spool.write(blob)
+        spool.seek(0)
+        with atomic_file(path) as tmp, open(tmp, "wb", buffering=1 << 20) as out:
+            out.write(head)
+            out.write(_key(_MODEL_GRAPH_FIELD) + _varint(size))
+            out.write(graph_head)
+            shutil.copyfileobj(spool, out, 1 << 22)
 
 
 def write_onnx_external(path: Path, model: Any, initializers: Iterable[Any]) -> None:
     """Write ``model`` with its weights in ``<path>.data`` (ONNX external data), each tensor's
     bytes written as it comes: for OpenVINO to convert, which maps that file instead of
     parsing a second copy of the weights (a scratch file, not atomic)."""
-    from onnx import TensorProto, numpy_helper
+    from onnx import StringStringEntryProto, TensorProto, numpy_helper
 
     data_path = path.with_name(path.name + ".data")
     graph = model.graph
     with open(data_path, "wb") as data:
         for tensor in initializers:
-            array = numpy_helper.to_array(tensor) if not tensor.HasField("raw_data") else None
-            raw = tensor.raw_data if array is None else array.tobytes()
-            offset = data.tell()
+            raw = (tensor.raw_data if tensor.HasField("raw_data")
+                   else numpy_helper.to_array(tensor).tobytes())
+            where = {"location": data_path.name, "offset": str(data.tell()), "length": str(len(raw))}
             data.write(raw)
             data.write(b"\0" * (-len(raw) % 64))
-            external = TensorProto(name=tensor.name, dims=tensor.dims, data_type=tensor.data_type,
-                                   data_location=TensorProto.EXTERNAL)
-            for key, value in (("location", data_path.name), ("offset", str(offset)),
-                               ("length", str(len(raw)))):
-                entry = external.external_data.add()
-                entry.key, entry.value = key, value
-            graph.initializer.append(external)
+            graph.initializer.append(TensorProto(
+                name=tensor.name, dims=tensor.dims, data_type=tensor.data_type,
+                data_location=TensorProto.EXTERNAL,
+                external_data=[StringStringEntryProto(key=k, value=v) for k, v in where.items()]))
     try:
         path.write_bytes(model.SerializeToString())
     finally:
         del graph.initializer[:]
-
-
-class _Spool:
-    """The serialized initializers, kept in a temporary file until the graph's length is known."""
-
-    def __init__(self, near: Path) -> None:
-        import tempfile
-
-        self._file = tempfile.TemporaryFile(dir=near.parent)
-
-    def write(self, *blobs: bytes) -> None:
-        for blob in blobs:
-            self._file.write(blob)
-
-    def copy_into(self, out: Any) -> None:
-        import shutil
-
-        self._file.seek(0)
-        shutil.copyfileobj(self._file, out, 1 << 22)
-        self._file.close()
 
 
 def _key(field: int) -> bytes:

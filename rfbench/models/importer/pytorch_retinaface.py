@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rfbench.errors import RfbenchError
-from rfbench.models.importer.onnx_graph import GraphBuilder
+from rfbench.models.importer.onnx_graph import GraphBuilder, image_input, tensor_info
 
 BN_EPS = 1e-5
 INPUT_NAME = "input0"
@@ -100,9 +100,6 @@ def build_onnx(state: Mapping[str, np.ndarray],
     """(the ``GraphProto`` without initializers, the weights by name) of the checkpoint's
     network; ``input_hw`` None leaves H and W dynamic. Unknown, missing, left-over or
     mis-shaped tensors are a one-line RfbenchError naming the tensor."""
-    import onnx
-    import onnx.helper
-
     net = _Net(state)
     if "body.stage1.0.0.weight" in state:
         levels, width = _mobilenet(net), 64
@@ -121,11 +118,8 @@ def build_onnx(state: Mapping[str, np.ndarray],
     if left:
         raise RfbenchError(f"the state dict has {len(left)} tensor(s) this network does not use "
                            f"(first: '{left[0]}'): not Pytorch_Retinaface's RetinaFace?")
-    dims: list[int | str] = [1, 3, *(input_hw if input_hw is not None else ("height", "width"))]
-    inputs = [onnx.helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, dims)]
-    outs = [onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1, "anchors", size])
-            for name, size in zip(OUTPUTS, (4, 2, 10))]
-    return net.b.graph("pytorch_retinaface", inputs, outs), net.b.weights
+    outs = [tensor_info(name, [1, "anchors", size]) for name, size in zip(OUTPUTS, (4, 2, 10))]
+    return net.b.graph("pytorch_retinaface", [image_input(INPUT_NAME, input_hw)], outs), net.b.weights
 
 
 def _mobilenet(net: _Net) -> list[str]:
@@ -171,13 +165,11 @@ def _resnet50(net: _Net) -> list[str]:
 def _fpn(net: _Net, levels: list[str], slope: float) -> list[str]:
     """FPN: 1x1 laterals; the coarser level upsampled (nearest) to the finer one's size,
     added, then a 3x3 ``conv_bn`` merge: ``[output1, output2, output3]``."""
-    out1, out2, out3 = (net.conv_bn(f"fpn.output{i + 1}", level, 1, 0, slope)
-                        for i, level in enumerate(levels))
-    out2 = net.conv_bn("fpn.merge2", net.same(net.b.node("Add", [out2, _upsample_to(net, out3, out2)]),
-                                              out2), 1, 1, slope)
-    out1 = net.conv_bn("fpn.merge1", net.same(net.b.node("Add", [out1, _upsample_to(net, out2, out1)]),
-                                              out1), 1, 1, slope)
-    return [out1, out2, out3]
+    outs = [net.conv_bn(f"fpn.output{i + 1}", level, 1, 0, slope) for i, level in enumerate(levels)]
+    for i in (1, 0):  # merge2, then merge1 onto the merged output2
+        summed = net.b.node("Add", [outs[i], _upsample_to(net, outs[i + 1], outs[i])])
+        outs[i] = net.conv_bn(f"fpn.merge{i + 1}", net.same(summed, outs[i]), 1, 1, slope)
+    return outs
 
 
 def _upsample_to(net: _Net, x: str, like: str) -> str:

@@ -33,7 +33,8 @@ from rfbench.errors import RfbenchError
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
-#: Storage class name -> element dtype (little-endian unless the file says otherwise).
+#: Storage class name -> element dtype (little-endian unless the file says otherwise): what
+#: ``torch.FloatStorage`` (etc.) stands for here.
 STORAGE_DTYPES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
     "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
@@ -42,17 +43,9 @@ STORAGE_DTYPES = {
 
 
 @dataclass(frozen=True)
-class _StorageType:
-    """What ``torch.FloatStorage`` (etc.) stands for here: its dtype."""
-
-    name: str
-    dtype: Any
-
-
-@dataclass(frozen=True)
 class _StorageRef:
-    """A persistent id: storage ``key`` of ``numel`` elements of ``dtype`` (``offset`` and
-    ``view`` for the legacy format's storage views)."""
+    """A persistent id: storage ``key`` of ``numel`` elements of ``dtype``; in the first pass
+    over a legacy file, before the storages are read, it stands in for the storage."""
 
     key: str
     dtype: Any
@@ -62,7 +55,7 @@ class _StorageRef:
 def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple, *_: Any) -> np.ndarray:
     """``torch._utils._rebuild_tensor_v2`` in numpy: a strided view of the storage (the
     first pass over a legacy file, before the storages are read, gives back the placeholder)."""
-    if isinstance(storage, _Pending):
+    if isinstance(storage, _StorageRef):
         return storage
     if not isinstance(storage, np.ndarray):
         raise TypeError("a tensor whose storage is not a storage")
@@ -88,7 +81,7 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    **{("torch", name): _StorageType(name, dtype) for name, dtype in STORAGE_DTYPES.items()},
+    **{("torch", name): np.dtype(dtype) for name, dtype in STORAGE_DTYPES.items()},
 }
 
 
@@ -112,23 +105,16 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType)):
+                and isinstance(pid[1], np.dtype)):
             raise ValueError(f"an unknown persistent id {pid!r:.80}")
         _, kind, key, _location, numel = pid[:5]
         if len(pid) > 5 and pid[5] is not None:
             raise ValueError("a storage view (torch < 0.4), which rfbench does not read")
-        ref = _StorageRef(str(key), kind.dtype, int(numel))
+        ref = _StorageRef(str(key), kind, int(numel))
         self.refs[ref.key] = ref
         if self.storages is None:  # legacy: the bytes come after the pickle; a placeholder now
-            return _Pending(ref)
+            return ref
         return self.storages[ref.key].view(ref.dtype)[: ref.numel]
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A legacy-format storage before its bytes are read (the object is rebuilt again then)."""
-
-    ref: _StorageRef
 
 
 def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
