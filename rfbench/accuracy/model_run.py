@@ -42,18 +42,13 @@ MANIFEST = "run.json"
 PREDICTIONS_DIR = "predictions"
 
 
-def default_runtime() -> str:
-    """OpenVINO reads both formats; it is the default (the model card's runtime)."""
-    return DEFAULT_RUNTIME
-
-
 def open_model(options: ModelRunOptions) -> tuple[RuntimeAdapter, ModelSpec, PostprocessPreset]:
     """Check, plan, load and compile the model (:func:`rfbench.models.opening.open_model`).
 
     Returns (adapter, ModelSpec, post-processing preset); the caller closes the adapter.
     """
     settings = RuntimeSettings(
-        runtime=options.runtime or default_runtime(), device=options.device,
+        runtime=options.runtime or DEFAULT_RUNTIME, device=options.device,
         precision=options.precision, threads=options.threads, streams=options.streams,
     )  # fmt: skip
     request = size_request(options)
@@ -76,7 +71,7 @@ def u8_feed_possible(options: ModelRunOptions, request: Any) -> bool:
     not be checked on this machine), one fixed size, a stretch resize, no test-time
     augmentation (per-image sizes and letterbox canvases are built as float32 tensors)."""
     tta = options.tta is not None and options.tta.active
-    return (options.u8_feed and (options.runtime or default_runtime()) == "openvino"
+    return (options.u8_feed and (options.runtime or DEFAULT_RUNTIME) == "openvino"
             and options.device == "CPU" and options.precision in (None, "f32")
             and options.resize == "stretch" and not tta and not getattr(request, "per_image", False))
 

@@ -124,6 +124,7 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
     ``address``: None starts a local cluster (this machine's cores); else joined (``auto``,
     ``host:port``, ``ray://host:port``). ``observer(event, info)`` sees the pool's events.
     """
+    from rfbench import __version__
     from rfbench.accuracy.model_run import PREDICTIONS_DIR, open_run
     from rfbench.accuracy.placement import usable_cores
 
@@ -141,7 +142,7 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         try:
             adapter, _spec, _preset, record, _dtype = open_run(options, out_dir, resume)
             with adapter:
-                driver = versions_of({"rfbench_version": _rfbench_version(), **adapter.describe()})
+                driver = versions_of({"rfbench_version": __version__, **adapter.describe()})
         except BaseException:
             pool.stop_all()  # a joined cluster (or a sweep's next cell) gets its CPUs back now
             raise
@@ -159,12 +160,6 @@ def predict_with_ray(options: ModelRunOptions, image_ids: list[str], images_dir:
         "device_resources": needed,
     }
     return record, stats, pred_dir
-
-
-def _rfbench_version() -> str:
-    from rfbench import __version__
-
-    return __version__
 
 
 @dataclass
