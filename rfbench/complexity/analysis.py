@@ -96,26 +96,20 @@ class ComplexityReport:
         return 2.0 * self.macs
 
     def figures(self) -> list[Figure]:
-        """The headline figures, units in names, each with its rule."""
-        return [
-            Figure("params", float(self.params), RULE_PARAMS, RULES[RULE_PARAMS]),
-            Figure("mparams", self.params / 1e6, RULE_PARAMS, RULES[RULE_PARAMS]),
-            Figure("gmacs", self.macs / 1e9, RULE_MACS, RULES[RULE_MACS]),
-            Figure("gflops_omz", self.flops_omz / 1e9, RULE_OMZ, RULES[RULE_OMZ]),
-            Figure("gflops_2x_macs", self.flops_2x_macs / 1e9, RULE_2X, RULES[RULE_2X]),
-            Figure("gflops_model_analyzer_current", self.flops_current / 1e9, RULE_CURRENT,
-                   RULES[RULE_CURRENT]),
-            *self.int8_figures(),
-        ]
-
-    def int8_figures(self) -> list[Figure]:
-        """``gmacs_int8`` and ``int8_macs_share`` (fraction of all MACs) of a quantized model;
-        none for a model without quantization ops."""
-        if self.int8_macs is None:
-            return []
-        share = self.int8_macs / self.macs if self.macs else float("nan")
-        return [Figure("gmacs_int8", self.int8_macs / 1e9, RULE_INT8, INT8_DESCRIPTION),
-                Figure("int8_macs_share", share, RULE_INT8, INT8_DESCRIPTION)]
+        """The headline figures, units in names, each with its rule; ``gmacs_int8`` and
+        ``int8_macs_share`` (fraction of all MACs) only for a model with quantization ops."""
+        figures = [Figure(name, value, rule, RULES[rule]) for name, value, rule in (
+            ("params", float(self.params), RULE_PARAMS),
+            ("mparams", self.params / 1e6, RULE_PARAMS),
+            ("gmacs", self.macs / 1e9, RULE_MACS),
+            ("gflops_omz", self.flops_omz / 1e9, RULE_OMZ),
+            ("gflops_2x_macs", self.flops_2x_macs / 1e9, RULE_2X),
+            ("gflops_model_analyzer_current", self.flops_current / 1e9, RULE_CURRENT))]
+        if self.int8_macs is not None:
+            share = self.int8_macs / self.macs if self.macs else float("nan")
+            figures += [Figure("gmacs_int8", self.int8_macs / 1e9, RULE_INT8, INT8_DESCRIPTION),
+                        Figure("int8_macs_share", share, RULE_INT8, INT8_DESCRIPTION)]
+        return figures
 
 
 def model_layers(

@@ -33,12 +33,9 @@ def load_onnx_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     model = load_onnx(path)
     input_shapes = {}
     for value in onnx_graph_inputs(model):
-        dims = value.type.tensor_type.shape.dim
-        input_shapes[value.name] = fix_input_dims(
-            path, value.name, [d.dim_value if d.HasField("dim_value") else -1 for d in dims],
-            input_hw,
-        )
-        for dim, size in zip(dims, input_shapes[value.name]):
+        dims = list(_onnx_dims(value) or ())
+        input_shapes[value.name] = fix_input_dims(path, value.name, dims, input_hw)
+        for dim, size in zip(value.type.tensor_type.shape.dim, input_shapes[value.name]):
             dim.Clear()
             dim.dim_value = size
     try:
