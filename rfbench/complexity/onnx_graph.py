@@ -33,8 +33,8 @@ def load_onnx_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     model = load_onnx(path)
     input_shapes = {}
     for value in onnx_graph_inputs(model):
-        dims = list(_onnx_dims(value) or ())
-        input_shapes[value.name] = fix_input_dims(path, value.name, dims, input_hw)
+        given = list(_onnx_dims(value) or ())
+        input_shapes[value.name] = fix_input_dims(path, value.name, given, input_hw)
         for dim, size in zip(value.type.tensor_type.shape.dim, input_shapes[value.name]):
             dim.Clear()
             dim.dim_value = size
