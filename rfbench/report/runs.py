@@ -79,6 +79,14 @@ class Entry:
     samples_note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def device(self) -> str | None:
+        """The device it ran on (None: a profile, or an eval of prediction files)."""
+        if self.kind == "latency":
+            return self.data.device
+        runtime = self.data.runtime if self.kind == "eval" else None
+        return runtime.device if runtime else None
+
 
 def load_runs(result_dirs: list[str | os.PathLike]) -> list[Run]:
     """Read each folder's ``results.json`` (via :func:`rfbench.results.writer.read_results`).

@@ -101,13 +101,6 @@ def shape_text(shape: Shape | None) -> str:
     return DASH if shape is None else "x".join("?" if d is None else str(d) for d in shape)
 
 
-def _device(entry: Entry) -> str | None:
-    if entry.kind == "latency":
-        return entry.data.device
-    runtime = entry.data.runtime if entry.kind == "eval" else None
-    return runtime.device if runtime else None
-
-
 def _same_model(a: SummaryRow, entry: Entry) -> bool:
     if a.model_sha256 and entry.model_sha256:
         return a.model_sha256 == entry.model_sha256
@@ -121,7 +114,7 @@ def build_summary(entries: list[Entry]) -> list[SummaryRow]:
     for entry in entries:
         if entry.kind == "profile":
             continue
-        key = (entry.runtime, _device(entry), entry.precision, input_shape(entry))
+        key = (entry.runtime, entry.device, entry.precision, input_shape(entry))
         slot = "eval_entry" if entry.kind == "eval" else "latency_entry"
         row = next((r for r in rows if getattr(r, slot) is None and _same_model(r, entry)
                     and (r.runtime, r.device, r.precision, r.input_shape) == key), None)

@@ -9,6 +9,7 @@ still shown side by side, with the reason in a note.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,51 +248,46 @@ def pick_baselines(entries: list[Entry], baseline_run: Run | None) -> dict[str, 
     return chosen
 
 
+def _compare(kind: str, entries: list[Entry], baseline: Entry, columns: list[tuple[Any, str]],
+             value: Callable[[Entry, Any], Any],
+             differences: Callable[[Entry, Entry], list[str]] | None = None,
+             side_notes: Callable[[Entry, Entry], list[str]] | None = None) -> Comparison:
+    """Each entry's ``value(entry, key)`` per column, with ratios to the baseline's unless
+    ``differences(baseline, entry)`` names a reason they are not comparable."""
+    rows = []
+    for entry in entries:
+        is_base = entry is baseline
+        reasons = [] if is_base or differences is None else differences(baseline, entry)
+        values = {key: value(entry, key) for key, _ in columns}
+        ratios = {} if reasons else {key: ratio(values[key], value(baseline, key))
+                                     for key, _ in columns}
+        notes = [] if is_base or side_notes is None else side_notes(baseline, entry)
+        rows.append(Row(entry, values, ratios, not reasons, reasons, notes, is_base))
+    return Comparison(kind, baseline, columns, rows)
+
+
+def _ap(entry: Entry, key: tuple[str, str]) -> float | None:
+    metric = eval_metrics(entry).get(key)
+    return None if metric is None else metric.ap
+
+
 def compare_eval(entries: list[Entry], baseline: Entry) -> Comparison:
     """AP of every eval entry per (protocol, setting), with ratios to the baseline's AP."""
     columns = [(key, "/".join(key)) for key in settings_order(entries)]
-    base_metrics = eval_metrics(baseline)
-    rows = []
-    for entry in entries:
-        metrics = eval_metrics(entry)
-        is_base = entry is baseline
-        reasons = [] if is_base else eval_differences(baseline, entry)
-        values = {key: metrics[key].ap for key, _ in columns if key in metrics}
-        ratios = {}
-        if not reasons:
-            for key, _ in columns:
-                if key in metrics and key in base_metrics:
-                    ratios[key] = ratio(metrics[key].ap, base_metrics[key].ap)
-        rows.append(Row(entry, values, ratios, not reasons, reasons,
-                        [] if is_base else eval_side_notes(baseline, entry), is_base))
-    return Comparison("eval", baseline, columns, rows)
+    return _compare("eval", entries, baseline, columns, _ap, eval_differences, eval_side_notes)
 
 
 def compare_latency(entries: list[Entry], baseline: Entry) -> Comparison:
     """Latency percentiles and throughput of every latency entry, with ratios."""
     columns = [(key, label) for key, label, _ in LATENCY_COMPARED]
-    rows = []
-    for entry in entries:
-        is_base = entry is baseline
-        reasons = [] if is_base else latency_differences(baseline, entry)
-        values = {key: getattr(entry.data, key) for key, _ in columns}
-        ratios = {} if reasons else {
-            key: ratio(getattr(entry.data, key), getattr(baseline.data, key)) for key, _ in columns}
-        rows.append(Row(entry, values, ratios, not reasons, reasons,
-                        [] if is_base else latency_side_notes(baseline, entry), is_base))
-    return Comparison("latency", baseline, columns, rows)
+    return _compare("latency", entries, baseline, columns, lambda e, key: getattr(e.data, key),
+                    latency_differences, latency_side_notes)
 
 
 def compare_profile(entries: list[Entry], baseline: Entry) -> Comparison:
     """Complexity figures of every profile entry, with ratios (always comparable)."""
     columns = [(key, label) for key, label, _ in PROFILE_FIGURES]
-    rows = []
-    for entry in entries:
-        values = {key: getattr(entry.data, key) for key, _ in columns}
-        ratios = {key: ratio(getattr(entry.data, key), getattr(baseline.data, key))
-                  for key, _ in columns}
-        rows.append(Row(entry, values, ratios, True, is_baseline=entry is baseline))
-    return Comparison("profile", baseline, columns, rows)
+    return _compare("profile", entries, baseline, columns, lambda e, key: getattr(e.data, key))
 
 
 # -- tidy CSV -------------------------------------------------------------------------------
@@ -312,7 +308,7 @@ def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[
             "precision": entry.precision, "model": entry.model_name,
             "model_sha256": entry.model_sha256, "result_dir": str(entry.run.path),
             "is_baseline": bool(row and row.is_baseline),
-            "device": _device(entry),
+            "device": entry.device,
         }
 
         def add(metric: str, value: Any, unit: str, ratio_key: Any = None, _common=common,
@@ -340,11 +336,3 @@ def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[
                 value, rule = entry.data.figure(key)
                 add(key, value, unit, key, rule=rule)
     return [{col: row.get(col) for col in CSV_COLUMNS} for row in out]
-
-
-def _device(entry: Entry) -> str | None:
-    if entry.kind == "latency":
-        return entry.data.device
-    if entry.kind == "eval" and entry.data.runtime is not None:
-        return entry.data.runtime.device
-    return None
