@@ -116,12 +116,7 @@ class Page(PageData):
             ("OS", lambda env: env.os),
             ("Python", lambda env: env.python_version),
         ]
-        packages: list[str] = []
-        for run in self.runs:
-            for name in run.record.environment.packages:
-                if name not in packages:
-                    packages.append(name)
-        for name in packages:
+        for name in dict.fromkeys(n for run in self.runs for n in run.record.environment.packages):
             fields.append((name, functools.partial(_package_version, name=name)))
         groups: list[tuple[list[Run], Environment]] = []
         for run in self.runs:
@@ -136,11 +131,9 @@ class Page(PageData):
         rows = []
         for label, getter in fields:
             values = [getter(env) for _members, env in groups]
-            row: list[Any] = [label]
-            for value in values:
-                text = DASH if value is None else value
-                row.append((text, "diff") if value != values[0] else text)
-            rows.append(row)
+            texts = [DASH if value is None else value for value in values]
+            rows.append([label, *[(text, "diff") if value != values[0] else text
+                                  for value, text in zip(values, texts)]])
         rows.append(["load avg (1 min) at start", *[", ".join(
             f"{fmt(run.record.environment.loadavg_1min)}"
             + (f" ({run.name})" if len(members) > 1 else "") for run in members)

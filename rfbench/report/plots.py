@@ -59,11 +59,11 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
+    """A pyplot-free :class:`matplotlib.figure.Figure` of ``width`` x ``height`` inches."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    return fig
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
 def to_data_uri(fig) -> str:
@@ -148,7 +148,7 @@ def latency_figure(label: str, run: LatencyRun, samples, colour_hex: str):
     Percentile values are the run's own (results.json), not recomputed."""
     latencies = samples["latency_ms"].to_numpy(dtype=float)
     latencies = latencies[np.isfinite(latencies)]
-    fig = _figure(10.5, 3.3)
+    fig = new_figure(10.5, 3.3)
     hist_ax, time_ax = fig.subplots(1, 2, width_ratios=(1, 1.4))
     kind = distribution_kind(len(latencies))
     if kind == "histogram":
@@ -194,7 +194,7 @@ def scatter_plot(settings: Sequence[tuple[str, str]], points: Sequence[dict[str,
     and ``ap``: {(protocol, setting): fraction}.
     """
     count = max(1, len(settings))
-    fig = _figure(min(3.4 * count, 13.0), 3.6)
+    fig = new_figure(min(3.4 * count, 13.0), 3.6)
     axes = np.atleast_1d(fig.subplots(1, count, sharex=True))
     for ax, key in zip(axes, settings):
         for index, point in enumerate(points):
