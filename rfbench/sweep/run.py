@@ -98,9 +98,10 @@ def run_sweep(options: SweepOptions) -> SweepRecord:
     """
     if options.ray is None:
         return _run_cells(options, None)
-    from rfbench.sweep.on_ray import connect_sweep
+    from rfbench.accuracy.placement import usable_cores
+    from rfbench.accuracy.ray_pool import connect
 
-    session = connect_sweep(options.ray)
+    session = connect(options.ray.address, usable_cores())
     try:
         return _run_cells(options, session)
     finally:
@@ -154,14 +155,15 @@ def _attach_latency(entries: list[dict[str, Any]], ready: Sequence[tuple[Cell, P
                                           LATENCY_START_TIMEOUT_S + per_cell_s * len(pending))
     else:
         measured = measure_latency(pending, options)
+    by_key = {e["key"]: e for e in entries}
+    cells = {c.key: c for c, _ in pending}
     for key, result in measured.items():
-        if "error" not in result and not result["interrupted"]:
-            cell = next(c for c, _ in pending if c.key == key)
-            atomic_write_text(path(cell), json.dumps(to_jsonable(result), indent=2) + "\n")
-        elif "error" in result:
-            next(e for e in entries if e["key"] == key).update(status="skipped", reason=result["error"])
+        if "error" in result:
+            by_key[key].update(status="skipped", reason=result["error"])
+        elif not result["interrupted"]:
+            atomic_write_text(path(cells[key]), json.dumps(to_jsonable(result), indent=2) + "\n")
     for cell, _ in ready:
-        entry = next(e for e in entries if e["key"] == cell.key)
+        entry = by_key[cell.key]
         if entry["status"] == "skipped" or not path(cell).is_file():
             continue
         latency = read_cell_latency(path(cell))
