@@ -8,7 +8,6 @@ ops a runtime fuses into the conv before them; :func:`count_layers` sums the fol
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -123,8 +122,7 @@ def fold(layers: list[Layer], graph_outputs: set[str]) -> list[Layer]:
        only consumer of a conv/FC output is folded into it (a shift gives it a bias).
     2. Chains of such affine ops elsewhere merge into one scale-shift (its ``n_ops`` adds up).
     """
-    consumers: Counter[str] = Counter(t for layer in layers for t in layer.inputs)
-    by_input: dict[str, list[Layer]] = {}
+    by_input: dict[str, list[Layer]] = {}  # tensor -> a layer per input slot reading it
     for layer in layers:
         for t in layer.inputs:
             by_input.setdefault(t, []).append(layer)
@@ -132,8 +130,8 @@ def fold(layers: list[Layer], graph_outputs: set[str]) -> list[Layer]:
 
     def sole_affine_consumer(tensor: str) -> Layer | None:
         users = by_input.get(tensor, [])
-        if (consumers[tensor] == 1 and tensor not in graph_outputs and len(users) == 1
-                and users[0].kind == "affine" and users[0].inputs == [tensor]):
+        if (len(users) == 1 and tensor not in graph_outputs and users[0].kind == "affine"
+                and users[0].inputs == [tensor]):
             return users[0]
         return None
 
