@@ -18,9 +18,9 @@ from typing import Any
 from rfbench import __version__
 from rfbench.report.drawings import detections_parts
 from rfbench.report.markup import CSP, CSS, DASH, Html, esc, fmt, note, section, table
-from rfbench.report.page_data import PageData
 from rfbench.report.runs import Run
 from rfbench.report.sections import (
+    PageData,
     accuracy_section,
     comparison_section,
     complexity_section,
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class Page(PageData):
-    """Builds the report page from :class:`~rfbench.report.page_data.PageData`."""
+    """Builds the report page from :class:`~rfbench.report.sections.PageData`."""
 
     def render(self) -> str:
         # the answer first (summary, results); where it comes from (runs, environment) last

@@ -97,8 +97,9 @@ def pr_curve_lines(curves: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The drawn lines of :func:`pr_curve_plot`: each curve thinned to
     :data:`MAX_CURVE_POINTS`, in recall order, with its legend label, width and style.
 
-    Earlier runs are drawn wider, each with its own line style and markers (at staggered
-    positions), so that identical curves stay distinguishable.
+    Earlier runs are drawn wider, each with its own line style (always dashed for a run not
+    comparable with the baseline) and markers (at staggered positions), so that identical
+    curves stay distinguishable.
     """
     widths = np.linspace(3.6, 1.4, num=len(curves)) if len(curves) > 1 else [1.8]
     lines = []
@@ -113,15 +114,10 @@ def pr_curve_lines(curves: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         label = shortened(curve["label"], 60) + (f"  AP {ap * 100:.2f}" if ap is not None else "")
         lines.append({"label": label, "recall": recall[order], "precision": precision[order],
                       "colour": curve["colour"], "width": float(width),
-                      "style": curve_style(index, bool(curve.get("dashed")))})
+                      "style": {"linestyle": "--" if curve.get("dashed")
+                                else LINE_STYLES[index % len(LINE_STYLES)],
+                                "marker": MARKERS[index % len(MARKERS)]}})
     return lines
-
-
-def curve_style(index: int, not_comparable: bool = False) -> dict[str, str]:
-    """Line style and marker of the ``index``-th overlaid curve (a run not comparable with the
-    baseline is always dashed)."""
-    return {"linestyle": "--" if not_comparable else LINE_STYLES[index % len(LINE_STYLES)],
-            "marker": MARKERS[index % len(MARKERS)]}
 
 
 def distribution_kind(num_samples: int) -> str:
@@ -135,11 +131,6 @@ def _strip(ax, latencies: np.ndarray, colour_hex: str) -> None:
     ax.scatter(latencies, jitter, s=22, color=colour_hex, alpha=0.7, edgecolors="none")
     ax.set_ylim(-1, 1)
     ax.set_yticks([])
-
-
-def latency_plot(label: str, run: LatencyRun, samples, colour_hex: str) -> str:
-    """:func:`latency_figure` as a PNG data URI."""
-    return to_data_uri(latency_figure(label, run, samples, colour_hex))
 
 
 def latency_figure(label: str, run: LatencyRun, samples, colour_hex: str):

@@ -1,19 +1,21 @@
 """The report's result sections: accuracy, latency, complexity and the comparison.
 
-Each is a function of the :class:`~rfbench.report.html.Page` (runs, entries, comparisons,
-colours) returning the section's HTML parts; values come from the record definitions of
-:mod:`rfbench.results` (attributes, not string keys).
+Each is a function of the :class:`PageData` (runs, entries, comparisons, colours; the
+:class:`~rfbench.report.html.Page` that draws the sections extends it) returning the section's
+HTML parts; values come from the record definitions of :mod:`rfbench.results` (attributes, not
+string keys).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rfbench.decoder.recipe import layout_recipe_line
 from rfbench.report import plots
 from rfbench.report.layers import layers_parts
 from rfbench.report.markup import DASH, Html, esc, figure, fmt, note, table
-from rfbench.report.runs import Entry
+from rfbench.report.pairing import Pair
+from rfbench.report.runs import Entry, Run
 from rfbench.report.tables import (
     LATENCY_STATS,
     LATENCY_TIMES,
@@ -26,13 +28,35 @@ from rfbench.report.tables import (
 from rfbench.results.eval_record import Preset
 from rfbench.results.latency_record import LatencyRecord
 
-if TYPE_CHECKING:
-    from rfbench.report.page_data import PageData as Page
+
+class PageData:
+    """What the report page shows: the loaded runs, their entries, baselines, comparisons
+    and pairs, one colour per entry. The sections read it; :class:`rfbench.report.html.Page`
+    renders it."""
+
+    def __init__(self, runs: list[Run], entries: list[Entry], baselines: dict[str, Entry],
+                 comparisons: dict[str, Comparison], pairs: list[Pair], pair_notes: list[str]):
+        self.runs = runs
+        self.entries = entries
+        self.baselines = baselines
+        self.comparisons = comparisons
+        self.pairs = pairs
+        self.pair_notes = pair_notes
+        self.colours = {id(entry): plots.colour(i) for i, entry in enumerate(entries)}
+
+    def of_kind(self, kind: str) -> list[Entry]:
+        """The entries of ``kind``; ``eval`` means WIDER evals (FDDB ones: :meth:`fddb_entries`)."""
+        return [entry for entry in self.entries if entry.kind == kind
+                and not (kind == "eval" and getattr(entry.data, "fddb", None) is not None)]
+
+    def fddb_entries(self) -> list[Entry]:
+        """The ``eval --dataset fddb`` entries (their ROC section)."""
+        return [e for e in self.entries if e.kind == "eval" and getattr(e.data, "fddb", None) is not None]
 
 
 # -- accuracy --------------------------------------------------------------------------------------
 
-def accuracy_section(page: Page) -> list[str]:
+def accuracy_section(page: PageData) -> list[str]:
     evals = page.of_kind("eval")
     keys = settings_order(evals)
     comparison = page.comparisons.get("eval")
@@ -85,14 +109,14 @@ def accuracy_section(page: Page) -> list[str]:
     parts.append(pr_plots(page, evals, keys, comparison))
     return parts
 
-def _protocol_texts(page: Page) -> dict[str, str]:
+def _protocol_texts(page: PageData) -> dict[str, str]:
     texts: dict[str, str] = {}
     for entry in page.of_kind("eval"):
         for name, text in entry.data.protocols.items():
             texts.setdefault(str(name), str(text))
     return texts
 
-def pr_plots(page: Page, evals: list[Entry], keys: list[tuple[str, str]],
+def pr_plots(page: PageData, evals: list[Entry], keys: list[tuple[str, str]],
              comparison: Comparison | None) -> Html:
     figures: list[str] = []
     missing: dict[str, list[str]] = {}
@@ -126,7 +150,7 @@ def pr_plots(page: Page, evals: list[Entry], keys: list[tuple[str, str]],
 
 # -- latency ---------------------------------------------------------------------------------------
 
-def latency_section(page: Page) -> list[str]:
+def latency_section(page: PageData) -> list[str]:
     lats = page.of_kind("latency")
     rows = []
     for entry in lats:
@@ -164,7 +188,8 @@ def latency_section(page: Page) -> list[str]:
             parts.append(note(entry.samples_note or f"{entry.label}: no samples", True))
             continue
         kind = plots.distribution_kind(len(entry.samples))
-        uri = plots.latency_plot(entry.label, entry.data, entry.samples, page.colours[id(entry)])
+        uri = plots.to_data_uri(plots.latency_figure(entry.label, entry.data, entry.samples,
+                                                    page.colours[id(entry)]))
         parts.append(figure(uri, f"latency {kind} and timeline of {entry.label}",
                             f"{entry.label}: {kind} of {len(entry.samples)} samples; dashed "
                             "lines are the run's percentiles"))
@@ -175,7 +200,7 @@ def latency_section(page: Page) -> list[str]:
 
 # -- complexity ------------------------------------------------------------------------------------
 
-def complexity_section(page: Page) -> list[str]:
+def complexity_section(page: PageData) -> list[str]:
     profiles = page.of_kind("profile")
     rows = []
     for entry in profiles:
@@ -218,7 +243,7 @@ def complexity_section(page: Page) -> list[str]:
 
 # -- comparison ------------------------------------------------------------------------------------
 
-def comparison_section(page: Page) -> list[str]:
+def comparison_section(page: PageData) -> list[str]:
     parts: list[str] = []
     titles = {"eval": "Accuracy (AP %)", "latency": "Latency and throughput",
               "profile": "Complexity"}
@@ -253,7 +278,7 @@ def comparison_section(page: Page) -> list[str]:
     parts += [note(text, True) for text in page.pair_notes]
     return parts
 
-def comparison_table(page: Page, comparison: Comparison) -> Html:
+def comparison_table(page: PageData, comparison: Comparison) -> Html:
     rows, classes = [], []
     for row in comparison.rows:
         cells: list[Any] = [Html(esc(row.entry.label) + (

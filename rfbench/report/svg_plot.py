@@ -24,7 +24,7 @@ LEFT, TOP, RIGHT, BOTTOM = 58, 34, 528, 362
 Y_MAX = 1.02
 TICKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
-#: SVG stroke-dasharray per matplotlib line style of :func:`rfbench.report.plots.curve_style`.
+#: SVG stroke-dasharray per matplotlib line style of :func:`rfbench.report.plots.pr_curve_lines`.
 DASHES = {"-": "", "--": "7,3.5", "-.": "7,3,1.5,3", ":": "1.5,3"}
 #: Marker outlines on a unit square centred at 0 (scaled by the marker size).
 MARKER_SHAPES = {
@@ -133,7 +133,7 @@ def pr_curve_svg(title: str, curves: Sequence[dict[str, Any]]) -> str:
 
     ``curves``: dicts with ``label`` (text shown in the legend, AP included), ``precision`` and
     ``recall`` ((n,) fractions in recall order), ``colour``, ``width`` (stroke px) and ``style``
-    (``linestyle`` and ``marker`` as :func:`rfbench.report.plots.curve_style` gives them).
+    (``linestyle`` and ``marker`` as :func:`rfbench.report.plots.pr_curve_lines` gives them).
     """
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
              f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FONT}" font-size="11">',
