@@ -130,6 +130,14 @@ def table(headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, numeric: Ite
                 f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
+def ratio_span(r: float, higher_is_better: bool | None) -> Html:
+    """``×1.234``, coloured as good or bad news (not within 0.5 % of 1, nor without a
+    direction: ``higher_is_better`` None)."""
+    css = "" if higher_is_better is None or abs(r - 1.0) < 0.005 else (
+        " better" if (r > 1) == higher_is_better else " worse")
+    return Html(f'<span class="ratio{css}">\u00d7{r:.3f}</span>')
+
+
 def note(text: Any, warn: bool = False) -> Html:
     return Html(f'<div class="note{" warn" if warn else ""}">{cell(text)}</div>')
 

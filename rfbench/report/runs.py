@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +77,6 @@ class Entry:
     label: str = ""
     samples: Any = None  # pandas.DataFrame of this entry's latency samples, or None
     samples_note: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def device(self) -> str | None:
@@ -157,15 +156,12 @@ def build_entries(runs: list[Run]) -> list[Entry]:
 
 def _eval_entry(run: Run, record: EvalRecord) -> Entry:
     model, runtime = record.model, record.runtime
-    entry = Entry(
+    return Entry(
         run=run, kind="eval", data=record, model_name=model.name if model else None,
         model_sha256=model.sha256 if model else None,
         runtime=runtime.runtime if runtime else None,
         precision=runtime.effective.get("precision") if runtime else None,
     )
-    if model is None:  # scored prediction files: no model, name them by their folder
-        entry.extra["predictions_dir"] = record.predictions.dir
-    return entry
 
 
 def _latency_entries(run: Run, record: LatencyRecord) -> list[Entry]:
@@ -221,8 +217,8 @@ def _label_entries(entries: list[Entry]) -> None:
     for entry in entries:
         if entry.kind == "profile":
             entry.label = f"{entry.model_name or '?'} (profile)"
-        elif entry.model_name is None and entry.kind == "eval":
-            pred_dir = Path(str(entry.extra.get("predictions_dir") or entry.run.path))
+        elif entry.model_name is None and entry.kind == "eval":  # scored prediction files
+            pred_dir = Path(str(entry.data.predictions.dir or entry.run.path))
             name = pred_dir.name
             if name == "predictions" and pred_dir.parent.name:
                 name = f"{pred_dir.parent.name}/{name}"

@@ -8,12 +8,13 @@ string keys).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rfbench.decoder.recipe import layout_recipe_line
 from rfbench.report import plots
 from rfbench.report.layers import layers_parts
-from rfbench.report.markup import DASH, Html, esc, figure, fmt, note, table
+from rfbench.report.markup import DASH, Html, esc, figure, fmt, note, ratio_span, table
 from rfbench.report.pairing import Pair
 from rfbench.report.runs import Entry, Run
 from rfbench.report.tables import (
@@ -99,7 +100,8 @@ def accuracy_section(page: PageData) -> list[str]:
                               row_classes=classes, cls="ap")]
     parts.append(Html('<p class="sub">AP in percent, as in results.json (fraction x 100, two '
                       'decimals). Protocols: ' + esc("; ".join(
-                          f"{k}: {v}" for k, v in _protocol_texts(page).items())) + "</p>"))
+                          f"{k}: {v}" for k, v in _first_texts(e.data.protocols for e in evals).items()))
+                      + "</p>"))
     recipes = dict.fromkeys(filter(None, (layout_recipe_line(e.data.preset) for e in evals
                                           if e.data.preset is not None)))
     parts += [Html(f'<p class="sub recipe">{esc(line)}</p>') for line in recipes]
@@ -109,10 +111,11 @@ def accuracy_section(page: PageData) -> list[str]:
     parts.append(pr_plots(page, evals, keys, comparison))
     return parts
 
-def _protocol_texts(page: PageData) -> dict[str, str]:
+def _first_texts(mappings: Iterable[Mapping[Any, Any]]) -> dict[str, str]:
+    """Name -> text over ``mappings``, the first text of each name, in first-seen order."""
     texts: dict[str, str] = {}
-    for entry in page.of_kind("eval"):
-        for name, text in entry.data.protocols.items():
+    for mapping in mappings:
+        for name, text in mapping.items():
             texts.setdefault(str(name), str(text))
     return texts
 
@@ -218,10 +221,7 @@ def complexity_section(page: PageData) -> list[str]:
     headers = ["model", "input", *[label for _, label, _ in PROFILE_FIGURES]]
     parts: list[str] = [table(headers, rows, numeric=range(2, 2 + len(PROFILE_FIGURES)),
                               cls="cx")]
-    rules: dict[str, str] = {}
-    for entry in profiles:
-        for name, text in entry.data.rules.items():
-            rules.setdefault(str(name), str(text))
+    rules = _first_texts(entry.data.rules for entry in profiles)
     if rules:
         parts.append(Html("<h3>Counting rules</h3><dl class=\"rules\">" + "".join(
             f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rules.items()) + "</dl>"))
@@ -293,9 +293,8 @@ def comparison_table(page: PageData, comparison: Comparison) -> Html:
             elif r is None:
                 suffix = Html('<span class="ratio">no ratio</span>')
             else:
-                good = _is_better(comparison.kind, key, r)
-                css = "" if good is None else (" better" if good else " worse")
-                suffix = Html(f'<span class="ratio{css}">\u00d7{r:.3f}</span>')
+                suffix = ratio_span(r, None if comparison.kind == "profile"
+                                    else comparison.kind == "eval" or key == "throughput_fps")
             cells.append(Html(esc(text) + suffix))
         rows.append(cells)
         classes.append("baseline" if row.is_baseline else "")
@@ -310,15 +309,6 @@ def _compare_value(kind: str, key: Any, value: Any) -> str:
     if kind == "profile":
         return fmt(value, "{:,.0f}" if key == "params" else "{:.4f}")
     return fmt(value)
-
-
-def _is_better(kind: str, key: Any, r: float) -> bool | None:
-    """Whether a ratio is good news (None: about equal, or no direction)."""
-    if abs(r - 1.0) < 0.005 or kind == "profile":
-        return None
-    if kind == "eval" or key == "throughput_fps":
-        return r > 1
-    return r < 1
 
 
 def _size_and_tta_label(data: Any) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rfbench.report.markup import DASH, Html, esc, fmt, note, table
+from rfbench.report.markup import DASH, Html, esc, fmt, note, ratio_span, table
 from rfbench.report.runs import Entry
 from rfbench.report.tables import eval_metrics, ratio
 
@@ -185,10 +185,7 @@ def _ratio_cell(value: float | None, r: float | None, row: SummaryRow, lower_bet
     if row.is_reference:
         return Html(f'{text}<span class="ratio">reference</span>')
     if r is not None:
-        good = abs(r - 1) >= 0.005 and ((r < 1) == lower_better)
-        bad = abs(r - 1) >= 0.005 and not good
-        css = " better" if good else " worse" if bad else ""
-        return Html(f'{text}<span class="ratio{css}">\u00d7{r:.3f}</span>')
+        return Html(text + ratio_span(r, not lower_better))
     if row.no_ratio_reasons:
         return Html(f'{text}<span class="ratio">no ratio</span>')
     return text
