@@ -29,7 +29,7 @@ from rfbench.accuracy.landmarks import (
     read_landmarks_file,
 )
 from rfbench.errors import RfbenchError
-from rfbench.report.markup import Html, esc, note, table
+from rfbench.report.markup import Html, esc, figure, note, table
 from rfbench.report.outcomes import (
     GT_FOUND,
     GT_IGNORED,
@@ -194,9 +194,7 @@ def drawn_parts(run: RunOutcomes) -> list[str]:
         caption = (f"{outcome.image_id}: {outcome.count(PRED_TP)} TP, {outcome.count(PRED_FP)} "
                    f"FP, {outcome.count(GT_MISSED)} missed of {outcome.faces_counted} faces")
         uri = jpeg_data_uri(draw(image, outcome, lmk))
-        figures.append(Html(f'<figure class="drawn"><img src="{esc(uri)}" alt="detections on '
-                            f'{esc(outcome.image_id)}"><figcaption>{esc(caption)}'
-                            "</figcaption></figure>"))
+        figures.append(figure(uri, f"detections on {outcome.image_id}", caption, "drawn"))
     rows = [[o.image_id, str(o.faces_counted), str(o.count(GT_FOUND)), str(o.count(GT_MISSED)),
              str(o.count(PRED_TP)), str(o.count(PRED_FP)), str(int((o.gt_outcome == GT_IGNORED)
                                                                   .sum())),

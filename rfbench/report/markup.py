@@ -142,9 +142,10 @@ def note(text: Any, warn: bool = False) -> Html:
     return Html(f'<div class="note{" warn" if warn else ""}">{cell(text)}</div>')
 
 
-def figure(uri: str, alt: str, caption: str | None = None) -> Html:
-    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return Html(f'<figure><img src="{esc(uri)}" alt="{esc(alt)}">{cap}</figure>')
+def figure(uri: str, alt: str, caption: str, cls: str = "") -> Html:
+    attr = f' class="{cls}"' if cls else ""
+    return Html(f'<figure{attr}><img src="{esc(uri)}" alt="{esc(alt)}"><figcaption>'
+                f"{esc(caption)}</figcaption></figure>")
 
 
 def section(ident: str, title: str, body: Sequence[str]) -> Html:
