@@ -29,24 +29,12 @@ RULES: dict[str, str] = {
     "element-wise add/sub/mul/div 1 per element; scale-shift 1 per Multiply/Add",
 }
 
-# kind -> (flops per output element under 2019 rules, under the current rules).
+# kind -> flops per output element (the 2019 rules and the current ones agree on these).
 # conv/fc, scale-shift, eltwise and pooling are computed from their own attributes instead.
-PER_ELEMENT: dict[str, tuple[float, float]] = {
-    "relu": (2, 2),
-    "leaky relu": (2, 2),
-    "prelu": (2, 2),
-    "clamp": (2, 2),
-    "elu": (3, 3),
-    "sigmoid": (3, 3),
-    "tanh": (6, 6),
-    "hard sigmoid": (4, 4),
-    "hswish": (4, 4),
-    "exp": (1, 1),
-    "log": (1, 1),
-    "sqrt": (1, 1),
-    "softmax": (5, 5),
-    "log softmax": (6, 6),
-    "interpolate (linear)": (9, 9),
+PER_ELEMENT: dict[str, int] = {
+    "relu": 2, "leaky relu": 2, "prelu": 2, "clamp": 2, "elu": 3, "sigmoid": 3, "tanh": 6,
+    "hard sigmoid": 4, "hswish": 4, "exp": 1, "log": 1, "sqrt": 1, "softmax": 5,
+    "log softmax": 6, "interpolate (linear)": 9,
 }
 DATA_KINDS = (
     "concat", "reshape", "transpose", "slice", "gather", "upsample (nearest)", "identity", "pad",
@@ -177,8 +165,8 @@ def layer_cost(layer: Layer) -> tuple[int, float, float, int, str]:
     if layer.kind in ("max pool", "avg pool"):
         return 0, float(layer.kernel * n), float(layer.kernel * n), 0, layer.kind
     if layer.kind in PER_ELEMENT:
-        old, new = PER_ELEMENT[layer.kind]
-        return 0, old * n, new * n, layer.params, layer.kind
+        flops = PER_ELEMENT[layer.kind] * n
+        return 0, flops, flops, layer.params, layer.kind
     if layer.kind in DATA_KINDS:
         return 0, 0.0, 0.0, 0, layer.kind
     raise ValueError(f"no cost rule for kind {layer.kind!r}")

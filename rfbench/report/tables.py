@@ -17,30 +17,21 @@ from rfbench.report.runs import Entry, Run
 from rfbench.results.eval_record import Metric, Preset
 
 #: Latency statistics of a latency run entry: (results.json key, short label).
-LATENCY_STATS = (
-    ("latency_min_ms", "min"),
-    ("latency_mean_ms", "mean"),
-    ("latency_std_ms", "std"),
-    ("latency_p50_ms", "p50"),
-    ("latency_p90_ms", "p90"),
-    ("latency_p95_ms", "p95"),
-    ("latency_p99_ms", "p99"),
-    ("latency_p99_9_ms", "p99.9"),
-    ("latency_max_ms", "max"),
-)
+LATENCY_STATS = tuple((f"latency_{label.replace('.', '_')}_ms", label) for label in
+                      ("min", "mean", "std", "p50", "p90", "p95", "p99", "p99.9", "max"))
 #: One-off timings of a latency run entry.
 LATENCY_TIMES = (
     ("read_time_ms", "model read"),
     ("compile_time_ms", "compile"),
     ("first_inference_ms", "first inference"),
 )
-#: Latency figures compared against the baseline (key, label, higher is better).
+#: Latency figures compared against the baseline (key, label).
 LATENCY_COMPARED = (
-    ("latency_p50_ms", "p50 ms", False),
-    ("latency_p90_ms", "p90 ms", False),
-    ("latency_p99_ms", "p99 ms", False),
-    ("latency_mean_ms", "mean ms", False),
-    ("throughput_fps", "throughput fps", True),
+    ("latency_p50_ms", "p50 ms"),
+    ("latency_p90_ms", "p90 ms"),
+    ("latency_p99_ms", "p99 ms"),
+    ("latency_mean_ms", "mean ms"),
+    ("throughput_fps", "throughput fps"),
 )
 #: Complexity figures of a profile run: (key, label, unit).
 PROFILE_FIGURES = (
@@ -279,7 +270,7 @@ def compare_eval(entries: list[Entry], baseline: Entry) -> Comparison:
 
 def compare_latency(entries: list[Entry], baseline: Entry) -> Comparison:
     """Latency percentiles and throughput of every latency entry, with ratios."""
-    columns = [(key, label) for key, label, _ in LATENCY_COMPARED]
+    columns = list(LATENCY_COMPARED)
     return _compare("latency", entries, baseline, columns, lambda e, key: getattr(e.data, key),
                     latency_differences, latency_side_notes)
 
