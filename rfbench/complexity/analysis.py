@@ -24,13 +24,11 @@ Ops the 2019 tool did not know (Exp, Log, Tanh, ...) use the current per-element
 rules. Ops with no rule here are listed in ``not_counted`` (count per type), never dropped
 silently.
 
-The model is read as the runtime sees it: ``.onnx`` with :mod:`onnx` plus shape inference,
-``.xml`` (OpenVINO IR) with the shared OpenVINO Core's ``read_model``; constant sub-graphs
-(shape computations, weight decompression) are evaluated away and cost nothing. Both front-ends
-map their ops through one op table (:mod:`~rfbench.complexity.ops`) onto one list of
-:class:`~rfbench.complexity.counting.Layer` records, folded and counted by the same code
-(:mod:`~rfbench.complexity.counting`); the graph clean-ups are in
-:mod:`~rfbench.complexity.graph`.
+The model is read as the runtime sees it (:mod:`~rfbench.complexity.onnx_graph`,
+:mod:`~rfbench.complexity.ir_graph`), constant sub-graphs (shape computations, weight
+decompression) cost nothing (:mod:`~rfbench.complexity.graph`), and both front-ends' ops map
+through one op table (:mod:`~rfbench.complexity.ops`) onto the layers counted by
+:mod:`~rfbench.complexity.counting`.
 """
 
 from __future__ import annotations

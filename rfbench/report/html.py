@@ -1,9 +1,8 @@
 """The report page: one self-contained HTML file (inline CSS, plots as data URIs, no scripts).
 
 :class:`Page` lays out the sections: the runs (header) and the environment here, the result
-sections in :mod:`rfbench.report.sections`, built from the primitives of
-:mod:`rfbench.report.markup` (which escape every outside string). A Content-Security-Policy
-meta tag forbids any network load and any script, so the page behaves the same offline.
+sections in :mod:`rfbench.report.sections`, built from the primitives (and under the
+Content-Security-Policy) of :mod:`rfbench.report.markup`.
 """
 
 from __future__ import annotations

@@ -84,9 +84,7 @@ def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
     """One protocol/setting's precision-recall curves overlaid, as an SVG data URI.
 
     ``curves``: dicts with ``label``, ``precision``, ``recall``, ``ap`` (fraction or None),
-    ``colour`` and ``dashed`` (a run not comparable with the baseline). Drawn as SVG
-    (:mod:`rfbench.report.svg_plot`), not with matplotlib: an accuracy report then imports no
-    plotting library at all.
+    ``colour`` and ``dashed`` (a run not comparable with the baseline).
     """
     from rfbench.report.svg_plot import pr_curve_svg, svg_data_uri
 

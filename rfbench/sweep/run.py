@@ -85,12 +85,6 @@ def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]
     return {f"{m['protocol']}/{m['setting']}": m["ap"] for m in record["metrics"]}
 
 
-def _model_size(model: Path) -> int:
-    from rfbench.quantize.output import model_files
-
-    return sum(p.stat().st_size for p in model_files(model) if p.is_file())
-
-
 def run_sweep(options: SweepOptions) -> SweepRecord:
     """Every cell of ``options``; returns the sweep record (also written to results.json).
 
@@ -109,7 +103,7 @@ def run_sweep(options: SweepOptions) -> SweepRecord:
 
 
 def _run_cells(options: SweepOptions, session: Any) -> SweepRecord:
-    from rfbench.quantize.output import read_provenance
+    from rfbench.quantize.output import model_files, read_provenance
 
     entries, ready = [], []
     for cell in options.cells:
@@ -120,7 +114,8 @@ def _run_cells(options: SweepOptions, session: Any) -> SweepRecord:
             if reason is None:
                 model = int8_model(cell, options) if cell.precision == "int8" else cell.model
                 made = read_provenance(model)
-                entry.update(model_run=str(model), model_size_bytes=_model_size(model),
+                size = sum(p.stat().st_size for p in model_files(model) if p.is_file())
+                entry.update(model_run=str(model), model_size_bytes=size,
                              quantized_by_rfbench=made is not None)
                 if made is not None and cell.precision == "int8":
                     entry["calibration_images"] = made["calibration"]["num_images"]
