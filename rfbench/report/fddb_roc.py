@@ -35,7 +35,8 @@ def _axes(max_fp: float) -> list[str]:
         fp = max_fp * k / 5
         x = LEFT + k / 5 * (RIGHT - LEFT)
         label = f"{fp:,.0f}" if max_fp >= 50 else f"{fp:.3g}"
-        parts.append(f'<text x="{x:.1f}" y="{BOTTOM + 16}" text-anchor="middle" font-size="11">{label}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{BOTTOM + 16}" text-anchor="middle" '
+                     f'font-size="11">{label}</text>')
     parts.append(f'<text x="{(LEFT + RIGHT) / 2}" y="{HEIGHT - 6}" text-anchor="middle" '
                  'font-size="12">false positives</text>'
                  f'<text x="14" y="{(TOP + BOTTOM) / 2}" text-anchor="middle" font-size="12" '

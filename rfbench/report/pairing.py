@@ -34,7 +34,8 @@ def pair_accuracy_latency(entries: list[Entry]) -> tuple[list[Pair], list[str]]:
                           else ev.model_name and ev.model_name == lat.model_name)
             if ev.runtime != lat.runtime or not same_model:
                 continue
-            notes = [] if by_sha else ["paired by model file name (no sha256 in the latency results)"]
+            notes = [] if by_sha else [
+                "paired by model file name (no sha256 in the latency results)"]
             if ev.precision != lat.precision:
                 notes.append(f"accuracy measured at {ev.precision}, latency at {lat.precision}")
             ev_hw, lat_hw = _input_hw(ev), _input_hw(lat)

@@ -98,10 +98,10 @@ def accuracy_section(page: PageData) -> list[str]:
         headers.append("vs baseline")
     parts: list[str] = [table(headers, rows, numeric=range(1, 4 + len(keys)),
                               row_classes=classes, cls="ap")]
+    protocols = _first_texts(entry.data.protocols for entry in evals)
     parts.append(Html('<p class="sub">AP in percent, as in results.json (fraction x 100, two '
                       'decimals). Protocols: ' + esc("; ".join(
-                          f"{k}: {v}" for k, v in _first_texts(e.data.protocols for e in evals).items()))
-                      + "</p>"))
+                          f"{k}: {v}" for k, v in protocols.items())) + "</p>"))
     recipes = dict.fromkeys(filter(None, (layout_recipe_line(e.data.preset) for e in evals
                                           if e.data.preset is not None)))
     parts += [Html(f'<p class="sub recipe">{esc(line)}</p>') for line in recipes]

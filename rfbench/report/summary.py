@@ -49,18 +49,9 @@ class SummaryRow:
         metric = eval_metrics(self.eval_entry).get((protocol, setting))
         return None if metric is None else metric.ap
 
-    @property
-    def latency_p50_ms(self) -> float | None:
-        return self.latency_entry.data.latency_p50_ms if self.latency_entry else None
-
-    @property
-    def throughput_fps(self) -> float | None:
-        return self.latency_entry.data.throughput_fps if self.latency_entry else None
-
-    @property
-    def gflops(self) -> float | None:
-        """GFLOPs as OMZ counts them (the model card's figure), from the profile entry."""
-        return self.profile_entry.data.gflops_omz if self.profile_entry else None
+    def latency(self, key: str) -> float | None:
+        """``key`` (``latency_p50_ms``, ``throughput_fps``) of the latency entry, if any."""
+        return getattr(self.latency_entry.data, key) if self.latency_entry else None
 
     def invalid_reasons(self) -> list[str]:
         """Why the row's runs are not valid (empty: valid, or nothing to judge)."""
@@ -166,8 +157,9 @@ def _set_ratios(rows: list[SummaryRow]) -> None:
     for row in with_latency[1:]:
         row.no_ratio_reasons = latency_comparability(base, row)
         if not row.no_ratio_reasons:
-            row.p50_ratio = ratio(row.latency_p50_ms, base.latency_p50_ms)
-            row.throughput_ratio = ratio(row.throughput_fps, base.throughput_fps)
+            p50, fps = "latency_p50_ms", "throughput_fps"
+            row.p50_ratio = ratio(row.latency(p50), base.latency(p50))
+            row.throughput_ratio = ratio(row.latency(fps), base.latency(fps))
 
 
 # -- HTML ------------------------------------------------------------------------------------
@@ -206,9 +198,10 @@ def summary_section(entries: list[Entry]) -> list[str]:
             (shape_text(row.input_shape), "shape"),
             *[fmt(ap * 100) if isinstance(ap, (int, float)) else DASH
               for ap in (row.ap(p, s) for p, s, _l in AP_COLUMNS)],
-            _ratio_cell(row.latency_p50_ms, row.p50_ratio, row, lower_better=True),
-            _ratio_cell(row.throughput_fps, row.throughput_ratio, row, lower_better=False),
-            fmt(row.gflops, "{:.3f}"), valid_cell,
+            _ratio_cell(row.latency("latency_p50_ms"), row.p50_ratio, row, True),
+            _ratio_cell(row.latency("throughput_fps"), row.throughput_ratio, row, False),
+            fmt(row.profile_entry.data.gflops_omz if row.profile_entry else None, "{:.3f}"),
+            valid_cell,
         ])
         classes.append("invalid" if valid is False else "")
     numeric = range(5, len(SUMMARY_HEADERS) - 1)

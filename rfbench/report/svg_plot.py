@@ -124,7 +124,8 @@ def _legend(curves: Sequence[dict[str, Any]]) -> list[str]:
         parts.append(f'<line x1="{x0 + 6}" y1="{y:.1f}" x2="{x0 + 36}" y2="{y:.1f}" stroke="{colour}" '
                      f'stroke-width="{min(curve["width"], 3.0):.2f}"{_dash_attr(style)}/>')
         parts.append(marker(style["marker"], x0 + 21, y, 6.5, colour, "white" if row % 2 else colour))
-        parts.append(f'<text x="{x0 + 42}" y="{y + 3.5:.1f}" font-size="10">{escape(curve["label"])}</text>')
+        label = escape(curve["label"])
+        parts.append(f'<text x="{x0 + 42}" y="{y + 3.5:.1f}" font-size="10">{label}</text>')
     return parts
 
 
