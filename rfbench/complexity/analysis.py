@@ -38,7 +38,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from rfbench.complexity import ir_graph, onnx_graph
 from rfbench.complexity.counting import (
     RULE_2X,
     RULE_CURRENT,
@@ -118,14 +117,13 @@ def model_layers(
     ``input_hw`` = (height, width) for dynamic inputs (default 640x640).
     """
     path = check_model_path(path)
-    shape_ops: tuple[str, ...]
     if path.suffix.lower() == ".onnx":
-        graph, dialect, shape_ops = load_onnx_graph(path, input_hw), ONNX, onnx_graph.SHAPE_OPS
+        graph, dialect = load_onnx_graph(path, input_hw), ONNX
     else:
-        graph, dialect, shape_ops = load_ir_graph(path, input_hw), OPENVINO, ir_graph.SHAPE_OPS
+        graph, dialect = load_ir_graph(path, input_hw), OPENVINO
     layers: list[Layer] = []
     not_counted: Counter[str] = Counter()
-    live = propagate_constants(graph, shape_ops)
+    live = propagate_constants(graph, dialect.shape_ops)
     int8_names = int8_compute_names(graph) if is_quantized_graph(graph) else None
     live = prune_dead(eliminate_common(live, graph), graph.outputs)
     if len(live) < len(graph.nodes):

@@ -8,9 +8,6 @@ from typing import Any
 
 from rfbench.complexity.graph import OpGraph, OpNode, fix_input_dims
 
-#: Ops whose output is a constant once the input shapes are fixed.
-SHAPE_OPS = ("ShapeOf",)
-
 
 def load_ir_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     """Read an OpenVINO IR (.xml + .bin), reshape dynamic inputs, list its ops with shapes."""

@@ -13,9 +13,6 @@ from rfbench.models.files import load_onnx, onnx_graph_inputs
 
 log = logging.getLogger(__name__)
 
-#: Ops whose output is a constant once the input shapes are fixed.
-SHAPE_OPS = ("Shape", "Size")
-
 
 def _onnx_dims(value_info: Any) -> tuple[int, ...] | None:
     """Static dims of an ONNX ValueInfo (None for a missing shape; -1 for a symbolic dim)."""

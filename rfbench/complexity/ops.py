@@ -24,19 +24,21 @@ class Dialect:
 
     ``bias_input``: convs and Gemm take their bias as a third input (ONNX; OpenVINO adds it as a
     separate op). ``kernel_attr``: the pooling window attribute. ``transpose_a_attr``: the
-    matrix product's "first operand transposed" attribute.
+    matrix product's "first operand transposed" attribute. ``shape_ops``: the ops whose output
+    is a constant once the input shapes are fixed.
     """
 
     name: str
     bias_input: bool
     kernel_attr: str
     transpose_a_attr: str
+    shape_ops: tuple[str, ...]
 
 
-ONNX = Dialect("onnx", bias_input=True, kernel_attr="kernel_shape", transpose_a_attr="transA")
-OPENVINO = Dialect(
-    "openvino", bias_input=False, kernel_attr="kernel", transpose_a_attr="transpose_a"
-)
+ONNX = Dialect("onnx", bias_input=True, kernel_attr="kernel_shape", transpose_a_attr="transA",
+               shape_ops=("Shape", "Size"))
+OPENVINO = Dialect("openvino", bias_input=False, kernel_attr="kernel",
+                   transpose_a_attr="transpose_a", shape_ops=("ShapeOf",))
 
 #: ``builder(node, graph, path, kind, dialect) -> Layer``.
 Builder = Callable[[OpNode, OpGraph, Path, str, Dialect], Layer]

@@ -105,11 +105,10 @@ def load_outcomes(entry: Entry) -> RunOutcomes:
 
 def _landmarks_of(pred: np.ndarray, table_rows: np.ndarray) -> list[np.ndarray | None]:
     """Per prediction row, its (5, 2) landmarks from the sidecar (same box and score)."""
+    if not len(table_rows):
+        return [None] * len(pred)
     out: list[np.ndarray | None] = []
     for row in pred:
-        if not len(table_rows):
-            out.append(None)
-            continue
         diff = np.abs(table_rows[:, :5] - row[:5]).max(axis=1)
         best = int(diff.argmin())
         out.append(table_rows[best, 5:].reshape(5, 2) if diff[best] < 0.05 else None)
