@@ -144,24 +144,23 @@ def build_entries(runs: list[Run]) -> list[Entry]:
     """Entries of all runs, in run order, with unique labels (model / runtime / precision)."""
     entries: list[Entry] = []
     for run in runs:
-        if isinstance(run.record, EvalRecord):
-            entries.append(_eval_entry(run, run.record))
-        elif isinstance(run.record, LatencyRecord):
-            entries.extend(_latency_entries(run, run.record))
-        elif isinstance(run.record, ProfileRecord):
-            entries.append(_profile_entry(run, run.record))
+        record = run.record
+        if isinstance(record, EvalRecord):
+            model, runtime = record.model, record.runtime
+            entries.append(Entry(
+                run=run, kind="eval", data=record, model_name=model.name if model else None,
+                model_sha256=model.sha256 if model else None,
+                runtime=runtime.runtime if runtime else None,
+                precision=runtime.effective.get("precision") if runtime else None,
+            ))
+        elif isinstance(record, LatencyRecord):
+            entries.extend(_latency_entries(run, record))
+        elif isinstance(record, ProfileRecord):
+            entries.append(Entry(run=run, kind="profile", data=record,
+                                 model_name=Path(record.model_path).name,
+                                 model_sha256=record.model_sha256))
     _label_entries(entries)
     return entries
-
-
-def _eval_entry(run: Run, record: EvalRecord) -> Entry:
-    model, runtime = record.model, record.runtime
-    return Entry(
-        run=run, kind="eval", data=record, model_name=model.name if model else None,
-        model_sha256=model.sha256 if model else None,
-        runtime=runtime.runtime if runtime else None,
-        precision=runtime.effective.get("precision") if runtime else None,
-    )
 
 
 def _latency_entries(run: Run, record: LatencyRecord) -> list[Entry]:
@@ -204,13 +203,6 @@ def _read_samples(run: Run, record: LatencyRecord) -> tuple[Any, str | None]:
     if "latency_ms" not in frame.columns:
         return None, f"{run.name}: {name} has no latency_ms column; no histogram or timeline"
     return frame, None
-
-
-def _profile_entry(run: Run, record: ProfileRecord) -> Entry:
-    return Entry(
-        run=run, kind="profile", data=record, model_name=Path(record.model_path).name,
-        model_sha256=record.model_sha256,
-    )
 
 
 def _label_entries(entries: list[Entry]) -> None:
