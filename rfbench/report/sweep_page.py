@@ -30,11 +30,6 @@ NUMERIC = (3, 4, 5, 6, 7, 8)
 FRONT_COLOUR, OTHER_COLOUR = "#1f5fa8", "#9aa5b1"
 
 
-def settings_of(rows: Sequence[TradeoffRow]) -> list[str]:
-    """Protocol settings in the rows, in first-seen order (``omz/64px``, ``wider/easy``...)."""
-    return list(dict.fromkeys(row.setting for row in rows))
-
-
 def _signed(value: float | None) -> tuple[str, str] | str:
     """A delta AP cell: coloured by sign, a dash when missing."""
     if value is None:
@@ -100,7 +95,7 @@ def tradeoff_section(record: SweepRecord) -> Html:
     if invalid:
         body.append(note(f"latency below the validity minimum for {', '.join(invalid)}: "
                          "raise --time or lower --min-iterations / --min-time", warn=True))
-    for setting in settings_of(rows):
+    for setting in dict.fromkeys(row.setting for row in rows):  # in first-seen order
         of_setting = [r for r in rows if r.setting == setting]
         uri = scatter_uri(of_setting, setting)
         body.append(f"<h3>{esc(setting)}</h3>")
