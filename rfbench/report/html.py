@@ -153,14 +153,10 @@ class Page(PageData):
         rows = []
         for entry in self.entries:
             runtime: RuntimeInfo | LatencyRun
-            if entry.kind == "eval":
-                if entry.data.runtime is None:
-                    continue
-                runtime = entry.data.runtime
-                mode = "sync (eval)"
-            elif entry.kind == "latency":
-                runtime = entry.data
-                mode = f"{entry.data.mode} / {entry.data.api}"
+            if entry.kind == "latency":
+                runtime, mode = entry.data, f"{entry.data.mode} / {entry.data.api}"
+            elif entry.kind == "eval" and entry.data.runtime is not None:
+                runtime, mode = entry.data.runtime, "sync (eval)"
             else:
                 continue
             req, eff = runtime.requested, runtime.effective
