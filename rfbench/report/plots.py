@@ -157,10 +157,8 @@ def latency_figure(label: str, run: LatencyRun, samples, colour_hex: str):
         hist_ax.legend(fontsize=7.5)
     _style(hist_ax)
 
-    if "iteration" in samples.columns:
-        x = samples["iteration"].to_numpy()
-    else:
-        x = np.arange(len(samples))
+    x = (samples["iteration"].to_numpy() if "iteration" in samples.columns
+         else np.arange(len(samples)))
     y = samples["latency_ms"].to_numpy(dtype=float)
     time_ax.plot(x, y, color=colour_hex, linewidth=0.8, marker="o", markersize=2.2)
     p50 = run.latency_p50_ms

@@ -80,15 +80,13 @@ def format_table(rows: Sequence[dict[str, Any]], skipped: Sequence[dict[str, Any
 
 def plot_tradeoff(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """AP-vs-p50 scatter, one panel per setting, the Pareto front joined; None without rows."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     settings = sorted({r["setting"] for r in rows if r["ap"] is not None and r["latency_p50_ms"]})
     if not settings:
         return None
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.6), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(settings), 3.6))  # no pyplot: no global figure state
+    axes = fig.subplots(1, len(settings), squeeze=False)
     for ax, setting in zip(axes[0], settings, strict=True):
         points = [r for r in rows if r["setting"] == setting and r["ap"] is not None and r["latency_p50_ms"]]
         for r in points:
@@ -102,5 +100,4 @@ def plot_tradeoff(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
         ax.set_ylabel("AP (%)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
