@@ -114,14 +114,9 @@ def eval_side_notes(base: Entry, other: Entry) -> list[str]:
     notes = []
     b_keys, o_keys = set(eval_metrics(base)), set(eval_metrics(other))
     if b_keys != o_keys:
-        only_o = sorted("/".join(k) for k in o_keys - b_keys)
-        only_b = sorted("/".join(k) for k in b_keys - o_keys)
-        parts = []
-        if only_o:
-            parts.append(f"only it has {', '.join(only_o)}")
-        if only_b:
-            parts.append(f"it lacks {', '.join(only_b)}")
-        notes.append("different protocols/settings: " + "; ".join(parts))
+        differ = (("only it has", o_keys - b_keys), ("it lacks", b_keys - o_keys))
+        notes.append("different protocols/settings: " + "; ".join(
+            f"{what} {', '.join(sorted('/'.join(k) for k in keys))}" for what, keys in differ if keys))
     notes += preset_differences(base.data.preset, other.data.preset)
     return notes
 
