@@ -93,9 +93,7 @@ def shape_text(shape: Shape | None) -> str:
 
 
 def _same_model(a: SummaryRow, entry: Entry) -> bool:
-    if a.model_sha256 and entry.model_sha256:
-        return a.model_sha256 == entry.model_sha256
-    return False
+    return bool(a.model_sha256) and a.model_sha256 == entry.model_sha256
 
 
 def build_summary(entries: list[Entry]) -> list[SummaryRow]:
