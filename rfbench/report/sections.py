@@ -67,11 +67,7 @@ def accuracy_section(page: PageData) -> list[str]:
     for entry in evals:
         metrics = eval_metrics(entry)
         row = next((r for r in comparison.rows if r.entry is entry), None) if comparison else None
-        status = DASH
-        if row is not None and not row.comparable:
-            status = Html('<span class="badge warn">not comparable</span>')
-        elif row is not None and row.is_baseline and len(evals) > 1:
-            status = Html('<span class="badge">baseline</span>')
+        is_base = row is not None and row.is_baseline and len(evals) > 1
         preset = _preset_label(entry.data.preset)
         if preset is not None:  # size policy / test-time augmentation of the run, when any
             preset += _size_and_tta_label(entry.data)
@@ -85,10 +81,12 @@ def accuracy_section(page: PageData) -> list[str]:
             if metric and len(faces[key]) > 1:
                 text = Html(f'{text}<span class="ratio">{esc(metric.num_faces)} faces</span>')
             cells.append(Html(text))
-        if len(evals) > 1:
-            cells.append(status)
+        if len(evals) > 1:  # the status against the baseline
+            cells.append(Html('<span class="badge warn">not comparable</span>')
+                         if row is not None and not row.comparable
+                         else Html('<span class="badge">baseline</span>') if is_base else DASH)
         rows.append(cells)
-        classes.append("baseline" if row is not None and row.is_baseline and len(evals) > 1 else "")
+        classes.append("baseline" if is_base else "")
     headers: list[Any] = ["run", "images", "preset", "boxes"]
     for key in keys:
         count = faces[key].pop() if len(faces[key]) == 1 else None
