@@ -47,14 +47,6 @@ _LATENCY_OTHER = (("throughput_fps", "fps"), ("iterations", "inferences"),
                   ("measured_time_s", "s"))
 
 
-def unit_of(key: str) -> str:
-    """Unit from a results.json field name's suffix (``_ms``, ``_s``, ``_fps``)."""
-    for suffix, unit in (("_ms", "ms"), ("_fps", "fps"), ("_s", "s")):
-        if key.endswith(suffix):
-            return unit
-    return ""
-
-
 def ratio(value: Any, base: Any) -> float | None:
     """``value / base`` or None when either is missing or the base is 0."""
     if not isinstance(value, (int, float)) or not isinstance(base, (int, float)) or not base:
@@ -313,8 +305,8 @@ def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[
             if run is not None and run.images_per_s is not None:
                 add("images_per_s", run.images_per_s, "images/s")
         elif entry.kind == "latency":
-            for key, _label in LATENCY_STATS + LATENCY_TIMES:
-                add(key, getattr(entry.data, key), unit_of(key), key)
+            for key, _label in LATENCY_STATS + LATENCY_TIMES:  # every key ends in _ms
+                add(key, getattr(entry.data, key), "ms", key)
             for key, unit in _LATENCY_OTHER:
                 add(key, getattr(entry.data, key), unit, key)
         else:
