@@ -87,11 +87,6 @@ class ComplexityReport:
     not_counted: dict[str, int]
     int8_macs: int | None = None  # None: the model has no quantization ops
 
-    @property
-    def flops_2x_macs(self) -> float:
-        """2 x MACs (FLOPs)."""
-        return 2.0 * self.macs
-
     def figures(self) -> list[Figure]:
         """The headline figures, units in names, each with its rule; ``gmacs_int8`` and
         ``int8_macs_share`` (fraction of all MACs) only for a model with quantization ops."""
@@ -100,7 +95,7 @@ class ComplexityReport:
             ("mparams", self.params / 1e6, RULE_PARAMS),
             ("gmacs", self.macs / 1e9, RULE_MACS),
             ("gflops_omz", self.flops_omz / 1e9, RULE_OMZ),
-            ("gflops_2x_macs", self.flops_2x_macs / 1e9, RULE_2X),
+            ("gflops_2x_macs", 2.0 * self.macs / 1e9, RULE_2X),
             ("gflops_model_analyzer_current", self.flops_current / 1e9, RULE_CURRENT))]
         if self.int8_macs is not None:
             share = self.int8_macs / self.macs if self.macs else float("nan")
