@@ -62,7 +62,7 @@ class Page(PageData):
         models = sorted({e.model_name for e in self.entries if e.model_name})
         title = "rfbench report" + (f": {', '.join(models)}" if models else "")
         now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        kinds = ", ".join(sorted({run.kind for run in self.runs}))
+        kinds = ", ".join(sorted({run.record.kind for run in self.runs}))
         body = "".join(section(ident, name, parts) for ident, name, parts in sections)
         return (
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -58,10 +58,6 @@ class Run:
     name: str = ""
     scored: ScoredData | None = None
 
-    @property
-    def kind(self) -> str:
-        return self.record.kind
-
 
 @dataclass
 class Entry:
