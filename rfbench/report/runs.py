@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,18 +123,14 @@ def load_runs(result_dirs: list[str | os.PathLike]) -> list[Run]:
 def _name_runs(runs: list[Run]) -> None:
     """Folder names, made unique with the parent folder or a number when they collide."""
     names = [run.path.resolve().name or str(run.path) for run in runs]
-    for i, run in enumerate(runs):
-        name = names[i]
-        if names.count(name) > 1:
-            parent = run.path.resolve().parent.name
-            name = f"{parent}/{name}" if parent else name
-        run.name = name
-    taken: dict[str, int] = {}
+    for run, name in zip(runs, names):
+        parent = run.path.resolve().parent.name
+        run.name = f"{parent}/{name}" if names.count(name) > 1 and parent else name
+    taken: Counter[str] = Counter()
     for run in runs:
-        count = taken.get(run.name, 0)
-        taken[run.name] = count + 1
-        if count:
-            run.name = f"{run.name} #{count + 1}"
+        taken[run.name] += 1
+        if taken[run.name] > 1:
+            run.name = f"{run.name} #{taken[run.name]}"
 
 
 def build_entries(runs: list[Run]) -> list[Entry]:
