@@ -116,24 +116,18 @@ def model_layers(
         graph, dialect = load_onnx_graph(path, input_hw), ONNX
     else:
         graph, dialect = load_ir_graph(path, input_hw), OPENVINO
-    layers: list[Layer] = []
-    not_counted: Counter[str] = Counter()
     live = propagate_constants(graph, dialect.shape_ops)
     int8_names = int8_compute_names(graph) if is_quantized_graph(graph) else None
     live = prune_dead(eliminate_common(live, graph), graph.outputs)
     if len(live) < len(graph.nodes):
         log.debug("%s: %d ops are constant or dead (not counted)", path,
                   len(graph.nodes) - len(live))
-    for node in live:
-        layer = to_layer(node, graph, path, dialect)
-        if layer is None:
-            not_counted[node.op] += 1
-        else:
-            layers.append(layer)
+    layers = [to_layer(node, graph, path, dialect) for node in live]
+    not_counted = Counter(node.op for node, layer in zip(live, layers) if layer is None)
     if not_counted:
         log.warning("%s: no counting rule for %s (not counted)", path,
                     ", ".join(f"{k} x{v}" for k, v in sorted(not_counted.items())))
-    folded = fold(layers, graph.outputs)
+    folded = fold([layer for layer in layers if layer is not None], graph.outputs)
     if int8_names is not None:
         for layer in folded:
             layer.int8 = layer.name in int8_names
