@@ -25,7 +25,7 @@ def _onnx_dims(value_info: Any) -> tuple[int, ...] | None:
 def load_onnx_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     """Read an ONNX model, fix dynamic input dims (batch 1, H x W), infer all shapes."""
     import onnx
-    from onnx import numpy_helper, shape_inference
+    from onnx import shape_inference
 
     model = load_onnx(path)
     input_shapes = {}
@@ -49,17 +49,19 @@ def load_onnx_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     consts = {init.name for init in model.graph.initializer}
     _fill_shapes_with_openvino(path, model, shapes, input_shapes)
     const_data, const_types = {}, {}
+
+    def add_const(name: str, tensor: Any) -> None:  # an initializer or a Constant's TensorProto
+        shapes[name] = tuple(tensor.dims)
+        const_data[name] = _onnx_tensor_bytes(tensor)
+        const_types[name] = _onnx_type_name(tensor.data_type)
+
     for init in g.initializer:
-        shapes[init.name] = tuple(init.dims)
-        const_data[init.name] = _onnx_tensor_bytes(init)
-        const_types[init.name] = _onnx_type_name(init.data_type)
+        add_const(init.name, init)
     nodes = []
     for index, node in enumerate(g.node):
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         if node.op_type == "Constant" and "value" in attrs:
-            shapes[node.output[0]] = tuple(numpy_helper.to_array(attrs["value"]).shape)
-            const_data[node.output[0]] = _onnx_tensor_bytes(attrs["value"])
-            const_types[node.output[0]] = _onnx_type_name(attrs["value"].data_type)
+            add_const(node.output[0], attrs["value"])
             attrs = {}
         nodes.append(OpNode(node.name or f"{node.op_type}_{index}", node.op_type,
                            list(node.input), list(node.output), attrs))
