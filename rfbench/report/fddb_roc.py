@@ -16,7 +16,7 @@ from typing import Any
 
 from rfbench import __version__
 from rfbench.fileio import atomic_write_text
-from rfbench.report.markup import CSP, CSS, Html, esc, figure, section, table
+from rfbench.report.markup import CSP, CSS, esc, figure, section, table
 from rfbench.report.svg_plot import svg_data_uri
 
 WIDTH, HEIGHT = 560, 400
@@ -94,6 +94,3 @@ def write_fddb_report(record: Any, path: Path) -> None:
             f"<header><h1>rfbench report: fddb</h1><p class=\"sub\">Generated {esc(now)} by rfbench "
             f"{esc(__version__)}; {esc(record.dataset.split)}.</p></header>{body}</body></html>\n")
     atomic_write_text(path, page)
-
-
-__all__ = ["Html", "fddb_parts", "roc_svg", "write_fddb_report"]
