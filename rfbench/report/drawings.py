@@ -194,10 +194,10 @@ def drawn_parts(run: RunOutcomes) -> list[str]:
                    f"FP, {outcome.count(GT_MISSED)} missed of {outcome.faces_counted} faces")
         uri = jpeg_data_uri(draw(image, outcome, lmk))
         figures.append(figure(uri, f"detections on {outcome.image_id}", caption, "drawn"))
-    rows = [[o.image_id, str(o.faces_counted), str(o.count(GT_FOUND)), str(o.count(GT_MISSED)),
-             str(o.count(PRED_TP)), str(o.count(PRED_FP)), str(int((o.gt_outcome == GT_IGNORED)
-                                                                  .sum())),
-             str(int((o.pred_outcome == PRED_IGNORED).sum()))] for o in chosen]
+    rows = [[o.image_id, *map(str, (o.faces_counted, o.count(GT_FOUND), o.count(GT_MISSED),
+                                    o.count(PRED_TP), o.count(PRED_FP),
+                                    int((o.gt_outcome == GT_IGNORED).sum()),
+                                    int((o.pred_outcome == PRED_IGNORED).sum())))] for o in chosen]
     landmark_text = ("landmarks dotted" if had_landmarks else
                      "no landmarks: this run kept none (prediction files hold boxes only; model runs write "
                      f"them to {LANDMARKS_DIR}/)")
