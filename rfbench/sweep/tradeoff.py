@@ -43,16 +43,14 @@ def tradeoff_rows(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def mark_pareto(rows: list[dict[str, Any]]) -> None:
     """Set ``pareto`` on every row: on the front of its setting (lower p50, higher AP)."""
+    measured = [r for r in rows if r["ap"] is not None and r["latency_p50_ms"] is not None]
     for row in rows:
         row["pareto"] = False
-        if row["ap"] is None or row["latency_p50_ms"] is None:
-            continue
-        rivals = [r for r in rows if r is not row and r["setting"] == row["setting"]
-                  and r["ap"] is not None and r["latency_p50_ms"] is not None]
+    for row in measured:
         row["pareto"] = not any(
             r["latency_p50_ms"] <= row["latency_p50_ms"] and r["ap"] >= row["ap"]
             and (r["latency_p50_ms"] < row["latency_p50_ms"] or r["ap"] > row["ap"])
-            for r in rivals)
+            for r in measured if r is not row and r["setting"] == row["setting"])
 
 
 def _fmt(value: Any, spec: str) -> str:
