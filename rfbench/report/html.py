@@ -179,8 +179,7 @@ def _pair_text(a: Any, b: Any) -> str:
 
 
 def _req_eff(requested: dict[str, Any], effective: dict[str, Any], key: str) -> str:
-    req = requested.get(key)
-    eff = effective.get(key)
+    req, eff = requested.get(key), effective.get(key)
     if req is None and eff is None:
         return DASH
     return f"{'default' if req is None else req} \u2192 {DASH if eff is None else eff}"
