@@ -251,7 +251,7 @@ def comparison_section(page: PageData) -> list[str]:
             continue
         parts.append(Html(f"<h3>{esc(titles[kind])} vs baseline "
                           f"{esc(comparison.baseline.label)}</h3>"))
-        parts.append(comparison_table(page, comparison))
+        parts.append(comparison_table(comparison))
         parts += [note(text, warn) for warn, text in comparison.notes()]
     if page.pairs:
         parts.append(Html("<h3>Accuracy vs latency</h3>"))
@@ -276,15 +276,14 @@ def comparison_section(page: PageData) -> list[str]:
     parts += [note(text, True) for text in page.pair_notes]
     return parts
 
-def comparison_table(page: PageData, comparison: Comparison) -> Html:
+def comparison_table(comparison: Comparison) -> Html:
     rows, classes = [], []
     for row in comparison.rows:
         cells: list[Any] = [Html(esc(row.entry.label) + (
             Html('<span class="badge">baseline</span>') if row.is_baseline else Html(
                 '<span class="badge warn">not comparable</span>') if not row.comparable else ""))]
         for key, _label in comparison.columns:
-            value = row.values.get(key)
-            text = _compare_value(comparison.kind, key, value)
+            text = _compare_value(comparison.kind, key, row.values.get(key))
             r = row.ratios.get(key)
             if row.is_baseline:
                 suffix = Html('<span class="ratio">baseline</span>')
