@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 RULE_PARAMS = "runtime-folded-weights"
 RULE_MACS = "conv-and-matmul-macs"
@@ -46,19 +46,18 @@ DATA_KINDS = (
 class Layer:
     """One operation as the runtime sees it (front-end independent).
 
-    ``kind`` is the counting category (``conv``, ``fc``, ``affine``, ``relu``, ``add``, ...),
-    ``source`` the front-end op type. ``inputs`` are the non-constant tensors it reads,
-    ``output`` the tensor it writes, ``out_shape`` that tensor's static shape (NCHW for convs).
+    ``kind`` is the counting category (``conv``, ``fc``, ``affine``, ``relu``, ``add``, ...).
+    ``inputs`` are the non-constant tensors it reads, ``output`` the tensor it writes (the last
+    folded op's), ``out_shape`` that tensor's static shape (NCHW for convs).
     Kind-specific fields: ``macs_per_element`` (conv/fc: MACs per output element), ``weights``,
     ``bias`` and ``cout`` (conv/fc); ``scale`` / ``shift`` ('' | 'scalar' | 'channel': extent of
     the coefficients of an affine op) and ``n_ops`` (Multiply/Add ops it is made of);
     ``kernel`` (pooling window elements); ``n_inputs`` (element-wise ops); ``params`` (PReLU
-    slopes); ``folded`` (names of the ops folded into it).
+    slopes).
     """
 
     name: str
     kind: str
-    source: str
     inputs: list[str]
     output: str
     out_shape: tuple[int, ...]
@@ -72,7 +71,6 @@ class Layer:
     scale: str = ""  # affine: "" (none), "scalar" or "channel"
     shift: str = ""
     params: int = 0  # other params (PReLU slopes)
-    folded: list[str] = field(default_factory=list)
     int8: bool | None = None  # conv/fc of a quantized model: runs in INT8 (None: not quantized)
 
     @property
@@ -129,7 +127,6 @@ def fold(layers: list[Layer], graph_outputs: set[str]) -> list[Layer]:
         while (nxt := sole_affine_consumer(layer.output)) is not None:
             removed.add(id(nxt))
             layer.output = nxt.output
-            layer.folded.append(nxt.name)
             if layer.kind == "affine":
                 layer.n_ops += nxt.n_ops
                 if layer.shift and nxt.scale:  # s * (x + b): the shift is rescaled

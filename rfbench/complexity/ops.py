@@ -73,8 +73,7 @@ def _simple(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialec
     """An op whose cost follows from its kind and output size alone (``fields``: the
     kind-specific :class:`Layer` fields the other builders add)."""
     out_shape = static_shape(graph, node.outputs[0], path)
-    return Layer(node.name, kind, node.op, _data(node, graph), node.outputs[0], out_shape,
-                 **fields)
+    return Layer(node.name, kind, _data(node, graph), node.outputs[0], out_shape, **fields)
 
 
 def _conv(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
