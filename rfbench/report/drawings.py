@@ -15,7 +15,6 @@ prediction folder that is gone skips the drawings with a note.
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +42,6 @@ from rfbench.report.outcomes import (
     most_missed,
 )
 from rfbench.report.runs import Entry
-
-log = logging.getLogger(__name__)
 
 SCORE_THRESHOLD = MIN_SCORE  # detections drawn and counted: score >= this (= the sidecars')
 DRAWN_IMAGES = 3  # per eval run: the images with the most missed faces

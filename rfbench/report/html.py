@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ from rfbench.results.eval_record import EvalRecord, RuntimeInfo
 from rfbench.results.latency_record import LatencyRecord, LatencyRun
 from rfbench.results.profile_record import ProfileRecord
 from rfbench.results.record import Environment
-
-log = logging.getLogger(__name__)
 
 
 class Page(PageData):

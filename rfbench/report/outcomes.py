@@ -12,7 +12,6 @@ point of the PR curve. GT the protocol does not count (outside the setting's lis
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -23,8 +22,6 @@ from rfbench.evaluation.common import PooledPredictions, pair_iou, pool_predicti
 from rfbench.evaluation.official import OfficialMatches, match_official, setting_flags
 from rfbench.evaluation.omz import FP, TP, match_omz, omz_ground_truth
 from rfbench.wider.ground_truth import WiderGroundTruth
-
-log = logging.getLogger(__name__)
 
 #: Prediction outcomes.
 PRED_TP, PRED_FP, PRED_IGNORED = "tp", "fp", "ignored"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,6 @@ import numpy as np
 if TYPE_CHECKING:
     from rfbench.results.latency_record import LatencyRun
 
-log = logging.getLogger(__name__)
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
