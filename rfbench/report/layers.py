@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 #: Layers shown per runtime (the slowest first); the rest stay in layers.csv.
 TOP_LAYERS = 20
 _FIRST = ("name", "type", "exec_type", "status")
-_HIDDEN = {"runtime"}
 
 
 def layer_rows(entry: Entry) -> tuple[list[dict[str, Any]], str]:
@@ -68,7 +67,7 @@ def layers_parts(entries: list[Entry]) -> list[str]:
         if not rows:
             continue
         columns = [k for k in _FIRST if k in rows[0]]
-        columns += [k for k in rows[0] if k not in columns and k not in _HIDDEN]
+        columns += [k for k in rows[0] if k not in columns and k != "runtime"]
         shown = rows[:TOP_LAYERS]
         cells = []
         for i, row in enumerate(shown, 1):

@@ -165,7 +165,6 @@ def render_sweep_page(record: SweepRecord) -> str:
     )
 
 
-def write_sweep_page(record: SweepRecord, path: Path) -> Path:
-    """Write the page to ``path`` (atomically); returns ``path``."""
+def write_sweep_page(record: SweepRecord, path: Path) -> None:
+    """Write the page to ``path`` (atomically)."""
     atomic_write_text(Path(path), render_sweep_page(record))
-    return Path(path)
