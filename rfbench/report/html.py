@@ -15,6 +15,7 @@ from typing import Any
 
 from rfbench import __version__
 from rfbench.report.drawings import detections_parts
+from rfbench.report.fddb_roc import fddb_parts
 from rfbench.report.markup import CSP, CSS, DASH, Html, esc, fmt, note, section, table
 from rfbench.report.runs import Run
 from rfbench.report.sections import (
@@ -43,8 +44,6 @@ class Page(PageData):
             if detections:
                 sections.append(("detections", "Detections", detections))
         if self.fddb_entries():
-            from rfbench.report.fddb_roc import fddb_parts
-
             sections.append(("fddb", "FDDB", fddb_parts([(e.label, e.data) for e in self.fddb_entries()])))
         if self.of_kind("latency"):
             sections.append(("latency", "Latency", latency_section(self)))

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rfbench.report.svg_plot import pr_curve_svg, svg_data_uri
+
 if TYPE_CHECKING:
     from rfbench.results.latency_record import LatencyRun
 
@@ -84,8 +86,6 @@ def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
     ``curves``: dicts with ``label``, ``precision``, ``recall``, ``ap`` (fraction or None),
     ``colour`` and ``dashed`` (a run not comparable with the baseline).
     """
-    from rfbench.report.svg_plot import pr_curve_svg, svg_data_uri
-
     return svg_data_uri(pr_curve_svg(title, pr_curve_lines(curves)))
 
 
