@@ -24,13 +24,11 @@ Ops the 2019 tool did not know (Exp, Log, Tanh, ...) use the current per-element
 rules. Ops with no rule here are listed in ``not_counted`` (count per type), never dropped
 silently.
 
-The model is read as the runtime sees it: ``.onnx`` with :mod:`onnx` plus shape inference,
-``.xml`` (OpenVINO IR) with the shared OpenVINO Core's ``read_model``; constant sub-graphs
-(shape computations, weight decompression) are evaluated away and cost nothing. Both front-ends
-map their ops through one op table (:mod:`~rfbench.complexity.ops`) onto one list of
-:class:`~rfbench.complexity.counting.Layer` records, folded and counted by the same code
-(:mod:`~rfbench.complexity.counting`); the graph clean-ups are in
-:mod:`~rfbench.complexity.graph`.
+The model is read as the runtime sees it (:mod:`~rfbench.complexity.onnx_graph`,
+:mod:`~rfbench.complexity.ir_graph`), constant sub-graphs (shape computations, weight
+decompression) cost nothing (:mod:`~rfbench.complexity.graph`), and both front-ends' ops map
+through one op table (:mod:`~rfbench.complexity.ops`) onto the layers counted by
+:mod:`~rfbench.complexity.counting`.
 """
 
 from __future__ import annotations
@@ -40,7 +38,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from rfbench.complexity import ir_graph, onnx_graph
 from rfbench.complexity.counting import (
     RULE_2X,
     RULE_CURRENT,
@@ -90,32 +87,21 @@ class ComplexityReport:
     not_counted: dict[str, int]
     int8_macs: int | None = None  # None: the model has no quantization ops
 
-    @property
-    def flops_2x_macs(self) -> float:
-        """2 x MACs (FLOPs)."""
-        return 2.0 * self.macs
-
     def figures(self) -> list[Figure]:
-        """The headline figures, units in names, each with its rule."""
-        return [
-            Figure("params", float(self.params), RULE_PARAMS, RULES[RULE_PARAMS]),
-            Figure("mparams", self.params / 1e6, RULE_PARAMS, RULES[RULE_PARAMS]),
-            Figure("gmacs", self.macs / 1e9, RULE_MACS, RULES[RULE_MACS]),
-            Figure("gflops_omz", self.flops_omz / 1e9, RULE_OMZ, RULES[RULE_OMZ]),
-            Figure("gflops_2x_macs", self.flops_2x_macs / 1e9, RULE_2X, RULES[RULE_2X]),
-            Figure("gflops_model_analyzer_current", self.flops_current / 1e9, RULE_CURRENT,
-                   RULES[RULE_CURRENT]),
-            *self.int8_figures(),
-        ]
-
-    def int8_figures(self) -> list[Figure]:
-        """``gmacs_int8`` and ``int8_macs_share`` (fraction of all MACs) of a quantized model;
-        none for a model without quantization ops."""
-        if self.int8_macs is None:
-            return []
-        share = self.int8_macs / self.macs if self.macs else float("nan")
-        return [Figure("gmacs_int8", self.int8_macs / 1e9, RULE_INT8, INT8_DESCRIPTION),
-                Figure("int8_macs_share", share, RULE_INT8, INT8_DESCRIPTION)]
+        """The headline figures, units in names, each with its rule; ``gmacs_int8`` and
+        ``int8_macs_share`` (fraction of all MACs) only for a model with quantization ops."""
+        figures = [Figure(name, value, rule, RULES[rule]) for name, value, rule in (
+            ("params", float(self.params), RULE_PARAMS),
+            ("mparams", self.params / 1e6, RULE_PARAMS),
+            ("gmacs", self.macs / 1e9, RULE_MACS),
+            ("gflops_omz", self.flops_omz / 1e9, RULE_OMZ),
+            ("gflops_2x_macs", 2.0 * self.macs / 1e9, RULE_2X),
+            ("gflops_model_analyzer_current", self.flops_current / 1e9, RULE_CURRENT))]
+        if self.int8_macs is not None:
+            share = self.int8_macs / self.macs if self.macs else float("nan")
+            figures += [Figure("gmacs_int8", self.int8_macs / 1e9, RULE_INT8, INT8_DESCRIPTION),
+                        Figure("int8_macs_share", share, RULE_INT8, INT8_DESCRIPTION)]
+        return figures
 
 
 def model_layers(
@@ -126,29 +112,22 @@ def model_layers(
     ``input_hw`` = (height, width) for dynamic inputs (default 640x640).
     """
     path = check_model_path(path)
-    shape_ops: tuple[str, ...]
     if path.suffix.lower() == ".onnx":
-        graph, dialect, shape_ops = load_onnx_graph(path, input_hw), ONNX, onnx_graph.SHAPE_OPS
+        graph, dialect = load_onnx_graph(path, input_hw), ONNX
     else:
-        graph, dialect, shape_ops = load_ir_graph(path, input_hw), OPENVINO, ir_graph.SHAPE_OPS
-    layers: list[Layer] = []
-    not_counted: Counter[str] = Counter()
-    live = propagate_constants(graph, shape_ops)
+        graph, dialect = load_ir_graph(path, input_hw), OPENVINO
+    live = propagate_constants(graph, dialect.shape_ops)
     int8_names = int8_compute_names(graph) if is_quantized_graph(graph) else None
     live = prune_dead(eliminate_common(live, graph), graph.outputs)
     if len(live) < len(graph.nodes):
         log.debug("%s: %d ops are constant or dead (not counted)", path,
                   len(graph.nodes) - len(live))
-    for node in live:
-        layer = to_layer(node, graph, path, dialect)
-        if layer is None:
-            not_counted[node.op] += 1
-        else:
-            layers.append(layer)
+    layers = [to_layer(node, graph, path, dialect) for node in live]
+    not_counted = Counter(node.op for node, layer in zip(live, layers) if layer is None)
     if not_counted:
         log.warning("%s: no counting rule for %s (not counted)", path,
                     ", ".join(f"{k} x{v}" for k, v in sorted(not_counted.items())))
-    folded = fold(layers, graph.outputs)
+    folded = fold([layer for layer in layers if layer is not None], graph.outputs)
     if int8_names is not None:
         for layer in folded:
             layer.int8 = layer.name in int8_names

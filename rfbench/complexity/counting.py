@@ -8,9 +8,8 @@ ops a runtime fuses into the conv before them; :func:`count_layers` sums the fol
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 RULE_PARAMS = "runtime-folded-weights"
 RULE_MACS = "conv-and-matmul-macs"
@@ -30,24 +29,12 @@ RULES: dict[str, str] = {
     "element-wise add/sub/mul/div 1 per element; scale-shift 1 per Multiply/Add",
 }
 
-# kind -> (flops per output element under 2019 rules, under the current rules).
+# kind -> flops per output element (the 2019 rules and the current ones agree on these).
 # conv/fc, scale-shift, eltwise and pooling are computed from their own attributes instead.
-PER_ELEMENT: dict[str, tuple[float, float]] = {
-    "relu": (2, 2),
-    "leaky relu": (2, 2),
-    "prelu": (2, 2),
-    "clamp": (2, 2),
-    "elu": (3, 3),
-    "sigmoid": (3, 3),
-    "tanh": (6, 6),
-    "hard sigmoid": (4, 4),
-    "hswish": (4, 4),
-    "exp": (1, 1),
-    "log": (1, 1),
-    "sqrt": (1, 1),
-    "softmax": (5, 5),
-    "log softmax": (6, 6),
-    "interpolate (linear)": (9, 9),
+PER_ELEMENT: dict[str, int] = {
+    "relu": 2, "leaky relu": 2, "prelu": 2, "clamp": 2, "elu": 3, "sigmoid": 3, "tanh": 6,
+    "hard sigmoid": 4, "hswish": 4, "exp": 1, "log": 1, "sqrt": 1, "softmax": 5,
+    "log softmax": 6, "interpolate (linear)": 9,
 }
 DATA_KINDS = (
     "concat", "reshape", "transpose", "slice", "gather", "upsample (nearest)", "identity", "pad",
@@ -59,19 +46,18 @@ DATA_KINDS = (
 class Layer:
     """One operation as the runtime sees it (front-end independent).
 
-    ``kind`` is the counting category (``conv``, ``fc``, ``affine``, ``relu``, ``add``, ...),
-    ``source`` the front-end op type. ``inputs`` are the non-constant tensors it reads,
-    ``output`` the tensor it writes, ``out_shape`` that tensor's static shape (NCHW for convs).
+    ``kind`` is the counting category (``conv``, ``fc``, ``affine``, ``relu``, ``add``, ...).
+    ``inputs`` are the non-constant tensors it reads, ``output`` the tensor it writes (the last
+    folded op's), ``out_shape`` that tensor's static shape (NCHW for convs).
     Kind-specific fields: ``macs_per_element`` (conv/fc: MACs per output element), ``weights``,
     ``bias`` and ``cout`` (conv/fc); ``scale`` / ``shift`` ('' | 'scalar' | 'channel': extent of
     the coefficients of an affine op) and ``n_ops`` (Multiply/Add ops it is made of);
     ``kernel`` (pooling window elements); ``n_inputs`` (element-wise ops); ``params`` (PReLU
-    slopes); ``folded`` (names of the ops folded into it).
+    slopes).
     """
 
     name: str
     kind: str
-    source: str
     inputs: list[str]
     output: str
     out_shape: tuple[int, ...]
@@ -85,7 +71,6 @@ class Layer:
     scale: str = ""  # affine: "" (none), "scalar" or "channel"
     shift: str = ""
     params: int = 0  # other params (PReLU slopes)
-    folded: list[str] = field(default_factory=list)
     int8: bool | None = None  # conv/fc of a quantized model: runs in INT8 (None: not quantized)
 
     @property
@@ -123,8 +108,7 @@ def fold(layers: list[Layer], graph_outputs: set[str]) -> list[Layer]:
        only consumer of a conv/FC output is folded into it (a shift gives it a bias).
     2. Chains of such affine ops elsewhere merge into one scale-shift (its ``n_ops`` adds up).
     """
-    consumers: Counter[str] = Counter(t for layer in layers for t in layer.inputs)
-    by_input: dict[str, list[Layer]] = {}
+    by_input: dict[str, list[Layer]] = {}  # tensor -> a layer per input slot reading it
     for layer in layers:
         for t in layer.inputs:
             by_input.setdefault(t, []).append(layer)
@@ -132,8 +116,8 @@ def fold(layers: list[Layer], graph_outputs: set[str]) -> list[Layer]:
 
     def sole_affine_consumer(tensor: str) -> Layer | None:
         users = by_input.get(tensor, [])
-        if (consumers[tensor] == 1 and tensor not in graph_outputs and len(users) == 1
-                and users[0].kind == "affine" and users[0].inputs == [tensor]):
+        if (len(users) == 1 and tensor not in graph_outputs and users[0].kind == "affine"
+                and users[0].inputs == [tensor]):
             return users[0]
         return None
 
@@ -143,7 +127,6 @@ def fold(layers: list[Layer], graph_outputs: set[str]) -> list[Layer]:
         while (nxt := sole_affine_consumer(layer.output)) is not None:
             removed.add(id(nxt))
             layer.output = nxt.output
-            layer.folded.append(nxt.name)
             if layer.kind == "affine":
                 layer.n_ops += nxt.n_ops
                 if layer.shift and nxt.scale:  # s * (x + b): the shift is rescaled
@@ -179,8 +162,8 @@ def layer_cost(layer: Layer) -> tuple[int, float, float, int, str]:
     if layer.kind in ("max pool", "avg pool"):
         return 0, float(layer.kernel * n), float(layer.kernel * n), 0, layer.kind
     if layer.kind in PER_ELEMENT:
-        old, new = PER_ELEMENT[layer.kind]
-        return 0, old * n, new * n, layer.params, layer.kind
+        flops = PER_ELEMENT[layer.kind] * n
+        return 0, flops, flops, layer.params, layer.kind
     if layer.kind in DATA_KINDS:
         return 0, 0.0, 0.0, 0, layer.kind
     raise ValueError(f"no cost rule for kind {layer.kind!r}")

@@ -6,6 +6,7 @@ produce an :class:`OpGraph`; the clean-ups here then leave the ops a runtime rea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -91,19 +92,12 @@ def eliminate_common(nodes: list[OpNode], graph: OpGraph) -> list[OpNode]:
     runtimes' common-subexpression elimination does; later readers are redirected."""
     alias: dict[str, str] = {}
     seen: dict[tuple, OpNode] = {}
-    digests: dict[str, str] = {}
+    digest = functools.cache(graph.const_digest)  # each constant's bytes hashed once
     keep = []
     for node in nodes:
         node.inputs = [alias.get(t, t) for t in node.inputs]
-        key_inputs = []
-        for t in node.inputs:
-            if t in graph.consts:
-                if t not in digests:
-                    digests[t] = graph.const_digest(t)
-                key_inputs.append(digests[t])
-            else:
-                key_inputs.append(t)
-        key = (node.op, repr(sorted(node.attrs.items())), tuple(key_inputs), len(node.outputs))
+        key_inputs = tuple(digest(t) if t in graph.consts else t for t in node.inputs)
+        key = (node.op, repr(sorted(node.attrs.items())), key_inputs, len(node.outputs))
         first = seen.get(key)
         if first is not None and not any(o in graph.outputs for o in node.outputs):
             alias.update(zip(node.outputs, first.outputs))

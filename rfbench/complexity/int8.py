@@ -78,9 +78,5 @@ def int8_compute_names(graph: OpGraph) -> set[str]:
             return bool(data) and all(quantized(t, depth + 1) for t in data)
         return False
 
-    names = set()
-    for node in graph.nodes:
-        if node.op in COMPUTE_OPS and len(node.inputs) >= 2:
-            if quantized(node.inputs[0]) and quantized(node.inputs[1]):
-                names.add(node.name)
-    return names
+    return {node.name for node in graph.nodes if node.op in COMPUTE_OPS and len(node.inputs) >= 2
+            and quantized(node.inputs[0]) and quantized(node.inputs[1])}

@@ -8,9 +8,6 @@ from typing import Any
 
 from rfbench.complexity.graph import OpGraph, OpNode, fix_input_dims
 
-#: Ops whose output is a constant once the input shapes are fixed.
-SHAPE_OPS = ("ShapeOf",)
-
 
 def load_ir_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     """Read an OpenVINO IR (.xml + .bin), reshape dynamic inputs, list its ops with shapes."""
@@ -26,17 +23,13 @@ def load_ir_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     if any(not p.get_partial_shape().is_static for p in model.inputs):
         model.reshape({p.get_any_name(): input_shapes[p.get_any_name()] for p in model.inputs})
     nodes, shapes, consts, outputs, const_data, const_types = [], {}, set(), set(), {}, {}
-
-    def tid(value: Any) -> str:
-        return f"{value.get_node().get_name()}:{value.get_index()}"
-
     for op in model.get_ordered_ops():
         kind = op.get_type_name()
         outs = [f"{op.get_name()}:{i}" for i in range(op.get_output_size())]
         for i, name in enumerate(outs):
             ps = op.get_output_partial_shape(i)
             shapes[name] = tuple(d.get_length() for d in ps) if ps.is_static else None
-        ins = [tid(v) for v in op.input_values()]
+        ins = [f"{v.get_node().get_name()}:{v.get_index()}" for v in op.input_values()]
         if kind == "Constant":
             consts.update(outs)
             const_data[outs[0]] = _ov_constant_bytes(op)

@@ -13,9 +13,6 @@ from rfbench.models.files import load_onnx, onnx_graph_inputs
 
 log = logging.getLogger(__name__)
 
-#: Ops whose output is a constant once the input shapes are fixed.
-SHAPE_OPS = ("Shape", "Size")
-
 
 def _onnx_dims(value_info: Any) -> tuple[int, ...] | None:
     """Static dims of an ONNX ValueInfo (None for a missing shape; -1 for a symbolic dim)."""
@@ -28,17 +25,14 @@ def _onnx_dims(value_info: Any) -> tuple[int, ...] | None:
 def load_onnx_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     """Read an ONNX model, fix dynamic input dims (batch 1, H x W), infer all shapes."""
     import onnx
-    from onnx import numpy_helper, shape_inference
+    from onnx import shape_inference
 
     model = load_onnx(path)
     input_shapes = {}
     for value in onnx_graph_inputs(model):
-        dims = value.type.tensor_type.shape.dim
-        input_shapes[value.name] = fix_input_dims(
-            path, value.name, [d.dim_value if d.HasField("dim_value") else -1 for d in dims],
-            input_hw,
-        )
-        for dim, size in zip(dims, input_shapes[value.name]):
+        given = list(_onnx_dims(value) or ())
+        input_shapes[value.name] = fix_input_dims(path, value.name, given, input_hw)
+        for dim, size in zip(value.type.tensor_type.shape.dim, input_shapes[value.name]):
             dim.Clear()
             dim.dim_value = size
     try:
@@ -55,17 +49,19 @@ def load_onnx_graph(path: Path, input_hw: tuple[int, int] | None) -> OpGraph:
     consts = {init.name for init in model.graph.initializer}
     _fill_shapes_with_openvino(path, model, shapes, input_shapes)
     const_data, const_types = {}, {}
+
+    def add_const(name: str, tensor: Any) -> None:  # an initializer or a Constant's TensorProto
+        shapes[name] = tuple(tensor.dims)
+        const_data[name] = _onnx_tensor_bytes(tensor)
+        const_types[name] = _onnx_type_name(tensor.data_type)
+
     for init in g.initializer:
-        shapes[init.name] = tuple(init.dims)
-        const_data[init.name] = _onnx_tensor_bytes(init)
-        const_types[init.name] = _onnx_type_name(init.data_type)
+        add_const(init.name, init)
     nodes = []
     for index, node in enumerate(g.node):
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         if node.op_type == "Constant" and "value" in attrs:
-            shapes[node.output[0]] = tuple(numpy_helper.to_array(attrs["value"]).shape)
-            const_data[node.output[0]] = _onnx_tensor_bytes(attrs["value"])
-            const_types[node.output[0]] = _onnx_type_name(attrs["value"].data_type)
+            add_const(node.output[0], attrs["value"])
             attrs = {}
         nodes.append(OpNode(node.name or f"{node.op_type}_{index}", node.op_type,
                            list(node.input), list(node.output), attrs))

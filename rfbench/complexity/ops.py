@@ -9,9 +9,10 @@ the :class:`Dialect` of the front-end says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rfbench.complexity.counting import Layer
 from rfbench.complexity.graph import OpGraph, OpNode, static_shape
@@ -23,19 +24,21 @@ class Dialect:
 
     ``bias_input``: convs and Gemm take their bias as a third input (ONNX; OpenVINO adds it as a
     separate op). ``kernel_attr``: the pooling window attribute. ``transpose_a_attr``: the
-    matrix product's "first operand transposed" attribute.
+    matrix product's "first operand transposed" attribute. ``shape_ops``: the ops whose output
+    is a constant once the input shapes are fixed.
     """
 
     name: str
     bias_input: bool
     kernel_attr: str
     transpose_a_attr: str
+    shape_ops: tuple[str, ...]
 
 
-ONNX = Dialect("onnx", bias_input=True, kernel_attr="kernel_shape", transpose_a_attr="transA")
-OPENVINO = Dialect(
-    "openvino", bias_input=False, kernel_attr="kernel", transpose_a_attr="transpose_a"
-)
+ONNX = Dialect("onnx", bias_input=True, kernel_attr="kernel_shape", transpose_a_attr="transA",
+               shape_ops=("Shape", "Size"))
+OPENVINO = Dialect("openvino", bias_input=False, kernel_attr="kernel",
+                   transpose_a_attr="transpose_a", shape_ops=("ShapeOf",))
 
 #: ``builder(node, graph, path, kind, dialect) -> Layer``.
 Builder = Callable[[OpNode, OpGraph, Path, str, Dialect], Layer]
@@ -56,28 +59,6 @@ def affine_extent(const_shape: tuple[int, ...] | None, out_shape: tuple[int, ...
     return ""
 
 
-def binary_layer(
-    name: str, op: str, kind: str, graph: OpGraph, node_inputs: Sequence[str], output: str,
-    out_shape: tuple[int, ...],
-) -> Layer:
-    """Add/Sub/Mul/Div: affine candidate when one operand is a per-channel/scalar constant."""
-    data = [t for t in node_inputs if t and t not in graph.consts]
-    consts = [t for t in node_inputs if t and t in graph.consts]
-    layer = Layer(name, kind, op, data, output, out_shape, n_inputs=len(node_inputs))
-    if len(data) == 1 and len(consts) == 1 and kind in ("add", "sub", "mul", "div"):
-        extent = affine_extent(graph.shapes.get(consts[0]), out_shape)
-        const_first = node_inputs[0] == consts[0]
-        if extent and not (kind == "div" and const_first):
-            layer.kind = "affine"
-            if kind in ("mul", "div"):
-                layer.scale = extent
-            else:
-                layer.shift = extent
-                if kind == "sub" and const_first:  # c - x = (-1) * x + c
-                    layer.scale = "scalar"
-    return layer
-
-
 def _data(node: OpNode, graph: OpGraph) -> list[str]:
     """The node's non-constant inputs."""
     return [t for t in node.inputs if t and t not in graph.consts]
@@ -87,14 +68,22 @@ def _has_bias(node: OpNode, dialect: Dialect) -> bool:
     return dialect.bias_input and len(node.inputs) > 2 and bool(node.inputs[2])
 
 
+def _simple(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect,
+            **fields: Any) -> Layer:
+    """An op whose cost follows from its kind and output size alone (``fields``: the
+    kind-specific :class:`Layer` fields the other builders add)."""
+    out_shape = static_shape(graph, node.outputs[0], path)
+    return Layer(node.name, kind, _data(node, graph), node.outputs[0], out_shape, **fields)
+
+
 def _conv(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
     """Convolution: Cin/groups*kh*kw MACs per output element (grouped weights: one dim more)."""
-    out_shape = static_shape(graph, node.outputs[0], path)
     w_shape = static_shape(graph, node.inputs[1], path)
     per_group = w_shape[2:] if node.op.startswith("Group") else w_shape[1:]
-    return Layer(node.name, kind, node.op, _data(node, graph), node.outputs[0], out_shape,
-                 macs_per_element=math.prod(per_group), weights=math.prod(w_shape),
-                 bias=_has_bias(node, dialect), cout=out_shape[1])
+    layer = _simple(node, graph, path, kind, dialect, macs_per_element=math.prod(per_group),
+                    weights=math.prod(w_shape), bias=_has_bias(node, dialect))
+    layer.cout = layer.out_shape[1]
+    return layer
 
 
 def _conv_transposed(
@@ -109,65 +98,63 @@ def _conv_transposed(
 
 def _matmul(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
     """Matrix product (ONNX Gemm/MatMul, OpenVINO MatMul): K MACs per output element."""
-    out_shape = static_shape(graph, node.outputs[0], path)
     a_shape = static_shape(graph, node.inputs[0], path)
     k = a_shape[-2] if node.attrs.get(dialect.transpose_a_attr, 0) else a_shape[-1]
     consts = [t for t in node.inputs[1:] if t and t in graph.consts]
     weights = sum(math.prod(static_shape(graph, t, path)) for t in consts[:1])
-    bias = node.op == "Gemm" and _has_bias(node, dialect)
-    return Layer(node.name, kind, node.op, _data(node, graph), node.outputs[0], out_shape,
-                 macs_per_element=k, weights=weights, bias=bias, cout=out_shape[-1])
+    layer = _simple(node, graph, path, kind, dialect, macs_per_element=k, weights=weights,
+                    bias=node.op == "Gemm" and _has_bias(node, dialect))
+    layer.cout = layer.out_shape[-1]
+    return layer
 
 
 def _batchnorm(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
     """Inference BatchNorm: a per-channel scale and shift (two ops)."""
-    out_shape = static_shape(graph, node.outputs[0], path)
-    return Layer(node.name, kind, node.op, _data(node, graph)[:1], node.outputs[0], out_shape,
-                 scale="channel", shift="channel", n_ops=2)
+    layer = _simple(node, graph, path, kind, dialect, scale="channel", shift="channel", n_ops=2)
+    layer.inputs = layer.inputs[:1]
+    return layer
 
 
 def _prelu(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
     """PReLU; with one shared slope it is a leaky ReLU (no parameters counted)."""
-    out_shape = static_shape(graph, node.outputs[0], path)
     slope = math.prod(static_shape(graph, node.inputs[1], path))
-    kind = "leaky relu" if slope == 1 else "prelu"
-    return Layer(node.name, kind, node.op, _data(node, graph), node.outputs[0], out_shape,
-                 params=0 if slope == 1 else slope)
+    return _simple(node, graph, path, "leaky relu" if slope == 1 else "prelu", dialect,
+                   params=0 if slope == 1 else slope)
 
 
 def _binary(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
-    out_shape = static_shape(graph, node.outputs[0], path)
-    return binary_layer(node.name, node.op, kind, graph, node.inputs, node.outputs[0], out_shape)
+    """Add/Sub/Mul/Div: affine candidate when one operand is a per-channel/scalar constant."""
+    layer = _simple(node, graph, path, kind, dialect, n_inputs=len(node.inputs))
+    consts = [t for t in node.inputs if t and t in graph.consts]
+    if len(layer.inputs) == 1 and len(consts) == 1 and kind in ("add", "sub", "mul", "div"):
+        extent = affine_extent(graph.shapes.get(consts[0]), layer.out_shape)
+        const_first = node.inputs[0] == consts[0]
+        if extent and not (kind == "div" and const_first):
+            layer.kind = "affine"
+            if kind in ("mul", "div"):
+                layer.scale = extent
+            else:
+                layer.shift = extent
+                if kind == "sub" and const_first:  # c - x = (-1) * x + c
+                    layer.scale = "scalar"
+    return layer
 
 
 def _pool(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
-    """Pooling over a window of ``kernel`` elements."""
-    out_shape = static_shape(graph, node.outputs[0], path)
-    return Layer(node.name, kind, node.op, _data(node, graph), node.outputs[0], out_shape,
-                 kernel=math.prod(node.attrs[dialect.kernel_attr]))
-
-
-def _global_pool(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
-    """Pooling over the whole H x W of the input."""
-    out_shape = static_shape(graph, node.outputs[0], path)
-    in_shape = static_shape(graph, node.inputs[0], path)
-    return Layer(node.name, kind, node.op, _data(node, graph), node.outputs[0], out_shape,
-                 kernel=math.prod(in_shape[2:]))
+    """Pooling over a window of ``kernel`` elements (a global one: the whole H x W input)."""
+    if node.op.startswith("Global"):
+        window = static_shape(graph, node.inputs[0], path)[2:]
+    else:
+        window = node.attrs[dialect.kernel_attr]
+    return _simple(node, graph, path, kind, dialect, kernel=math.prod(window))
 
 
 def _resize(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
     """Resize / Upsample / Interpolate: nearest is data movement, anything else linear."""
-    out_shape = static_shape(graph, node.outputs[0], path)
     mode = node.attrs.get("mode", "nearest")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
     kind = "upsample (nearest)" if mode == "nearest" else "interpolate (linear)"
-    return Layer(node.name, kind, node.op, _data(node, graph), node.outputs[0], out_shape)
-
-
-def _simple(node: OpNode, graph: OpGraph, path: Path, kind: str, dialect: Dialect) -> Layer:
-    """An op whose cost follows from its kind and output size alone."""
-    out_shape = static_shape(graph, node.outputs[0], path)
-    return Layer(node.name, kind, node.op, _data(node, graph), node.outputs[0], out_shape)
+    return _simple(node, graph, path, kind, dialect)
 
 
 #: (builder, counting kind, ONNX op types, OpenVINO op types): the one op table.
@@ -186,8 +173,8 @@ OP_TABLE: tuple[tuple[Builder, str, tuple[str, ...], tuple[str, ...]], ...] = (
     (_binary, "min", ("Min",), ("Minimum",)),
     (_pool, "max pool", ("MaxPool",), ("MaxPool",)),
     (_pool, "avg pool", ("AveragePool",), ("AvgPool",)),
-    (_global_pool, "max pool", ("GlobalMaxPool",), ()),
-    (_global_pool, "avg pool", ("GlobalAveragePool",), ()),
+    (_pool, "max pool", ("GlobalMaxPool",), ()),
+    (_pool, "avg pool", ("GlobalAveragePool",), ()),
     (_resize, "interpolate", ("Resize", "Upsample"), ("Interpolate",)),
     (_simple, "relu", ("Relu",), ("Relu",)),
     (_simple, "leaky relu", ("LeakyRelu",), ()),

@@ -15,7 +15,6 @@ prediction folder that is gone skips the drawings with a note.
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from rfbench.accuracy.landmarks import (
     read_landmarks_file,
 )
 from rfbench.errors import RfbenchError
-from rfbench.report.markup import Html, esc, note, table
+from rfbench.report.markup import Html, esc, figure, note, table
 from rfbench.report.outcomes import (
     GT_FOUND,
     GT_IGNORED,
@@ -43,8 +42,6 @@ from rfbench.report.outcomes import (
     most_missed,
 )
 from rfbench.report.runs import Entry
-
-log = logging.getLogger(__name__)
 
 SCORE_THRESHOLD = MIN_SCORE  # detections drawn and counted: score >= this (= the sidecars')
 DRAWN_IMAGES = 3  # per eval run: the images with the most missed faces
@@ -105,11 +102,10 @@ def load_outcomes(entry: Entry) -> RunOutcomes:
 
 def _landmarks_of(pred: np.ndarray, table_rows: np.ndarray) -> list[np.ndarray | None]:
     """Per prediction row, its (5, 2) landmarks from the sidecar (same box and score)."""
+    if not len(table_rows):
+        return [None] * len(pred)
     out: list[np.ndarray | None] = []
     for row in pred:
-        if not len(table_rows):
-            out.append(None)
-            continue
         diff = np.abs(table_rows[:, :5] - row[:5]).max(axis=1)
         best = int(diff.argmin())
         out.append(table_rows[best, 5:].reshape(5, 2) if diff[best] < 0.05 else None)
@@ -194,13 +190,11 @@ def drawn_parts(run: RunOutcomes) -> list[str]:
         caption = (f"{outcome.image_id}: {outcome.count(PRED_TP)} TP, {outcome.count(PRED_FP)} "
                    f"FP, {outcome.count(GT_MISSED)} missed of {outcome.faces_counted} faces")
         uri = jpeg_data_uri(draw(image, outcome, lmk))
-        figures.append(Html(f'<figure class="drawn"><img src="{esc(uri)}" alt="detections on '
-                            f'{esc(outcome.image_id)}"><figcaption>{esc(caption)}'
-                            "</figcaption></figure>"))
-    rows = [[o.image_id, str(o.faces_counted), str(o.count(GT_FOUND)), str(o.count(GT_MISSED)),
-             str(o.count(PRED_TP)), str(o.count(PRED_FP)), str(int((o.gt_outcome == GT_IGNORED)
-                                                                  .sum())),
-             str(int((o.pred_outcome == PRED_IGNORED).sum()))] for o in chosen]
+        figures.append(figure(uri, f"detections on {outcome.image_id}", caption, "drawn"))
+    rows = [[o.image_id, *map(str, (o.faces_counted, o.count(GT_FOUND), o.count(GT_MISSED),
+                                    o.count(PRED_TP), o.count(PRED_FP),
+                                    int((o.gt_outcome == GT_IGNORED).sum()),
+                                    int((o.pred_outcome == PRED_IGNORED).sum())))] for o in chosen]
     landmark_text = ("landmarks dotted" if had_landmarks else
                      "no landmarks: this run kept none (prediction files hold boxes only; model runs write "
                      f"them to {LANDMARKS_DIR}/)")

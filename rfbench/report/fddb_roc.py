@@ -16,7 +16,7 @@ from typing import Any
 
 from rfbench import __version__
 from rfbench.fileio import atomic_write_text
-from rfbench.report.markup import CSP, CSS, Html, esc, figure, section, table
+from rfbench.report.markup import CSP, CSS, esc, figure, section, table
 from rfbench.report.svg_plot import svg_data_uri
 
 WIDTH, HEIGHT = 560, 400
@@ -34,8 +34,9 @@ def _axes(max_fp: float) -> list[str]:
                      f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{tpr:.1f}</text>')
         fp = max_fp * k / 5
         x = LEFT + k / 5 * (RIGHT - LEFT)
-        parts.append(f'<text x="{x:.1f}" y="{BOTTOM + 16}" text-anchor="middle" font-size="11">{fp:,.0f}</text>' if max_fp >= 50
-                     else f'<text x="{x:.1f}" y="{BOTTOM + 16}" text-anchor="middle" font-size="11">{fp:.3g}</text>')
+        label = f"{fp:,.0f}" if max_fp >= 50 else f"{fp:.3g}"
+        parts.append(f'<text x="{x:.1f}" y="{BOTTOM + 16}" text-anchor="middle" '
+                     f'font-size="11">{label}</text>')
     parts.append(f'<text x="{(LEFT + RIGHT) / 2}" y="{HEIGHT - 6}" text-anchor="middle" '
                  'font-size="12">false positives</text>'
                  f'<text x="14" y="{(TOP + BOTTOM) / 2}" text-anchor="middle" font-size="12" '
@@ -93,6 +94,3 @@ def write_fddb_report(record: Any, path: Path) -> None:
             f"<header><h1>rfbench report: fddb</h1><p class=\"sub\">Generated {esc(now)} by rfbench "
             f"{esc(__version__)}; {esc(record.dataset.split)}.</p></header>{body}</body></html>\n")
     atomic_write_text(path, page)
-
-
-__all__ = ["Html", "fddb_parts", "roc_svg", "write_fddb_report"]

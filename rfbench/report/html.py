@@ -1,26 +1,25 @@
 """The report page: one self-contained HTML file (inline CSS, plots as data URIs, no scripts).
 
 :class:`Page` lays out the sections: the runs (header) and the environment here, the result
-sections in :mod:`rfbench.report.sections`, built from the primitives of
-:mod:`rfbench.report.markup` (which escape every outside string). A Content-Security-Policy
-meta tag forbids any network load and any script, so the page behaves the same offline.
+sections in :mod:`rfbench.report.sections`, built from the primitives (and under the
+Content-Security-Policy) of :mod:`rfbench.report.markup`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import functools
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rfbench import __version__
 from rfbench.report.drawings import detections_parts
+from rfbench.report.fddb_roc import fddb_parts
 from rfbench.report.markup import CSP, CSS, DASH, Html, esc, fmt, note, section, table
-from rfbench.report.page_data import PageData
 from rfbench.report.runs import Run
 from rfbench.report.sections import (
+    PageData,
     accuracy_section,
     comparison_section,
     complexity_section,
@@ -32,11 +31,9 @@ from rfbench.results.latency_record import LatencyRecord, LatencyRun
 from rfbench.results.profile_record import ProfileRecord
 from rfbench.results.record import Environment
 
-log = logging.getLogger(__name__)
-
 
 class Page(PageData):
-    """Builds the report page from :class:`~rfbench.report.page_data.PageData`."""
+    """Builds the report page from :class:`~rfbench.report.sections.PageData`."""
 
     def render(self) -> str:
         # the answer first (summary, results); where it comes from (runs, environment) last
@@ -47,8 +44,6 @@ class Page(PageData):
             if detections:
                 sections.append(("detections", "Detections", detections))
         if self.fddb_entries():
-            from rfbench.report.fddb_roc import fddb_parts
-
             sections.append(("fddb", "FDDB", fddb_parts([(e.label, e.data) for e in self.fddb_entries()])))
         if self.of_kind("latency"):
             sections.append(("latency", "Latency", latency_section(self)))
@@ -63,7 +58,7 @@ class Page(PageData):
         models = sorted({e.model_name for e in self.entries if e.model_name})
         title = "rfbench report" + (f": {', '.join(models)}" if models else "")
         now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        kinds = ", ".join(sorted({run.kind for run in self.runs}))
+        kinds = ", ".join(sorted({run.record.kind for run in self.runs}))
         body = "".join(section(ident, name, parts) for ident, name, parts in sections)
         return (
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -116,12 +111,7 @@ class Page(PageData):
             ("OS", lambda env: env.os),
             ("Python", lambda env: env.python_version),
         ]
-        packages: list[str] = []
-        for run in self.runs:
-            for name in run.record.environment.packages:
-                if name not in packages:
-                    packages.append(name)
-        for name in packages:
+        for name in dict.fromkeys(n for run in self.runs for n in run.record.environment.packages):
             fields.append((name, functools.partial(_package_version, name=name)))
         groups: list[tuple[list[Run], Environment]] = []
         for run in self.runs:
@@ -136,11 +126,9 @@ class Page(PageData):
         rows = []
         for label, getter in fields:
             values = [getter(env) for _members, env in groups]
-            row: list[Any] = [label]
-            for value in values:
-                text = DASH if value is None else value
-                row.append((text, "diff") if value != values[0] else text)
-            rows.append(row)
+            texts = [DASH if value is None else value for value in values]
+            rows.append([label, *[(text, "diff") if value != values[0] else text
+                                  for value, text in zip(values, texts)]])
         rows.append(["load avg (1 min) at start", *[", ".join(
             f"{fmt(run.record.environment.loadavg_1min)}"
             + (f" ({run.name})" if len(members) > 1 else "") for run in members)
@@ -161,14 +149,10 @@ class Page(PageData):
         rows = []
         for entry in self.entries:
             runtime: RuntimeInfo | LatencyRun
-            if entry.kind == "eval":
-                if entry.data.runtime is None:
-                    continue
-                runtime = entry.data.runtime
-                mode = "sync (eval)"
-            elif entry.kind == "latency":
-                runtime = entry.data
-                mode = f"{entry.data.mode} / {entry.data.api}"
+            if entry.kind == "latency":
+                runtime, mode = entry.data, f"{entry.data.mode} / {entry.data.api}"
+            elif entry.kind == "eval" and entry.data.runtime is not None:
+                runtime, mode = entry.data.runtime, "sync (eval)"
             else:
                 continue
             req, eff = runtime.requested, runtime.effective
@@ -191,8 +175,7 @@ def _pair_text(a: Any, b: Any) -> str:
 
 
 def _req_eff(requested: dict[str, Any], effective: dict[str, Any], key: str) -> str:
-    req = requested.get(key)
-    eff = effective.get(key)
+    req, eff = requested.get(key), effective.get(key)
     if req is None and eff is None:
         return DASH
     return f"{'default' if req is None else req} \u2192 {DASH if eff is None else eff}"

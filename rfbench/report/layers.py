@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 #: Layers shown per runtime (the slowest first); the rest stay in layers.csv.
 TOP_LAYERS = 20
 _FIRST = ("name", "type", "exec_type", "status")
-_HIDDEN = {"runtime"}
 
 
 def layer_rows(entry: Entry) -> tuple[list[dict[str, Any]], str]:
@@ -39,26 +38,17 @@ def layer_rows(entry: Entry) -> tuple[list[dict[str, Any]], str]:
         else:
             if "runtime" in frame.columns:
                 frame = frame[frame["runtime"] == entry.runtime]
-            rows = [{k: (None if _missing(v) else v) for k, v in row.items()}
-                    for row in frame.to_dict(orient="records")]
+            # an empty CSV cell (NaN) is a missing value
+            rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
             return _slowest_first(rows), record.layers_file
     rows = [row.model_dump(exclude_unset=True) for row in (record.layers_top or {}).get(entry.runtime or "", [])]
     return _slowest_first(rows), "results.json layers_top"
 
 
-def _missing(value: Any) -> bool:
-    return isinstance(value, float) and value != value  # NaN from an empty CSV cell
-
-
-def _time_key(rows: list[dict[str, Any]]) -> str | None:
-    keys = [k for k in (rows[0] if rows else {}) if k.endswith("_ms")]
-    preferred = [k for k in keys if "median" in k or k == "time_ms"]
-    candidates = preferred or keys
-    return candidates[0] if candidates else None
-
-
 def _slowest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    key = _time_key(rows)
+    """``rows`` by their (median) time, slowest first; unsorted without a ``_ms`` column."""
+    keys = [k for k in (rows[0] if rows else {}) if k.endswith("_ms")]
+    key = next((k for k in keys if "median" in k or k == "time_ms"), keys[0] if keys else None)
     if key is None:
         return rows
 
@@ -77,7 +67,7 @@ def layers_parts(entries: list[Entry]) -> list[str]:
         if not rows:
             continue
         columns = [k for k in _FIRST if k in rows[0]]
-        columns += [k for k in rows[0] if k not in columns and k not in _HIDDEN]
+        columns += [k for k in rows[0] if k not in columns and k != "runtime"]
         shown = rows[:TOP_LAYERS]
         cells = []
         for i, row in enumerate(shown, 1):

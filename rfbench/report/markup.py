@@ -109,9 +109,8 @@ def table(headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, numeric: Ite
           row_classes: Sequence[str] | None = None, cls: str = "") -> Html:
     """A table; ``numeric``: column indexes right-aligned; a cell may be (content, class)."""
     numeric = set(numeric)
-    num_attr = ' class="num"'
-    head = "".join(
-        f"<th{num_attr if i in numeric else ''}>{cell(h)}</th>" for i, h in enumerate(headers))
+    head = "".join(f"<th{_class(['num'] if i in numeric else [])}>{cell(h)}</th>"
+                   for i, h in enumerate(headers))
     body = []
     for r, row in enumerate(rows):
         cells = []
@@ -120,23 +119,34 @@ def table(headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, numeric: Ite
             if isinstance(value, tuple):
                 value, extra = value
                 classes.append(extra)
-            attr = f' class="{" ".join(classes)}"' if classes else ""
-            cells.append(f"<td{attr}>{cell(value)}</td>")
+            cells.append(f"<td{_class(classes)}>{cell(value)}</td>")
         row_cls = row_classes[r] if row_classes and row_classes[r] else ""
-        row_attr = f' class="{row_cls}"' if row_cls else ""
-        body.append(f"<tr{row_attr}>{''.join(cells)}</tr>")
-    cls_attr = f' class="{cls}"' if cls else ""
-    return Html(f'<div class="scroll"><table{cls_attr}><thead><tr>{head}</tr></thead>'
-                f'<tbody>{"".join(body)}</tbody></table></div>')
+        body.append(f"<tr{_class([row_cls] if row_cls else [])}>{''.join(cells)}</tr>")
+    return Html(f'<div class="scroll"><table{_class([cls] if cls else [])}><thead><tr>{head}'
+                f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _class(names: list[str]) -> str:
+    """`` class="a b"`` of the names given (an empty one kept as given), "" for none."""
+    return f' class="{" ".join(names)}"' if names else ""
+
+
+def ratio_span(r: float, higher_is_better: bool | None) -> Html:
+    """``×1.234``, coloured as good or bad news (not within 0.5 % of 1, nor without a
+    direction: ``higher_is_better`` None)."""
+    css = "" if higher_is_better is None or abs(r - 1.0) < 0.005 else (
+        " better" if (r > 1) == higher_is_better else " worse")
+    return Html(f'<span class="ratio{css}">\u00d7{r:.3f}</span>')
 
 
 def note(text: Any, warn: bool = False) -> Html:
     return Html(f'<div class="note{" warn" if warn else ""}">{cell(text)}</div>')
 
 
-def figure(uri: str, alt: str, caption: str | None = None) -> Html:
-    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return Html(f'<figure><img src="{esc(uri)}" alt="{esc(alt)}">{cap}</figure>')
+def figure(uri: str, alt: str, caption: str, cls: str = "") -> Html:
+    attr = f' class="{cls}"' if cls else ""
+    return Html(f'<figure{attr}><img src="{esc(uri)}" alt="{esc(alt)}"><figcaption>'
+                f"{esc(caption)}</figcaption></figure>")
 
 
 def section(ident: str, title: str, body: Sequence[str]) -> Html:

@@ -12,19 +12,16 @@ point of the PR curve. GT the protocol does not count (outside the setting's lis
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
 
-from rfbench.evaluation.common import pair_iou, pool_predictions, xywh_to_xyxy
+from rfbench.evaluation.common import PooledPredictions, pair_iou, pool_predictions, xywh_to_xyxy
 from rfbench.evaluation.official import OfficialMatches, match_official, setting_flags
 from rfbench.evaluation.omz import FP, TP, match_omz, omz_ground_truth
 from rfbench.wider.ground_truth import WiderGroundTruth
-
-log = logging.getLogger(__name__)
 
 #: Prediction outcomes.
 PRED_TP, PRED_FP, PRED_IGNORED = "tp", "fp", "ignored"
@@ -60,9 +57,16 @@ class ImageOutcome:
 
 def above(predictions: Mapping[str, np.ndarray], threshold: float) -> dict[str, np.ndarray]:
     """Each image's (N, 5) rows with score >= ``threshold``."""
-    return {k: np.asarray(v, dtype=np.float64).reshape(-1, 5)[
-        np.asarray(v, dtype=np.float64).reshape(-1, 5)[:, 4] >= threshold]
-        for k, v in predictions.items()}
+    rows = {k: np.asarray(v, dtype=np.float64).reshape(-1, 5) for k, v in predictions.items()}
+    return {k: v[v[:, 4] >= threshold] for k, v in rows.items()}
+
+
+def _image_outcome(image_id: str, pooled: PooledPredictions, lo: int, hi: int, tp: np.ndarray,
+                   fp: np.ndarray, gt_xywh: np.ndarray, gt_outcome: np.ndarray) -> ImageOutcome:
+    """The outcome of pooled predictions ``lo:hi`` (one image's); ``tp``/``fp``: (hi - lo,)."""
+    outcome = np.where(tp, PRED_TP, np.where(fp, PRED_FP, PRED_IGNORED)).astype(object)
+    return ImageOutcome(image_id, np.c_[pooled.boxes_xywh[lo:hi], pooled.scores[lo:hi]], outcome,
+                        gt_xywh, gt_outcome)
 
 
 class LazyOutcomes(Sequence[ImageOutcome]):
@@ -115,15 +119,13 @@ def classify_official(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray
 
     def build(image: int) -> ImageOutcome:
         lo, hi = int(pooled.starts[image]), int(pooled.starts[image + 1])
-        outcome = np.where(first_recall[lo:hi], PRED_TP,
-                           np.where(proposal[lo:hi], PRED_FP, PRED_IGNORED))
         boxes = gt.boxes_xywh[image]
         gt_outcome = np.full(len(boxes), GT_IGNORED, dtype=object)
         gt_outcome[indices[image]] = GT_MISSED
         recalled = matches.best_gt[lo:hi][first_recall[lo:hi]] - matches.gt_starts[image]
         gt_outcome[recalled[(recalled >= 0) & (recalled < len(boxes))]] = GT_FOUND
-        return ImageOutcome(gt.image_ids[image], np.c_[pooled.boxes_xywh[lo:hi], pooled.scores[lo:hi]],
-                            outcome.astype(object), boxes, gt_outcome)
+        return _image_outcome(gt.image_ids[image], pooled, lo, hi, first_recall[lo:hi],
+                              proposal[lo:hi], boxes, gt_outcome)
 
     return LazyOutcomes(build, missed, counted)
 
@@ -150,10 +152,8 @@ def classify_omz(gt: WiderGroundTruth, predictions: Mapping[str, np.ndarray],
             iou = pair_iou(np.repeat(pred_xyxy[p:p + 1], len(counted), axis=0),
                            omz_gt.boxes[g_lo:g_hi][counted], plus_one=False)
             gt_outcome[counted[iou == iou.max()]] = GT_FOUND
-        outcome = np.where(result[lo:hi] == TP, PRED_TP,
-                           np.where(result[lo:hi] == FP, PRED_FP, PRED_IGNORED))
-        out.append(ImageOutcome(image_id, np.c_[pooled.boxes_xywh[lo:hi], pooled.scores[lo:hi]],
-                                outcome.astype(object), gt.boxes_xywh[image], gt_outcome))
+        out.append(_image_outcome(image_id, pooled, lo, hi, result[lo:hi] == TP,
+                                  result[lo:hi] == FP, gt.boxes_xywh[image], gt_outcome))
     return out
 
 

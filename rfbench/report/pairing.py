@@ -26,41 +26,29 @@ def pair_accuracy_latency(entries: list[Entry]) -> tuple[list[Pair], list[str]]:
     runtime. Returns the pairs and notes about what could not be paired or is paired loosely."""
     evals = [e for e in entries if e.kind == "eval"]
     lats = [e for e in entries if e.kind == "latency"]
-    pairs, notes = [], []
+    pairs = []
     for ev in evals:
         for lat in lats:
-            if ev.runtime != lat.runtime:
+            by_sha = bool(ev.model_sha256 and lat.model_sha256)
+            same_model = (ev.model_sha256 == lat.model_sha256 if by_sha
+                          else ev.model_name and ev.model_name == lat.model_name)
+            if ev.runtime != lat.runtime or not same_model:
                 continue
-            if ev.model_sha256 and lat.model_sha256:
-                if ev.model_sha256 != lat.model_sha256:
-                    continue
-                basis = "sha256"
-            elif ev.model_name and ev.model_name == lat.model_name:
-                basis = "file name"
-            else:
-                continue
-            pair_notes = []
-            if basis == "file name":
-                pair_notes.append("paired by model file name (no sha256 in the latency results)")
+            notes = [] if by_sha else [
+                "paired by model file name (no sha256 in the latency results)"]
             if ev.precision != lat.precision:
-                pair_notes.append(f"accuracy measured at {ev.precision}, latency at {lat.precision}")
+                notes.append(f"accuracy measured at {ev.precision}, latency at {lat.precision}")
             ev_hw, lat_hw = _input_hw(ev), _input_hw(lat)
             if ev_hw and lat_hw and ev_hw != lat_hw:
-                pair_notes.append(f"accuracy measured at input {ev_hw[1]}x{ev_hw[0]}, "
-                                  f"latency at {lat_hw[1]}x{lat_hw[0]}")
-            pairs.append(Pair(ev, lat, basis, pair_notes))
-    paired_evals = {id(p.eval_entry) for p in pairs}
-    paired_lats = {id(p.latency_entry) for p in pairs}
-    if pairs:
-        for ev in evals:
-            if id(ev) not in paired_evals:
-                notes.append(f"{ev.label}: no latency run of the same model and runtime")
-        for lat in lats:
-            if id(lat) not in paired_lats:
-                notes.append(f"{lat.label}: no accuracy run of the same model and runtime")
-    elif evals and lats:
-        notes.append("no accuracy and latency runs of the same model and runtime to pair")
-    return pairs, notes
+                notes.append(f"accuracy measured at input {ev_hw[1]}x{ev_hw[0]}, "
+                             f"latency at {lat_hw[1]}x{lat_hw[0]}")
+            pairs.append(Pair(ev, lat, "sha256" if by_sha else "file name", notes))
+    if not pairs:
+        none = "no accuracy and latency runs of the same model and runtime to pair"
+        return [], [none] if evals and lats else []
+    paired = {id(entry) for pair in pairs for entry in (pair.eval_entry, pair.latency_entry)}
+    return pairs, [f"{e.label}: no {'latency' if e.kind == 'eval' else 'accuracy'} run of the same "
+                   "model and runtime" for e in evals + lats if id(e) not in paired]
 
 
 def _input_hw(entry: Entry) -> tuple[int, int] | None:

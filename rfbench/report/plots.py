@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import base64
 import io
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rfbench.report.svg_plot import pr_curve_svg, svg_data_uri
+
 if TYPE_CHECKING:
     from rfbench.results.latency_record import LatencyRun
 
-log = logging.getLogger(__name__)
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
@@ -59,11 +59,11 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
+    """A pyplot-free :class:`matplotlib.figure.Figure` of ``width`` x ``height`` inches."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    return fig
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
 def to_data_uri(fig) -> str:
@@ -84,12 +84,8 @@ def pr_curve_plot(title: str, curves: Sequence[dict[str, Any]]) -> str:
     """One protocol/setting's precision-recall curves overlaid, as an SVG data URI.
 
     ``curves``: dicts with ``label``, ``precision``, ``recall``, ``ap`` (fraction or None),
-    ``colour`` and ``dashed`` (a run not comparable with the baseline). Drawn as SVG
-    (:mod:`rfbench.report.svg_plot`), not with matplotlib: an accuracy report then imports no
-    plotting library at all.
+    ``colour`` and ``dashed`` (a run not comparable with the baseline).
     """
-    from rfbench.report.svg_plot import pr_curve_svg, svg_data_uri
-
     return svg_data_uri(pr_curve_svg(title, pr_curve_lines(curves)))
 
 
@@ -97,8 +93,9 @@ def pr_curve_lines(curves: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The drawn lines of :func:`pr_curve_plot`: each curve thinned to
     :data:`MAX_CURVE_POINTS`, in recall order, with its legend label, width and style.
 
-    Earlier runs are drawn wider, each with its own line style and markers (at staggered
-    positions), so that identical curves stay distinguishable.
+    Earlier runs are drawn wider, each with its own line style (always dashed for a run not
+    comparable with the baseline) and markers (at staggered positions), so that identical
+    curves stay distinguishable.
     """
     widths = np.linspace(3.6, 1.4, num=len(curves)) if len(curves) > 1 else [1.8]
     lines = []
@@ -113,15 +110,10 @@ def pr_curve_lines(curves: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         label = shortened(curve["label"], 60) + (f"  AP {ap * 100:.2f}" if ap is not None else "")
         lines.append({"label": label, "recall": recall[order], "precision": precision[order],
                       "colour": curve["colour"], "width": float(width),
-                      "style": curve_style(index, bool(curve.get("dashed")))})
+                      "style": {"linestyle": "--" if curve.get("dashed")
+                                else LINE_STYLES[index % len(LINE_STYLES)],
+                                "marker": MARKERS[index % len(MARKERS)]}})
     return lines
-
-
-def curve_style(index: int, not_comparable: bool = False) -> dict[str, str]:
-    """Line style and marker of the ``index``-th overlaid curve (a run not comparable with the
-    baseline is always dashed)."""
-    return {"linestyle": "--" if not_comparable else LINE_STYLES[index % len(LINE_STYLES)],
-            "marker": MARKERS[index % len(MARKERS)]}
 
 
 def distribution_kind(num_samples: int) -> str:
@@ -137,18 +129,13 @@ def _strip(ax, latencies: np.ndarray, colour_hex: str) -> None:
     ax.set_yticks([])
 
 
-def latency_plot(label: str, run: LatencyRun, samples, colour_hex: str) -> str:
-    """:func:`latency_figure` as a PNG data URI."""
-    return to_data_uri(latency_figure(label, run, samples, colour_hex))
-
-
 def latency_figure(label: str, run: LatencyRun, samples, colour_hex: str):
     """Histogram of one run's latency samples (a strip plot under
     :data:`HISTOGRAM_MIN_SAMPLES`) with percentiles marked, and latency over iterations.
     Percentile values are the run's own (results.json), not recomputed."""
     latencies = samples["latency_ms"].to_numpy(dtype=float)
     latencies = latencies[np.isfinite(latencies)]
-    fig = _figure(10.5, 3.3)
+    fig = new_figure(10.5, 3.3)
     hist_ax, time_ax = fig.subplots(1, 2, width_ratios=(1, 1.4))
     kind = distribution_kind(len(latencies))
     if kind == "histogram":
@@ -168,10 +155,8 @@ def latency_figure(label: str, run: LatencyRun, samples, colour_hex: str):
         hist_ax.legend(fontsize=7.5)
     _style(hist_ax)
 
-    if "iteration" in samples.columns:
-        x = samples["iteration"].to_numpy()
-    else:
-        x = np.arange(len(samples))
+    x = (samples["iteration"].to_numpy() if "iteration" in samples.columns
+         else np.arange(len(samples)))
     y = samples["latency_ms"].to_numpy(dtype=float)
     time_ax.plot(x, y, color=colour_hex, linewidth=0.8, marker="o", markersize=2.2)
     p50 = run.latency_p50_ms
@@ -194,7 +179,7 @@ def scatter_plot(settings: Sequence[tuple[str, str]], points: Sequence[dict[str,
     and ``ap``: {(protocol, setting): fraction}.
     """
     count = max(1, len(settings))
-    fig = _figure(min(3.4 * count, 13.0), 3.6)
+    fig = new_figure(min(3.4 * count, 13.0), 3.6)
     axes = np.atleast_1d(fig.subplots(1, count, sharex=True))
     for ax, key in zip(axes, settings):
         for index, point in enumerate(points):

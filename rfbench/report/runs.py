@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,10 +59,6 @@ class Run:
     name: str = ""
     scored: ScoredData | None = None
 
-    @property
-    def kind(self) -> str:
-        return self.record.kind
-
 
 @dataclass
 class Entry:
@@ -77,7 +74,14 @@ class Entry:
     label: str = ""
     samples: Any = None  # pandas.DataFrame of this entry's latency samples, or None
     samples_note: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> str | None:
+        """The device it ran on (None: a profile, or an eval of prediction files)."""
+        if self.kind == "latency":
+            return self.data.device
+        runtime = self.data.runtime if self.kind == "eval" else None
+        return runtime.device if runtime else None
 
 
 def load_runs(result_dirs: list[str | os.PathLike]) -> list[Run]:
@@ -119,45 +123,37 @@ def load_runs(result_dirs: list[str | os.PathLike]) -> list[Run]:
 def _name_runs(runs: list[Run]) -> None:
     """Folder names, made unique with the parent folder or a number when they collide."""
     names = [run.path.resolve().name or str(run.path) for run in runs]
-    for i, run in enumerate(runs):
-        name = names[i]
-        if names.count(name) > 1:
-            parent = run.path.resolve().parent.name
-            name = f"{parent}/{name}" if parent else name
-        run.name = name
-    taken: dict[str, int] = {}
+    for run, name in zip(runs, names):
+        parent = run.path.resolve().parent.name
+        run.name = f"{parent}/{name}" if names.count(name) > 1 and parent else name
+    taken: Counter[str] = Counter()
     for run in runs:
-        count = taken.get(run.name, 0)
-        taken[run.name] = count + 1
-        if count:
-            run.name = f"{run.name} #{count + 1}"
+        taken[run.name] += 1
+        if taken[run.name] > 1:
+            run.name = f"{run.name} #{taken[run.name]}"
 
 
 def build_entries(runs: list[Run]) -> list[Entry]:
     """Entries of all runs, in run order, with unique labels (model / runtime / precision)."""
     entries: list[Entry] = []
     for run in runs:
-        if isinstance(run.record, EvalRecord):
-            entries.append(_eval_entry(run, run.record))
-        elif isinstance(run.record, LatencyRecord):
-            entries.extend(_latency_entries(run, run.record))
-        elif isinstance(run.record, ProfileRecord):
-            entries.append(_profile_entry(run, run.record))
+        record = run.record
+        if isinstance(record, EvalRecord):
+            model, runtime = record.model, record.runtime
+            entries.append(Entry(
+                run=run, kind="eval", data=record, model_name=model.name if model else None,
+                model_sha256=model.sha256 if model else None,
+                runtime=runtime.runtime if runtime else None,
+                precision=runtime.effective.get("precision") if runtime else None,
+            ))
+        elif isinstance(record, LatencyRecord):
+            entries.extend(_latency_entries(run, record))
+        elif isinstance(record, ProfileRecord):
+            entries.append(Entry(run=run, kind="profile", data=record,
+                                 model_name=Path(record.model_path).name,
+                                 model_sha256=record.model_sha256))
     _label_entries(entries)
     return entries
-
-
-def _eval_entry(run: Run, record: EvalRecord) -> Entry:
-    model, runtime = record.model, record.runtime
-    entry = Entry(
-        run=run, kind="eval", data=record, model_name=model.name if model else None,
-        model_sha256=model.sha256 if model else None,
-        runtime=runtime.runtime if runtime else None,
-        precision=runtime.effective.get("precision") if runtime else None,
-    )
-    if model is None:  # scored prediction files: no model, name them by their folder
-        entry.extra["predictions_dir"] = record.predictions.dir
-    return entry
 
 
 def _latency_entries(run: Run, record: LatencyRecord) -> list[Entry]:
@@ -202,19 +198,12 @@ def _read_samples(run: Run, record: LatencyRecord) -> tuple[Any, str | None]:
     return frame, None
 
 
-def _profile_entry(run: Run, record: ProfileRecord) -> Entry:
-    return Entry(
-        run=run, kind="profile", data=record, model_name=Path(record.model_path).name,
-        model_sha256=record.model_sha256,
-    )
-
-
 def _label_entries(entries: list[Entry]) -> None:
     for entry in entries:
         if entry.kind == "profile":
             entry.label = f"{entry.model_name or '?'} (profile)"
-        elif entry.model_name is None and entry.kind == "eval":
-            pred_dir = Path(str(entry.extra.get("predictions_dir") or entry.run.path))
+        elif entry.model_name is None and entry.kind == "eval":  # scored prediction files
+            pred_dir = Path(str(entry.data.predictions.dir or entry.run.path))
             name = pred_dir.name
             if name == "predictions" and pred_dir.parent.name:
                 name = f"{pred_dir.parent.name}/{name}"

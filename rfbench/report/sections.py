@@ -1,19 +1,22 @@
 """The report's result sections: accuracy, latency, complexity and the comparison.
 
-Each is a function of the :class:`~rfbench.report.html.Page` (runs, entries, comparisons,
-colours) returning the section's HTML parts; values come from the record definitions of
-:mod:`rfbench.results` (attributes, not string keys).
+Each is a function of the :class:`PageData` (runs, entries, comparisons, colours; the
+:class:`~rfbench.report.html.Page` that draws the sections extends it) returning the section's
+HTML parts; values come from the record definitions of :mod:`rfbench.results` (attributes, not
+string keys).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from rfbench.decoder.recipe import layout_recipe_line
 from rfbench.report import plots
 from rfbench.report.layers import layers_parts
-from rfbench.report.markup import DASH, Html, esc, figure, fmt, note, table
-from rfbench.report.runs import Entry
+from rfbench.report.markup import DASH, Html, esc, figure, fmt, note, ratio_span, table
+from rfbench.report.pairing import Pair
+from rfbench.report.runs import Entry, Run
 from rfbench.report.tables import (
     LATENCY_STATS,
     LATENCY_TIMES,
@@ -26,13 +29,35 @@ from rfbench.report.tables import (
 from rfbench.results.eval_record import Preset
 from rfbench.results.latency_record import LatencyRecord
 
-if TYPE_CHECKING:
-    from rfbench.report.page_data import PageData as Page
+
+class PageData:
+    """What the report page shows: the loaded runs, their entries, baselines, comparisons
+    and pairs, one colour per entry. The sections read it; :class:`rfbench.report.html.Page`
+    renders it."""
+
+    def __init__(self, runs: list[Run], entries: list[Entry], baselines: dict[str, Entry],
+                 comparisons: dict[str, Comparison], pairs: list[Pair], pair_notes: list[str]):
+        self.runs = runs
+        self.entries = entries
+        self.baselines = baselines
+        self.comparisons = comparisons
+        self.pairs = pairs
+        self.pair_notes = pair_notes
+        self.colours = {id(entry): plots.colour(i) for i, entry in enumerate(entries)}
+
+    def of_kind(self, kind: str) -> list[Entry]:
+        """The entries of ``kind``; ``eval`` means WIDER evals (FDDB ones: :meth:`fddb_entries`)."""
+        return [entry for entry in self.entries if entry.kind == kind
+                and not (kind == "eval" and getattr(entry.data, "fddb", None) is not None)]
+
+    def fddb_entries(self) -> list[Entry]:
+        """The ``eval --dataset fddb`` entries (their ROC section)."""
+        return [e for e in self.entries if e.kind == "eval" and getattr(e.data, "fddb", None) is not None]
 
 
 # -- accuracy --------------------------------------------------------------------------------------
 
-def accuracy_section(page: Page) -> list[str]:
+def accuracy_section(page: PageData) -> list[str]:
     evals = page.of_kind("eval")
     keys = settings_order(evals)
     comparison = page.comparisons.get("eval")
@@ -42,11 +67,7 @@ def accuracy_section(page: Page) -> list[str]:
     for entry in evals:
         metrics = eval_metrics(entry)
         row = next((r for r in comparison.rows if r.entry is entry), None) if comparison else None
-        status = DASH
-        if row is not None and not row.comparable:
-            status = Html('<span class="badge warn">not comparable</span>')
-        elif row is not None and row.is_baseline and len(evals) > 1:
-            status = Html('<span class="badge">baseline</span>')
+        is_base = row is not None and row.is_baseline and len(evals) > 1
         preset = _preset_label(entry.data.preset)
         if preset is not None:  # size policy / test-time augmentation of the run, when any
             preset += _size_and_tta_label(entry.data)
@@ -60,10 +81,12 @@ def accuracy_section(page: Page) -> list[str]:
             if metric and len(faces[key]) > 1:
                 text = Html(f'{text}<span class="ratio">{esc(metric.num_faces)} faces</span>')
             cells.append(Html(text))
-        if len(evals) > 1:
-            cells.append(status)
+        if len(evals) > 1:  # the status against the baseline
+            cells.append(Html('<span class="badge warn">not comparable</span>')
+                         if row is not None and not row.comparable
+                         else Html('<span class="badge">baseline</span>') if is_base else DASH)
         rows.append(cells)
-        classes.append("baseline" if row is not None and row.is_baseline and len(evals) > 1 else "")
+        classes.append("baseline" if is_base else "")
     headers: list[Any] = ["run", "images", "preset", "boxes"]
     for key in keys:
         count = faces[key].pop() if len(faces[key]) == 1 else None
@@ -73,9 +96,10 @@ def accuracy_section(page: Page) -> list[str]:
         headers.append("vs baseline")
     parts: list[str] = [table(headers, rows, numeric=range(1, 4 + len(keys)),
                               row_classes=classes, cls="ap")]
+    protocols = _first_texts(entry.data.protocols for entry in evals)
     parts.append(Html('<p class="sub">AP in percent, as in results.json (fraction x 100, two '
                       'decimals). Protocols: ' + esc("; ".join(
-                          f"{k}: {v}" for k, v in _protocol_texts(page).items())) + "</p>"))
+                          f"{k}: {v}" for k, v in protocols.items())) + "</p>"))
     recipes = dict.fromkeys(filter(None, (layout_recipe_line(e.data.preset) for e in evals
                                           if e.data.preset is not None)))
     parts += [Html(f'<p class="sub recipe">{esc(line)}</p>') for line in recipes]
@@ -85,14 +109,15 @@ def accuracy_section(page: Page) -> list[str]:
     parts.append(pr_plots(page, evals, keys, comparison))
     return parts
 
-def _protocol_texts(page: Page) -> dict[str, str]:
+def _first_texts(mappings: Iterable[Mapping[Any, Any]]) -> dict[str, str]:
+    """Name -> text over ``mappings``, the first text of each name, in first-seen order."""
     texts: dict[str, str] = {}
-    for entry in page.of_kind("eval"):
-        for name, text in entry.data.protocols.items():
+    for mapping in mappings:
+        for name, text in mapping.items():
             texts.setdefault(str(name), str(text))
     return texts
 
-def pr_plots(page: Page, evals: list[Entry], keys: list[tuple[str, str]],
+def pr_plots(page: PageData, evals: list[Entry], keys: list[tuple[str, str]],
              comparison: Comparison | None) -> Html:
     figures: list[str] = []
     missing: dict[str, list[str]] = {}
@@ -126,7 +151,7 @@ def pr_plots(page: Page, evals: list[Entry], keys: list[tuple[str, str]],
 
 # -- latency ---------------------------------------------------------------------------------------
 
-def latency_section(page: Page) -> list[str]:
+def latency_section(page: PageData) -> list[str]:
     lats = page.of_kind("latency")
     rows = []
     for entry in lats:
@@ -164,7 +189,8 @@ def latency_section(page: Page) -> list[str]:
             parts.append(note(entry.samples_note or f"{entry.label}: no samples", True))
             continue
         kind = plots.distribution_kind(len(entry.samples))
-        uri = plots.latency_plot(entry.label, entry.data, entry.samples, page.colours[id(entry)])
+        uri = plots.to_data_uri(plots.latency_figure(entry.label, entry.data, entry.samples,
+                                                    page.colours[id(entry)]))
         parts.append(figure(uri, f"latency {kind} and timeline of {entry.label}",
                             f"{entry.label}: {kind} of {len(entry.samples)} samples; dashed "
                             "lines are the run's percentiles"))
@@ -175,7 +201,7 @@ def latency_section(page: Page) -> list[str]:
 
 # -- complexity ------------------------------------------------------------------------------------
 
-def complexity_section(page: Page) -> list[str]:
+def complexity_section(page: PageData) -> list[str]:
     profiles = page.of_kind("profile")
     rows = []
     for entry in profiles:
@@ -193,10 +219,7 @@ def complexity_section(page: Page) -> list[str]:
     headers = ["model", "input", *[label for _, label, _ in PROFILE_FIGURES]]
     parts: list[str] = [table(headers, rows, numeric=range(2, 2 + len(PROFILE_FIGURES)),
                               cls="cx")]
-    rules: dict[str, str] = {}
-    for entry in profiles:
-        for name, text in entry.data.rules.items():
-            rules.setdefault(str(name), str(text))
+    rules = _first_texts(entry.data.rules for entry in profiles)
     if rules:
         parts.append(Html("<h3>Counting rules</h3><dl class=\"rules\">" + "".join(
             f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rules.items()) + "</dl>"))
@@ -218,7 +241,7 @@ def complexity_section(page: Page) -> list[str]:
 
 # -- comparison ------------------------------------------------------------------------------------
 
-def comparison_section(page: Page) -> list[str]:
+def comparison_section(page: PageData) -> list[str]:
     parts: list[str] = []
     titles = {"eval": "Accuracy (AP %)", "latency": "Latency and throughput",
               "profile": "Complexity"}
@@ -228,7 +251,7 @@ def comparison_section(page: Page) -> list[str]:
             continue
         parts.append(Html(f"<h3>{esc(titles[kind])} vs baseline "
                           f"{esc(comparison.baseline.label)}</h3>"))
-        parts.append(comparison_table(page, comparison))
+        parts.append(comparison_table(comparison))
         parts += [note(text, warn) for warn, text in comparison.notes()]
     if page.pairs:
         parts.append(Html("<h3>Accuracy vs latency</h3>"))
@@ -253,24 +276,22 @@ def comparison_section(page: Page) -> list[str]:
     parts += [note(text, True) for text in page.pair_notes]
     return parts
 
-def comparison_table(page: Page, comparison: Comparison) -> Html:
+def comparison_table(comparison: Comparison) -> Html:
     rows, classes = [], []
     for row in comparison.rows:
         cells: list[Any] = [Html(esc(row.entry.label) + (
             Html('<span class="badge">baseline</span>') if row.is_baseline else Html(
                 '<span class="badge warn">not comparable</span>') if not row.comparable else ""))]
         for key, _label in comparison.columns:
-            value = row.values.get(key)
-            text = _compare_value(comparison.kind, key, value)
+            text = _compare_value(comparison.kind, key, row.values.get(key))
             r = row.ratios.get(key)
             if row.is_baseline:
                 suffix = Html('<span class="ratio">baseline</span>')
             elif r is None:
                 suffix = Html('<span class="ratio">no ratio</span>')
             else:
-                good = _is_better(comparison.kind, key, r)
-                css = "" if good is None else (" better" if good else " worse")
-                suffix = Html(f'<span class="ratio{css}">\u00d7{r:.3f}</span>')
+                suffix = ratio_span(r, None if comparison.kind == "profile"
+                                    else comparison.kind == "eval" or key == "throughput_fps")
             cells.append(Html(esc(text) + suffix))
         rows.append(cells)
         classes.append("baseline" if row.is_baseline else "")
@@ -285,15 +306,6 @@ def _compare_value(kind: str, key: Any, value: Any) -> str:
     if kind == "profile":
         return fmt(value, "{:,.0f}" if key == "params" else "{:.4f}")
     return fmt(value)
-
-
-def _is_better(kind: str, key: Any, r: float) -> bool | None:
-    """Whether a ratio is good news (None: about equal, or no direction)."""
-    if abs(r - 1.0) < 0.005 or kind == "profile":
-        return None
-    if kind == "eval" or key == "throughput_fps":
-        return r > 1
-    return r < 1
 
 
 def _size_and_tta_label(data: Any) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rfbench.report.markup import DASH, Html, esc, fmt, note, table
+from rfbench.report.markup import DASH, Html, esc, fmt, note, ratio_span, table
 from rfbench.report.runs import Entry
 from rfbench.report.tables import eval_metrics, ratio
 
@@ -49,18 +49,9 @@ class SummaryRow:
         metric = eval_metrics(self.eval_entry).get((protocol, setting))
         return None if metric is None else metric.ap
 
-    @property
-    def latency_p50_ms(self) -> float | None:
-        return self.latency_entry.data.latency_p50_ms if self.latency_entry else None
-
-    @property
-    def throughput_fps(self) -> float | None:
-        return self.latency_entry.data.throughput_fps if self.latency_entry else None
-
-    @property
-    def gflops(self) -> float | None:
-        """GFLOPs as OMZ counts them (the model card's figure), from the profile entry."""
-        return self.profile_entry.data.gflops_omz if self.profile_entry else None
+    def latency(self, key: str) -> float | None:
+        """``key`` (``latency_p50_ms``, ``throughput_fps``) of the latency entry, if any."""
+        return getattr(self.latency_entry.data, key) if self.latency_entry else None
 
     def invalid_reasons(self) -> list[str]:
         """Why the row's runs are not valid (empty: valid, or nothing to judge)."""
@@ -101,17 +92,8 @@ def shape_text(shape: Shape | None) -> str:
     return DASH if shape is None else "x".join("?" if d is None else str(d) for d in shape)
 
 
-def _device(entry: Entry) -> str | None:
-    if entry.kind == "latency":
-        return entry.data.device
-    runtime = entry.data.runtime if entry.kind == "eval" else None
-    return runtime.device if runtime else None
-
-
 def _same_model(a: SummaryRow, entry: Entry) -> bool:
-    if a.model_sha256 and entry.model_sha256:
-        return a.model_sha256 == entry.model_sha256
-    return False
+    return bool(a.model_sha256) and a.model_sha256 == entry.model_sha256
 
 
 def build_summary(entries: list[Entry]) -> list[SummaryRow]:
@@ -121,7 +103,7 @@ def build_summary(entries: list[Entry]) -> list[SummaryRow]:
     for entry in entries:
         if entry.kind == "profile":
             continue
-        key = (entry.runtime, _device(entry), entry.precision, input_shape(entry))
+        key = (entry.runtime, entry.device, entry.precision, input_shape(entry))
         slot = "eval_entry" if entry.kind == "eval" else "latency_entry"
         row = next((r for r in rows if getattr(r, slot) is None and _same_model(r, entry)
                     and (r.runtime, r.device, r.precision, r.input_shape) == key), None)
@@ -173,8 +155,9 @@ def _set_ratios(rows: list[SummaryRow]) -> None:
     for row in with_latency[1:]:
         row.no_ratio_reasons = latency_comparability(base, row)
         if not row.no_ratio_reasons:
-            row.p50_ratio = ratio(row.latency_p50_ms, base.latency_p50_ms)
-            row.throughput_ratio = ratio(row.throughput_fps, base.throughput_fps)
+            p50, fps = "latency_p50_ms", "throughput_fps"
+            row.p50_ratio = ratio(row.latency(p50), base.latency(p50))
+            row.throughput_ratio = ratio(row.latency(fps), base.latency(fps))
 
 
 # -- HTML ------------------------------------------------------------------------------------
@@ -192,10 +175,7 @@ def _ratio_cell(value: float | None, r: float | None, row: SummaryRow, lower_bet
     if row.is_reference:
         return Html(f'{text}<span class="ratio">reference</span>')
     if r is not None:
-        good = abs(r - 1) >= 0.005 and ((r < 1) == lower_better)
-        bad = abs(r - 1) >= 0.005 and not good
-        css = " better" if good else " worse" if bad else ""
-        return Html(f'{text}<span class="ratio{css}">\u00d7{r:.3f}</span>')
+        return Html(text + ratio_span(r, not lower_better))
     if row.no_ratio_reasons:
         return Html(f'{text}<span class="ratio">no ratio</span>')
     return text
@@ -216,9 +196,10 @@ def summary_section(entries: list[Entry]) -> list[str]:
             (shape_text(row.input_shape), "shape"),
             *[fmt(ap * 100) if isinstance(ap, (int, float)) else DASH
               for ap in (row.ap(p, s) for p, s, _l in AP_COLUMNS)],
-            _ratio_cell(row.latency_p50_ms, row.p50_ratio, row, lower_better=True),
-            _ratio_cell(row.throughput_fps, row.throughput_ratio, row, lower_better=False),
-            fmt(row.gflops, "{:.3f}"), valid_cell,
+            _ratio_cell(row.latency("latency_p50_ms"), row.p50_ratio, row, True),
+            _ratio_cell(row.latency("throughput_fps"), row.throughput_ratio, row, False),
+            fmt(row.profile_entry.data.gflops_omz if row.profile_entry else None, "{:.3f}"),
+            valid_cell,
         ])
         classes.append("invalid" if valid is False else "")
     numeric = range(5, len(SUMMARY_HEADERS) - 1)

@@ -24,7 +24,7 @@ LEFT, TOP, RIGHT, BOTTOM = 58, 34, 528, 362
 Y_MAX = 1.02
 TICKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
-#: SVG stroke-dasharray per matplotlib line style of :func:`rfbench.report.plots.curve_style`.
+#: SVG stroke-dasharray per matplotlib line style of :func:`rfbench.report.plots.pr_curve_lines`.
 DASHES = {"-": "", "--": "7,3.5", "-.": "7,3,1.5,3", ":": "1.5,3"}
 #: Marker outlines on a unit square centred at 0 (scaled by the marker size).
 MARKER_SHAPES = {
@@ -87,18 +87,20 @@ def _frame(title: str) -> list[str]:
     return parts
 
 
-def _curve(curve: dict[str, Any], index: int, width: float, style: dict[str, str]) -> str:
-    """One run's curve: a clipped polyline and its markers at staggered positions.
+def _dash_attr(style: dict[str, str]) -> str:
+    dash = DASHES.get(style["linestyle"], "")
+    return f' stroke-dasharray="{dash}"' if dash else ""
 
-    ``curve["recall"]`` / ``["precision"]``: (n,) fractions, already thinned and in recall order.
-    """
+
+def _curve(curve: dict[str, Any], index: int) -> str:
+    """The ``index``-th run's curve (see :func:`pr_curve_svg`): a clipped polyline and its
+    markers at staggered positions."""
+    width, style = curve["width"], curve["style"]
     xs, ys = to_x(curve["recall"]), to_y(curve["precision"])
     colour = escape(curve["colour"])
-    dash = DASHES.get(style["linestyle"], "")
-    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
     parts = [f'<polyline class="curve" data-style="{escape(style["linestyle"])} {escape(style["marker"])}"'
              f' points="{points_text(xs, ys)}" fill="none" stroke="{colour}" stroke-width="{width:.2f}"'
-             f' stroke-linejoin="round"{dash_attr} clip-path="url(#axes)"/>']
+             f' stroke-linejoin="round"{_dash_attr(style)} clip-path="url(#axes)"/>']
     count = max(len(xs), 1)
     every = max(count // 8, 1)
     fill = "white" if index % 2 else colour
@@ -107,23 +109,23 @@ def _curve(curve: dict[str, Any], index: int, width: float, style: dict[str, str
     return "".join(parts)
 
 
-def _legend(entries: Sequence[tuple[str, dict[str, Any], float, dict[str, str], int]]) -> list[str]:
+def _legend(curves: Sequence[dict[str, Any]]) -> list[str]:
     """Lower-left legend: a line sample with its marker and the label per run."""
     row_h, pad = 15, 6
-    height = row_h * len(entries) + pad
-    width = min(RIGHT - LEFT - 16, 16 + 36 + 6.2 * max(len(e[0]) for e in entries))
+    height = row_h * len(curves) + pad
+    width = min(RIGHT - LEFT - 16, 16 + 36 + 6.2 * max(len(c["label"]) for c in curves))
     x0, y0 = LEFT + 8, BOTTOM - 8 - height
     parts = [f'<rect x="{x0}" y="{y0}" width="{width:.0f}" height="{height}" fill="white" '
              f'fill-opacity="0.9" stroke="#cccccc" rx="3"/>']
-    for row, (label, curve, line_width, style, index) in enumerate(entries):
+    for row, curve in enumerate(curves):
+        style = curve["style"]
         y = y0 + pad / 2 + row_h * row + row_h / 2
         colour = escape(curve["colour"])
-        dash = DASHES.get(style["linestyle"], "")
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(f'<line x1="{x0 + 6}" y1="{y:.1f}" x2="{x0 + 36}" y2="{y:.1f}" stroke="{colour}" '
-                     f'stroke-width="{min(line_width, 3.0):.2f}"{dash_attr}/>')
-        parts.append(marker(style["marker"], x0 + 21, y, 6.5, colour, "white" if index % 2 else colour))
-        parts.append(f'<text x="{x0 + 42}" y="{y + 3.5:.1f}" font-size="10">{escape(label)}</text>')
+                     f'stroke-width="{min(curve["width"], 3.0):.2f}"{_dash_attr(style)}/>')
+        parts.append(marker(style["marker"], x0 + 21, y, 6.5, colour, "white" if row % 2 else colour))
+        label = escape(curve["label"])
+        parts.append(f'<text x="{x0 + 42}" y="{y + 3.5:.1f}" font-size="10">{label}</text>')
     return parts
 
 
@@ -132,16 +134,15 @@ def pr_curve_svg(title: str, curves: Sequence[dict[str, Any]]) -> str:
 
     ``curves``: dicts with ``label`` (text shown in the legend, AP included), ``precision`` and
     ``recall`` ((n,) fractions in recall order), ``colour``, ``width`` (stroke px) and ``style``
-    (``linestyle`` and ``marker`` as :func:`rfbench.report.plots.curve_style` gives them).
+    (``linestyle`` and ``marker`` as :func:`rfbench.report.plots.pr_curve_lines` gives them).
     """
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
              f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FONT}" font-size="11">',
              f'<defs><clipPath id="axes"><rect x="{LEFT}" y="{TOP - 2}" width="{RIGHT - LEFT + 2}" '
              f'height="{BOTTOM - TOP + 2}"/></clipPath></defs>', *_frame(title)]
-    for index, curve in enumerate(curves):
-        parts.append(_curve(curve, index, curve["width"], curve["style"]))
+    parts += [_curve(curve, index) for index, curve in enumerate(curves)]
     if curves:
-        parts += _legend([(c["label"], c, c["width"], c["style"], i) for i, c in enumerate(curves)])
+        parts += _legend(curves)
     parts.append("</svg>")
     return "".join(parts)
 

@@ -10,8 +10,6 @@ then the skipped cells with their reasons and the settings every cell shared.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,11 +28,6 @@ HEADERS = ("cell", "runtime", "precision", "AP %", "\u0394AP pts vs f32", "p50 m
            "speed-up vs f32", "throughput fps", "model MB", "Pareto", "latency valid")
 NUMERIC = (3, 4, 5, 6, 7, 8)
 FRONT_COLOUR, OTHER_COLOUR = "#1f5fa8", "#9aa5b1"
-
-
-def settings_of(rows: Sequence[TradeoffRow]) -> list[str]:
-    """Protocol settings in the rows, in first-seen order (``omz/64px``, ``wider/easy``...)."""
-    return list(dict.fromkeys(row.setting for row in rows))
 
 
 def _signed(value: float | None) -> tuple[str, str] | str:
@@ -64,13 +57,13 @@ def tradeoff_table(rows: Sequence[TradeoffRow]) -> Html:
 def scatter_uri(rows: Sequence[TradeoffRow], setting: str) -> str | None:
     """AP (%) against p50 latency (ms) of one setting, the Pareto front joined (PNG data URI);
     None when no row has both values."""
-    from matplotlib.figure import Figure
+    from rfbench.report.plots import new_figure, to_data_uri
 
     points = [(r.latency_p50_ms, r.ap * 100, r) for r in rows
               if r.ap is not None and r.latency_p50_ms is not None]
     if not points:
         return None
-    fig = Figure(figsize=(5.6, 3.8), dpi=100, layout="constrained")
+    fig = new_figure(5.6, 3.8)
     ax = fig.add_subplot()
     for ms, ap, r in points:
         ax.scatter(ms, ap, s=36 if r.pareto else 24, marker="o" if r.pareto else "x",
@@ -86,9 +79,7 @@ def scatter_uri(rows: Sequence[TradeoffRow], setting: str) -> str | None:
     ax.grid(alpha=0.3)
     ax.margins(x=0.2, y=0.12)  # room for the labels right of the points
     ax.legend(fontsize=8, loc="best")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return to_data_uri(fig)
 
 
 def tradeoff_section(record: SweepRecord) -> Html:
@@ -104,7 +95,7 @@ def tradeoff_section(record: SweepRecord) -> Html:
     if invalid:
         body.append(note(f"latency below the validity minimum for {', '.join(invalid)}: "
                          "raise --time or lower --min-iterations / --min-time", warn=True))
-    for setting in settings_of(rows):
+    for setting in dict.fromkeys(row.setting for row in rows):  # in first-seen order
         of_setting = [r for r in rows if r.setting == setting]
         uri = scatter_uri(of_setting, setting)
         body.append(f"<h3>{esc(setting)}</h3>")
@@ -174,7 +165,6 @@ def render_sweep_page(record: SweepRecord) -> str:
     )
 
 
-def write_sweep_page(record: SweepRecord, path: Path) -> Path:
-    """Write the page to ``path`` (atomically); returns ``path``."""
+def write_sweep_page(record: SweepRecord, path: Path) -> None:
+    """Write the page to ``path`` (atomically)."""
     atomic_write_text(Path(path), render_sweep_page(record))
-    return Path(path)

@@ -9,6 +9,7 @@ still shown side by side, with the reason in a note.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,30 +17,21 @@ from rfbench.report.runs import Entry, Run
 from rfbench.results.eval_record import Metric, Preset
 
 #: Latency statistics of a latency run entry: (results.json key, short label).
-LATENCY_STATS = (
-    ("latency_min_ms", "min"),
-    ("latency_mean_ms", "mean"),
-    ("latency_std_ms", "std"),
-    ("latency_p50_ms", "p50"),
-    ("latency_p90_ms", "p90"),
-    ("latency_p95_ms", "p95"),
-    ("latency_p99_ms", "p99"),
-    ("latency_p99_9_ms", "p99.9"),
-    ("latency_max_ms", "max"),
-)
+LATENCY_STATS = tuple((f"latency_{label.replace('.', '_')}_ms", label) for label in
+                      ("min", "mean", "std", "p50", "p90", "p95", "p99", "p99.9", "max"))
 #: One-off timings of a latency run entry.
 LATENCY_TIMES = (
     ("read_time_ms", "model read"),
     ("compile_time_ms", "compile"),
     ("first_inference_ms", "first inference"),
 )
-#: Latency figures compared against the baseline (key, label, higher is better).
+#: Latency figures compared against the baseline (key, label).
 LATENCY_COMPARED = (
-    ("latency_p50_ms", "p50 ms", False),
-    ("latency_p90_ms", "p90 ms", False),
-    ("latency_p99_ms", "p99 ms", False),
-    ("latency_mean_ms", "mean ms", False),
-    ("throughput_fps", "throughput fps", True),
+    ("latency_p50_ms", "p50 ms"),
+    ("latency_p90_ms", "p90 ms"),
+    ("latency_p99_ms", "p99 ms"),
+    ("latency_mean_ms", "mean ms"),
+    ("throughput_fps", "throughput fps"),
 )
 #: Complexity figures of a profile run: (key, label, unit).
 PROFILE_FIGURES = (
@@ -53,14 +45,6 @@ PROFILE_FIGURES = (
 _EVAL_COUNTS = (("num_faces", "faces"), ("num_predictions", "boxes"), ("num_images", "images"))
 _LATENCY_OTHER = (("throughput_fps", "fps"), ("iterations", "inferences"),
                   ("measured_time_s", "s"))
-
-
-def unit_of(key: str) -> str:
-    """Unit from a results.json field name's suffix (``_ms``, ``_s``, ``_fps``)."""
-    for suffix, unit in (("_ms", "ms"), ("_fps", "fps"), ("_s", "s")):
-        if key.endswith(suffix):
-            return unit
-    return ""
 
 
 def ratio(value: Any, base: Any) -> float | None:
@@ -122,14 +106,9 @@ def eval_side_notes(base: Entry, other: Entry) -> list[str]:
     notes = []
     b_keys, o_keys = set(eval_metrics(base)), set(eval_metrics(other))
     if b_keys != o_keys:
-        only_o = sorted("/".join(k) for k in o_keys - b_keys)
-        only_b = sorted("/".join(k) for k in b_keys - o_keys)
-        parts = []
-        if only_o:
-            parts.append(f"only it has {', '.join(only_o)}")
-        if only_b:
-            parts.append(f"it lacks {', '.join(only_b)}")
-        notes.append("different protocols/settings: " + "; ".join(parts))
+        differ = (("only it has", o_keys - b_keys), ("it lacks", b_keys - o_keys))
+        notes.append("different protocols/settings: " + "; ".join(
+            f"{what} {', '.join(sorted('/'.join(k) for k in keys))}" for what, keys in differ if keys))
     notes += preset_differences(base.data.preset, other.data.preset)
     return notes
 
@@ -247,51 +226,46 @@ def pick_baselines(entries: list[Entry], baseline_run: Run | None) -> dict[str, 
     return chosen
 
 
+def _compare(kind: str, entries: list[Entry], baseline: Entry, columns: list[tuple[Any, str]],
+             value: Callable[[Entry, Any], Any],
+             differences: Callable[[Entry, Entry], list[str]] | None = None,
+             side_notes: Callable[[Entry, Entry], list[str]] | None = None) -> Comparison:
+    """Each entry's ``value(entry, key)`` per column, with ratios to the baseline's unless
+    ``differences(baseline, entry)`` names a reason they are not comparable."""
+    rows = []
+    for entry in entries:
+        is_base = entry is baseline
+        reasons = [] if is_base or differences is None else differences(baseline, entry)
+        values = {key: value(entry, key) for key, _ in columns}
+        ratios = {} if reasons else {key: ratio(values[key], value(baseline, key))
+                                     for key, _ in columns}
+        notes = [] if is_base or side_notes is None else side_notes(baseline, entry)
+        rows.append(Row(entry, values, ratios, not reasons, reasons, notes, is_base))
+    return Comparison(kind, baseline, columns, rows)
+
+
+def _ap(entry: Entry, key: tuple[str, str]) -> float | None:
+    metric = eval_metrics(entry).get(key)
+    return None if metric is None else metric.ap
+
+
 def compare_eval(entries: list[Entry], baseline: Entry) -> Comparison:
     """AP of every eval entry per (protocol, setting), with ratios to the baseline's AP."""
     columns = [(key, "/".join(key)) for key in settings_order(entries)]
-    base_metrics = eval_metrics(baseline)
-    rows = []
-    for entry in entries:
-        metrics = eval_metrics(entry)
-        is_base = entry is baseline
-        reasons = [] if is_base else eval_differences(baseline, entry)
-        values = {key: metrics[key].ap for key, _ in columns if key in metrics}
-        ratios = {}
-        if not reasons:
-            for key, _ in columns:
-                if key in metrics and key in base_metrics:
-                    ratios[key] = ratio(metrics[key].ap, base_metrics[key].ap)
-        rows.append(Row(entry, values, ratios, not reasons, reasons,
-                        [] if is_base else eval_side_notes(baseline, entry), is_base))
-    return Comparison("eval", baseline, columns, rows)
+    return _compare("eval", entries, baseline, columns, _ap, eval_differences, eval_side_notes)
 
 
 def compare_latency(entries: list[Entry], baseline: Entry) -> Comparison:
     """Latency percentiles and throughput of every latency entry, with ratios."""
-    columns = [(key, label) for key, label, _ in LATENCY_COMPARED]
-    rows = []
-    for entry in entries:
-        is_base = entry is baseline
-        reasons = [] if is_base else latency_differences(baseline, entry)
-        values = {key: getattr(entry.data, key) for key, _ in columns}
-        ratios = {} if reasons else {
-            key: ratio(getattr(entry.data, key), getattr(baseline.data, key)) for key, _ in columns}
-        rows.append(Row(entry, values, ratios, not reasons, reasons,
-                        [] if is_base else latency_side_notes(baseline, entry), is_base))
-    return Comparison("latency", baseline, columns, rows)
+    columns = list(LATENCY_COMPARED)
+    return _compare("latency", entries, baseline, columns, lambda e, key: getattr(e.data, key),
+                    latency_differences, latency_side_notes)
 
 
 def compare_profile(entries: list[Entry], baseline: Entry) -> Comparison:
     """Complexity figures of every profile entry, with ratios (always comparable)."""
     columns = [(key, label) for key, label, _ in PROFILE_FIGURES]
-    rows = []
-    for entry in entries:
-        values = {key: getattr(entry.data, key) for key, _ in columns}
-        ratios = {key: ratio(getattr(entry.data, key), getattr(baseline.data, key))
-                  for key, _ in columns}
-        rows.append(Row(entry, values, ratios, True, is_baseline=entry is baseline))
-    return Comparison("profile", baseline, columns, rows)
+    return _compare("profile", entries, baseline, columns, lambda e, key: getattr(e.data, key))
 
 
 # -- tidy CSV -------------------------------------------------------------------------------
@@ -312,7 +286,7 @@ def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[
             "precision": entry.precision, "model": entry.model_name,
             "model_sha256": entry.model_sha256, "result_dir": str(entry.run.path),
             "is_baseline": bool(row and row.is_baseline),
-            "device": _device(entry),
+            "device": entry.device,
         }
 
         def add(metric: str, value: Any, unit: str, ratio_key: Any = None, _common=common,
@@ -331,8 +305,8 @@ def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[
             if run is not None and run.images_per_s is not None:
                 add("images_per_s", run.images_per_s, "images/s")
         elif entry.kind == "latency":
-            for key, _label in LATENCY_STATS + LATENCY_TIMES:
-                add(key, getattr(entry.data, key), unit_of(key), key)
+            for key, _label in LATENCY_STATS + LATENCY_TIMES:  # every key ends in _ms
+                add(key, getattr(entry.data, key), "ms", key)
             for key, unit in _LATENCY_OTHER:
                 add(key, getattr(entry.data, key), unit, key)
         else:
@@ -340,11 +314,3 @@ def tidy_rows(entries: list[Entry], comparisons: dict[str, Comparison]) -> list[
                 value, rule = entry.data.figure(key)
                 add(key, value, unit, key, rule=rule)
     return [{col: row.get(col) for col in CSV_COLUMNS} for row in out]
-
-
-def _device(entry: Entry) -> str | None:
-    if entry.kind == "latency":
-        return entry.data.device
-    if entry.kind == "eval" and entry.data.runtime is not None:
-        return entry.data.runtime.device
-    return None

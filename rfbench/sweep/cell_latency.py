@@ -6,24 +6,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rfbench.errors import RfbenchError
 from rfbench.sweep.matrix import Cell
 from rfbench.sweep.options import SweepOptions
-
-if TYPE_CHECKING:
-    from rfbench.latency.rules import StopRule
-
-
-def stop_rule(options: SweepOptions) -> StopRule:
-    """The :class:`~rfbench.latency.rules.StopRule` of every cell: budget and validity minimum."""
-    from rfbench.latency.rules import StopRule as Rule
-
-    return Rule(budget_time_s=options.latency_time_s,
-                    budget_iterations=options.latency_iterations,
-                    min_time_s=options.latency_min_time_s,
-                    min_iterations=options.latency_min_iterations)
 
 
 def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions) -> dict[str, Any]:
@@ -31,13 +18,17 @@ def measure_latency(pending: Sequence[tuple[Cell, Path]], options: SweepOptions)
     budget); ``{key: CellLatency as a dict, or {"error": reason}}``."""
     from rfbench.accuracy.ray_actor import describe_host
     from rfbench.latency.loop import measure, verdict
+    from rfbench.latency.rules import StopRule
     from rfbench.latency.runner import INTERLEAVE_CHUNKS, LatencyOptions
     from rfbench.latency.session import open_session_adapter, start_session
     from rfbench.latency.stats import summarize_latencies_ns
     from rfbench.results.sweep_record import CellLatency
     from rfbench.results.writer import to_jsonable
 
-    rule = stop_rule(options)
+    rule = StopRule(budget_time_s=options.latency_time_s,
+                    budget_iterations=options.latency_iterations,
+                    min_time_s=options.latency_min_time_s,
+                    min_iterations=options.latency_min_iterations)
     host = describe_host()
     node = {"host": host["host"], "cpu": host["cpu"], "cpus": host["cpus"]}
     results: dict[str, Any] = {}

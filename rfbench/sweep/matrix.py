@@ -8,6 +8,7 @@ tables ``[data]``, ``[latency]``, ``[quantize]``).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,15 +61,10 @@ def split_list(text: str | list[str] | None, what: str, choices: tuple[str, ...]
 
 def build_cells(models: list[str], runtimes: list[str], precisions: list[str]) -> list[Cell]:
     """Every combination, in model, runtime, precision order; unknown model files fail here."""
-    cells = []
     for model in models:
-        path = Path(model)
-        if not path.is_file():
+        if not Path(model).is_file():
             raise RfbenchError(f"--model {model}: file not found")
-        for runtime in runtimes:
-            for precision in precisions:
-                cells.append(Cell(path, runtime, precision))
-    return cells
+    return [Cell(Path(m), r, p) for m, r, p in itertools.product(models, runtimes, precisions)]
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -22,21 +22,12 @@ from typing import TYPE_CHECKING, Any
 from rfbench.errors import RfbenchError
 
 if TYPE_CHECKING:
-    from rfbench.accuracy.ray_pool import RaySession
     from rfbench.sweep.matrix import Cell
     from rfbench.sweep.options import RayPlacement, SweepOptions
 
 log = logging.getLogger(__name__)
 
 LATENCY_START_TIMEOUT_S = 600.0  # the latency task must start (a node free) within this time
-
-
-def connect_sweep(placement: RayPlacement) -> RaySession:
-    """The sweep's one Ray connection (the cells' evals reuse it)."""
-    from rfbench.accuracy.placement import usable_cores
-    from rfbench.accuracy.ray_pool import connect
-
-    return connect(placement.address, usable_cores())
 
 
 def eval_arguments(placement: RayPlacement) -> list[str]:

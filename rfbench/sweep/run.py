@@ -85,12 +85,6 @@ def run_eval(cell: Cell, model: Path, options: SweepOptions) -> dict[str, float]
     return {f"{m['protocol']}/{m['setting']}": m["ap"] for m in record["metrics"]}
 
 
-def _model_size(model: Path) -> int:
-    from rfbench.quantize.output import model_files
-
-    return sum(p.stat().st_size for p in model_files(model) if p.is_file())
-
-
 def run_sweep(options: SweepOptions) -> SweepRecord:
     """Every cell of ``options``; returns the sweep record (also written to results.json).
 
@@ -98,9 +92,10 @@ def run_sweep(options: SweepOptions) -> SweepRecord:
     """
     if options.ray is None:
         return _run_cells(options, None)
-    from rfbench.sweep.on_ray import connect_sweep
+    from rfbench.accuracy.placement import usable_cores
+    from rfbench.accuracy.ray_pool import connect
 
-    session = connect_sweep(options.ray)
+    session = connect(options.ray.address, usable_cores())
     try:
         return _run_cells(options, session)
     finally:
@@ -108,7 +103,7 @@ def run_sweep(options: SweepOptions) -> SweepRecord:
 
 
 def _run_cells(options: SweepOptions, session: Any) -> SweepRecord:
-    from rfbench.quantize.output import read_provenance
+    from rfbench.quantize.output import model_files, read_provenance
 
     entries, ready = [], []
     for cell in options.cells:
@@ -119,7 +114,8 @@ def _run_cells(options: SweepOptions, session: Any) -> SweepRecord:
             if reason is None:
                 model = int8_model(cell, options) if cell.precision == "int8" else cell.model
                 made = read_provenance(model)
-                entry.update(model_run=str(model), model_size_bytes=_model_size(model),
+                size = sum(p.stat().st_size for p in model_files(model) if p.is_file())
+                entry.update(model_run=str(model), model_size_bytes=size,
                              quantized_by_rfbench=made is not None)
                 if made is not None and cell.precision == "int8":
                     entry["calibration_images"] = made["calibration"]["num_images"]
@@ -154,14 +150,15 @@ def _attach_latency(entries: list[dict[str, Any]], ready: Sequence[tuple[Cell, P
                                           LATENCY_START_TIMEOUT_S + per_cell_s * len(pending))
     else:
         measured = measure_latency(pending, options)
+    by_key = {e["key"]: e for e in entries}
+    cells = {c.key: c for c, _ in pending}
     for key, result in measured.items():
-        if "error" not in result and not result["interrupted"]:
-            cell = next(c for c, _ in pending if c.key == key)
-            atomic_write_text(path(cell), json.dumps(to_jsonable(result), indent=2) + "\n")
-        elif "error" in result:
-            next(e for e in entries if e["key"] == key).update(status="skipped", reason=result["error"])
+        if "error" in result:
+            by_key[key].update(status="skipped", reason=result["error"])
+        elif not result["interrupted"]:
+            atomic_write_text(path(cells[key]), json.dumps(to_jsonable(result), indent=2) + "\n")
     for cell, _ in ready:
-        entry = next(e for e in entries if e["key"] == cell.key)
+        entry = by_key[cell.key]
         if entry["status"] == "skipped" or not path(cell).is_file():
             continue
         latency = read_cell_latency(path(cell))

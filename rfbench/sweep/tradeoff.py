@@ -43,16 +43,14 @@ def tradeoff_rows(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def mark_pareto(rows: list[dict[str, Any]]) -> None:
     """Set ``pareto`` on every row: on the front of its setting (lower p50, higher AP)."""
+    measured = [r for r in rows if r["ap"] is not None and r["latency_p50_ms"] is not None]
     for row in rows:
         row["pareto"] = False
-        if row["ap"] is None or row["latency_p50_ms"] is None:
-            continue
-        rivals = [r for r in rows if r is not row and r["setting"] == row["setting"]
-                  and r["ap"] is not None and r["latency_p50_ms"] is not None]
+    for row in measured:
         row["pareto"] = not any(
             r["latency_p50_ms"] <= row["latency_p50_ms"] and r["ap"] >= row["ap"]
             and (r["latency_p50_ms"] < row["latency_p50_ms"] or r["ap"] > row["ap"])
-            for r in rivals)
+            for r in measured if r is not row and r["setting"] == row["setting"])
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -80,15 +78,13 @@ def format_table(rows: Sequence[dict[str, Any]], skipped: Sequence[dict[str, Any
 
 def plot_tradeoff(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """AP-vs-p50 scatter, one panel per setting, the Pareto front joined; None without rows."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     settings = sorted({r["setting"] for r in rows if r["ap"] is not None and r["latency_p50_ms"]})
     if not settings:
         return None
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.6), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(settings), 3.6))  # no pyplot: no global figure state
+    axes = fig.subplots(1, len(settings), squeeze=False)
     for ax, setting in zip(axes[0], settings, strict=True):
         points = [r for r in rows if r["setting"] == setting and r["ap"] is not None and r["latency_p50_ms"]]
         for r in points:
@@ -102,5 +98,4 @@ def plot_tradeoff(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
         ax.set_ylabel("AP (%)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
