@@ -257,6 +257,7 @@ class PredictionRun:
                 stats.infer_s += time.perf_counter() - t0
                 check_finite_outputs(outputs, self.spec.path, item.image_id)
                 written.append(writer.submit(self._finish_one, item.image_id, outputs, item.transform))
+                del item, outputs  # freed before the next image is read (inline: its memory is reused)
                 while len(written) > WRITE_BACKLOG or (written and written[0].done()):
                     self._count(stats, bar, written.popleft().result(), on_image)
             while written:
@@ -302,4 +303,5 @@ class PredictionRun:
             item = queue.popleft().result()
             top_up(ahead)
             yield item
+            del item  # the image just used is freed before the next one is read
             top_up(1)
