@@ -14,7 +14,6 @@ very different amounts on different file systems.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -23,8 +22,7 @@ import time
 from pathlib import Path
 
 from bench_pipeline import dataset
-from bench_stages import stage_ms
-from bench_workers import DEFAULT_MODEL
+from bench_stages import one_core_parser, stage_ms
 
 from rfbench.accuracy.model_run import ModelRunOptions, open_model, prediction_runner
 from rfbench.accuracy.pipeline import warm_up_kernels
@@ -38,13 +36,7 @@ def timed(fn, *args, **kwargs):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--preset", default="omz")
-    parser.add_argument("--images", type=int, default=150)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--feed", choices=("u8", "f32"), default="u8")
-    args = parser.parse_args()
+    args = one_core_parser(__doc__).parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
     options = ModelRunOptions(args.model, preset=args.preset, threads=1, u8_feed=args.feed == "u8")

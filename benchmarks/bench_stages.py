@@ -96,14 +96,20 @@ def pipeline_ratio(options, adapter, spec, preset, images_dir: Path, ids: list[s
     return ratio, after
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def one_core_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options of the one-core scripts (this one and ``bench_inline_overhead.py``)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--preset", default="omz")
     parser.add_argument("--images", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--feed", choices=("u8", "f32"), default="u8",
                         help="eval's --feed: the uint8 image converted by OpenVINO (default), or the float32 tensor")
+    return parser
+
+
+def main() -> int:
+    parser = one_core_parser(__doc__)
     parser.add_argument("--dataset", choices=("real", "synthetic"), default="real", help=DATASET_HELP)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
