@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,21 @@ def _new_temporary(path: Path) -> tuple[Path, int]:
             return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue  # left by a process of the same pid that died: take the next name
+
+
+#: The name :func:`_new_temporary` gives: ``.<name>.<pid>.<n>.tmp``.
+_TEMPORARY = re.compile(r"\..+\.\d+\.\d+\.tmp")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
+    """Remove the temporary files a killed writer left anywhere under ``folder`` (a ``kill -9``
+    between a temporary's creation and its rename); returns how many. Only for a folder no live
+    process writes into (an output folder this process holds the lock of, before its workers get
+    work)."""
+    stale = [p for p in Path(folder).rglob(".*.tmp") if _TEMPORARY.fullmatch(p.name) and p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 @contextmanager

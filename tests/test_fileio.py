@@ -62,3 +62,18 @@ def test_short_writes_are_continued(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(fileio.os, "write", lambda fd, data: real_write(fd, bytes(data[:2])))
     fileio.atomic_write_bytes(tmp_path / "a.bin", b"0123456789")
     assert (tmp_path / "a.bin").read_bytes() == b"0123456789"
+
+
+def test_stale_temporaries_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    """What a killed writer leaves (``.<name>.<pid>.<n>.tmp``, at any depth) goes; other dot
+    files, tempfile's ``tmp*.tmp`` (the image cache's) and plain files stay."""
+    (tmp_path / "e" / "f").mkdir(parents=True)
+    _, fd = fileio._new_temporary(tmp_path / "e" / "f" / "img.txt")  # the writer's own naming
+    os.close(fd)
+    stale = [tmp_path / "e" / ".a.txt.123.4.tmp", *(tmp_path / "e" / "f").iterdir()]
+    kept = [tmp_path / "e" / ".hidden", tmp_path / "e" / "tmpab12.tmp", tmp_path / "e" / ".a.txt.tmp",
+            tmp_path / "e" / "a.txt", tmp_path / "e" / ".a.txt.x.4.tmp"]
+    for path in stale + kept:
+        path.touch()
+    assert fileio.remove_stale_temporaries(tmp_path) == 2
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)

@@ -167,11 +167,19 @@ def test_resume_after_interrupt_gives_identical_results(capsys, tmp_path, wider_
     done = sorted((tmp_path / "cut" / "predictions").rglob("*.txt"))
     assert len(done) == 2 and not (tmp_path / "cut" / "results.json").exists()
     monkeypatch.undo()  # inference runs for real again
+    # what a kill -9 between a temporary's creation and its rename leaves (pid 99999, write 7)
+    event = done[0].parent.name
+    stale = [tmp_path / "cut" / sub / event / f".{done[0].name}.99999.7.tmp" for sub in ("predictions", "landmarks")]
+    stale.append(tmp_path / "cut" / ".results.json.99999.8.tmp")
+    for path in stale:
+        path.write_text("half a fi")
 
     code, _, err = run_eval(capsys, wider_mini, val_gt_dir, tmp_path / "cut", *args)
     assert code == 2 and "--resume" in err  # refuses to mix without --resume
+    assert all(path.exists() for path in stale)  # a refused run touches nothing
     code, _, _ = run_eval(capsys, wider_mini, val_gt_dir, tmp_path / "cut", *args, "--resume")
     assert code == 0
+    assert not [p for p in (tmp_path / "cut").rglob("*") if p.name.endswith(".tmp")]
     full, cut = load_run(tmp_path / "full"), load_run(tmp_path / "cut")
     assert full[1] == cut[1]
     assert cut[0]["prediction_run"]["images_resumed"] == 2

@@ -23,7 +23,7 @@ from rfbench.accuracy.placement import place_this_process
 from rfbench.accuracy.sizing_run import image_sizer, size_request, sized_run_fields, tta_runner
 from rfbench.decoder.postprocess import PostprocessPreset, get_preset
 from rfbench.errors import RfbenchError
-from rfbench.fileio import atomic_write_text
+from rfbench.fileio import atomic_write_text, remove_stale_temporaries
 from rfbench.models.files import model_sha256
 from rfbench.models.opening import DEFAULT_RUNTIME, RuntimeSettings
 from rfbench.models.opening import open_model as open_checked_model
@@ -151,6 +151,9 @@ def prepare_output(out_dir: Path, fingerprint: dict[str, Any], resume: bool) -> 
             raise RfbenchError(
                 f"cannot resume in {out_dir}: settings differ from the interrupted run ({', '.join(changed)})"
             )
+        stale = remove_stale_temporaries(out_dir)  # a killed run's half-written files
+        if stale:
+            log.info("resuming: removed %d temporary file(s) an interrupted writer left", stale)
     elif resume and pred_dir.is_dir():
         raise RfbenchError(f"cannot resume in {out_dir}: no {MANIFEST} describing the earlier run")
     pred_dir.mkdir(parents=True, exist_ok=True)
