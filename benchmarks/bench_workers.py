@@ -5,6 +5,8 @@ Writes --images JPEGs (``--dataset``, as ``bench_pipeline.py`` does), then alter
               runtime's default threads (--images / 2 calls, at least 20)
   W x T       ``predict_with_workers`` with W worker processes of T threads each (W = 1: the
               plain in-process ``PredictionRun`` at default threads), into a fresh folder
+  1 x T s S   one process, OpenVINO S streams over T threads: S images in flight, each
+              through every stage in its own thread (``eval --threads T --streams S``)
 and reports, per split: images/s over the whole run (worker start-up and model compilation
 included) and after start-up ("steady": first to last image reported by the workers), the ratio
 of each to bare (mean of the bare runs just before and after it, both printed: their gap is this
@@ -24,7 +26,7 @@ pair (actor start and model compilation included in both, as in the ``--workers`
 the Ray runs "other cores" counts the actors themselves and Ray's daemons (they are not this
 process's children), so compare the 1-minute load averages printed beside them.
 
-    python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1] [--rounds 1] [--ray [--ray-fresh]]
+    python benchmarks/bench_workers.py [--model PATH] [--images 200] [--splits 1x0,2x1,1x2s2] [--rounds 1] [--ray [--ray-fresh]]
 """
 
 from __future__ import annotations
@@ -41,8 +43,7 @@ from pathlib import Path
 
 from bench_pipeline import DATASET_HELP, bare_images_per_s, dataset
 
-from rfbench.accuracy.model_run import ModelRunOptions, open_model
-from rfbench.accuracy.pipeline import PredictionRun
+from rfbench.accuracy.model_run import ModelRunOptions, open_model, prediction_runner
 from rfbench.accuracy.placement import peak_rss_mb
 from rfbench.accuracy.workers import predict_with_workers
 from rfbench.latency.load import LoadAccumulator, snapshot
@@ -53,10 +54,12 @@ DEFAULT_MODEL = Path(os.environ.get("RFBENCH_FIXTURES", Path(__file__).resolve()
 
 
 def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: Path, ids: list[str],
-              out: Path, on_ray: bool = False) -> dict:
+              out: Path, on_ray: bool = False, streams: int = 0) -> dict:
     """One run of ``workers`` x ``threads`` (threads 0: the runtime's default) over ``ids``
-    (``on_ray``: as Ray actors on the cluster this process is connected to)."""
-    options = ModelRunOptions(model, preset=preset, threads=threads or None, u8_feed=True)  # as eval
+    (``on_ray``: as Ray actors on the cluster this process is connected to; ``streams``: the
+    runtime's streams, 0: its default)."""
+    options = ModelRunOptions(model, preset=preset, threads=threads or None, streams=streams or None,
+                              u8_feed=True)  # as eval
     stamps: list[float] = []
     record: dict = {}
     children_before = _children_cpu_s()
@@ -74,8 +77,7 @@ def run_split(model: Path, preset: str, workers: int, threads: int, images_dir: 
     elif workers == 1:
         adapter, spec, preset_obj = open_model(options)
         with adapter:
-            runner = PredictionRun(adapter.infer, spec, preset_obj, "stretch", images_dir, out,
-                                   u8_images=adapter.image_pixels is not None)
+            runner, _, _ = prediction_runner(options, adapter, spec, preset_obj, images_dir, out)
             stats = runner.run(ids, progress=False, on_image=lambda i, n: stamps.append(time.perf_counter()))
     else:
         def observe(event: str, info: dict) -> None:
@@ -133,6 +135,16 @@ def _print_ray(starts: list[float], fresh: bool, pairs: list[tuple[str, str, dic
         print(f"ray overhead vs --workers: median {statistics.median(overheads):+.1%} over {len(overheads)} pairs")
 
 
+def _split(text: str) -> tuple[int, int, int]:
+    """``"2x1"`` -> (2, 1, 0); ``"1x2s2"`` -> (1, 2, 2): workers, threads, streams (one process)."""
+    workers, _, rest = text.partition("x")
+    threads, _, streams = rest.partition("s")
+    split = (int(workers), int(threads), int(streams or 0))
+    if split[2] and split[0] != 1:
+        raise SystemExit(f"--splits {text}: streams are for one process (1xTsS)")
+    return split
+
+
 def _children_cpu_s() -> float:
     """CPU seconds of this process's finished (joined) children: the worker processes."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -144,7 +156,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--splits", default="1x0,2x1",
-                        help="comma-separated WORKERSxTHREADS (threads 0: runtime default; default 1x0,2x1)")
+                        help="comma-separated WORKERSxTHREADS[sSTREAMS] (threads 0: runtime default; "
+                             "sSTREAMS: one process, that many OpenVINO streams; default 1x0,2x1)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--dataset", choices=("real", "synthetic"), default="real", help=DATASET_HELP)
     parser.add_argument("--ray", action="store_true",
@@ -155,11 +168,11 @@ def main() -> int:
                              "as when joining a running cluster)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    splits = [tuple(int(v) for v in s.split("x")) for s in args.splits.split(",")]
+    splits = [_split(s) for s in args.splits.split(",")]
     adapter, spec, _ = open_model(ModelRunOptions(args.model))
     rows = []
     ray_pairs: list[tuple[str, str, dict, dict]] = []
-    ray_cpus = max(os.cpu_count() or 1, *(w * max(t, 1) for w, t in splits))
+    ray_cpus = max(os.cpu_count() or 1, *(w * max(t, 1) for w, t, _ in splits))
     ray_starts: list[float] = []
     if args.ray and not args.ray_fresh:
         ray_starts.append(_start_ray(ray_cpus))
@@ -171,7 +184,8 @@ def main() -> int:
         bare = bare_images_per_s(adapter, spec, bare_count)
         for r in range(args.rounds):
             for preset in PRESETS:
-                for w, t in splits:
+                for w, t, streams in splits:
+                    name = f"{w}x{t or 'default'}" + (f"s{streams}" if streams else "")
                     with_ray = args.ray and w >= 2
                     ray_first = with_ray and r % 2 == 1  # the pair's order alternates by round
 
@@ -185,13 +199,13 @@ def main() -> int:
 
                     on_ray = ray_run() if ray_first else None
                     got = run_split(args.model, preset, w, t, root / "WIDER_val" / "images", ids,
-                                    root / f"out-{preset}-{w}x{t}-{r}")
+                                    root / f"out-{preset}-{name}-{r}", streams=streams)
                     after = bare_images_per_s(adapter, spec, bare_count)
                     got["bare_pair"] = (bare, after)
-                    rows.append((preset, f"{w}x{t or 'default'}", (bare + after) / 2, got))
+                    rows.append((preset, name, (bare + after) / 2, got))
                     bare = after
                     if with_ray:
-                        ray_pairs.append((preset, f"{w}x{t or 'default'}", got, on_ray or ray_run()))
+                        ray_pairs.append((preset, name, got, on_ray or ray_run()))
         describe = adapter.describe()
     print(f"model {args.model.name}, runtime {describe['runtime']} {describe['runtime_version']}, "
           f"bare threads {describe['effective']['threads']}, {args.images} JPEGs ({args.dataset}), {os.cpu_count()} cores")

@@ -205,8 +205,9 @@ def prediction_runner(options: ModelRunOptions, adapter: RuntimeAdapter, spec: M
                       ) -> tuple[PredictionRun, ImageSizer | None, TtaPlan | None]:
     """The run that predicts images with an opened model (in this process or in a worker):
     feeds in the model's input type (``dtype``, default :func:`input_feed_dtype`), each image's
-    own size when the plan says so, several views per image with test-time augmentation.
-    Returns (runner, its sizer, the TTA plan)."""
+    own size when the plan says so, several views per image with test-time augmentation, as
+    many images in flight as the runtime runs inferences at once (OpenVINO ``--streams``; one
+    with a per-image size or the resized-image cache). Returns (runner, its sizer, the TTA plan)."""
     if adapter.image_pixels is None:
         infer = _feeding(adapter.infer, dtype if dtype is not None else input_feed_dtype(spec, adapter.inputs))
     else:  # the runtime takes the uint8 image itself
@@ -218,7 +219,8 @@ def prediction_runner(options: ModelRunOptions, adapter: RuntimeAdapter, spec: M
     cache = ResizedImageCache(options.image_cache, options.image_cache_mb << 20) if options.image_cache else None
     runner = PredictionRun(infer, spec, preset, options.resize, images_dir, pred_dir,
                            strict=options.strict, sizer=sizer, image_cache=cache,
-                           u8_images=adapter.image_pixels is not None)
+                           u8_images=adapter.image_pixels is not None,
+                           lanes=adapter.infer_lanes if cache is None and sizer is None else 1)
     return runner, sizer, tta
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from rfbench.accuracy.image_cache import ResizedImageCache
 from rfbench.accuracy.landmarks import landmarks_dir_for, write_landmarks_file
+from rfbench.accuracy.lanes import run_lanes
 from rfbench.accuracy.placement import usable_cores
 from rfbench.decoder.decode import decode_outputs
 from rfbench.decoder.finite import check_finite_outputs
@@ -131,13 +132,16 @@ class PredictionRun:
     ``u8_images``: ``infer`` takes the resized (1, H, W, 3) uint8 image and applies the pixel
     format itself (OpenVINO ``PrePostProcessor``, :mod:`rfbench.runtimes.base`): no tensor is
     built here; the outputs are the same.
+    ``lanes``: that many images in flight, each taken through every stage in turn by a thread
+    of its own (:mod:`rfbench.accuracy.lanes`; ``infer`` must take that many calls at once:
+    OpenVINO streams); ``overlap`` then does not apply.
     """
 
     def __init__(self, infer: Callable[[dict], dict], spec: ModelSpec, preset, resize: str,
                  images_dir: Path, pred_dir: Path, *, strict: bool = False,
                  image_suffix: str = ".jpg", sizer: ImageSizer | None = None,
                  overlap: bool | None = None, image_cache: ResizedImageCache | None = None,
-                 u8_images: bool = False) -> None:
+                 u8_images: bool = False, lanes: int = 1) -> None:
         self.infer, self.spec, self.preset, self.resize = infer, spec, preset, resize
         if u8_images and (sizer is not None or resize != "stretch"):
             raise ValueError("uint8 images are fed at one fixed size, stretched")
@@ -145,7 +149,7 @@ class PredictionRun:
         self.image_cache = image_cache if sizer is None else None
         self.images_dir, self.pred_dir = Path(images_dir), Path(pred_dir)
         self.strict, self.image_suffix, self.sizer = strict, image_suffix, sizer
-        self.overlap = overlap
+        self.overlap, self.lanes = overlap, lanes
 
     def pending(self, image_ids: Sequence[str]) -> list[str]:
         """Images without a prediction file yet (all of them in a fresh folder)."""
@@ -239,6 +243,23 @@ class PredictionRun:
             log.info("resuming: %d of %d images already predicted", stats.images_resumed, len(image_ids))
         start = time.perf_counter()
         bar = make_progress(len(todo), desc="eval", unit="img", enabled=None if progress else False)
+        try:
+            if self.lanes > 1:
+                run_lanes(self, todo, stats, bar, on_image)
+            else:
+                self._run_stages(todo, stats, bar, on_image)
+        except BaseException:
+            getattr(bar, "abandon", bar.close)()  # no "done" line under the run's error
+            raise
+        finally:
+            bar.close()
+            stats.wall_s = time.perf_counter() - start
+        return stats
+
+    def _run_stages(self, todo: Sequence[str], stats: PipelineStats, bar,
+                    on_image: Callable[[str, int | None], None] | None) -> None:
+        """One image at a time through inference, the reader and writer threads beside it, or
+        (``overlap`` False) every stage in turn in this thread."""
         overlap = self.overlap if self.overlap is not None else usable_cores() > 1
         reader = _stage_executor(overlap, "rfbench-read")
         writer = _stage_executor(overlap, "rfbench-write")
@@ -246,11 +267,7 @@ class PredictionRun:
         try:
             for item in self._prefetched(reader, todo, PREFETCH if overlap else 0):
                 if item.error is not None:
-                    log.warning("skipping image: %s", item.error)
-                    stats.failed.append((item.image_id, item.error))
-                    bar.update(1)
-                    if on_image is not None:
-                        on_image(item.image_id, None)
+                    self.skipped(stats, bar, item, on_image)
                     continue
                 t0 = time.perf_counter()
                 outputs = self.infer({self.spec.input.name: item.tensor})
@@ -259,18 +276,23 @@ class PredictionRun:
                 written.append(writer.submit(self._finish_one, item.image_id, outputs, item.transform))
                 del item, outputs  # freed before the next image is read (inline: its memory is reused)
                 while len(written) > WRITE_BACKLOG or (written and written[0].done()):
-                    self._count(stats, bar, written.popleft().result(), on_image)
+                    self.count(stats, bar, written.popleft().result(), on_image)
             while written:
-                self._count(stats, bar, written.popleft().result(), on_image)
-        except BaseException:
-            getattr(bar, "abandon", bar.close)()  # no "done" line under the run's error
-            raise
+                self.count(stats, bar, written.popleft().result(), on_image)
         finally:
             reader.shutdown(wait=True, cancel_futures=True)
             writer.shutdown(wait=True)  # let started writes land: nothing half-done is lost
-            bar.close()
-            stats.wall_s = time.perf_counter() - start
-        return stats
+
+    @staticmethod
+    def skipped(stats: PipelineStats, bar, item: Prepared,
+                on_image: Callable[[str, int | None], None] | None) -> None:
+        """Count an unreadable image (skipped, not --strict)."""
+        assert item.error is not None
+        log.warning("skipping image: %s", item.error)
+        stats.failed.append((item.image_id, item.error))
+        bar.update(1)
+        if on_image is not None:
+            on_image(item.image_id, None)
 
     def _finish_one(self, image_id: str, outputs: dict, transform: ImageTransform | None) -> tuple[str, int]:
         if transform is None:  # a prepared image always has one
@@ -278,8 +300,9 @@ class PredictionRun:
         return image_id, self.finish(image_id, outputs, transform)
 
     @staticmethod
-    def _count(stats: PipelineStats, bar, done: tuple[str, int],
-               on_image: Callable[[str, int | None], None] | None) -> None:
+    def count(stats: PipelineStats, bar, done: tuple[str, int],
+              on_image: Callable[[str, int | None], None] | None) -> None:
+        """Count an image written: ``done`` is (image id, detections)."""
         stats.num_detections += done[1]
         stats.images_predicted += 1
         bar.update(1)

@@ -158,7 +158,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--device", default="CPU", help="device (OpenVINO: CPU, GPU, AUTO, ...; ORT: CPU or a provider)")
     add_precision_option(model)
     model.add_argument("--threads", type=positive_int, metavar="N", help="inference threads (default: runtime's)")
-    model.add_argument("--streams", type=positive_int, metavar="N", help="OpenVINO streams (default: runtime's)")
+    model.add_argument("--streams", type=positive_int, metavar="N",
+                       help="OpenVINO streams: N images in flight in this process, each through every stage in "
+                            "a thread of its own (a small model: --threads CORES --streams CORES; default: 1)")
     model.add_argument("--preset", choices=PRESET_NAMES, default="omz",
                        help="post-processing preset (default: omz, the model card's recipe)")
     model.add_argument("--resize", choices=("stretch", "letterbox"), default="stretch",

@@ -33,7 +33,7 @@ Construction (keyword-only after ``model_path``)::
   ``effective["input_feed"]`` says ``"u8 NHWC image"``.
 
 Three ways to run, for three callers (each method's docstring is its contract):
-:meth:`RuntimeAdapter.infer` (``rfbench eval``: outputs copied, callers serialised by a lock),
+:meth:`RuntimeAdapter.infer` (``rfbench eval``: outputs copied, ``infer_lanes`` calls at once),
 :meth:`RuntimeAdapter.sync_runner` (latency mode, benchmark_app's sync mode: no input or output
 copy) and :meth:`RuntimeAdapter.run_async` (throughput mode: ``requests`` inferences in flight;
 the loop is shared, :mod:`rfbench.runtimes.asyncrun`, adapters supply request primitives).
@@ -177,6 +177,7 @@ class RuntimeAdapter(abc.ABC):
         self.read_ms: float | None = None
         self.compile_ms: float | None = None
         self._infer_lock = threading.Lock()
+        self.infer_lanes: int = 1  # how many threads may run ``infer`` at once (OpenVINO: streams)
         self.image_pixels: Any = None  # what the runtime applies to uint8 images (image_input)
         if image_input is not None and not self.takes_u8_images:
             raise RfbenchError(f"{self.name} takes float32 input tensors, not uint8 images")
@@ -207,7 +208,7 @@ class RuntimeAdapter(abc.ABC):
         ``feeds``: ``{input name: array}`` with every input, shapes as in ``self.inputs``
         (float32 NCHW for RetinaFace). Returns ``{output name: array}``, arrays owned by the
         caller (copied out of the runtime's buffers). Wrong/missing names or shapes ->
-        RfbenchError. Serialised by a lock: safe to call from any one thread at a time.
+        RfbenchError. Thread-safe: ``infer_lanes`` calls run at once, later ones wait.
         """
 
     @abc.abstractmethod

@@ -10,7 +10,8 @@
   else ``{device: value}``);
   ``requests`` defaults to ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``. A requested precision the device
   does not run is an error (the CPU plugin silently turns ``f16`` into ``bf16`` on this machine).
-* ``infer`` and ``sync_runner`` share one InferRequest; ``run_async`` uses an
+* ``infer`` and ``sync_runner`` share one InferRequest; with several streams ``infer`` has one
+  request per stream (``infer_lanes``), so that many threads infer at once; ``run_async`` uses an
   ``AsyncInferQueue`` (kept between calls) so ``requests`` inferences really run in parallel.
 * ``input_precision="u8"``: ``PrePostProcessor`` sets the float inputs' tensor element type to
   u8 before compiling, so the conversion runs inside the model (benchmark_app's default for
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -91,6 +93,12 @@ class OpenVINOAdapter(RuntimeAdapter):
         self.effective["input_precision"] = self.input_precision_effective()
         self.effective["input_feed"] = "u8 NHWC image" if self.image_pixels is not None else "tensor"
         self._request = self._compiled.create_infer_request()
+        streams = self.effective["streams"]
+        self.infer_lanes = streams if isinstance(streams, int) and streams > 1 else 1
+        self._idle: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()  # infer's requests
+        for request in [self._request] + [self._compiled.create_infer_request()
+                                          for _ in range(self.infer_lanes - 1)]:
+            self._idle.put(request)
         self._queue: ov.AsyncInferQueue | None = None
         self._layers = LayerSamples()
         self._layer_lock = threading.Lock()
@@ -219,15 +227,19 @@ class OpenVINOAdapter(RuntimeAdapter):
 
     # -- running --------------------------------------------------------------------------
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One sync inference; every output copied out of the request (``share_outputs=False``)."""
+        """One sync inference on an idle request (a caller waits for one: ``infer_lanes`` run at
+        once); every output copied out of the request (``share_outputs=False``)."""
         bound = self._bind(feeds)
-        with self._infer_lock:
-            result = self._request.infer(bound, share_outputs=False)
-            self._collect(self._request)
+        request = self._idle.get()
+        try:
+            result = request.infer(bound, share_outputs=False)
+            self._collect(request)
             return {
                 info.name: np.asarray(result[port])
                 for info, port in zip(self.outputs, self._out_ports, strict=True)
             }
+        finally:
+            self._idle.put(request)
 
     def sync_runner(
         self, feeds: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]]
