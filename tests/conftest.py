@@ -61,6 +61,22 @@ def models_dir(fixtures_dir: Path) -> Path:
     return fixtures_dir / "models"
 
 
+@pytest.fixture()
+def twenty_images(tmp_path: Path, wider_mini: Path) -> tuple[Path, list[str]]:
+    """(images folder, 20 image ids): 4 copies of each of the 5 fixture images in a WIDER images
+    folder under ``tmp_path``; copies, so that a test may spoil one."""
+    sources = sorted((wider_mini / "WIDER_val" / "images").rglob("*.jpg"))
+    images = tmp_path / "images"
+    ids = []
+    for copy in range(4):
+        for src in sources:
+            image_id = f"{src.parent.name}/c{copy}_{src.stem}"
+            (images / src.parent.name).mkdir(parents=True, exist_ok=True)
+            (images / f"{image_id}.jpg").write_bytes(src.read_bytes())
+            ids.append(image_id)
+    return images, ids
+
+
 @pytest.fixture(scope="session")
 def reference_r50_onnx(tmp_path_factory: pytest.TempPathFactory):
     """The reference RetinaFace-R50 ONNX graph, built once per session into a temporary

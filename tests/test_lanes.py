@@ -15,21 +15,6 @@ from rfbench.errors import RfbenchError
 from rfbench.wider.predictions import prediction_path
 
 
-@pytest.fixture()
-def images(tmp_path, wider_mini):
-    """20 image ids (4 copies of each of the 5 fixture images) in a WIDER images folder."""
-    sources = sorted((wider_mini / "WIDER_val" / "images").rglob("*.jpg"))
-    folder = tmp_path / "images"
-    ids = []
-    for copy in range(4):
-        for src in sources:
-            image_id = f"{src.parent.name}/c{copy}_{src.stem}"
-            (folder / src.parent.name).mkdir(parents=True, exist_ok=True)
-            (folder / f"{image_id}.jpg").write_bytes(src.read_bytes())
-            ids.append(image_id)
-    return folder, ids
-
-
 def options(models_dir: Path, **kwargs) -> ModelRunOptions:
     return ModelRunOptions(models_dir / "retinaface-mnet025-640.onnx", precision="f32", **kwargs)
 
@@ -51,8 +36,8 @@ def two_lanes(models_dir, tmp_path):
         yield adapter, runner
 
 
-def test_two_streams_run_two_lanes_and_write_the_one_thread_files(tmp_path, images, models_dir, two_lanes):
-    folder, ids = images
+def test_two_streams_run_two_lanes_and_write_the_one_thread_files(tmp_path, twenty_images, models_dir, two_lanes):
+    folder, ids = twenty_images
     adapter, runner = two_lanes
     assert adapter.infer_lanes == 2 and adapter.describe()["effective"]["streams"] == 2
     run = runner(folder, "lanes")
@@ -78,8 +63,8 @@ def test_one_stream_runs_one_lane(models_dir):
         assert adapter.infer_lanes == 1
 
 
-def test_unreadable_images_are_counted_in_order_or_stop_the_run(images, two_lanes):
-    folder, ids = images
+def test_unreadable_images_are_counted_in_order_or_stop_the_run(twenty_images, two_lanes):
+    folder, ids = twenty_images
     _, runner = two_lanes
     for bad in (ids[3], ids[11], ids[12]):
         (folder / f"{bad}.jpg").write_bytes(b"\xff\xd8 not a jpeg")
@@ -91,11 +76,11 @@ def test_unreadable_images_are_counted_in_order_or_stop_the_run(images, two_lane
 
 
 @pytest.mark.parametrize("error", [RfbenchError, KeyboardInterrupt])
-def test_an_error_in_any_lane_stops_the_run_and_the_folder_resumes(tmp_path, images, two_lanes, error):
+def test_an_error_in_any_lane_stops_the_run_and_the_folder_resumes(tmp_path, twenty_images, two_lanes, error):
     """An error in the second lane (a thread), or Ctrl-C in the calling one, ends the run with it;
     the other lane stops after its image; every file is whole; a second run completes the rest
     and the files equal an undisturbed run's."""
-    folder, ids = images
+    folder, ids = twenty_images
     _, runner = two_lanes
     run = runner(folder, "stopped")
     infer, calls = run.infer, []

@@ -43,21 +43,6 @@ def tree_bytes(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.txt"))}
 
 
-@pytest.fixture()
-def twenty_images(tmp_path, wider_mini):
-    """20 image ids (4 links to each of the 5 fixture images) in a WIDER images folder."""
-    sources = sorted((wider_mini / "WIDER_val" / "images").rglob("*.jpg"))
-    images = tmp_path / "images"
-    ids = []
-    for copy in range(4):
-        for src in sources:
-            image_id = f"{src.parent.name}/c{copy}_{src.stem}"
-            (images / src.parent.name).mkdir(parents=True, exist_ok=True)
-            (images / f"{image_id}.jpg").symlink_to(src)
-            ids.append(image_id)
-    return images, ids
-
-
 def options(models_dir) -> ModelRunOptions:
     return ModelRunOptions(model=models_dir / "retinaface-mnet025-640.onnx", threads=1)
 

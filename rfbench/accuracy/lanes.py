@@ -15,11 +15,8 @@ Every file written is complete (atomic writes), so the folder resumes as after a
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
-
-from rfbench.decoder.finite import check_finite_outputs
 
 OnImage = Callable[[str, int | None], None]
 
@@ -28,11 +25,10 @@ class PredictionRun(Protocol):
     """The parts of :class:`rfbench.accuracy.pipeline.PredictionRun` a lane uses (that module
     imports this one)."""
 
-    spec: Any
     lanes: int
-    infer: Callable[[dict], dict]
 
     def prepare(self, image_id: str) -> Any: ...
+    def infer_checked(self, item: Any) -> tuple[dict, float]: ...
     def finish(self, image_id: str, outputs: dict, transform: Any) -> int: ...
     def skipped(self, stats: Any, bar: Any, item: Any, on_image: OnImage | None) -> None: ...
     def count(self, stats: Any, bar: Any, done: tuple[str, int], on_image: OnImage | None) -> None: ...
@@ -44,13 +40,12 @@ class _Lanes:
     def __init__(self, run: PredictionRun, todo: Sequence[str], stats: Any, bar,
                  on_image: OnImage | None) -> None:
         self.run, self.stats, self.bar, self.on_image = run, stats, bar, on_image
-        self.next_ids: Iterator[tuple[int, str]] = iter(enumerate(todo))
+        self.next_ids: Iterator[str] = iter(todo)
         self.lock = threading.Lock()  # the iterator, the counts, the progress bar, on_image
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
-        self.failed: list[tuple[int, str, str]] = []  # (position in todo, image id, reason)
 
-    def take(self) -> tuple[int, str] | None:
+    def take(self) -> str | None:
         """The next pending image, or None when none is left or the run is stopping."""
         with self.lock:
             return None if self.stop.is_set() else next(self.next_ids, None)
@@ -58,18 +53,13 @@ class _Lanes:
     def lane(self) -> None:
         """Take images until none is left: every stage of each in turn, in this thread."""
         run = self.run
-        while (taken := self.take()) is not None:
-            index, image_id = taken
+        while (image_id := self.take()) is not None:
             item = run.prepare(image_id)
             if item.error is not None:
                 with self.lock:
-                    self.failed.append((index, image_id, item.error))
                     run.skipped(self.stats, self.bar, item, self.on_image)
                 continue
-            t0 = time.perf_counter()
-            outputs = run.infer({run.spec.input.name: item.tensor})
-            infer_s = time.perf_counter() - t0
-            check_finite_outputs(outputs, run.spec.path, image_id)
+            outputs, infer_s = run.infer_checked(item)
             assert item.transform is not None
             found = run.finish(image_id, outputs, item.transform)
             with self.lock:
@@ -101,6 +91,7 @@ def run_lanes(run: PredictionRun, todo: Sequence[str], stats: Any, bar, on_image
     finally:
         for thread in threads:
             thread.join()
-        stats.failed[:] = [(image_id, reason) for _, image_id, reason in sorted(lanes.failed)]
+        position = {image_id: k for k, image_id in enumerate(todo)}
+        stats.failed.sort(key=lambda failure: position[failure[0]])  # as one lane reports them
     if lanes.errors:
         raise lanes.errors[0]

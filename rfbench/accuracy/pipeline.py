@@ -269,10 +269,8 @@ class PredictionRun:
                 if item.error is not None:
                     self.skipped(stats, bar, item, on_image)
                     continue
-                t0 = time.perf_counter()
-                outputs = self.infer({self.spec.input.name: item.tensor})
-                stats.infer_s += time.perf_counter() - t0
-                check_finite_outputs(outputs, self.spec.path, item.image_id)
+                outputs, infer_s = self.infer_checked(item)
+                stats.infer_s += infer_s
                 written.append(writer.submit(self._finish_one, item.image_id, outputs, item.transform))
                 del item, outputs  # freed before the next image is read (inline: its memory is reused)
                 while len(written) > WRITE_BACKLOG or (written and written[0].done()):
@@ -282,6 +280,14 @@ class PredictionRun:
         finally:
             reader.shutdown(wait=True, cancel_futures=True)
             writer.shutdown(wait=True)  # let started writes land: nothing half-done is lost
+
+    def infer_checked(self, item: Prepared) -> tuple[dict, float]:
+        """Inference on a prepared image: (outputs, seconds it took); non-finite outputs raise."""
+        t0 = time.perf_counter()
+        outputs = self.infer({self.spec.input.name: item.tensor})
+        took = time.perf_counter() - t0
+        check_finite_outputs(outputs, self.spec.path, item.image_id)
+        return outputs, took
 
     @staticmethod
     def skipped(stats: PipelineStats, bar, item: Prepared,
