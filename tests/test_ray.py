@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_workers import options, tree_bytes, twenty_images, without_timings  # noqa: F401 (fixture)
+from test_workers import options, tree_bytes, without_timings
 
 import rfbench
 from rfbench.accuracy.model_run import predict
@@ -73,7 +73,7 @@ def test_eval_on_ray_is_byte_identical_to_one_process(ray_cluster, capsys, tmp_p
 
 
 @pytest.mark.slow
-def test_killed_actor_costs_only_its_shard(ray_cluster, tmp_path, twenty_images, models_dir):  # noqa: F811
+def test_killed_actor_costs_only_its_shard(ray_cluster, tmp_path, twenty_images, models_dir):
     images, ids = twenty_images
     _, ref_stats, ref_dir = predict(options(models_dir), ids, images, tmp_path / "ref", False)
     killed = []
@@ -94,7 +94,7 @@ def test_killed_actor_costs_only_its_shard(ray_cluster, tmp_path, twenty_images,
 
 
 @pytest.mark.slow
-def test_ship_images_needs_no_data_root_on_the_workers(ray_cluster, tmp_path, twenty_images, models_dir):  # noqa: F811
+def test_ship_images_needs_no_data_root_on_the_workers(ray_cluster, tmp_path, twenty_images, models_dir):
     images, ids = twenty_images
     _, _, ref_dir = predict(options(models_dir), ids[:6], images, tmp_path / "ref", False)
     assigned, shards = [], len(make_shards(ids[:6], 2, shards_per_worker=1))  # 3, 2 and 1 images
@@ -120,7 +120,7 @@ def test_ship_images_needs_no_data_root_on_the_workers(ray_cluster, tmp_path, tw
 
 
 @pytest.mark.slow
-def test_worker_with_other_versions_is_refused(ray_cluster, monkeypatch, tmp_path, twenty_images, models_dir):  # noqa: F811
+def test_worker_with_other_versions_is_refused(ray_cluster, monkeypatch, tmp_path, twenty_images, models_dir):
     images, ids = twenty_images
     real = rfbench.__version__
     monkeypatch.setattr(rfbench, "__version__", "0.0.0-driver")  # the actors still report the real one
@@ -131,7 +131,7 @@ def test_worker_with_other_versions_is_refused(ray_cluster, monkeypatch, tmp_pat
     assert f"rfbench_version {real} (driver: 0.0.0-driver)" in message and "runtime_version" not in message
 
 
-def test_folder_refusal_gives_the_actors_cpus_back(ray_cluster, tmp_path, twenty_images, models_dir):  # noqa: F811
+def test_folder_refusal_gives_the_actors_cpus_back(ray_cluster, tmp_path, twenty_images, models_dir):
     # the actors start while the driver checks the folder: its refusal kills them at once, so a
     # joined cluster (or a sweep's next cell) has its CPUs free again
     images, ids = twenty_images
@@ -144,7 +144,7 @@ def test_folder_refusal_gives_the_actors_cpus_back(ray_cluster, tmp_path, twenty
     assert ray_cluster.available_resources().get("CPU", 0) == 4
 
 
-def test_device_the_cluster_does_not_offer_is_one_line_before_any_actor(ray_cluster, tmp_path, twenty_images,  # noqa: F811
+def test_device_the_cluster_does_not_offer_is_one_line_before_any_actor(ray_cluster, tmp_path, twenty_images,
                                                                       models_dir):
     images, ids = twenty_images
     for device, workers, expected in (
@@ -198,7 +198,7 @@ def test_eval_with_unreachable_address_exits_with_one_line(ray_cluster, tmp_path
 
 
 @pytest.mark.slow
-def test_ctrl_c_on_ray_leaves_a_folder_that_resumes(ray_cluster, tmp_path, twenty_images, models_dir):  # noqa: F811
+def test_ctrl_c_on_ray_leaves_a_folder_that_resumes(ray_cluster, tmp_path, twenty_images, models_dir):
     images, ids = twenty_images
 
     first_done = []
